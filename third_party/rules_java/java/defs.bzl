@@ -1,0 +1,26 @@
+"""Offline stand-in for @rules_java: forwards each rule to Bazel's native one.
+
+Needed only because @bazel_tools//tools/jdk is parsed during toolchain resolution;
+ringloop has no Java code.
+"""
+
+def java_import(**kwargs):
+    native.java_import(**kwargs)
+
+def java_runtime(**kwargs):
+    native.java_runtime(**kwargs)
+
+def java_toolchain(**kwargs):
+    native.java_toolchain(**kwargs)
+
+def java_binary(**kwargs):
+    native.java_binary(**kwargs)
+
+def java_library(**kwargs):
+    native.java_library(**kwargs)
+
+def java_test(**kwargs):
+    native.java_test(**kwargs)
+
+def java_plugin(**kwargs):
+    native.java_plugin(**kwargs)
