@@ -1,0 +1,771 @@
+// core/engine.cc: the engine's state and its transitions.
+//
+// State lives in op slots (a chunked slab: slots never move, so a Request may
+// point at its op) addressed by index + generation. Each slot is in one state:
+//
+//   kFree ──Submit──> kQueued ──Pump──> kInFlight ──final CQEs──> kEnded ──> kFree
+//                        │                                          ^
+//                        └───── cancelled before reaching the kernel┘
+//   kFree ──Submit(Timeout)──> kTimer ──AdvanceTime/Cancel──> kEnded
+//   kFree ──Close──> kWaitFd ──fd drained──> kQueued ──> kInFlight ──> kEnded
+//
+// kEnded means "the user has had the final event"; the slot is released only
+// when no completion the engine waits for is outstanding (op, linked timeout,
+// cancel, shutdown) and it has left the submission queue. A slot stays on its
+// fd's list until it is released, so a CLOSE never overtakes anything that
+// still names the fd.
+#include "core/engine.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "core/check.h"
+
+namespace ringloop {
+namespace {
+
+constexpr uint32_t kNone = ~0u;
+
+// user_data layout: index (32 bits) | generation (28) | attempt (1) | kind (3).
+constexpr int kGenShift = 32;
+constexpr uint32_t kGenMask = (1u << 28) - 1;
+constexpr int kAttemptShift = 60;
+constexpr int kKindShift = 61;
+
+enum UdKind : uint8_t { kUdOp = 0, kUdLinkTimeout = 1, kUdCancel = 2, kUdShutdown = 3 };
+
+uint64_t Pack(uint32_t index, uint32_t generation, bool attempt, UdKind kind) {
+  return uint64_t{index} | (uint64_t{generation & kGenMask} << kGenShift) |
+         (uint64_t{attempt} << kAttemptShift) | (uint64_t{kind} << kKindShift);
+}
+
+enum class SlotState : uint8_t { kFree, kQueued, kInFlight, kTimer, kWaitFd, kEnded };
+
+struct Slot {
+  Op op;
+  uint64_t tag = 0;
+  uint64_t deadline_ns = kNoDeadline;  // op deadline, or a Timeout's fire time
+  uint64_t timer_seq = 0;              // FIFO order among equal timer deadlines
+  uint32_t generation = 0;
+  uint32_t q_next = kNone;   // submission queue, or free list
+  uint32_t fd_prev = kNone;  // list of live slots on the same fd
+  uint32_t fd_next = kNone;
+  uint32_t heap_pos = kNone;  // position in the timer heap
+  int32_t op_res = 0;         // the op's final completion result
+  int32_t lt_res = 0;         // the linked timeout's completion result
+  uint32_t op_flags = 0;      // the op's final completion flags (buffer id)
+  int fd = -1;                // FdOf(op), or -1 (a Close slot is not on the list)
+  SlotState state = SlotState::kFree;
+  bool link = false;          // chained to the next queued slot
+  bool in_queue = false;
+  bool on_fd_list = false;
+  bool attempt = false;       // flips on every resubmission after -EINTR
+  bool op_pending = false;    // op request out, final completion not in
+  bool lt_pending = false;    // linked timeout out, completion not in
+  bool cancel_pending = false;
+  bool shutdown_pending = false;
+  bool cancel_requested = false;
+  bool retry = false;         // -EINTR seen: resubmit once every completion is in
+};
+static_assert(sizeof(Slot) <= 128, "an op slot must stay within two cache lines");
+
+struct FdEntry {
+  uint32_t head = kNone;        // first live slot on this fd
+  uint32_t count = 0;           // live slots on this fd
+  uint32_t close_slot = kNone;  // the Close waiting for this fd, if closing
+};
+
+constexpr uint32_t kChunkShift = 8;
+constexpr uint32_t kChunkSize = 1u << kChunkShift;
+
+}  // namespace
+
+struct Engine::State {
+  Options options;
+  EngineStats stats;
+  std::vector<std::unique_ptr<Slot[]>> chunks;
+  uint32_t slot_count = 0;
+  uint32_t free_head = kNone;
+  size_t live = 0;
+  uint32_t q_head = kNone;
+  uint32_t q_tail = kNone;
+  uint32_t in_flight = 0;
+  std::vector<FdEntry> fds;
+  std::vector<uint32_t> heap;  // timer slots, min-heap on (deadline, timer_seq)
+  uint64_t timer_seq = 0;
+  std::vector<Request> ready;
+  size_t ready_head = 0;
+  std::vector<Event> events;
+  size_t events_head = 0;
+  uint64_t now_ns = 0;
+  bool shutting_down = false;
+
+  Slot& At(uint32_t index) { return chunks[index >> kChunkShift][index & (kChunkSize - 1)]; }
+  const Slot& At(uint32_t index) const {
+    return chunks[index >> kChunkShift][index & (kChunkSize - 1)];
+  }
+  OpId IdOf(uint32_t index) const { return OpId{index, At(index).generation}; }
+  FdEntry* Fd(int fd) { return fd >= 0 && size_t(fd) < fds.size() ? &fds[fd] : nullptr; }
+
+  void Grow();
+  uint32_t Allocate(Op op, uint64_t tag);
+  void Release(uint32_t index);
+  void MaybeRelease(uint32_t index);
+  void LinkFd(uint32_t index);
+  void UnlinkFd(uint32_t index);
+  void FdDrained(int fd);
+
+  void Enqueue(uint32_t index, bool front);
+  void Pump();
+  void Emit(uint32_t index, bool link_after);
+  void PushControl(RequestKind kind, uint64_t user_data, uint64_t target, int fd);
+
+  void Deliver(uint32_t index, int32_t res, uint32_t flags, bool more);
+  void EndNow(uint32_t index, int32_t res);
+  void CancelSlot(uint32_t index);
+  void CancelQueued(uint32_t index);
+  void TryFinish(uint32_t index);
+  int32_t FinalResult(const Slot& s) const;
+
+  bool OnOpCompletion(uint32_t index, int32_t res, uint32_t flags);
+
+  bool TimerLess(uint32_t a, uint32_t b) const;
+  void HeapSwap(size_t i, size_t j);
+  void HeapUp(size_t i);
+  void HeapDown(size_t i);
+  void HeapPush(uint32_t index);
+  void HeapRemove(uint32_t index);
+};
+
+// --- Slots -------------------------------------------------------------------
+
+void Engine::State::Grow() {
+  auto chunk = std::make_unique<Slot[]>(kChunkSize);
+  const uint32_t base = slot_count;
+  for (uint32_t i = kChunkSize; i-- > 0;) {
+    chunk[i].q_next = free_head;
+    free_head = base + i;
+  }
+  chunks.push_back(std::move(chunk));
+  slot_count += kChunkSize;
+}
+
+uint32_t Engine::State::Allocate(Op op, uint64_t tag) {
+  if (free_head == kNone) Grow();
+  const uint32_t index = free_head;
+  Slot& s = At(index);
+  RL_CHECK(s.state == SlotState::kFree);
+  free_head = s.q_next;
+  const uint32_t generation = s.generation;
+  s = Slot{};
+  s.generation = generation;
+  s.op = op;
+  s.tag = tag;
+  s.fd = KindOf(op) == OpKind::kClose ? -1 : FdOf(op);
+  ++live;
+  ++stats.submitted;
+  return index;
+}
+
+void Engine::State::Release(uint32_t index) {
+  Slot& s = At(index);
+  RL_CHECK(s.state == SlotState::kEnded);
+  RL_CHECK(!s.in_queue && !s.op_pending && !s.lt_pending);
+  RL_CHECK(!s.cancel_pending && !s.shutdown_pending);
+  const int fd = s.on_fd_list ? s.fd : -1;
+  if (s.on_fd_list) UnlinkFd(index);
+  s.state = SlotState::kFree;
+  s.generation = (s.generation + 1) & kGenMask;
+  s.q_next = free_head;
+  free_head = index;
+  --live;
+  if (fd >= 0) FdDrained(fd);
+}
+
+void Engine::State::MaybeRelease(uint32_t index) {
+  const Slot& s = At(index);
+  if (s.state != SlotState::kEnded || s.in_queue) return;
+  if (s.op_pending || s.lt_pending || s.cancel_pending || s.shutdown_pending) return;
+  Release(index);
+}
+
+void Engine::State::LinkFd(uint32_t index) {
+  Slot& s = At(index);
+  RL_CHECK(s.fd >= 0 && !s.on_fd_list);
+  if (size_t(s.fd) >= fds.size()) fds.resize(size_t(s.fd) + 1);
+  FdEntry& e = fds[s.fd];
+  s.fd_prev = kNone;
+  s.fd_next = e.head;
+  if (e.head != kNone) At(e.head).fd_prev = index;
+  e.head = index;
+  ++e.count;
+  s.on_fd_list = true;
+}
+
+void Engine::State::UnlinkFd(uint32_t index) {
+  Slot& s = At(index);
+  FdEntry& e = fds[s.fd];
+  RL_CHECK(s.on_fd_list && e.count > 0);
+  if (s.fd_prev != kNone) {
+    At(s.fd_prev).fd_next = s.fd_next;
+  } else {
+    e.head = s.fd_next;
+  }
+  if (s.fd_next != kNone) At(s.fd_next).fd_prev = s.fd_prev;
+  --e.count;
+  s.on_fd_list = false;
+}
+
+// FdDrained: a slot on `fd` was released; once none is left, a waiting Close
+// may go to the kernel.
+void Engine::State::FdDrained(int fd) {
+  FdEntry& e = fds[fd];
+  if (e.count != 0 || e.close_slot == kNone) return;
+  Slot& c = At(e.close_slot);
+  if (c.state != SlotState::kWaitFd) return;
+  c.state = SlotState::kQueued;
+  Enqueue(e.close_slot, /*front=*/false);
+}
+
+// --- Submission queue and requests ---------------------------------------------
+
+void Engine::State::Enqueue(uint32_t index, bool front) {
+  Slot& s = At(index);
+  RL_CHECK(!s.in_queue);
+  s.in_queue = true;
+  if (front) {
+    s.q_next = q_head;
+    q_head = index;
+    if (q_tail == kNone) q_tail = index;
+    return;
+  }
+  s.q_next = kNone;
+  if (q_tail == kNone) {
+    q_head = index;
+  } else {
+    At(q_tail).q_next = index;
+  }
+  q_tail = index;
+}
+
+// Pump: moves whole chains from the queue to the ready requests while there is
+// room in flight, in FIFO order. Slots cancelled while queued (kEnded) leave the
+// queue here; they are always a chain's tail, so the live prefix stays linked.
+void Engine::State::Pump() {
+  while (q_head != kNone) {
+    uint32_t needed = 0;
+    for (uint32_t i = q_head;; i = At(i).q_next) {
+      const Slot& s = At(i);
+      if (s.state == SlotState::kQueued) needed += s.deadline_ns == kNoDeadline ? 1 : 2;
+      if (!s.link) break;
+    }
+    if (needed > 0 && in_flight + needed > options.max_in_flight) return;
+    bool more = true;
+    while (more) {
+      const uint32_t index = q_head;
+      Slot& s = At(index);
+      more = s.link;
+      q_head = s.q_next;
+      if (q_head == kNone) q_tail = kNone;
+      s.in_queue = false;
+      if (s.state != SlotState::kQueued) {
+        MaybeRelease(index);
+        continue;
+      }
+      const bool next_live = more && At(q_head).state == SlotState::kQueued;
+      Emit(index, next_live);
+    }
+  }
+}
+
+void Engine::State::Emit(uint32_t index, bool link_after) {
+  Slot& s = At(index);
+  RL_CHECK(s.state == SlotState::kQueued && !s.op_pending);
+  const bool has_deadline = s.deadline_ns != kNoDeadline;
+  s.state = SlotState::kInFlight;
+  s.op_pending = true;
+  Request op_request;
+  op_request.user_data = Pack(index, s.generation, s.attempt, kUdOp);
+  op_request.kind = RequestKind::kOp;
+  op_request.link = link_after || has_deadline;
+  op_request.op = &s.op;
+  op_request.fd = FdOf(s.op);
+  ready.push_back(op_request);
+  ++in_flight;
+  if (has_deadline) {
+    s.lt_pending = true;
+    s.lt_res = 0;
+    Request lt;
+    lt.user_data = Pack(index, s.generation, s.attempt, kUdLinkTimeout);
+    lt.kind = RequestKind::kLinkTimeout;
+    lt.link = link_after;
+    lt.deadline_ns = s.deadline_ns;
+    ready.push_back(lt);
+    ++in_flight;
+  }
+  stats.requests += has_deadline ? 2 : 1;
+}
+
+void Engine::State::PushControl(RequestKind kind, uint64_t user_data, uint64_t target, int fd) {
+  Request r;
+  r.user_data = user_data;
+  r.kind = kind;
+  r.target = target;
+  r.fd = fd;
+  ready.push_back(r);
+  ++stats.requests;
+}
+
+// --- Events ----------------------------------------------------------------------
+
+void Engine::State::Deliver(uint32_t index, int32_t res, uint32_t flags, bool more) {
+  Slot& s = At(index);
+  RL_CHECK(s.state != SlotState::kEnded && s.state != SlotState::kFree);
+  Event e;
+  e.tag = s.tag;
+  e.res = res;
+  e.flags = flags;
+  e.id = OpId{index, s.generation};
+  e.fd = FdOf(s.op);
+  e.kind = KindOf(s.op);
+  e.more = more;
+  events.push_back(e);
+  if (more) {
+    ++stats.more_events;
+    return;
+  }
+  ++stats.final_events;
+  s.state = SlotState::kEnded;
+}
+
+// EndNow: ends an op that the kernel never saw (or no longer holds) with `res`.
+void Engine::State::EndNow(uint32_t index, int32_t res) {
+  Deliver(index, res, 0, /*more=*/false);
+  MaybeRelease(index);
+}
+
+// CancelQueued: a queued op, and every op chained after it, end -ECANCELED now;
+// Pump drops their slots from the queue later (they are the chain's tail).
+void Engine::State::CancelQueued(uint32_t index) {
+  for (uint32_t i = index;; i = At(i).q_next) {
+    Slot& s = At(i);
+    RL_CHECK(s.in_queue);
+    if (s.state == SlotState::kQueued) EndNow(i, -ECANCELED);
+    if (!s.link) break;
+  }
+}
+
+void Engine::State::CancelSlot(uint32_t index) {
+  Slot& s = At(index);
+  switch (s.state) {
+    case SlotState::kQueued:
+      if (KindOf(s.op) == OpKind::kClose) return;  // a close is never cancelled
+      CancelQueued(index);
+      return;
+    case SlotState::kTimer:
+      HeapRemove(index);
+      EndNow(index, -ECANCELED);
+      return;
+    case SlotState::kInFlight:
+      if (KindOf(s.op) == OpKind::kClose) return;
+      s.cancel_requested = true;
+      if (s.op_pending && !s.cancel_pending) {
+        s.cancel_pending = true;
+        ++stats.cancels_sent;
+        PushControl(RequestKind::kCancel, Pack(index, s.generation, false, kUdCancel),
+                    Pack(index, s.generation, s.attempt, kUdOp), -1);
+      }
+      return;
+    case SlotState::kWaitFd:
+    case SlotState::kEnded:
+    case SlotState::kFree:
+      return;
+  }
+}
+
+// FinalResult: the one result the user sees, once the op's and its linked
+// timeout's completions are both in. A timeout that fired and cut the op wins
+// over the op's -ECANCELED/-EINTR; a real result always stands.
+int32_t Engine::State::FinalResult(const Slot& s) const {
+  if (s.op_res != -ECANCELED && s.op_res != -EINTR) return s.op_res;
+  if (s.lt_res == -ETIME) return -kTimedOut;
+  return -ECANCELED;
+}
+
+void Engine::State::TryFinish(uint32_t index) {
+  Slot& s = At(index);
+  if (s.op_pending || s.lt_pending) return;
+  if (s.state == SlotState::kEnded) {
+    MaybeRelease(index);
+    return;
+  }
+  RL_CHECK(s.state == SlotState::kInFlight);
+  if (s.retry) {
+    s.retry = false;
+    if (!s.cancel_requested && s.lt_res != -ETIME && !shutting_down) {
+      s.attempt = !s.attempt;
+      s.state = SlotState::kQueued;
+      s.link = false;  // the kernel already failed the rest of its chain
+      ++stats.eintr_retries;
+      Enqueue(index, /*front=*/true);
+      return;
+    }
+    if (s.op_res == -EINTR) s.op_res = -ECANCELED;
+  }
+  Deliver(index, FinalResult(s), s.op_flags, /*more=*/false);
+  MaybeRelease(index);
+}
+
+bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) {
+  Slot& s = At(index);
+  const bool multishot = IsMultishot(s.op);
+  if ((flags & kCqeFMore) != 0) {
+    if (!multishot || s.state == SlotState::kEnded) return false;
+    Deliver(index, res, flags, /*more=*/true);
+    return true;
+  }
+  s.op_pending = false;
+  RL_CHECK(in_flight > 0);
+  --in_flight;
+  s.op_res = res;
+  const OpKind kind = KindOf(s.op);
+  if (res == -EINTR && kind == OpKind::kClose) {
+    s.op_res = 0;  // Linux frees the fd even when close reports EINTR
+  } else if (res == -EINTR && !s.cancel_requested) {
+    s.retry = true;
+  } else if (multishot && s.state != SlotState::kEnded && !s.cancel_requested &&
+             !shutting_down && res >= 0 && !(kind == OpKind::kRecv && res == 0)) {
+    // The kernel ended the stream without an error (e.g. CQ overflow): this
+    // result is one more item; the op is armed again transparently.
+    Deliver(index, res, flags, /*more=*/true);
+    s.op_res = -EINTR;
+    s.retry = true;
+  }
+  s.op_flags = flags & kCqeFBuffer ? flags : 0;
+  if (kind == OpKind::kClose) {
+    FdEntry& e = fds[std::get<ringloop::Close>(s.op).fd];
+    RL_CHECK(e.close_slot == index && e.count == 0);
+    e.close_slot = kNone;  // from here on the fd number may be reused
+  }
+  TryFinish(index);
+  return true;
+}
+
+// --- Timer heap -------------------------------------------------------------------
+
+bool Engine::State::TimerLess(uint32_t a, uint32_t b) const {
+  const Slot& x = At(a);
+  const Slot& y = At(b);
+  if (x.deadline_ns != y.deadline_ns) return x.deadline_ns < y.deadline_ns;
+  return x.timer_seq < y.timer_seq;
+}
+
+void Engine::State::HeapSwap(size_t i, size_t j) {
+  std::swap(heap[i], heap[j]);
+  At(heap[i]).heap_pos = uint32_t(i);
+  At(heap[j]).heap_pos = uint32_t(j);
+}
+
+void Engine::State::HeapUp(size_t i) {
+  while (i > 0) {
+    const size_t parent = (i - 1) / 2;
+    if (!TimerLess(heap[i], heap[parent])) return;
+    HeapSwap(i, parent);
+    i = parent;
+  }
+}
+
+void Engine::State::HeapDown(size_t i) {
+  for (;;) {
+    size_t best = i;
+    const size_t l = 2 * i + 1;
+    const size_t r = l + 1;
+    if (l < heap.size() && TimerLess(heap[l], heap[best])) best = l;
+    if (r < heap.size() && TimerLess(heap[r], heap[best])) best = r;
+    if (best == i) return;
+    HeapSwap(i, best);
+    i = best;
+  }
+}
+
+void Engine::State::HeapPush(uint32_t index) {
+  At(index).heap_pos = uint32_t(heap.size());
+  heap.push_back(index);
+  HeapUp(heap.size() - 1);
+}
+
+void Engine::State::HeapRemove(uint32_t index) {
+  const size_t pos = At(index).heap_pos;
+  RL_CHECK(pos < heap.size() && heap[pos] == index);
+  HeapSwap(pos, heap.size() - 1);
+  heap.pop_back();
+  At(index).heap_pos = kNone;
+  if (pos < heap.size()) {
+    HeapUp(pos);
+    HeapDown(pos);
+  }
+}
+
+// --- Public interface ------------------------------------------------------------------
+
+Engine::Engine() : Engine(Options{}) {}
+
+Engine::Engine(Options options) : s_(std::make_unique<State>()) {
+  RL_CHECK(options.max_in_flight >= 2);  // an op and its linked timeout
+  s_->options = options;
+  while (s_->slot_count < options.initial_slots) s_->Grow();
+  s_->heap.reserve(options.initial_slots);
+  s_->ready.reserve(2 * size_t{options.max_in_flight});
+  s_->events.reserve(options.initial_slots);
+}
+
+Engine::~Engine() = default;
+
+OpId Engine::Submit(SubmitArgs args) {
+  OpId id;
+  SubmitChain(std::span<SubmitArgs>(&args, 1), std::span<OpId>(&id, 1));
+  return id;
+}
+
+namespace {
+
+// AdmissionError: why `args` cannot be accepted as member of a chain of
+// `chain_length` ops (0 if it can).
+int AdmissionError(const SubmitArgs& args, size_t chain_length) {
+  const int arg_error = CheckArguments(args.op);
+  if (arg_error != 0) return arg_error;
+  const OpKind kind = KindOf(args.op);
+  if (kind == OpKind::kClose) return -EINVAL;  // Engine::Close runs the protocol
+  if (kind == OpKind::kTimeout && args.deadline_ns != kNoDeadline) return -EINVAL;
+  if (IsMultishot(args.op) && args.deadline_ns != kNoDeadline) return -EINVAL;
+  if (chain_length > 1 && (kind == OpKind::kTimeout || IsMultishot(args.op))) return -EINVAL;
+  return 0;
+}
+
+}  // namespace
+
+void Engine::SubmitChain(std::span<SubmitArgs> ops, std::span<OpId> ids) {
+  State& s = *s_;
+  RL_CHECK(ops.size() == ids.size());
+  // Decide admission for the whole chain first: a chain is accepted whole or
+  // failed whole (the failing op gets its error, the others -ECANCELED).
+  size_t failing = ops.size();
+  int error = 0;
+  uint32_t needed = 0;
+  for (size_t i = 0; i < ops.size() && failing == ops.size(); ++i) {
+    error = AdmissionError(ops[i], ops.size());
+    const FdEntry* e = s.Fd(FdOf(ops[i].op));
+    if (error == 0 && e != nullptr && e->close_slot != kNone) error = -EBADF;
+    if (error == 0 && s.shutting_down) error = -ECANCELED;
+    if (error != 0) failing = i;
+    needed += ops[i].deadline_ns == kNoDeadline ? 1 : 2;
+  }
+  if (failing == ops.size() && needed > s.options.max_in_flight) {
+    failing = 0;
+    error = -EINVAL;
+  }
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const uint32_t index = s.Allocate(ops[i].op, ops[i].tag);
+    ids[i] = s.IdOf(index);
+    Slot& slot = s.At(index);
+    if (failing != ops.size()) {
+      ++s.stats.rejected_at_submit;
+      slot.state = SlotState::kQueued;  // so that Deliver accepts it
+      s.EndNow(index, i == failing ? error : -ECANCELED);
+      continue;
+    }
+    if (KindOf(slot.op) == OpKind::kTimeout) {
+      slot.state = SlotState::kTimer;
+      slot.deadline_ns = std::get<Timeout>(slot.op).deadline_ns;
+      slot.timer_seq = s.timer_seq++;
+      s.HeapPush(index);
+      continue;
+    }
+    slot.deadline_ns = ops[i].deadline_ns;
+    slot.state = SlotState::kQueued;
+    slot.link = i + 1 < ops.size();
+    if (slot.fd >= 0) s.LinkFd(index);
+    s.Enqueue(index, /*front=*/false);
+  }
+  s.Pump();
+}
+
+bool Engine::Cancel(OpId id) {
+  State& s = *s_;
+  if (id.index >= s.slot_count) return false;
+  const Slot& slot = s.At(id.index);
+  if (slot.generation != id.generation || slot.state == SlotState::kFree ||
+      slot.state == SlotState::kEnded) {
+    return false;
+  }
+  s.CancelSlot(id.index);
+  s.Pump();
+  return true;
+}
+
+OpId Engine::Close(int fd, uint64_t tag) {
+  State& s = *s_;
+  const uint32_t index = s.Allocate(ringloop::Close{fd}, tag);
+  const OpId id = s.IdOf(index);
+  Slot& c = s.At(index);
+  if (fd < 0 || (s.Fd(fd) != nullptr && s.Fd(fd)->close_slot != kNone)) {
+    ++s.stats.rejected_at_submit;
+    c.state = SlotState::kQueued;
+    s.EndNow(index, -EBADF);
+    return id;
+  }
+  if (size_t(fd) >= s.fds.size()) s.fds.resize(size_t(fd) + 1);
+  c.state = SlotState::kWaitFd;
+  s.fds[fd].close_slot = index;
+  // Cancel every live op on fd. Cancelling may release slots (and so edit the
+  // list), so walk a snapshot of the indices taken first.
+  for (uint32_t i = s.fds[fd].head; i != kNone;) {
+    const uint32_t next = s.At(i).fd_next;
+    s.CancelSlot(i);
+    i = next;
+  }
+  s.FdDrained(fd);
+  s.Pump();
+  return id;
+}
+
+void Engine::Shutdown() {
+  State& s = *s_;
+  s.shutting_down = true;
+  for (uint32_t i = 0; i < s.slot_count; ++i) s.CancelSlot(i);
+  s.Pump();
+}
+
+bool Engine::HandleCompletion(uint64_t user_data, int32_t res, uint32_t flags) {
+  State& s = *s_;
+  const Decoded d = DecodeUserData(user_data);
+  bool accepted = false;
+  if (d.index < s.slot_count) {
+    Slot& slot = s.At(d.index);
+    const bool same = slot.generation == d.generation && slot.state != SlotState::kFree;
+    const bool attempt = ((user_data >> kAttemptShift) & 1) == slot.attempt;
+    switch (d.kind) {
+      case kUdOp:
+        if (same && attempt && slot.op_pending) accepted = s.OnOpCompletion(d.index, res, flags);
+        break;
+      case kUdLinkTimeout:
+        if (same && attempt && slot.lt_pending) {
+          slot.lt_pending = false;
+          slot.lt_res = res;
+          --s.in_flight;
+          s.TryFinish(d.index);
+          accepted = true;
+        }
+        break;
+      case kUdCancel:
+        if (same && slot.cancel_pending) {
+          slot.cancel_pending = false;
+          const FdEntry* e = s.Fd(slot.fd);
+          if (res == -EALREADY && slot.op_pending && IsSocketOp(slot.op) && e != nullptr &&
+              e->close_slot != kNone && !slot.shutdown_pending) {
+            // The op is past cancelling and would block the close forever:
+            // shutdown(2) the socket so that it ends.
+            slot.shutdown_pending = true;
+            ++s.stats.shutdowns_sent;
+            s.PushControl(RequestKind::kShutdown, Pack(d.index, d.generation, false, kUdShutdown),
+                          0, slot.fd);
+          }
+          s.MaybeRelease(d.index);
+          accepted = true;
+        }
+        break;
+      case kUdShutdown:
+        if (same && slot.shutdown_pending) {
+          slot.shutdown_pending = false;
+          s.MaybeRelease(d.index);
+          accepted = true;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  if (!accepted) {
+    ++s.stats.rejected_completions;
+    return false;
+  }
+  ++s.stats.completions;
+  s.Pump();
+  return true;
+}
+
+void Engine::AdvanceTime(uint64_t now_ns) {
+  State& s = *s_;
+  if (now_ns < s.now_ns) return;
+  s.now_ns = now_ns;
+  while (!s.heap.empty() && s.At(s.heap.front()).deadline_ns <= now_ns) {
+    const uint32_t index = s.heap.front();
+    s.HeapRemove(index);
+    ++s.stats.timers_fired;
+    s.EndNow(index, 0);
+  }
+}
+
+std::span<const Request> Engine::PendingRequests() const {
+  return std::span<const Request>(s_->ready.data() + s_->ready_head,
+                                  s_->ready.size() - s_->ready_head);
+}
+
+void Engine::ConsumeRequests(size_t n) {
+  State& s = *s_;
+  RL_CHECK(n <= s.ready.size() - s.ready_head);
+  if (n == 0) return;
+  RL_CHECK(!s.ready[s.ready_head + n - 1].link);  // never split a chain
+  s.ready_head += n;
+  if (s.ready_head == s.ready.size()) {
+    s.ready.clear();
+    s.ready_head = 0;
+  }
+}
+
+std::optional<Event> Engine::PollEvent() {
+  State& s = *s_;
+  if (s.events_head == s.events.size()) return std::nullopt;
+  const Event e = s.events[s.events_head++];
+  if (s.events_head == s.events.size()) {
+    s.events.clear();
+    s.events_head = 0;
+  }
+  return e;
+}
+
+bool Engine::HasEvents() const { return s_->events_head != s_->events.size(); }
+
+std::optional<uint64_t> Engine::NextDeadline() const {
+  if (s_->heap.empty()) return std::nullopt;
+  return s_->At(s_->heap.front()).deadline_ns;
+}
+
+bool Engine::Quiescent() const { return s_->live == 0 && PendingRequests().empty(); }
+
+size_t Engine::LiveOps() const { return s_->live; }
+
+uint32_t Engine::InFlight() const { return s_->in_flight; }
+
+bool Engine::IsClosing(int fd) const {
+  return fd >= 0 && size_t(fd) < s_->fds.size() && s_->fds[fd].close_slot != kNone;
+}
+
+uint32_t Engine::OpsOnFd(int fd) const {
+  return fd >= 0 && size_t(fd) < s_->fds.size() ? s_->fds[fd].count : 0;
+}
+
+uint64_t Engine::Now() const { return s_->now_ns; }
+
+const EngineStats& Engine::stats() const { return s_->stats; }
+
+const Engine::Options& Engine::options() const { return s_->options; }
+
+Engine::Decoded Engine::DecodeUserData(uint64_t user_data) {
+  return Decoded{uint32_t(user_data & 0xffffffffu),
+                 uint32_t((user_data >> kGenShift) & kGenMask),
+                 uint8_t(user_data >> kKindShift)};
+}
+
+}  // namespace ringloop

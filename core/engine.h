@@ -1,0 +1,205 @@
+// core/engine.h: the sans-I/O event-loop state machine.
+//
+// Engine tracks every op from submission to its final event: which ops wait for
+// room in the kernel's queue, which are in flight, what a close must wait for,
+// which timeout belongs to which op, what a cancel may race with. It performs no
+// syscall, reads no clock, starts no thread and draws no random number. It is
+// changed only by its inputs and read only through its outputs.
+//
+// Inputs (plain calls; none blocks):
+//   Submit / SubmitChain   accept ops (with a deadline, a tag, links)
+//   Cancel                 cancel one op (idempotent; a no-op once it ended)
+//   Close                  orderly close of an fd (see "Close" below)
+//   Shutdown               cancel everything and drain
+//   HandleCompletion       one kernel completion (user_data, res, flags)
+//   AdvanceTime            the current time, in the driver's clock
+// Outputs (pulled, in this order after each batch of inputs):
+//   PendingRequests / ConsumeRequests   what to hand to the kernel, in order
+//   PollEvent                           results for users
+//   NextDeadline                        when the driver must next call AdvanceTime
+//
+// Guarantees (DESIGN.md, "Semantics the core must guarantee"):
+// - Exactly once: every accepted op yields exactly one final Event.
+// - Close waits: Close(fd) makes new ops on fd fail at once with EBADF, cancels
+//   every op in flight on fd, and emits the CLOSE request only after each of
+//   those ops has had its final completion. Only then may the fd number be
+//   reused. If a socket op answers its cancel with -EALREADY, the fd is
+//   shutdown(2) so that the op ends.
+// - Buffers: an op's final event (and the release of its slot) comes only after
+//   its own final completion and its linked timeout's completion are both in.
+// - Chains: SubmitChain hands a chain to the driver whole; the kernel (or the
+//   driver that plays it) cancels the rest of a chain when a link fails.
+// - Deadlines: an op with a deadline is followed by its own kLinkTimeout
+//   request; when the timeout wins, the op ends with -kTimedOut.
+// - Backpressure: at most Options::max_in_flight op requests are outstanding;
+//   the rest wait in FIFO order. Cancel and shutdown requests are never held
+//   back (they are what frees room).
+// - Completions that match no live request (stale generation, unknown kind,
+//   duplicate) are counted in Stats and otherwise ignored.
+// - -EINTR from the kernel is never surfaced: the op is submitted again.
+// - Determinism: the same inputs produce the same outputs.
+//
+// Not thread-safe: one thread owns an Engine.
+#ifndef RINGLOOP_CORE_ENGINE_H_
+#define RINGLOOP_CORE_ENGINE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/ops.h"
+#include "core/request.h"
+
+namespace ringloop {
+
+// kNoDeadline: an op without a deadline.
+inline constexpr uint64_t kNoDeadline = ~uint64_t{0};
+
+// SubmitArgs: one op to submit, with what the engine needs to know about it.
+struct SubmitArgs {
+  Op op;
+  uint64_t tag = 0;                    // returned in every Event of the op
+  uint64_t deadline_ns = kNoDeadline;  // absolute, in the driver's clock
+};
+
+// Stats: counters for diagnostics and tests. Monotonic.
+struct EngineStats {
+  uint64_t submitted = 0;          // ops accepted (including chain members)
+  uint64_t final_events = 0;       // final events delivered
+  uint64_t more_events = 0;        // multishot intermediate events delivered
+  uint64_t requests = 0;           // requests handed to the driver
+  uint64_t completions = 0;        // completions accepted
+  uint64_t rejected_completions = 0;  // stale, duplicate or bogus completions
+  uint64_t eintr_retries = 0;      // ops resubmitted after -EINTR
+  uint64_t rejected_at_submit = 0; // ops failed at once (EBADF on closing fd, ...)
+  uint64_t cancels_sent = 0;       // kCancel requests emitted
+  uint64_t shutdowns_sent = 0;     // kShutdown requests emitted by Close
+  uint64_t closes_sent = 0;        // CLOSE requests emitted
+  uint64_t timers_fired = 0;       // Timeout ops that fired
+};
+
+class Engine {
+ public:
+  struct Options {
+    // max_in_flight: most op requests (including their linked timeouts) handed
+    // to the driver and not yet completed. A chain longer than this is refused.
+    uint32_t max_in_flight = 256;
+    // initial_slots: op slots allocated up front; more are added (never moved)
+    // when all are in use, so steady state allocates nothing.
+    uint32_t initial_slots = 256;
+  };
+
+  Engine();
+  explicit Engine(Options options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // --- Inputs ------------------------------------------------------------
+
+  // Submit: accepts one op. It always yields exactly one final event, possibly at
+  // once (EBADF when its fd is closing, a CheckArguments error, -ECANCELED after
+  // Shutdown). A Timeout op is kept in the timer table and never reaches the
+  // driver. A multishot op may not have a deadline (-EINVAL).
+  OpId Submit(SubmitArgs args);
+
+  // SubmitChain: accepts ops linked in order (IOSQE_IO_LINK): each starts only
+  // after the one before it succeeded; when one fails (or reads/writes short)
+  // the rest end with -ECANCELED. The chain reaches the driver whole. Writes one
+  // OpId per op into `ids` (same size as `ops`). Timeout, Close and multishot
+  // ops cannot be linked, and a chain longer than max_in_flight cannot be
+  // submitted: then every op of it ends at once with -EINVAL.
+  void SubmitChain(std::span<SubmitArgs> ops, std::span<OpId> ids);
+
+  // Cancel: asks for op `id` to end early. If it has not reached the driver it
+  // ends at once with -ECANCELED; if it is in flight a kCancel request is sent
+  // and the op ends with -ECANCELED or its real result (whichever the kernel
+  // says). Returns false if `id` is no longer live (already ended: a no-op).
+  // Calling it twice is the same as once.
+  bool Cancel(OpId id);
+
+  // Close: the orderly close of `fd`, as an op with its own final event (close's
+  // result). New ops on fd fail at once with -EBADF; ops on fd waiting for room
+  // end -ECANCELED; ops in flight on fd are cancelled; the CLOSE request is
+  // emitted only once every one of them has had its final completion. Closing
+  // an fd that is already closing ends at once with -EBADF.
+  OpId Close(int fd, uint64_t tag);
+
+  // Shutdown: cancels every op (queued ops and timers end at once, in-flight
+  // ops are cancelled) and refuses new ones with -ECANCELED. Pending closes
+  // still complete. Quiescent() turns true once every final completion is in.
+  void Shutdown();
+
+  // HandleCompletion: one completion from the kernel. `flags` are the CQE's
+  // flags (kCqeFMore, kCqeFBuffer). Returns false if it matched nothing live
+  // (counted in stats().rejected_completions and otherwise ignored).
+  bool HandleCompletion(uint64_t user_data, int32_t res, uint32_t flags);
+
+  // AdvanceTime: the current time. Fires every Timeout whose deadline is
+  // <= now_ns, in (deadline, submission) order. Time never goes backwards: an
+  // earlier `now_ns` than the last one is ignored.
+  void AdvanceTime(uint64_t now_ns);
+
+  // --- Outputs -----------------------------------------------------------
+
+  // PendingRequests: requests to hand to the kernel, in order. Chains are never
+  // split between two spans. The span stays valid until the next input call.
+  std::span<const Request> PendingRequests() const;
+
+  // ConsumeRequests: marks the first `n` pending requests as handed over. `n`
+  // must not end inside a chain (the last consumed request has link == false).
+  // A driver that cannot take a whole chain now leaves it pending.
+  void ConsumeRequests(size_t n);
+
+  // PollEvent: the next event for users, in the order results were decided.
+  std::optional<Event> PollEvent();
+
+  // HasEvents: whether PollEvent would return an event.
+  bool HasEvents() const;
+
+  // NextDeadline: the earliest Timeout deadline still pending, if any.
+  std::optional<uint64_t> NextDeadline() const;
+
+  // --- Getters -----------------------------------------------------------
+
+  // Quiescent: no op is live (every accepted op has had its final event and
+  // every completion the engine waits for is in) and no request is pending.
+  bool Quiescent() const;
+
+  // LiveOps: ops accepted whose slot is not yet released.
+  size_t LiveOps() const;
+
+  // InFlight: op requests handed to the driver and not yet completed.
+  uint32_t InFlight() const;
+
+  // IsClosing: whether `fd` is between Close and its CLOSE completion.
+  bool IsClosing(int fd) const;
+
+  // OpsOnFd: live ops tracked on `fd` (not counting the close itself).
+  uint32_t OpsOnFd(int fd) const;
+
+  // Now: the last time given to AdvanceTime.
+  uint64_t Now() const;
+
+  const EngineStats& stats() const;
+  const Options& options() const;
+
+  // DecodeUserData: the slot an engine user_data names (for traces and tests).
+  struct Decoded {
+    uint32_t index;
+    uint32_t generation;
+    uint8_t kind;  // 0 op, 1 link timeout, 2 cancel, 3 shutdown
+  };
+  static Decoded DecodeUserData(uint64_t user_data);
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace ringloop
+
+#endif  // RINGLOOP_CORE_ENGINE_H_

@@ -1,0 +1,131 @@
+// core/ops.cc: facts about ops that every layer shares (names, fds, checks).
+#include "core/ops.h"
+
+#include <limits.h>
+#include <cerrno>
+#include <type_traits>
+
+namespace ringloop {
+namespace {
+
+// Overloaded: a visitor built from lambdas.
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+// HasFd: whether op struct T carries a tracked `fd` member.
+template <class T>
+concept HasFd = requires(const T& t) {
+  { t.fd } -> std::convertible_to<int>;
+};
+
+// CheckBuffer: EFAULT for a null buffer with a non-zero length.
+int CheckBuffer(const void* buf, uint32_t len) { return buf == nullptr && len > 0 ? -EFAULT : 0; }
+
+int CheckIovecs(const iovec* iov, uint32_t iovcnt) {
+  if (iovcnt > IOV_MAX) return -EINVAL;
+  if (iov == nullptr && iovcnt > 0) return -EFAULT;
+  for (uint32_t i = 0; i < iovcnt; ++i) {
+    if (iov[i].iov_base == nullptr && iov[i].iov_len > 0) return -EFAULT;
+  }
+  return 0;
+}
+
+int CheckPath(const char* path) { return path == nullptr ? -EFAULT : 0; }
+
+}  // namespace
+
+std::string_view OpName(OpKind kind) {
+  static constexpr std::string_view kNames[kOpKindCount] = {
+      "nop",     "read",  "write",  "readv",    "writev",  "recv",     "send",   "accept",
+      "connect", "shutdown", "poll_add", "close", "openat", "fsync", "statx", "unlinkat",
+      "mkdirat", "renameat", "socket", "bind",   "listen",  "timeout",
+  };
+  const auto i = static_cast<size_t>(kind);
+  return i < kOpKindCount ? kNames[i] : std::string_view("unknown");
+}
+
+int FdOf(const Op& op) {
+  return std::visit(
+      [](const auto& o) -> int {
+        if constexpr (HasFd<std::decay_t<decltype(o)>>) {
+          return o.fd;
+        } else {
+          return -1;
+        }
+      },
+      op);
+}
+
+bool IsSocketOp(const Op& op) {
+  switch (KindOf(op)) {
+    case OpKind::kRecv:
+    case OpKind::kSend:
+    case OpKind::kAccept:
+    case OpKind::kConnect:
+    case OpKind::kListen:
+    case OpKind::kBind:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsMultishot(const Op& op) {
+  if (const auto* a = std::get_if<Accept>(&op)) return a->multishot;
+  if (const auto* r = std::get_if<Recv>(&op)) return r->multishot;
+  return false;
+}
+
+int CheckArguments(const Op& op) {
+  return std::visit(
+      Overloaded{
+          [](const Nop&) { return 0; },
+          [](const Read& o) { return o.fd < 0 ? -EBADF : CheckBuffer(o.buf, o.len); },
+          [](const Write& o) { return o.fd < 0 ? -EBADF : CheckBuffer(o.buf, o.len); },
+          [](const Readv& o) { return o.fd < 0 ? -EBADF : CheckIovecs(o.iov, o.iovcnt); },
+          [](const Writev& o) { return o.fd < 0 ? -EBADF : CheckIovecs(o.iov, o.iovcnt); },
+          [](const Recv& o) {
+            if (o.fd < 0) return -EBADF;
+            if (o.multishot && o.buf_group == kNoBufferGroup) return -EINVAL;
+            if (o.buf_group != kNoBufferGroup) return o.buf == nullptr ? 0 : -EINVAL;
+            return CheckBuffer(o.buf, o.len);
+          },
+          [](const Send& o) { return o.fd < 0 ? -EBADF : CheckBuffer(o.buf, o.len); },
+          [](const Accept& o) {
+            if (o.fd < 0) return -EBADF;
+            return (o.addr == nullptr) == (o.addrlen == nullptr) ? 0 : -EFAULT;
+          },
+          [](const Connect& o) {
+            if (o.fd < 0) return -EBADF;
+            return o.addr == nullptr ? -EFAULT : 0;
+          },
+          [](const Shutdown& o) {
+            if (o.fd < 0) return -EBADF;
+            return o.how == SHUT_RD || o.how == SHUT_WR || o.how == SHUT_RDWR ? 0 : -EINVAL;
+          },
+          [](const PollAdd& o) { return o.fd < 0 ? -EBADF : 0; },
+          [](const Close& o) { return o.fd < 0 ? -EBADF : 0; },
+          [](const Openat& o) { return CheckPath(o.path); },
+          [](const Fsync& o) { return o.fd < 0 ? -EBADF : 0; },
+          [](const Statx& o) { return o.buf == nullptr ? -EFAULT : CheckPath(o.path); },
+          [](const Unlinkat& o) { return CheckPath(o.path); },
+          [](const Mkdirat& o) { return CheckPath(o.path); },
+          [](const Renameat& o) {
+            return o.oldpath == nullptr || o.newpath == nullptr ? -EFAULT : 0;
+          },
+          [](const Socket&) { return 0; },
+          [](const Bind& o) {
+            if (o.fd < 0) return -EBADF;
+            return o.addr == nullptr ? -EFAULT : 0;
+          },
+          [](const Listen& o) { return o.fd < 0 ? -EBADF : 0; },
+          [](const Timeout&) { return 0; },
+      },
+      op);
+}
+
+}  // namespace ringloop
