@@ -1,0 +1,154 @@
+# ringloop: entry points for people and CI. Every target installs what is missing
+# first (tools/setup.sh: Debian 12 packages, as root or via sudo).
+#
+#   make demo          run the demo (or the simulator while no demo exists yet)
+#   make test          bazel test //... (builds everything, runs every test)
+#   make sanitize      asan + ubsan over all tests, tsan over tests tagged "threads"
+#   make fuzz          each fuzzer for FUZZ_SECONDS (tools/fuzz.sh if present)
+#   make bench         every target tagged "benchmark", optimised
+#   make format        clang-format -i over project sources
+#   make format-check  fail if any project source is not clang-formatted
+#   make ci            the whole CI pipeline (.ci/run)
+#
+# Each test target writes its Bazel output to $(LOG_DIR)/<name>.log and ends with the
+# line "N passed, N failed" (tools/ci_summary.sh).
+
+BAZEL ?= bazel
+# Extra flags for bazel build/test/run, e.g. make test BAZEL_FLAGS=--config=opt
+BAZEL_FLAGS ?=
+ifeq ($(CI),true)
+  BAZEL_FLAGS += --config=ci
+endif
+TARGETS ?= //...
+LOG_DIR ?= ci-logs
+FUZZ_SECONDS ?= 30
+BENCH_ARGS ?=
+
+# Directories holding project C++ (formatting); third_party/ holds only our own files.
+SOURCE_DIRS := core drivers runtime tests fuzz bench examples tools third_party
+
+comma := ,
+
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test test-asan test-ubsan test-tsan sanitize fuzz bench \
+        format format-check ci
+
+help:
+	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+
+setup:
+	@tools/setup.sh
+
+# run_tests LOG, FLAGS: bazel test FLAGS $(TARGETS) into $(LOG_DIR)/LOG.log, then the
+# summary line; fails if Bazel or the summary saw a failure. Benchmarks never run here.
+define run_tests
+	@rc=0; \
+	tools/bazel_test.sh $(LOG_DIR)/$(1).log $(2) $(BAZEL_FLAGS) $(TARGETS) || rc=$$?; \
+	tools/ci_summary.sh $(LOG_DIR)/$(1).log || rc=1; \
+	exit $$rc
+endef
+
+test: setup
+	$(call run_tests,test,--test_tag_filters=-benchmark)
+
+# Sanitizer configs build only what the selected tests need (--build_tests_only), each
+# in its own output directory (see .bazelrc), so they do not evict each other.
+test-asan: setup
+	$(call run_tests,asan,--config=asan --build_tests_only --test_tag_filters=-benchmark)
+
+test-ubsan: setup
+	$(call run_tests,ubsan,--config=ubsan --build_tests_only --test_tag_filters=-benchmark)
+
+# tsan runs only tests tagged "threads": the rest are single-threaded by design.
+test-tsan: setup
+	$(call run_tests,tsan,--config=tsan --build_tests_only --test_tag_filters=threads$(comma)-benchmark)
+
+sanitize: setup
+	@rc=0; \
+	for s in asan ubsan tsan; do $(MAKE) --no-print-directory test-$$s || rc=1; done; \
+	tools/ci_summary.sh $(LOG_DIR)/asan.log $(LOG_DIR)/ubsan.log $(LOG_DIR)/tsan.log \
+	  >/dev/null || rc=1; \
+	echo "sanitize (all three):"; \
+	tools/ci_summary.sh $(LOG_DIR)/asan.log $(LOG_DIR)/ubsan.log $(LOG_DIR)/tsan.log \
+	  | tail -n 1; \
+	exit $$rc
+
+demo: setup
+	@if $(BAZEL) query //tools:demo >/dev/null 2>&1; then \
+	  $(BAZEL) run --config=opt $(BAZEL_FLAGS) //tools:demo; \
+	elif $(BAZEL) query //tools:simulate >/dev/null 2>&1; then \
+	  $(BAZEL) run $(BAZEL_FLAGS) //tools:simulate -- --seconds=10; \
+	else \
+	  echo "make demo: neither //tools:demo nor //tools:simulate exists yet" \
+	       "(they land with the runtime and simulator work); try 'make test'."; \
+	fi
+
+# query_tagged TAG: labels of binaries and tests tagged TAG (exactly, not a prefix),
+# leaving out third_party/'s own smoke targets.
+query_tagged = $(BAZEL) query --keep_going \
+  'attr(tags, "[\[ ]$(1)[,\]]", kind("cc_(binary|test) rule", //... except //third_party/...))' \
+  2>/dev/null
+
+# fuzz: tools/fuzz.sh (it reads FUZZ_SECONDS) when present; otherwise every cc_binary
+# tagged "fuzz" (see third_party/fuzz.bzl) runs under --config=fuzz for FUZZ_SECONDS.
+# Crash reproducers go to $(LOG_DIR)/fuzz/.
+fuzz: setup
+	@if [ -x tools/fuzz.sh ]; then \
+	  FUZZ_SECONDS=$(FUZZ_SECONDS) BAZEL_FLAGS="$(BAZEL_FLAGS)" tools/fuzz.sh; \
+	  exit $$?; \
+	fi; \
+	targets=$$($(call query_tagged,fuzz) | grep -v '_regression$$' || true); \
+	if [ -z "$$targets" ]; then echo "make fuzz: no fuzz targets yet"; exit 0; fi; \
+	out=$(abspath $(LOG_DIR))/fuzz; mkdir -p "$$out"; \
+	$(BAZEL) build --config=fuzz $(BAZEL_FLAGS) $$targets || exit 1; \
+	rc=0; \
+	for t in $$targets; do \
+	  name=$${t##*:}; mkdir -p "$$out/$$name-corpus"; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	  if $(BAZEL) run --config=fuzz $(BAZEL_FLAGS) $$t -- \
+	       -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	       -artifact_prefix="$$out/$$name-" "$$out/$$name-corpus" \
+	       >"$$out/$$name.log" 2>&1; then \
+	    echo "fuzz: $$t PASSED ($$(grep -o 'Done [0-9]* runs' "$$out/$$name.log" || true))"; \
+	  else \
+	    echo "fuzz: $$t FAILED; last lines of $$out/$$name.log:"; \
+	    tail -n 30 "$$out/$$name.log"; rc=1; \
+	  fi; \
+	done; \
+	exit $$rc
+
+bench: setup
+	@targets=$$($(call query_tagged,benchmark)); \
+	if [ -z "$$targets" ]; then echo "make bench: no targets tagged benchmark yet"; exit 0; fi; \
+	$(BAZEL) build --config=opt $(BAZEL_FLAGS) $$targets || exit 1; \
+	rc=0; \
+	for t in $$targets; do \
+	  echo "bench: $$t"; \
+	  $(BAZEL) run --config=opt $(BAZEL_FLAGS) $$t -- $(BENCH_ARGS) || rc=1; \
+	done; \
+	exit $$rc
+
+# Tracked and untracked (not ignored) project .h/.cc files.
+format_files = git ls-files --cached --others --exclude-standard -- \
+  $(foreach d,$(SOURCE_DIRS),'$(d)/*.h' '$(d)/*.cc') | sort -u
+
+format: setup
+	@files=$$($(format_files)); \
+	if [ -n "$$files" ]; then clang-format -i $$files; fi; \
+	echo "format: $$(echo "$$files" | grep -c . || true) files formatted"
+
+format-check: setup
+	@files=$$($(format_files)); \
+	n=$$(echo "$$files" | grep -c . || true); \
+	if [ -z "$$files" ]; then echo "format-check: no files"; exit 0; fi; \
+	bad=$$(for f in $$files; do \
+	  clang-format --dry-run --Werror "$$f" >/dev/null 2>&1 || echo "$$f"; done); \
+	if [ -z "$$bad" ]; then echo "format-check: $$n files clean"; exit 0; fi; \
+	echo "format-check: FAILED, not clang-formatted (fix with 'make format'):"; \
+	echo "$$bad" | sed 's/^/  /'; \
+	exit 1
+
+ci:
+	@.ci/run

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# setup.sh: installs the Debian 12 packages ringloop builds with, and nothing else.
+#
+# Idempotent and fast when everything is present (one dpkg-query, no network).
+# Otherwise runs apt-get update + install for the missing packages only; needs root
+# (or sudo). Prints one status line. Usage: tools/setup.sh
+set -euo pipefail
+
+# Exactly what the build, tests, sanitizers, fuzzers and format check need.
+#   bazel-bootstrap   Bazel 4.2.3 (pulls in build-essential: gcc/g++ 12 with
+#                     libasan/libubsan/libtsan, and a JDK)
+#   lib*-dev          the system libraries wrapped in third_party/BUILD.bazel
+#   clang, libclang-rt-14-dev   libFuzzer (--config=fuzz)
+#   clang-format      make format / format-check
+#   make, git         the Makefile; file lists for the format check
+PACKAGES=(
+  bazel-bootstrap
+  libabsl-dev
+  libgtest-dev
+  libgmock-dev
+  librapidcheck-dev
+  liburing-dev
+  libbenchmark-dev
+  clang
+  libclang-rt-14-dev
+  clang-format
+  make
+  git
+)
+
+# One dpkg-query for all; it exits non-zero when some package is unknown to dpkg.
+installed="$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PACKAGES[@]}" \
+  2>/dev/null || true)"
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! grep -qx "$pkg installed" <<<"$installed"; then missing+=("$pkg"); fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+sudo=()
+if ((EUID != 0)); then
+  if ! command -v sudo >/dev/null; then
+    echo "setup: missing ${missing[*]}; run as root (or install sudo)" >&2
+    exit 1
+  fi
+  sudo=(sudo)
+fi
+
+start=$SECONDS
+log="$(mktemp -t ringloop-setup.XXXXXX)"
+export DEBIAN_FRONTEND=noninteractive
+# Wait for another apt/dpkg (e.g. unattended-upgrades) instead of failing at once.
+apt_opts=(-y -q -o DPkg::Lock::Timeout=300)
+if ! { "${sudo[@]}" apt-get "${apt_opts[@]}" update &&
+       "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+         apt-get "${apt_opts[@]}" install "${missing[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "setup: FAILED installing ${missing[*]} (log above)" >&2
+  exit 1
+fi
+rm -f "$log"
+echo "setup: installed ${missing[*]} in $((SECONDS - start))s"
