@@ -55,8 +55,10 @@ struct Slot {
   int32_t op_res = 0;         // the op's final completion result
   int32_t lt_res = 0;         // the linked timeout's completion result
   uint32_t op_flags = 0;      // the op's final completion flags (buffer id)
-  int fd = -1;                // FdOf(op), or -1 (a Close slot is not on the list)
+  int fd = -1;                // FdOf(op) (a Close slot is never on the fd's list)
+  OpKind kind = OpKind::kNop;  // KindOf(op)
   SlotState state = SlotState::kFree;
+  bool multishot = false;      // IsMultishot(op)
   bool link = false;          // chained to the next queued slot
   bool in_queue = false;
   bool on_fd_list = false;
@@ -109,7 +111,7 @@ struct Engine::State {
   FdEntry* Fd(int fd) { return fd >= 0 && size_t(fd) < fds.size() ? &fds[fd] : nullptr; }
 
   void Grow();
-  uint32_t Allocate(Op op, uint64_t tag);
+  uint32_t Allocate(const Op& op, uint64_t tag);
   void Release(uint32_t index);
   void MaybeRelease(uint32_t index);
   void LinkFd(uint32_t index);
@@ -129,6 +131,10 @@ struct Engine::State {
   int32_t FinalResult(const Slot& s) const;
 
   bool OnOpCompletion(uint32_t index, int32_t res, uint32_t flags);
+
+  int Admit(const SubmitArgs& args, size_t chain_length);
+  uint32_t Reject(const SubmitArgs& args, int error);
+  uint32_t Place(const SubmitArgs& args, bool link);
 
   bool TimerLess(uint32_t a, uint32_t b) const;
   void HeapSwap(size_t i, size_t j);
@@ -151,18 +157,36 @@ void Engine::State::Grow() {
   slot_count += kChunkSize;
 }
 
-uint32_t Engine::State::Allocate(Op op, uint64_t tag) {
+uint32_t Engine::State::Allocate(const Op& op, uint64_t tag) {
   if (free_head == kNone) Grow();
   const uint32_t index = free_head;
   Slot& s = At(index);
   RL_CHECK(s.state == SlotState::kFree);
   free_head = s.q_next;
-  const uint32_t generation = s.generation;
-  s = Slot{};
-  s.generation = generation;
+  // Field by field rather than `s = Slot{}`: this is the hot path of Submit.
   s.op = op;
   s.tag = tag;
-  s.fd = KindOf(op) == OpKind::kClose ? -1 : FdOf(op);
+  s.deadline_ns = kNoDeadline;
+  s.q_next = kNone;
+  s.fd_prev = kNone;
+  s.fd_next = kNone;
+  s.heap_pos = kNone;
+  s.op_res = 0;
+  s.lt_res = 0;
+  s.op_flags = 0;
+  s.fd = FdOf(op);
+  s.kind = KindOf(op);
+  s.multishot = IsMultishot(op);
+  s.link = false;
+  s.in_queue = false;
+  s.on_fd_list = false;
+  s.attempt = false;
+  s.op_pending = false;
+  s.lt_pending = false;
+  s.cancel_pending = false;
+  s.shutdown_pending = false;
+  s.cancel_requested = false;
+  s.retry = false;
   ++live;
   ++stats.submitted;
   return index;
@@ -290,7 +314,7 @@ void Engine::State::Emit(uint32_t index, bool link_after) {
   op_request.kind = RequestKind::kOp;
   op_request.link = link_after || has_deadline;
   op_request.op = &s.op;
-  op_request.fd = FdOf(s.op);
+  op_request.fd = s.fd;
   ready.push_back(op_request);
   ++in_flight;
   if (has_deadline) {
@@ -327,8 +351,8 @@ void Engine::State::Deliver(uint32_t index, int32_t res, uint32_t flags, bool mo
   e.res = res;
   e.flags = flags;
   e.id = OpId{index, s.generation};
-  e.fd = FdOf(s.op);
-  e.kind = KindOf(s.op);
+  e.fd = s.fd;
+  e.kind = s.kind;
   e.more = more;
   events.push_back(e);
   if (more) {
@@ -360,7 +384,7 @@ void Engine::State::CancelSlot(uint32_t index) {
   Slot& s = At(index);
   switch (s.state) {
     case SlotState::kQueued:
-      if (KindOf(s.op) == OpKind::kClose) return;  // a close is never cancelled
+      if (s.kind == OpKind::kClose) return;  // a close is never cancelled
       CancelQueued(index);
       return;
     case SlotState::kTimer:
@@ -368,7 +392,7 @@ void Engine::State::CancelSlot(uint32_t index) {
       EndNow(index, -ECANCELED);
       return;
     case SlotState::kInFlight:
-      if (KindOf(s.op) == OpKind::kClose) return;
+      if (s.kind == OpKind::kClose) return;
       s.cancel_requested = true;
       if (s.op_pending && !s.cancel_pending) {
         s.cancel_pending = true;
@@ -419,7 +443,7 @@ void Engine::State::TryFinish(uint32_t index) {
 
 bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) {
   Slot& s = At(index);
-  const bool multishot = IsMultishot(s.op);
+  const bool multishot = s.multishot;
   if ((flags & kCqeFMore) != 0) {
     if (!multishot || s.state == SlotState::kEnded) return false;
     Deliver(index, res, flags, /*more=*/true);
@@ -429,7 +453,7 @@ bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) 
   RL_CHECK(in_flight > 0);
   --in_flight;
   s.op_res = res;
-  const OpKind kind = KindOf(s.op);
+  const OpKind kind = s.kind;
   if (res == -EINTR && kind == OpKind::kClose) {
     s.op_res = 0;  // Linux frees the fd even when close reports EINTR
   } else if (res == -EINTR && !s.cancel_requested) {
@@ -522,28 +546,66 @@ Engine::Engine(Options options) : s_(std::make_unique<State>()) {
 
 Engine::~Engine() = default;
 
-OpId Engine::Submit(SubmitArgs args) {
-  OpId id;
-  SubmitChain(std::span<SubmitArgs>(&args, 1), std::span<OpId>(&id, 1));
-  return id;
-}
-
 namespace {
 
-// AdmissionError: why `args` cannot be accepted as member of a chain of
-// `chain_length` ops (0 if it can).
+// AdmissionError: why `args` cannot be accepted as a member of a chain of
+// `chain_length` ops, judged from the op alone (0 if it can).
 int AdmissionError(const SubmitArgs& args, size_t chain_length) {
   const int arg_error = CheckArguments(args.op);
   if (arg_error != 0) return arg_error;
   const OpKind kind = KindOf(args.op);
   if (kind == OpKind::kClose) return -EINVAL;  // Engine::Close runs the protocol
   if (kind == OpKind::kTimeout && args.deadline_ns != kNoDeadline) return -EINVAL;
-  if (IsMultishot(args.op) && args.deadline_ns != kNoDeadline) return -EINVAL;
-  if (chain_length > 1 && (kind == OpKind::kTimeout || IsMultishot(args.op))) return -EINVAL;
+  const bool multishot = IsMultishot(args.op);
+  if (multishot && args.deadline_ns != kNoDeadline) return -EINVAL;
+  if (chain_length > 1 && (kind == OpKind::kTimeout || multishot)) return -EINVAL;
   return 0;
 }
 
 }  // namespace
+
+int Engine::State::Admit(const SubmitArgs& args, size_t chain_length) {
+  const int error = AdmissionError(args, chain_length);
+  if (error != 0) return error;
+  const FdEntry* e = Fd(FdOf(args.op));
+  if (e != nullptr && e->close_slot != kNone) return -EBADF;  // the fd is closing
+  if (shutting_down) return -ECANCELED;
+  return 0;
+}
+
+uint32_t Engine::State::Reject(const SubmitArgs& args, int error) {
+  const uint32_t index = Allocate(args.op, args.tag);
+  ++stats.rejected_at_submit;
+  At(index).state = SlotState::kQueued;  // a live state, so that Deliver accepts it
+  EndNow(index, error);
+  return index;
+}
+
+uint32_t Engine::State::Place(const SubmitArgs& args, bool link) {
+  const uint32_t index = Allocate(args.op, args.tag);
+  Slot& slot = At(index);
+  if (slot.kind == OpKind::kTimeout) {
+    slot.state = SlotState::kTimer;
+    slot.deadline_ns = std::get<Timeout>(slot.op).deadline_ns;
+    slot.timer_seq = timer_seq++;
+    HeapPush(index);
+    return index;
+  }
+  slot.deadline_ns = args.deadline_ns;
+  slot.state = SlotState::kQueued;
+  slot.link = link;
+  if (slot.fd >= 0) LinkFd(index);
+  Enqueue(index, /*front=*/false);
+  return index;
+}
+
+OpId Engine::Submit(SubmitArgs args) {
+  State& s = *s_;
+  const int error = s.Admit(args, 1);
+  const uint32_t index = error != 0 ? s.Reject(args, error) : s.Place(args, /*link=*/false);
+  s.Pump();
+  return s.IdOf(index);
+}
 
 void Engine::SubmitChain(std::span<SubmitArgs> ops, std::span<OpId> ids) {
   State& s = *s_;
@@ -554,10 +616,7 @@ void Engine::SubmitChain(std::span<SubmitArgs> ops, std::span<OpId> ids) {
   int error = 0;
   uint32_t needed = 0;
   for (size_t i = 0; i < ops.size() && failing == ops.size(); ++i) {
-    error = AdmissionError(ops[i], ops.size());
-    const FdEntry* e = s.Fd(FdOf(ops[i].op));
-    if (error == 0 && e != nullptr && e->close_slot != kNone) error = -EBADF;
-    if (error == 0 && s.shutting_down) error = -ECANCELED;
+    error = s.Admit(ops[i], ops.size());
     if (error != 0) failing = i;
     needed += ops[i].deadline_ns == kNoDeadline ? 1 : 2;
   }
@@ -566,27 +625,10 @@ void Engine::SubmitChain(std::span<SubmitArgs> ops, std::span<OpId> ids) {
     error = -EINVAL;
   }
   for (size_t i = 0; i < ops.size(); ++i) {
-    const uint32_t index = s.Allocate(ops[i].op, ops[i].tag);
+    const bool rejected = failing != ops.size();
+    const uint32_t index = rejected ? s.Reject(ops[i], i == failing ? error : -ECANCELED)
+                                    : s.Place(ops[i], /*link=*/i + 1 < ops.size());
     ids[i] = s.IdOf(index);
-    Slot& slot = s.At(index);
-    if (failing != ops.size()) {
-      ++s.stats.rejected_at_submit;
-      slot.state = SlotState::kQueued;  // so that Deliver accepts it
-      s.EndNow(index, i == failing ? error : -ECANCELED);
-      continue;
-    }
-    if (KindOf(slot.op) == OpKind::kTimeout) {
-      slot.state = SlotState::kTimer;
-      slot.deadline_ns = std::get<Timeout>(slot.op).deadline_ns;
-      slot.timer_seq = s.timer_seq++;
-      s.HeapPush(index);
-      continue;
-    }
-    slot.deadline_ns = ops[i].deadline_ns;
-    slot.state = SlotState::kQueued;
-    slot.link = i + 1 < ops.size();
-    if (slot.fd >= 0) s.LinkFd(index);
-    s.Enqueue(index, /*front=*/false);
   }
   s.Pump();
 }

@@ -36,13 +36,6 @@ enum class RequestKind : uint8_t {
 // over whole (never split across two Engine::PendingRequests() spans).
 struct Request {
   uint64_t user_data = 0;
-  RequestKind kind = RequestKind::kOp;
-  // link: the next request is linked to this one (IOSQE_IO_LINK): it starts only
-  // after this one succeeds, and completes -ECANCELED if this one fails (a short
-  // read or write counts as a failure). The op right before a kLinkTimeout
-  // always has `link` set (the kernel requires it); the timeout itself has
-  // `link` set when the chain goes on after its op.
-  bool link = false;
   // kOp: the op. Points into the engine's op slot, stable until the op's final
   // completion has been handled.
   const Op* op = nullptr;
@@ -52,6 +45,13 @@ struct Request {
   uint64_t target = 0;
   // kShutdown: the fd. kOp: FdOf(*op). Otherwise -1.
   int fd = -1;
+  RequestKind kind = RequestKind::kOp;
+  // link: the next request is linked to this one (IOSQE_IO_LINK): it starts only
+  // after this one succeeds, and completes -ECANCELED if this one fails (a short
+  // read or write counts as a failure). The op right before a kLinkTimeout
+  // always has `link` set (the kernel requires it); the timeout itself has
+  // `link` set when the chain goes on after its op.
+  bool link = false;
 };
 
 // Completion flags, with the kernel's values (IORING_CQE_F_*), so drivers pass
