@@ -599,7 +599,7 @@ uint32_t Engine::State::Place(const SubmitArgs& args, bool link) {
   return index;
 }
 
-OpId Engine::Submit(SubmitArgs args) {
+OpId Engine::Submit(const SubmitArgs& args) {
   State& s = *s_;
   const int error = s.Admit(args, 1);
   const uint32_t index = error != 0 ? s.Reject(args, error) : s.Place(args, /*link=*/false);

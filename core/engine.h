@@ -104,7 +104,7 @@ class Engine {
   // once (EBADF when its fd is closing, a CheckArguments error, -ECANCELED after
   // Shutdown). A Timeout op is kept in the timer table and never reaches the
   // driver. A multishot op may not have a deadline (-EINVAL).
-  OpId Submit(SubmitArgs args);
+  OpId Submit(const SubmitArgs& args);
 
   // SubmitChain: accepts ops linked in order (IOSQE_IO_LINK): each starts only
   // after the one before it succeeded; when one fails (or reads/writes short)
