@@ -10,13 +10,12 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define RL_CHECK(cond)                                                          \
-  do {                                                                          \
-    if (__builtin_expect(!(cond), 0)) {                                         \
-      std::fprintf(stderr, "%s:%d: RL_CHECK failed: %s\n", __FILE__, __LINE__, \
-                   #cond);                                                      \
-      std::abort();                                                             \
-    }                                                                           \
+#define RL_CHECK(cond)                                                                 \
+  do {                                                                                 \
+    if (__builtin_expect(!(cond), 0)) {                                                \
+      std::fprintf(stderr, "%s:%d: RL_CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                                    \
+    }                                                                                  \
   } while (0)
 
 // RL_DCHECK: the same, compiled out with NDEBUG; for hot-path checks whose

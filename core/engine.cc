@@ -51,24 +51,24 @@ struct Slot {
   uint32_t q_next = kNone;   // submission queue, or free list
   uint32_t fd_prev = kNone;  // list of live slots on the same fd
   uint32_t fd_next = kNone;
-  uint32_t heap_pos = kNone;  // position in the timer heap
-  int32_t op_res = 0;         // the op's final completion result
-  int32_t lt_res = 0;         // the linked timeout's completion result
-  uint32_t op_flags = 0;      // the op's final completion flags (buffer id)
-  int fd = -1;                // FdOf(op) (a Close slot is never on the fd's list)
+  uint32_t heap_pos = kNone;   // position in the timer heap
+  int32_t op_res = 0;          // the op's final completion result
+  int32_t lt_res = 0;          // the linked timeout's completion result
+  uint32_t op_flags = 0;       // the op's final completion flags (buffer id)
+  int fd = -1;                 // FdOf(op) (a Close slot is never on the fd's list)
   OpKind kind = OpKind::kNop;  // KindOf(op)
   SlotState state = SlotState::kFree;
-  bool multishot = false;      // IsMultishot(op)
-  bool link = false;          // chained to the next queued slot
+  bool multishot = false;  // IsMultishot(op)
+  bool link = false;       // chained to the next queued slot
   bool in_queue = false;
   bool on_fd_list = false;
-  bool attempt = false;       // flips on every resubmission after -EINTR
-  bool op_pending = false;    // op request out, final completion not in
-  bool lt_pending = false;    // linked timeout out, completion not in
+  bool attempt = false;     // flips on every resubmission after -EINTR
+  bool op_pending = false;  // op request out, final completion not in
+  bool lt_pending = false;  // linked timeout out, completion not in
   bool cancel_pending = false;
   bool shutdown_pending = false;
   bool cancel_requested = false;
-  bool retry = false;         // -EINTR seen: resubmit once every completion is in
+  bool retry = false;  // -EINTR seen: resubmit once every completion is in
 };
 static_assert(sizeof(Slot) <= 128, "an op slot must stay within two cache lines");
 
@@ -458,8 +458,8 @@ bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) 
     s.op_res = 0;  // Linux frees the fd even when close reports EINTR
   } else if (res == -EINTR && !s.cancel_requested) {
     s.retry = true;
-  } else if (multishot && s.state != SlotState::kEnded && !s.cancel_requested &&
-             !shutting_down && res >= 0 && !(kind == OpKind::kRecv && res == 0)) {
+  } else if (multishot && s.state != SlotState::kEnded && !s.cancel_requested && !shutting_down &&
+             res >= 0 && !(kind == OpKind::kRecv && res == 0)) {
     // The kernel ended the stream without an error (e.g. CQ overflow): this
     // result is one more item; the op is armed again transparently.
     Deliver(index, res, flags, /*more=*/true);
@@ -805,8 +805,7 @@ const EngineStats& Engine::stats() const { return s_->stats; }
 const Engine::Options& Engine::options() const { return s_->options; }
 
 Engine::Decoded Engine::DecodeUserData(uint64_t user_data) {
-  return Decoded{uint32_t(user_data & 0xffffffffu),
-                 uint32_t((user_data >> kGenShift) & kGenMask),
+  return Decoded{uint32_t(user_data & 0xffffffffu), uint32_t((user_data >> kGenShift) & kGenMask),
                  uint8_t(user_data >> kKindShift)};
 }
 

@@ -67,18 +67,18 @@ struct SubmitArgs {
 
 // Stats: counters for diagnostics and tests. Monotonic.
 struct EngineStats {
-  uint64_t submitted = 0;          // ops accepted (including chain members)
-  uint64_t final_events = 0;       // final events delivered
-  uint64_t more_events = 0;        // multishot intermediate events delivered
-  uint64_t requests = 0;           // requests handed to the driver
-  uint64_t completions = 0;        // completions accepted
+  uint64_t submitted = 0;             // ops accepted (including chain members)
+  uint64_t final_events = 0;          // final events delivered
+  uint64_t more_events = 0;           // multishot intermediate events delivered
+  uint64_t requests = 0;              // requests handed to the driver
+  uint64_t completions = 0;           // completions accepted
   uint64_t rejected_completions = 0;  // stale, duplicate or bogus completions
-  uint64_t eintr_retries = 0;      // ops resubmitted after -EINTR
-  uint64_t rejected_at_submit = 0; // ops failed at once (EBADF on closing fd, ...)
-  uint64_t cancels_sent = 0;       // kCancel requests emitted
-  uint64_t shutdowns_sent = 0;     // kShutdown requests emitted by Close
-  uint64_t closes_sent = 0;        // CLOSE requests emitted
-  uint64_t timers_fired = 0;       // Timeout ops that fired
+  uint64_t eintr_retries = 0;         // ops resubmitted after -EINTR
+  uint64_t rejected_at_submit = 0;    // ops failed at once (EBADF on closing fd, ...)
+  uint64_t cancels_sent = 0;          // kCancel requests emitted
+  uint64_t shutdowns_sent = 0;        // kShutdown requests emitted by Close
+  uint64_t closes_sent = 0;           // CLOSE requests emitted
+  uint64_t timers_fired = 0;          // Timeout ops that fired
 };
 
 class Engine {

@@ -238,8 +238,7 @@ TEST_P(TimeoutRaceTest, ResolvesOnlyWhenBothCompletionsAreIn) {
 INSTANTIATE_TEST_SUITE_P(
     BothOrders, TimeoutRaceTest,
     ::testing::Values(TimeoutRace{"timer_wins_op_first", -ECANCELED, -ETIME, true, -kTimedOut},
-                      TimeoutRace{"timer_wins_timer_first", -ECANCELED, -ETIME, false,
-                                  -kTimedOut},
+                      TimeoutRace{"timer_wins_timer_first", -ECANCELED, -ETIME, false, -kTimedOut},
                       TimeoutRace{"timer_wins_op_eintr", -EINTR, -ETIME, false, -kTimedOut},
                       TimeoutRace{"op_wins", 8, -ECANCELED, true, 8},
                       TimeoutRace{"op_wins_timer_enoent", 8, -ENOENT, false, 8},

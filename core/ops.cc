@@ -2,6 +2,7 @@
 #include "core/ops.h"
 
 #include <limits.h>
+
 #include <cerrno>
 #include <type_traits>
 
@@ -40,9 +41,9 @@ int CheckPath(const char* path) { return path == nullptr ? -EFAULT : 0; }
 
 std::string_view OpName(OpKind kind) {
   static constexpr std::string_view kNames[kOpKindCount] = {
-      "nop",     "read",  "write",  "readv",    "writev",  "recv",     "send",   "accept",
-      "connect", "shutdown", "poll_add", "close", "openat", "fsync", "statx", "unlinkat",
-      "mkdirat", "renameat", "socket", "bind",   "listen",  "timeout",
+      "nop",     "read",     "write",    "readv", "writev", "recv",    "send",  "accept",
+      "connect", "shutdown", "poll_add", "close", "openat", "fsync",   "statx", "unlinkat",
+      "mkdirat", "renameat", "socket",   "bind",  "listen", "timeout",
   };
   const auto i = static_cast<size_t>(kind);
   return i < kOpKindCount ? kNames[i] : std::string_view("unknown");

@@ -95,8 +95,8 @@ struct Send {
 // accepted connection (result = the new fd) until cancelled or failed.
 struct Accept {
   int fd = -1;
-  sockaddr* addr = nullptr;       // may be null
-  socklen_t* addrlen = nullptr;   // null iff addr is null
+  sockaddr* addr = nullptr;      // may be null
+  socklen_t* addrlen = nullptr;  // null iff addr is null
   int flags = SOCK_CLOEXEC;
   bool multishot = false;
 };
@@ -201,14 +201,33 @@ struct Timeout {
 
 // Op: every operation the engine tracks.
 using Op = std::variant<Nop, Read, Write, Readv, Writev, Recv, Send, Accept, Connect, Shutdown,
-                        PollAdd, Close, Openat, Fsync, Statx, Unlinkat, Mkdirat, Renameat,
-                        Socket, Bind, Listen, Timeout>;
+                        PollAdd, Close, Openat, Fsync, Statx, Unlinkat, Mkdirat, Renameat, Socket,
+                        Bind, Listen, Timeout>;
 
 // OpKind: the index of an op's alternative in Op, in declaration order.
 enum class OpKind : uint8_t {
-  kNop, kRead, kWrite, kReadv, kWritev, kRecv, kSend, kAccept, kConnect, kShutdown,
-  kPollAdd, kClose, kOpenat, kFsync, kStatx, kUnlinkat, kMkdirat, kRenameat,
-  kSocket, kBind, kListen, kTimeout,
+  kNop,
+  kRead,
+  kWrite,
+  kReadv,
+  kWritev,
+  kRecv,
+  kSend,
+  kAccept,
+  kConnect,
+  kShutdown,
+  kPollAdd,
+  kClose,
+  kOpenat,
+  kFsync,
+  kStatx,
+  kUnlinkat,
+  kMkdirat,
+  kRenameat,
+  kSocket,
+  kBind,
+  kListen,
+  kTimeout,
 };
 inline constexpr size_t kOpKindCount = std::variant_size_v<Op>;
 static_assert(static_cast<size_t>(OpKind::kTimeout) + 1 == kOpKindCount);

@@ -76,13 +76,13 @@ struct OpId {
 // `more == false` (its final event); a multishot op yields any number of events
 // with `more == true` before it.
 struct Event {
-  uint64_t tag = 0;     // the user's tag, as given to Submit
-  int32_t res = 0;      // >= 0 the op's value; < 0 a negative errno
-  uint32_t flags = 0;   // kCqeFBuffer and the buffer id, as the kernel gave them
-  OpId id;              // the op it belongs to
-  int fd = -1;          // the fd the op acted on, or -1
+  uint64_t tag = 0;    // the user's tag, as given to Submit
+  int32_t res = 0;     // >= 0 the op's value; < 0 a negative errno
+  uint32_t flags = 0;  // kCqeFBuffer and the buffer id, as the kernel gave them
+  OpId id;             // the op it belongs to
+  int fd = -1;         // the fd the op acted on, or -1
   OpKind kind = OpKind::kNop;
-  bool more = false;    // a multishot op's intermediate event
+  bool more = false;  // a multishot op's intermediate event
 };
 
 }  // namespace ringloop
