@@ -1,0 +1,733 @@
+// drivers/epoll/epoll_driver.cc: the readiness driver. See epoll_driver.h for the
+// model; this file is its state machine: jobs (ops the driver is carrying out),
+// per-fd wait lists, linked-timeout timers, chains and the worker pool's returns.
+#include "drivers/epoll/epoll_driver.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <ctime>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "core/check.h"
+
+namespace ringloop {
+
+using epoll_internal::FdInfo;
+using epoll_internal::kWouldBlock;
+using epoll_internal::PoolWork;
+
+namespace {
+
+constexpr uint32_t kInEvents = EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+constexpr uint32_t kOutEvents = EPOLLOUT | EPOLLHUP | EPOLLERR;
+constexpr uint32_t kPollMask = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND |
+                               EPOLLWRNORM | EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP;
+
+absl::Status SyscallError(std::string_view what, int fd, int err) {
+  const char* name = strerrorname_np(err);
+  return absl::Status(absl::ErrnoToStatusCode(err),
+                      absl::StrFormat("%s(fd=%d): %s [%s]", what, fd, strerrordesc_np(err),
+                                      name != nullptr ? name : "?"));
+}
+
+}  // namespace
+
+// ChainRest: the requests of a chain that have not started yet, in order (each op
+// request possibly followed by its kLinkTimeout).
+struct EpollDriver::ChainRest {
+  std::vector<Request> requests;
+  size_t next = 0;
+};
+
+// Job: one op request from its start until its final completion is queued.
+struct EpollDriver::Job {
+  uint64_t user_data = 0;
+  const Op* op = nullptr;
+  int fd = -1;
+  // The linked timeout (kLinkTimeout request right after the op), if any.
+  bool has_timeout = false;
+  bool timer_armed = false;
+  uint64_t timeout_user_data = 0;
+  uint64_t deadline_ns = 0;
+  int timeout_res = -ECANCELED;  // -ETIME once the timer fired first
+  std::multimap<uint64_t, Job*>::iterator timer;
+  bool tracked = false;     // in active_ (cancellable)
+  bool in_pool = false;     // handed to the worker pool
+  bool connecting = false;  // connect(2) said EINPROGRESS
+  WaitList list = WaitList::kNone;
+  Job* prev = nullptr;
+  Job* next = nullptr;
+  std::unique_ptr<ChainRest> rest;  // what runs after this op succeeds
+  PoolWork work;
+};
+
+bool EpollDriver::FdState::Idle() const {
+  for (int i = 0; i < kListCount; ++i) {
+    if (head[i] != nullptr) return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Setup and teardown.
+
+absl::StatusOr<std::unique_ptr<EpollDriver>> EpollDriver::Create(Options options) {
+  const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd < 0) return SyscallError("epoll_create1", -1, errno);
+  const int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd < 0) {
+    const int err = errno;
+    ::close(epoll_fd);
+    return SyscallError("eventfd", -1, err);
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;  // level-triggered: drained by one read whenever reported
+  ev.data.fd = wake_fd;
+  if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev) < 0) {
+    const int err = errno;
+    ::close(wake_fd);
+    ::close(epoll_fd);
+    return SyscallError("epoll_ctl", wake_fd, err);
+  }
+  return std::unique_ptr<EpollDriver>(new EpollDriver(options, epoll_fd, wake_fd));
+}
+
+EpollDriver::EpollDriver(Options options, int epoll_fd, int wake_fd)
+    : options_(options), epoll_fd_(epoll_fd), wake_fd_(wake_fd) {
+  RL_CHECK(options_.max_events > 0);
+  events_.resize(size_t(options_.max_events));
+  if (options_.file_workers > 0) {
+    pool_ = std::make_unique<epoll_internal::FilePool>(options_.file_workers, wake_fd_);
+  }
+}
+
+EpollDriver::~EpollDriver() {
+  pool_.reset();  // joins the workers: nobody writes wake_fd_ after this
+  for (size_t fd = 0; fd < fds_.size(); ++fd) {
+    epoll_internal::RestoreFlags(int(fd), fds_[fd].info);
+  }
+  ::close(wake_fd_);
+  ::close(epoll_fd_);
+}
+
+uint64_t EpollDriver::NowNs() const {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
+
+void EpollDriver::Wake() {
+  // One write per wake-up: later callers see the flag until Poll drains the fd.
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  const uint64_t one = 1;
+  while (::write(wake_fd_, &one, sizeof(one)) < 0 && errno == EINTR) {
+  }
+}
+
+void EpollDriver::DrainWakeFd() {
+  // Clear the flag before reading: a Wake after this point writes again, so it
+  // is never lost (at worst the next Poll returns early once).
+  wake_pending_.store(false, std::memory_order_seq_cst);
+  uint64_t value;
+  while (::read(wake_fd_, &value, sizeof(value)) < 0 && errno == EINTR) {
+  }
+}
+
+EpollDriver::FdState* EpollDriver::StateOf(int fd) {
+  return fd >= 0 && size_t(fd) < fds_.size() ? &fds_[size_t(fd)] : nullptr;
+}
+
+EpollDriver::FdState& EpollDriver::EnsureState(int fd) {
+  RL_CHECK(fd >= 0);
+  // fds_ is a deque: growing it keeps references to existing states valid.
+  if (size_t(fd) >= fds_.size()) fds_.resize(size_t(fd) + 1);
+  return fds_[size_t(fd)];
+}
+
+bool EpollDriver::SetNonblockOn(int fd) const {
+  return fd >= 0 && size_t(fd) < fds_.size() && fds_[size_t(fd)].info.set_nonblock;
+}
+
+void EpollDriver::ForgetFd(int fd) {
+  FdState* s = StateOf(fd);
+  if (s == nullptr) return;
+  RL_CHECK(s->Idle());
+  if (s->in_epoll) {
+    ++stats_.epoll_ctls;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // ENOENT/EBADF: already gone
+  }
+  epoll_internal::RestoreFlags(fd, s->info);
+  *s = FdState();
+}
+
+// ---------------------------------------------------------------------------
+// The Poll cycle.
+
+absl::Status EpollDriver::Poll(Engine& engine, bool wait) {
+  SubmitPending(engine);
+  ProcessRetries();
+  if (!timers_.empty()) FireTimers(NowNs());
+  const bool block = wait && ready_.empty() && !engine.HasEvents();
+  absl::Status status = WaitAndDispatch(engine, block);
+  ProcessRetries();
+  if (!timers_.empty()) FireTimers(NowNs());
+  // Completions go in only now, after every syscall of this cycle: the engine is
+  // never re-entered while the driver is mid-way through a request.
+  for (const Completion& c : ready_) engine.HandleCompletion(c.user_data, c.res, c.flags);
+  ready_.clear();
+  engine.AdvanceTime(NowNs());
+  return status;
+}
+
+void EpollDriver::SubmitPending(Engine& engine) {
+  const std::span<const Request> pending = engine.PendingRequests();
+  const size_t n = pending.size();
+  size_t i = 0;
+  while (i < n) {
+    const Request& r = pending[i];
+    if (r.kind == RequestKind::kCancel) {
+      DoCancel(r);
+      ++i;
+      continue;
+    }
+    if (r.kind == RequestKind::kShutdown) {
+      DoShutdown(r);
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    while (pending[end].link) {
+      ++end;
+      RL_CHECK(end < n);  // the engine never splits a chain
+    }
+    StartGroup(pending.subspan(i, end - i + 1));
+    i = end + 1;
+  }
+  if (n > 0) engine.ConsumeRequests(n);
+}
+
+absl::Status EpollDriver::WaitAndDispatch(const Engine& engine, bool block) {
+  timespec ts{0, 0};
+  const timespec* timeout = &ts;
+  if (block) {
+    uint64_t deadline = engine.NextDeadline().value_or(kNoDeadline);
+    if (!timers_.empty()) deadline = std::min(deadline, timers_.begin()->first);
+    if (deadline == kNoDeadline) {
+      timeout = nullptr;  // until an fd is ready or Wake()
+    } else {
+      const uint64_t now = NowNs();
+      const uint64_t wait_ns = deadline > now ? deadline - now : 0;
+      ts.tv_sec = time_t(wait_ns / 1000000000u);
+      ts.tv_nsec = long(wait_ns % 1000000000u);
+    }
+  }
+  ++stats_.epoll_waits;
+  const int max_events = int(events_.size());
+  int n = -1;
+  if (use_pwait2_) {
+    // epoll_pwait2 (Linux 5.11) takes nanoseconds: no early wake-up from rounding.
+    n = ::epoll_pwait2(epoll_fd_, events_.data(), max_events, timeout, nullptr);
+    if (n < 0 && (errno == ENOSYS || errno == EPERM)) use_pwait2_ = false;
+  }
+  if (!use_pwait2_) {
+    // Round up so that a deadline is never reported early.
+    int ms = -1;
+    if (timeout != nullptr) {
+      const uint64_t ns = uint64_t(timeout->tv_sec) * 1000000000u + uint64_t(timeout->tv_nsec);
+      ms = int(std::min<uint64_t>((ns + 999999) / 1000000, INT_MAX));
+    }
+    n = ::epoll_wait(epoll_fd_, events_.data(), max_events, ms);
+  }
+  if (n < 0) {
+    if (errno == EINTR) return absl::OkStatus();
+    return SyscallError("epoll_wait", epoll_fd_, errno);
+  }
+  for (int i = 0; i < n; ++i) Dispatch(events_[size_t(i)]);
+  return absl::OkStatus();
+}
+
+void EpollDriver::Dispatch(const epoll_event& event) {
+  const int fd = event.data.fd;
+  if (fd == wake_fd_) {
+    DrainWakeFd();
+    ReapPool();
+    return;
+  }
+  FdState* s = StateOf(fd);
+  if (s == nullptr) return;
+  const uint32_t ev = event.events;
+  if (ev & kInEvents) s->readable = true;
+  if (ev & kOutEvents) s->writable = true;
+  if (ev & kInEvents) RetryIn(fd, WaitList::kIn);
+  if (ev & kOutEvents) RetryIn(fd, WaitList::kOut);
+  RetryAny(fd);
+}
+
+void EpollDriver::Emit(uint64_t user_data, int res, uint32_t flags) {
+  ready_.push_back(Completion{user_data, res, flags});
+}
+
+// ---------------------------------------------------------------------------
+// Requests.
+
+void EpollDriver::StartGroup(std::span<const Request> group) {
+  RL_CHECK(group[0].kind == RequestKind::kOp);
+  for (size_t i = 1; i < group.size(); ++i) {
+    RL_CHECK(group[i].kind == RequestKind::kOp || group[i].kind == RequestKind::kLinkTimeout);
+    // A linked timeout always belongs to the op right before it.
+    if (group[i].kind == RequestKind::kLinkTimeout) RL_CHECK(group[i - 1].kind == RequestKind::kOp);
+  }
+  const Request* timeout =
+      group.size() > 1 && group[1].kind == RequestKind::kLinkTimeout ? &group[1] : nullptr;
+  const size_t step = timeout != nullptr ? 2 : 1;
+  Job* job = NewJob(group[0], timeout);
+  if (group.size() > step) {
+    job->rest = std::make_unique<ChainRest>();
+    job->rest->requests.assign(group.begin() + ptrdiff_t(step), group.end());
+  }
+  RunChain(Begin(job));
+}
+
+void EpollDriver::DoCancel(const Request& request) {
+  const auto it = active_.find(request.target);
+  if (it == active_.end()) {
+    // Finished, unknown, or a chain member that has not started: io_uring's
+    // ASYNC_CANCEL cannot find those either.
+    Emit(request.user_data, -ENOENT);
+    return;
+  }
+  Job* job = it->second;
+  if (job->in_pool) {
+    if (!pool_->TryCancel(&job->work)) {
+      Emit(request.user_data, -EALREADY);  // running: its own result will come
+      return;
+    }
+    job->in_pool = false;
+  }
+  RL_CHECK(Complete(job, -ECANCELED) == nullptr);  // a failure never continues a chain
+  Emit(request.user_data, 0);
+}
+
+void EpollDriver::DoShutdown(const Request& request) {
+  const int res = epoll_internal::TryOnce(Op(Shutdown{request.fd, SHUT_RDWR}), FdInfo());
+  Emit(request.user_data, res);
+  // The ops parked on it can now end (EOF, EPIPE, EINVAL for a listener): the
+  // kernel signals that too, but a retry does not depend on it.
+  if (FdState* s = StateOf(request.fd); s != nullptr && !s->retry_queued) {
+    s->retry_queued = true;
+    s->readable = true;
+    s->writable = true;
+    retry_fds_.push_back(request.fd);
+  }
+}
+
+EpollDriver::Job* EpollDriver::NewJob(const Request& op_request, const Request* timeout) {
+  RL_CHECK(op_request.kind == RequestKind::kOp);
+  RL_CHECK(op_request.op != nullptr);
+  Job* job;
+  if (free_jobs_.empty()) {
+    job_storage_.push_back(std::make_unique<Job>());
+    job = job_storage_.back().get();
+  } else {
+    job = free_jobs_.back();
+    free_jobs_.pop_back();
+    *job = Job();
+  }
+  job->user_data = op_request.user_data;
+  job->op = op_request.op;
+  job->fd = FdOf(*op_request.op);
+  if (timeout != nullptr) {
+    job->has_timeout = true;
+    job->timeout_user_data = timeout->user_data;
+    job->deadline_ns = timeout->deadline_ns;
+  }
+  job->work.op = job->op;
+  job->work.context = job;
+  return job;
+}
+
+void EpollDriver::RunChain(std::unique_ptr<ChainRest> rest) {
+  // Iterative, so a chain of ops that all complete at once uses no stack depth.
+  while (rest != nullptr) {
+    RL_CHECK(rest->next < rest->requests.size());
+    const Request& op_request = rest->requests[rest->next];
+    const bool has_timeout = rest->next + 1 < rest->requests.size() &&
+                             rest->requests[rest->next + 1].kind == RequestKind::kLinkTimeout;
+    Job* job = NewJob(op_request, has_timeout ? &rest->requests[rest->next + 1] : nullptr);
+    rest->next += has_timeout ? 2 : 1;
+    if (rest->next < rest->requests.size()) job->rest = std::move(rest);
+    rest = Begin(job);
+  }
+}
+
+void EpollDriver::CancelRest(const ChainRest& rest) {
+  // As IOSQE_IO_LINK does: every request after a failed link ends -ECANCELED,
+  // in order (linked timeouts included).
+  for (size_t i = rest.next; i < rest.requests.size(); ++i) {
+    Emit(rest.requests[i].user_data, -ECANCELED);
+  }
+}
+
+std::unique_ptr<EpollDriver::ChainRest> EpollDriver::Begin(Job* job) {
+  const Op& op = *job->op;
+  switch (KindOf(op)) {
+    case OpKind::kTimeout:
+      RL_CHECK(false && "Timeout ops stay in the engine");
+      return nullptr;
+    case OpKind::kClose:
+      return Complete(job, CloseOp(job->fd));
+    case OpKind::kShutdown: {
+      const int res = epoll_internal::TryOnce(op, FdInfo());
+      if (FdState* s = StateOf(job->fd); s != nullptr && res == 0 && !s->retry_queued) {
+        s->retry_queued = true;
+        s->readable = true;
+        s->writable = true;
+        retry_fds_.push_back(job->fd);
+      }
+      return Complete(job, res);
+    }
+    case OpKind::kRead:
+    case OpKind::kReadv:
+    case OpKind::kWrite:
+    case OpKind::kWritev:
+    case OpKind::kRecv:
+    case OpKind::kSend:
+    case OpKind::kAccept:
+    case OpKind::kConnect:
+    case OpKind::kPollAdd:
+      return BeginOnFd(job);
+    default:
+      if (epoll_internal::NeedsPool(op, FdInfo::Kind::kUnknown)) return SendToPool(job);
+      return Complete(job, epoll_internal::TryOnce(op, FdInfo()));
+  }
+}
+
+std::unique_ptr<EpollDriver::ChainRest> EpollDriver::BeginOnFd(Job* job) {
+  const Op& op = *job->op;
+  const int fd = job->fd;
+  if (fd < 0) return Complete(job, -EBADF);
+  FdState& s = EnsureState(fd);
+  if (s.info.kind == FdInfo::Kind::kUnknown) {
+    if (const int r = epoll_internal::ClassifyFd(fd, &s.info); r < 0) {
+      s.info = FdInfo();
+      return Complete(job, r);
+    }
+  }
+  if (s.info.kind == FdInfo::Kind::kFile) {
+    const OpKind kind = KindOf(op);
+    if (kind == OpKind::kRead || kind == OpKind::kReadv) {
+      const int r = epoll_internal::TryReadNowait(op);
+      if (r != kWouldBlock) return Complete(job, r);
+    }
+    if (epoll_internal::NeedsPool(op, s.info.kind)) return SendToPool(job);
+    // recv/send/accept/connect on a file fail at once (ENOTSOCK); poll on a file
+    // answers at once (files are always ready; no asked-for event -> 0).
+    const int r = epoll_internal::TryOnce(op, s.info);
+    return Complete(job, r == kWouldBlock ? 0 : r);
+  }
+  const int r = TryPollable(job);
+  if (r != kWouldBlock) return Complete(job, r);
+  if (const int err = Park(job); err < 0) return Complete(job, err);
+  ArmTimer(job);
+  Track(job);
+  return nullptr;
+}
+
+std::unique_ptr<EpollDriver::ChainRest> EpollDriver::Complete(Job* job, int res) {
+  RL_CHECK(!job->in_pool);
+  if (job->tracked) {
+    active_.erase(job->user_data);
+    job->tracked = false;
+  }
+  Unpark(job);
+  DisarmTimer(job);
+  Emit(job->user_data, res);
+  if (job->has_timeout) Emit(job->timeout_user_data, job->timeout_res);
+  std::unique_ptr<ChainRest> rest = std::move(job->rest);
+  const bool go_on = epoll_internal::LinkSucceeded(*job->op, res);
+  job->op = nullptr;
+  free_jobs_.push_back(job);
+  if (rest == nullptr) return nullptr;
+  if (go_on) return rest;
+  CancelRest(*rest);
+  return nullptr;
+}
+
+int EpollDriver::CloseOp(int fd) {
+  if (FdState* s = StateOf(fd); s != nullptr) {
+    // The engine issues CLOSE only after every op on fd had its final completion.
+    RL_CHECK(s->Idle());
+    if (s->in_epoll) {
+      ++stats_.epoll_ctls;
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    }
+    epoll_internal::RestoreFlags(fd, s->info);
+    *s = FdState();
+  }
+  return epoll_internal::CloseFd(fd);
+}
+
+// ---------------------------------------------------------------------------
+// Attempts and parking.
+
+int EpollDriver::TryPollable(Job* job) {
+  FdState& s = fds_[size_t(job->fd)];
+  const Op& op = *job->op;
+  const OpKind kind = KindOf(op);
+  switch (kind) {
+    case OpKind::kAccept:
+      if (std::get<Accept>(op).multishot) return TryMultishotAccept(job);
+      [[fallthrough]];
+    case OpKind::kRead:
+    case OpKind::kReadv:
+    case OpKind::kRecv: {
+      if (!s.readable) return kWouldBlock;
+      const int r = epoll_internal::TryOnce(op, s.info);
+      if (r == kWouldBlock) {
+        ++stats_.syscalls_would_block;
+        s.readable = false;
+      } else if (r > 0 && s.info.is_stream && kind != OpKind::kAccept &&
+                 uint64_t(r) < epoll_internal::RequestedBytes(op) &&
+                 !(kind == OpKind::kRecv && (std::get<Recv>(op).flags & MSG_PEEK) != 0)) {
+        // A short stream read emptied the queue; new data brings a new edge. (Not
+        // on EOF, r == 0: that condition persists and brings no further edge.)
+        s.readable = false;
+      }
+      return r;
+    }
+    case OpKind::kWrite:
+    case OpKind::kWritev:
+    case OpKind::kSend: {
+      if (!s.writable) return kWouldBlock;
+      const int r = epoll_internal::TryOnce(op, s.info);
+      if (r == kWouldBlock) {
+        ++stats_.syscalls_would_block;
+        s.writable = false;
+      } else if (r >= 0 && s.info.is_stream && uint64_t(r) < epoll_internal::RequestedBytes(op)) {
+        s.writable = false;  // the send buffer filled up
+      }
+      return r;
+    }
+    case OpKind::kConnect:
+      if (job->connecting) return epoll_internal::ConnectResult(job->fd);
+      if (const int r = epoll_internal::TryOnce(op, s.info); r != kWouldBlock) return r;
+      job->connecting = true;
+      return kWouldBlock;
+    case OpKind::kPollAdd:
+      return epoll_internal::TryOnce(op, s.info);
+    default:
+      RL_CHECK(false && "TryPollable: not an fd op");
+      return -EINVAL;
+  }
+}
+
+int EpollDriver::TryMultishotAccept(Job* job) {
+  FdState& s = fds_[size_t(job->fd)];
+  // Edge-triggered: accept until EAGAIN (the backlog bounds this loop), one
+  // kCqeFMore completion per connection; an error ends the stream.
+  for (;;) {
+    if (!s.readable) return kWouldBlock;
+    const int r = epoll_internal::TryOnce(*job->op, s.info);
+    if (r == kWouldBlock) {
+      ++stats_.syscalls_would_block;
+      s.readable = false;
+      return kWouldBlock;
+    }
+    if (r < 0) return r;
+    Emit(job->user_data, r, kCqeFMore);
+  }
+}
+
+int EpollDriver::Park(Job* job) {
+  const int fd = job->fd;
+  FdState& s = fds_[size_t(fd)];
+  WaitList list;
+  uint32_t need;
+  switch (KindOf(*job->op)) {
+    case OpKind::kRead:
+    case OpKind::kReadv:
+    case OpKind::kRecv:
+    case OpKind::kAccept:
+      list = WaitList::kIn;
+      need = EPOLLIN | EPOLLRDHUP;
+      break;
+    case OpKind::kPollAdd:
+      list = WaitList::kAny;
+      need = std::get<PollAdd>(*job->op).events & kPollMask;
+      break;
+    default:
+      list = WaitList::kOut;
+      need = EPOLLOUT;
+      break;
+  }
+  if (!s.in_epoll || (s.interest & need) != need) {
+    // ADD and MOD both re-check readiness, so an fd that became ready between the
+    // EAGAIN and this call still reports an edge.
+    epoll_event ev{};
+    ev.events = s.interest | need | EPOLLET;
+    ev.data.fd = fd;
+    int op = s.in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    ++stats_.epoll_ctls;
+    int r = ::epoll_ctl(epoll_fd_, op, fd, &ev);
+    if (r < 0 && (errno == EEXIST || errno == ENOENT)) {
+      // The epoll set and the cache disagree (the fd was closed and reopened
+      // behind the driver's back): believe the kernel.
+      op = errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+      ++stats_.epoll_ctls;
+      r = ::epoll_ctl(epoll_fd_, op, fd, &ev);
+    }
+    if (r < 0) return -errno;
+    s.in_epoll = true;
+    s.interest |= need;
+  }
+  const int i = int(list);
+  job->list = list;
+  job->next = nullptr;
+  job->prev = s.tail[i];
+  if (s.tail[i] != nullptr) {
+    s.tail[i]->next = job;
+  } else {
+    s.head[i] = job;
+  }
+  s.tail[i] = job;
+  ++stats_.parked;
+  return 0;
+}
+
+void EpollDriver::Unpark(Job* job) {
+  if (job->list == WaitList::kNone) return;
+  FdState& s = fds_[size_t(job->fd)];
+  const int i = int(job->list);
+  if (job->prev != nullptr) {
+    job->prev->next = job->next;
+  } else {
+    RL_CHECK(s.head[i] == job);
+    s.head[i] = job->next;
+  }
+  if (job->next != nullptr) {
+    job->next->prev = job->prev;
+  } else {
+    RL_CHECK(s.tail[i] == job);
+    s.tail[i] = job->prev;
+  }
+  job->prev = job->next = nullptr;
+  job->list = WaitList::kNone;
+}
+
+void EpollDriver::Track(Job* job) {
+  RL_CHECK(!job->tracked);
+  const bool inserted = active_.emplace(job->user_data, job).second;
+  RL_CHECK(inserted);  // one request per user_data in flight
+  job->tracked = true;
+}
+
+void EpollDriver::RetryIn(int fd, WaitList list) {
+  // Oldest first; stop at the first that must wait: with edge triggering, EAGAIN
+  // means a new edge will come. Completing the head may start the next op of its
+  // chain (parked at the tail, or done at once), never end another parked op.
+  while (Job* job = fds_[size_t(fd)].head[int(list)]) {
+    const int r = TryPollable(job);
+    if (r == kWouldBlock) return;
+    RunChain(Complete(job, r));
+  }
+}
+
+void EpollDriver::RetryAny(int fd) {
+  FdState& s = fds_[size_t(fd)];
+  if (s.head[int(WaitList::kAny)] == nullptr) return;
+  // poll(2) consumes nothing, so every parked PollAdd is asked. Snapshot first:
+  // completing one may start (and park) new jobs, possibly in a reused Job.
+  std::vector<Job*> batch;
+  for (Job* j = s.head[int(WaitList::kAny)]; j != nullptr; j = j->next) batch.push_back(j);
+  for (Job* job : batch) {
+    if (job->list != WaitList::kAny || job->fd != fd) continue;
+    const int r = TryPollable(job);
+    if (r != kWouldBlock) RunChain(Complete(job, r));
+  }
+}
+
+void EpollDriver::RetryAll(int fd) {
+  RetryIn(fd, WaitList::kIn);
+  RetryIn(fd, WaitList::kOut);
+  RetryAny(fd);
+}
+
+void EpollDriver::ProcessRetries() {
+  // Index-based: retrying may queue more fds.
+  for (size_t i = 0; i < retry_fds_.size(); ++i) {
+    const int fd = retry_fds_[i];
+    FdState* s = StateOf(fd);
+    if (s == nullptr || !s->retry_queued) continue;
+    s->retry_queued = false;
+    RetryAll(fd);
+  }
+  retry_fds_.clear();
+}
+
+// ---------------------------------------------------------------------------
+// Linked timeouts and the pool.
+
+void EpollDriver::ArmTimer(Job* job) {
+  if (!job->has_timeout) return;
+  RL_CHECK(!job->timer_armed);
+  job->timer = timers_.emplace(job->deadline_ns, job);
+  job->timer_armed = true;
+}
+
+void EpollDriver::DisarmTimer(Job* job) {
+  if (!job->timer_armed) return;
+  timers_.erase(job->timer);
+  job->timer_armed = false;
+}
+
+void EpollDriver::FireTimers(uint64_t now_ns) {
+  while (!timers_.empty() && timers_.begin()->first <= now_ns) {
+    Job* job = timers_.begin()->second;
+    timers_.erase(timers_.begin());
+    job->timer_armed = false;
+    ++stats_.timeouts_fired;
+    if (job->in_pool) {
+      if (!pool_->TryCancel(&job->work)) {
+        // Too far along: io_uring's link timeout then posts its cancel's result,
+        // -EALREADY, and the op later posts its own.
+        Emit(job->timeout_user_data, -EALREADY);
+        job->has_timeout = false;
+        continue;
+      }
+      job->in_pool = false;
+    }
+    job->timeout_res = -ETIME;
+    RL_CHECK(Complete(job, -ECANCELED) == nullptr);
+  }
+}
+
+std::unique_ptr<EpollDriver::ChainRest> EpollDriver::SendToPool(Job* job) {
+  // file_workers = 0: synchronous, on the loop's thread.
+  if (pool_ == nullptr) return Complete(job, epoll_internal::RunBlocking(*job->op));
+  ++stats_.pool_ops;
+  job->in_pool = true;
+  pool_->Submit(&job->work);
+  ArmTimer(job);
+  Track(job);
+  return nullptr;
+}
+
+void EpollDriver::ReapPool() {
+  if (pool_ == nullptr || pool_->Outstanding() == 0) return;
+  pool_done_.clear();
+  pool_->TakeDone(&pool_done_);
+  for (PoolWork* work : pool_done_) {
+    Job* job = static_cast<Job*>(work->context);
+    RL_CHECK(job->in_pool);
+    job->in_pool = false;
+    RunChain(Complete(job, work->result));
+  }
+}
+
+}  // namespace ringloop

@@ -1,0 +1,222 @@
+// drivers/epoll/epoll_driver.h: the readiness driver (epoll), for where io_uring is
+// missing or forbidden.
+//
+// EpollDriver plays the kernel's part of io_uring with plain syscalls, from the
+// very requests the uring driver gets, so the engine cannot tell them apart:
+//
+// - Sockets, pipes, FIFOs, eventfds: the op is tried at once as a nonblocking
+//   syscall; on EAGAIN it is parked on the fd until epoll says the fd is ready,
+//   then tried again. The driver sets O_NONBLOCK on every such fd it is given
+//   (io_uring does not need it) and remembers which it changed, to put the flag
+//   back when it lets go of the fd (Close op, ForgetFd, destruction): an fd may
+//   share its open file description with another process (a shell's tty, a pipe).
+// - Edge-triggered: each fd is added to the epoll set once, the first time an op
+//   parks on it, and stays until its Close op (interest only grows: EPOLLIN, then
+//   EPOLLOUT the first time a write parks). Level-triggered would keep reporting
+//   an fd that has data nobody asked for yet, so it would need an epoll_ctl to
+//   drop interest after each op and another to restore it: two extra syscalls per
+//   op. Edge-triggered is correct here because every op is attempted before it
+//   parks and parked ops are retried until one answers EAGAIN, and it is cheap
+//   because of a readiness cache (tokio's idea): an fd is "readable" after an
+//   EPOLLIN edge and "not readable" after EAGAIN or a short read on a stream (see
+//   FdInfo::is_stream), so a read on a drained pipe parks without a doomed read(2).
+// - Regular files, fsync, openat, statx, unlinkat, mkdirat, renameat: on a small
+//   worker pool (Options::file_workers threads, started lazily), because they can
+//   sleep in the kernel for milliseconds and epoll cannot wait for them; run on the
+//   loop's thread, one slow disk would stall every socket. A read of a regular file
+//   is first tried with RWF_NOWAIT (page cache only) on the loop's thread, as
+//   io_uring does, and goes to the pool only when it would block. Results come
+//   back through the driver's eventfd. file_workers = 0 runs them synchronously.
+// - Requests the kernel would carry out for io_uring are emulated here:
+//   kLinkTimeout (a timer per deadline, merged with engine.NextDeadline() into
+//   epoll_wait's timeout: timer first -> op -ECANCELED, timeout -ETIME; op first
+//   -> timeout -ECANCELED), chains (the next op starts only after the previous one
+//   succeeded, as LinkSucceeded judges; otherwise the rest end -ECANCELED in
+//   order), kCancel (a parked or not-yet-started pool op ends -ECANCELED and the
+//   cancel 0; a running pool op -> -EALREADY; an unknown or finished target, or
+//   a chain member that has not started (io_uring cannot find those either) ->
+//   -ENOENT), kShutdown, and multishot accept (one completion per connection with
+//   kCqeFMore, until an error or a cancel ends it without).
+// - Not emulated: provided-buffer groups. A Recv with a buffer group, and any
+//   multishot Recv (io_uring requires a buffer group for it), completes -EINVAL.
+//   A write on a pollable fd completes with what one nonblocking write(2)
+//   accepted once the fd was writable (possibly short, as send(2) under io_uring
+//   is); MSG_WAITALL is not looped over.
+// - Completions are queued while requests are carried out and events reaped, and
+//   fed to engine.HandleCompletion only at the end of Poll, never recursively.
+//
+// The fd cache: an fd's kind and readiness are learnt on its first op and kept
+// until the engine's Close op for it (or ForgetFd). An fd closed behind the
+// driver's back and reused by a new file would inherit stale facts: close fds the
+// driver has seen through the engine, or call ForgetFd first.
+//
+// Threads: one thread owns the driver (Poll, ForgetFd, the destructor). Wake() may
+// be called from any thread while the driver exists. Pool workers are internal.
+#ifndef RINGLOOP_DRIVERS_EPOLL_EPOLL_DRIVER_H_
+#define RINGLOOP_DRIVERS_EPOLL_EPOLL_DRIVER_H_
+
+#include <sys/epoll.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "drivers/driver.h"
+#include "drivers/epoll/internal/file_pool.h"
+#include "drivers/epoll/internal/io_syscalls.h"
+
+namespace ringloop {
+
+class EpollDriver : public Driver {
+ public:
+  struct Options {
+    // file_workers: threads for regular-file and metadata ops; 0 runs them on the
+    // loop's thread.
+    int file_workers = 2;
+    // max_events: epoll_event slots per epoll_wait.
+    int max_events = 256;
+  };
+
+  // Stats: counters for tests and diagnostics.
+  struct Stats {
+    uint64_t syscalls_would_block = 0;  // attempts that answered EAGAIN
+    uint64_t parked = 0;                // ops parked on readiness
+    uint64_t epoll_ctls = 0;            // epoll_ctl calls (ADD/MOD/DEL)
+    uint64_t epoll_waits = 0;
+    uint64_t pool_ops = 0;        // ops handed to the worker pool
+    uint64_t timeouts_fired = 0;  // linked timeouts that cut their op
+  };
+
+  // Create: an epoll set and a wake-up eventfd; fails with the syscall's errno
+  // (e.g. EMFILE).
+  static absl::StatusOr<std::unique_ptr<EpollDriver>> Create(Options options);
+  static absl::StatusOr<std::unique_ptr<EpollDriver>> Create() { return Create(Options()); }
+
+  ~EpollDriver() override;
+  EpollDriver(const EpollDriver&) = delete;
+  EpollDriver& operator=(const EpollDriver&) = delete;
+
+  // Name: "epoll".
+  std::string_view Name() const override { return "epoll"; }
+
+  // Poll: see Driver::Poll. Errors only when epoll_wait itself fails.
+  absl::Status Poll(Engine& engine, bool wait) override;
+
+  // Wake: makes a blocked Poll return; one eventfd write per wake-up.
+  void Wake() override;
+
+  // NowNs: CLOCK_MONOTONIC.
+  uint64_t NowNs() const override;
+
+  // ForgetFd: drops what the driver knows about `fd` (and puts O_NONBLOCK back if
+  // the driver set it), for an fd about to be closed outside the engine. No op
+  // may be in flight on it.
+  void ForgetFd(int fd);
+
+  // SetNonblockOn: whether the driver turned O_NONBLOCK on for `fd` (tests).
+  bool SetNonblockOn(int fd) const;
+
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct Job;
+  struct ChainRest;
+  enum class WaitList : uint8_t { kNone, kIn, kOut, kAny };
+  static constexpr int kListCount = 4;
+
+  // FdState: what the driver knows about one fd, and the ops parked on it (one
+  // FIFO per WaitList, linked through Job::prev/next).
+  struct FdState {
+    epoll_internal::FdInfo info;
+    bool in_epoll = false;
+    uint32_t interest = 0;  // registered events (without EPOLLET)
+    // The readiness cache: false only after EAGAIN or a short stream read or
+    // write, true again after an epoll edge in that direction.
+    bool readable = true;
+    bool writable = true;
+    bool retry_queued = false;  // in retry_fds_
+    Job* head[kListCount] = {};
+    Job* tail[kListCount] = {};
+
+    // Idle: no op is parked on the fd.
+    bool Idle() const;
+  };
+
+  EpollDriver(Options options, int epoll_fd, int wake_fd);
+
+  // Requests in.
+  void SubmitPending(Engine& engine);
+  void StartGroup(std::span<const Request> group);
+  void DoCancel(const Request& request);
+  void DoShutdown(const Request& request);
+
+  // An op's life.
+  Job* NewJob(const Request& op_request, const Request* timeout);
+  std::unique_ptr<ChainRest> Begin(Job* job);
+  std::unique_ptr<ChainRest> BeginOnFd(Job* job);
+  std::unique_ptr<ChainRest> Complete(Job* job, int res);
+  void RunChain(std::unique_ptr<ChainRest> rest);
+  void CancelRest(const ChainRest& rest);
+  int TryPollable(Job* job);
+  int TryMultishotAccept(Job* job);
+  int CloseOp(int fd);
+
+  // Parking.
+  int Park(Job* job);
+  void Unpark(Job* job);
+  void Track(Job* job);
+  void RetryIn(int fd, WaitList list);
+  void RetryAny(int fd);
+  void RetryAll(int fd);
+  void ProcessRetries();
+  FdState* StateOf(int fd);
+  FdState& EnsureState(int fd);
+
+  // Time, the pool, waiting.
+  void ArmTimer(Job* job);
+  void DisarmTimer(Job* job);
+  void FireTimers(uint64_t now_ns);
+  std::unique_ptr<ChainRest> SendToPool(Job* job);
+  void ReapPool();
+  absl::Status WaitAndDispatch(const Engine& engine, bool block);
+  void Dispatch(const epoll_event& event);
+  void DrainWakeFd();
+  void Emit(uint64_t user_data, int res, uint32_t flags = 0);
+
+  const Options options_;
+  const int epoll_fd_;
+  const int wake_fd_;
+  std::atomic<bool> wake_pending_{false};  // a wake-up write is in the eventfd
+  bool use_pwait2_ = true;                 // epoll_pwait2 (5.11) until it says ENOSYS
+
+  // Indexed by fd. A deque: growing it keeps references to existing states valid
+  // while a completion starts the next op of a chain on a new fd.
+  std::deque<FdState> fds_;
+  absl::flat_hash_map<uint64_t, Job*> active_;     // parked or pooled ops, by user_data
+  std::multimap<uint64_t, Job*> timers_;           // linked timeouts, by deadline
+  std::vector<std::unique_ptr<Job>> job_storage_;  // every Job ever made
+  std::vector<Job*> free_jobs_;
+  std::vector<int> retry_fds_;  // fds whose parked ops must be tried again
+  struct Completion {
+    uint64_t user_data;
+    int32_t res;
+    uint32_t flags;
+  };
+  std::vector<Completion> ready_;  // fed to the engine at the end of Poll
+  std::vector<epoll_event> events_;
+  std::vector<epoll_internal::PoolWork*> pool_done_;
+  Stats stats_;
+  // Last: the workers write wake_fd_, so they are joined before it is closed.
+  std::unique_ptr<epoll_internal::FilePool> pool_;
+};
+
+}  // namespace ringloop
+
+#endif  // RINGLOOP_DRIVERS_EPOLL_EPOLL_DRIVER_H_
