@@ -1,0 +1,777 @@
+// fuzz/core_oracle.cc: the oracle's records, predictions and checks.
+#include "fuzz/core_oracle.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+
+namespace ringloop::fuzz {
+namespace {
+
+[[noreturn]] __attribute__((format(printf, 3, 4))) void Fail(int line, const char* cond,
+                                                             const char* fmt, ...) {
+  std::fprintf(stderr, "core_oracle.cc:%d: contract breach: %s\n  ", line, cond);
+  va_list args;
+  va_start(args, fmt);
+  std::vfprintf(stderr, fmt, args);
+  va_end(args);
+  std::fprintf(stderr, "\n");
+  std::abort();
+}
+
+// ORACLE_CHECK: aborts with a message when the engine breaks its contract.
+#define ORACLE_CHECK(cond, ...)                      \
+  do {                                               \
+    if (!(cond)) Fail(__LINE__, #cond, __VA_ARGS__); \
+  } while (0)
+
+constexpr uint64_t kAttemptBit = uint64_t{1} << 60;   // engine.cc's user_data layout
+constexpr uint32_t kGenerationMask = (1u << 28) - 1;  // engine.cc's generation width
+constexpr size_t kHistoryMax = 64;
+constexpr int kCheckedFdsMax = 16;  // IsClosing is compared on fds [-1, 16)
+
+uint64_t Key(OpId id) { return (uint64_t{id.index} << 32) | id.generation; }
+
+const char* KindName(RequestKind kind) {
+  switch (kind) {
+    case RequestKind::kOp:
+      return "op";
+    case RequestKind::kLinkTimeout:
+      return "link_timeout";
+    case RequestKind::kCancel:
+      return "cancel";
+    case RequestKind::kShutdown:
+      return "shutdown";
+  }
+  return "?";
+}
+
+// FairValue: what `op` returns when it succeeds in full.
+int32_t FairValue(const Op& op) {
+  switch (KindOf(op)) {
+    case OpKind::kRead:
+      return int32_t(std::get<Read>(op).len & 0x7fffffff);
+    case OpKind::kWrite:
+      return int32_t(std::get<Write>(op).len & 0x7fffffff);
+    case OpKind::kRecv:
+      return int32_t(std::get<Recv>(op).len & 0x7fffffff);
+    case OpKind::kSend:
+      return int32_t(std::get<Send>(op).len & 0x7fffffff);
+    case OpKind::kAccept:
+    case OpKind::kOpenat:
+    case OpKind::kSocket:
+      return 100;  // a new fd
+    case OpKind::kPollAdd:
+      return 1;  // POLLIN
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
+CoreOracle::CoreOracle(Engine::Options options, bool strict, bool trace)
+    : engine_(options), strict_(strict), trace_(trace) {
+  if (trace_) {
+    std::fprintf(stderr, "engine max_in_flight=%u initial_slots=%u strict=%d\n",
+                 options.max_in_flight, options.initial_slots, strict);
+  }
+}
+
+uint64_t CoreOracle::InKernelUserData(size_t i) const { return requests_[in_kernel_[i]].user_data; }
+
+uint64_t CoreOracle::PendingUserData(size_t i) const { return requests_[pending_[i]].user_data; }
+
+// --- Records and predictions ------------------------------------------------------
+
+size_t CoreOracle::AddOp(OpId id, uint64_t tag, const Op& op, uint64_t deadline_ns, int32_t error,
+                         bool is_close) {
+  if (error != 0 && !strict_ && !is_close) {
+    // Known issue K1 (fuzz/README.md): Submit and SubmitChain return the OpId of
+    // a refused op read after its slot was released, one generation ahead of
+    // its event's (and equal to the next op's in that slot). Track the event's.
+    id.generation = (id.generation - 1) & kGenerationMask;
+  }
+  ORACLE_CHECK(op_by_id_.count(Key(id)) == 0, "OpId (%u,%u) handed out twice", id.index,
+               id.generation);
+  OpRecord rec;
+  rec.id = id;
+  rec.tag = tag;
+  rec.is_close = is_close;
+  rec.fd = FdOf(op);
+  rec.kind = KindOf(op);
+  rec.multishot = IsMultishot(op);
+  rec.socket = IsSocketOp(op);
+  rec.fair_res = FairValue(op);
+  rec.expected_error = error;
+  rec.deadline_ns = deadline_ns;
+  if (rec.kind == OpKind::kTimeout && error == 0) {
+    rec.deadline_ns = std::get<Timeout>(op).deadline_ns;
+    rec.timer_seq = timer_seq_++;
+    timers_[{rec.deadline_ns, rec.timer_seq}] = ops_.size();
+  }
+  op_by_id_[Key(id)] = ops_.size();
+  ops_.push_back(rec);
+  return ops_.size() - 1;
+}
+
+CoreOracle::OpRecord* CoreOracle::Find(OpId id) {
+  auto it = op_by_id_.find(Key(id));
+  return it == op_by_id_.end() ? nullptr : &ops_[it->second];
+}
+
+// ExpectedError: the result an op must end with at once (0: it is accepted),
+// from engine.h's contract for Submit and SubmitChain.
+int32_t CoreOracle::ExpectedError(const SubmitArgs& args, size_t chain_length) const {
+  const int32_t arg_error = CheckArguments(args.op);
+  if (arg_error != 0) return arg_error;
+  const OpKind kind = KindOf(args.op);
+  const bool multishot = IsMultishot(args.op);
+  if (kind == OpKind::kClose) return -EINVAL;
+  if (kind == OpKind::kTimeout && args.deadline_ns != kNoDeadline) return -EINVAL;
+  if (multishot && args.deadline_ns != kNoDeadline) return -EINVAL;
+  if (chain_length > 1 && (kind == OpKind::kTimeout || multishot)) return -EINVAL;
+  const int fd = FdOf(args.op);
+  if (fd >= 0 && closing_.count(fd) != 0) return -EBADF;
+  if (shutting_down_) return -ECANCELED;
+  return 0;
+}
+
+// ExpectEndedAtOnce: an op refused at submission has its final event (with the
+// predicted errno) right away; an accepted one does not.
+void CoreOracle::ExpectEndedAtOnce(size_t first, size_t count) {
+  for (size_t i = first; i < first + count; ++i) {
+    const OpRecord& op = ops_[i];
+    if (op.expected_error != 0) {
+      ORACLE_CHECK(op.ended, "op (%u,%u) should have failed at once with %d", op.id.index,
+                   op.id.generation, op.expected_error);
+    } else {
+      ORACLE_CHECK(!op.ended, "accepted op (%u,%u) ended at submission with %d", op.id.index,
+                   op.id.generation, op.final_res);
+    }
+  }
+}
+
+// --- Inputs --------------------------------------------------------------------------
+
+OpId CoreOracle::Submit(const SubmitArgs& args) {
+  const int32_t error = ExpectedError(args, 1);
+  const OpId id = engine_.Submit(args);
+  if (trace_) {
+    std::fprintf(stderr, "submit %s fd=%d deadline=%llu tag=%llu -> (%u,%u) expect %d\n",
+                 std::string(OpName(KindOf(args.op))).c_str(), FdOf(args.op),
+                 (unsigned long long)args.deadline_ns, (unsigned long long)args.tag, id.index,
+                 id.generation, error);
+  }
+  const size_t rec = AddOp(id, args.tag, args.op, args.deadline_ns, error, false);
+  Sync();
+  ExpectEndedAtOnce(rec, 1);
+  return id;
+}
+
+void CoreOracle::SubmitChain(std::vector<SubmitArgs> chain) {
+  // A chain is accepted whole or refused whole: the first op that cannot be
+  // accepted gets its errno, every other one -ECANCELED; a chain needing more
+  // than max_in_flight requests fails its first op with -EINVAL.
+  std::vector<int32_t> errors(chain.size(), 0);
+  size_t failing = chain.size();
+  uint32_t needed = 0;
+  for (size_t i = 0; i < chain.size() && failing == chain.size(); ++i) {
+    errors[i] = ExpectedError(chain[i], chain.size());
+    if (errors[i] != 0) failing = i;
+    needed += chain[i].deadline_ns == kNoDeadline ? 1 : 2;
+  }
+  if (failing == chain.size() && needed > engine_.options().max_in_flight) {
+    failing = 0;
+    errors[0] = -EINVAL;
+  }
+  if (failing != chain.size()) {
+    for (size_t i = 0; i < chain.size(); ++i) {
+      if (i != failing) errors[i] = -ECANCELED;
+    }
+  }
+  std::vector<OpId> ids(chain.size());
+  engine_.SubmitChain(std::span<SubmitArgs>(chain), std::span<OpId>(ids));
+  if (trace_) std::fprintf(stderr, "chain of %zu (failing %zu)\n", chain.size(), failing);
+  const size_t first = ops_.size();
+  for (size_t i = 0; i < chain.size(); ++i) {
+    if (trace_) {
+      std::fprintf(stderr, "  %s fd=%d deadline=%llu -> (%u,%u) expect %d\n",
+                   std::string(OpName(KindOf(chain[i].op))).c_str(), FdOf(chain[i].op),
+                   (unsigned long long)chain[i].deadline_ns, ids[i].index, ids[i].generation,
+                   errors[i]);
+    }
+    AddOp(ids[i], chain[i].tag, chain[i].op, chain[i].deadline_ns, errors[i], false);
+  }
+  Sync();
+  ExpectEndedAtOnce(first, chain.size());
+}
+
+void CoreOracle::Cancel(OpId id) {
+  const OpRecord* before = Find(id);
+  const bool live = before != nullptr && !before->ended;
+  const bool requested = before != nullptr && before->requested;
+  const bool got = engine_.Cancel(id);
+  if (trace_) std::fprintf(stderr, "cancel (%u,%u) -> %d\n", id.index, id.generation, got);
+  ORACLE_CHECK(got == live, "Cancel(%u,%u) returned %d; the op is %s", id.index, id.generation, got,
+               live ? "live" : "not live");
+  Sync();
+  if (!live) return;
+  const OpRecord& op = *Find(id);
+  // A timer, or an op the kernel never saw, ends at once -ECANCELED.
+  if (!op.is_close && (op.kind == OpKind::kTimeout || !requested)) {
+    ORACLE_CHECK(op.ended && op.final_res == -ECANCELED,
+                 "cancelled op (%u,%u) that never reached the kernel did not end -ECANCELED",
+                 id.index, id.generation);
+  }
+}
+
+void CoreOracle::Close(int fd, uint64_t tag) {
+  const int32_t error = fd < 0 || closing_.count(fd) != 0 ? -EBADF : 0;
+  const OpId id = engine_.Close(fd, tag);
+  if (trace_) {
+    std::fprintf(stderr, "close fd=%d -> (%u,%u) expect %d\n", fd, id.index, id.generation, error);
+  }
+  const size_t rec = AddOp(id, tag, ringloop::Close{fd}, kNoDeadline, error, true);
+  if (error == 0) closing_[fd] = rec;
+  Sync();
+  ExpectEndedAtOnce(rec, 1);
+  if (error == 0) ExpectCancelled([fd](const OpRecord& op) { return op.fd == fd; });
+}
+
+void CoreOracle::Shutdown() {
+  engine_.Shutdown();
+  if (trace_) std::fprintf(stderr, "shutdown\n");
+  shutting_down_ = true;
+  Sync();
+  ExpectCancelled([](const OpRecord&) { return true; });
+  ORACLE_CHECK(timers_.empty(), "%zu timers outlived Shutdown", timers_.size());
+}
+
+// ExpectCancelled: after Close or Shutdown, every live op they cover (closes
+// excepted) either ended at once or has its op request in flight with a cancel
+// request out for it (or waits only for its linked timeout, after -EINTR).
+template <class Covered>
+void CoreOracle::ExpectCancelled(Covered covered) {
+  for (const OpRecord& op : ops_) {
+    if (op.ended || op.is_close || !covered(op)) continue;
+    ORACLE_CHECK(op.requested, "op (%u,%u) never sent yet still live after close/shutdown",
+                 op.id.index, op.id.generation);
+    if (op.live_op_request == kNone) {
+      ORACLE_CHECK(op.live_lt_request != kNone,
+                   "op (%u,%u) live with nothing outstanding after close/shutdown", op.id.index,
+                   op.id.generation);
+      continue;
+    }
+    const uint64_t target = requests_[op.live_op_request].user_data;
+    ORACLE_CHECK(LiveCancelFor(target, /*consumed_only=*/false) != kNone,
+                 "op (%u,%u) in flight after close/shutdown with no cancel out", op.id.index,
+                 op.id.generation);
+  }
+}
+
+void CoreOracle::AdvanceTime(uint64_t now_ns) {
+  const uint64_t before = engine_.Now();
+  firing_ = now_ns >= before;  // an earlier time is ignored: nothing may fire
+  last_fired_ = {0, 0};
+  engine_.AdvanceTime(now_ns);
+  if (trace_) std::fprintf(stderr, "advance %llu\n", (unsigned long long)now_ns);
+  Sync();
+  firing_ = false;
+  const uint64_t now = std::max(before, now_ns);
+  ORACLE_CHECK(engine_.Now() == now, "Now() is %llu after AdvanceTime(%llu) from %llu",
+               (unsigned long long)engine_.Now(), (unsigned long long)now_ns,
+               (unsigned long long)before);
+  if (now_ns < before) return;
+  ORACLE_CHECK(timers_.empty() || timers_.begin()->first.first > now,
+               "a timer due at %llu did not fire at %llu",
+               (unsigned long long)timers_.begin()->first.first, (unsigned long long)now);
+}
+
+void CoreOracle::ConsumeChains(size_t chains) {
+  const std::span<const Request> pending = engine_.PendingRequests();
+  size_t count = 0;
+  size_t seen = 0;
+  for (size_t i = 0; i < pending.size() && seen < chains; ++i) {
+    if (!pending[i].link) {
+      ++seen;
+      count = i + 1;
+    }
+  }
+  engine_.ConsumeRequests(count);
+  if (trace_) std::fprintf(stderr, "consume %zu requests\n", count);
+  for (size_t i = 0; i < count; ++i) {
+    const size_t index = pending_.front();
+    pending_.pop_front();
+    requests_[index].consumed = true;
+    if (!requests_[index].done) in_kernel_.push_back(index);  // issue order is kept
+  }
+  Sync();
+}
+
+void CoreOracle::Complete(uint64_t user_data, int32_t res, uint32_t flags) {
+  auto it = live_by_user_data_.find(user_data);
+  size_t index = it == live_by_user_data_.end() ? kNone : it->second;
+  const Engine::Decoded d = Engine::DecodeUserData(user_data);
+  if (index == kNone && !strict_ && (d.kind == 2 || d.kind == 3) &&
+      (user_data & kAttemptBit) != 0) {
+    // Known issue K2 (fuzz/README.md): the engine ignores the attempt bit of
+    // cancel and shutdown user_data, so it accepts a value it never issued.
+    auto alias = live_by_user_data_.find(user_data & ~kAttemptBit);
+    if (alias != live_by_user_data_.end()) index = alias->second;
+  }
+  const bool more = (flags & kCqeFMore) != 0;
+  bool expected = index != kNone;
+  if (expected && requests_[index].kind == RequestKind::kOp && more) {
+    expected = ops_[requests_[index].op].multishot;
+  }
+  const bool got = engine_.HandleCompletion(user_data, res, flags);
+  if (trace_) {
+    std::fprintf(stderr, "complete ud=%#llx res=%d flags=%#x -> %d\n",
+                 (unsigned long long)user_data, res, flags, got);
+  }
+  ORACLE_CHECK(got == expected, "HandleCompletion(%#llx, %d, %#x) returned %d, expected %d (%s)",
+               (unsigned long long)user_data, res, flags, got, expected,
+               index == kNone ? "matches no outstanding request" : KindName(requests_[index].kind));
+  if (got) {
+    ++accepted_;
+    const RequestRecord& r = requests_[index];
+    const bool final_op = r.kind == RequestKind::kOp && !more;
+    if (res == -ETIME && (final_op || r.kind == RequestKind::kLinkTimeout)) {
+      ops_[r.op].saw_etime = true;
+    }
+    if (r.kind != RequestKind::kOp || !more) MarkDone(index, res);
+  } else {
+    ++rejected_;
+  }
+  Sync();
+}
+
+void CoreOracle::CompleteFairly(size_t i) {
+  const size_t index = in_kernel_[i];
+  const RequestRecord r = requests_[index];  // a copy: Complete may grow requests_
+  switch (r.kind) {
+    case RequestKind::kOp: {
+      // The kernel starts a linked op only after the one before it is done.
+      if (r.chain_prev != kNone && !requests_[r.chain_prev].done) {
+        return CompleteFairly(InKernelPosition(r.chain_prev));
+      }
+      const size_t lt = LinkTimeoutOf(index);
+      if (lt != kNone && engine_.Now() >= requests_[lt].deadline_ns) return FireLinkTimeout(i);
+      Complete(r.user_data, FairResult(r), 0);
+      if (lt != kNone && !requests_[lt].done) Complete(requests_[lt].user_data, -ECANCELED, 0);
+      return;
+    }
+    case RequestKind::kLinkTimeout: {
+      const RequestRecord& op_request = requests_[r.chain_prev];
+      if (!op_request.done) return CompleteFairly(InKernelPosition(r.chain_prev));
+      Complete(r.user_data, -ECANCELED, 0);  // its op won
+      return;
+    }
+    case RequestKind::kCancel: {
+      auto target = live_by_user_data_.find(r.target);
+      if (target == live_by_user_data_.end() || !requests_[target->second].consumed) {
+        Complete(r.user_data, -ENOENT, 0);
+        return;
+      }
+      const size_t t = target->second;
+      Complete(r.user_data, 0, 0);
+      Complete(requests_[t].user_data, -ECANCELED, 0);
+      const size_t lt = LinkTimeoutOf(t);
+      if (lt != kNone && !requests_[lt].done) Complete(requests_[lt].user_data, -ECANCELED, 0);
+      return;
+    }
+    case RequestKind::kShutdown:
+      Complete(r.user_data, 0, 0);
+      return;
+  }
+}
+
+void CoreOracle::FireLinkTimeout(size_t i) {
+  const size_t index = in_kernel_[i];
+  const RequestRecord r = requests_[index];
+  size_t op_request = kNone;
+  size_t lt = kNone;
+  if (r.kind == RequestKind::kOp) {
+    op_request = index;
+    lt = LinkTimeoutOf(index);
+  } else if (r.kind == RequestKind::kLinkTimeout) {
+    op_request = r.chain_prev;
+    lt = index;
+  }
+  if (lt == kNone || requests_[lt].done) return;
+  const uint64_t op_user_data = requests_[op_request].user_data;
+  Complete(requests_[lt].user_data, -ETIME, 0);
+  if (!requests_[op_request].done) Complete(op_user_data, -ECANCELED, 0);
+}
+
+void CoreOracle::Drain() {
+  if (trace_) std::fprintf(stderr, "drain\n");
+  const size_t bound = 1000 + 16 * (ops_.size() + requests_.size());
+  size_t step = 0;
+  for (; step < bound && !engine_.Quiescent(); ++step) {
+    if (!pending_.empty()) {
+      ConsumeChains(pending_.size());
+    } else if (!in_kernel_.empty()) {
+      CompleteFairly(0);
+    } else if (!timers_.empty()) {
+      AdvanceTime(std::max(engine_.Now(), timers_.begin()->first.first));
+    } else {
+      ORACLE_CHECK(false, "not quiescent (%zu live ops) yet waiting for nothing",
+                   engine_.LiveOps());
+    }
+  }
+  ORACLE_CHECK(engine_.Quiescent(), "no quiescence within %zu fair steps (%zu live ops)", bound,
+               engine_.LiveOps());
+  ORACLE_CHECK(engine_.LiveOps() == 0, "%zu live ops at quiescence", engine_.LiveOps());
+  for (const OpRecord& op : ops_) {
+    ORACLE_CHECK(op.ended, "op (%u,%u) %s never had a final event", op.id.index, op.id.generation,
+                 std::string(OpName(op.kind)).c_str());
+  }
+  const EngineStats& stats = engine_.stats();
+  ORACLE_CHECK(stats.final_events == stats.submitted, "%llu final events for %llu ops",
+               (unsigned long long)stats.final_events, (unsigned long long)stats.submitted);
+  ORACLE_CHECK(live_by_user_data_.empty() && in_kernel_.empty() && pending_.empty(),
+               "%zu requests still outstanding at quiescence", live_by_user_data_.size());
+  ORACLE_CHECK(closing_.empty(), "%zu fds still closing at quiescence", closing_.size());
+  ORACLE_CHECK(in_flight_ == 0 && engine_.InFlight() == 0, "in flight at quiescence");
+  ORACLE_CHECK(!engine_.NextDeadline().has_value(), "a deadline left at quiescence");
+  for (const auto& [fd, count] : requests_on_fd_) {
+    ORACLE_CHECK(engine_.OpsOnFd(fd) == 0, "fd %d still has %u ops at quiescence", fd,
+                 engine_.OpsOnFd(fd));
+  }
+}
+
+// --- Outputs ---------------------------------------------------------------------------
+
+// Sync: events first, so that a CLOSE emitted by the same input that ended the
+// fd's last op is checked against that op's final event.
+void CoreOracle::Sync() {
+  SyncEvents();
+  SyncRequests();
+  CheckGetters();
+}
+
+void CoreOracle::SyncRequests() {
+  const std::span<const Request> pending = engine_.PendingRequests();
+  ORACLE_CHECK(pending.size() >= pending_.size(), "pending requests vanished (%zu < %zu)",
+               pending.size(), pending_.size());
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    const RequestRecord& r = requests_[pending_[i]];
+    ORACLE_CHECK(pending[i].user_data == r.user_data && pending[i].kind == r.kind,
+                 "pending request %zu changed", i);
+  }
+  for (size_t i = pending_.size(); i < pending.size(); ++i) OnNewRequest(pending[i]);
+  if (!pending.empty()) {
+    ORACLE_CHECK(!pending.back().link, "a chain split: the last pending request is linked");
+  }
+}
+
+void CoreOracle::OnNewRequest(const Request& r) {
+  const size_t index = requests_.size();
+  const Engine::Decoded d = Engine::DecodeUserData(r.user_data);
+  const OpId id{d.index, d.generation};
+  auto found = op_by_id_.find(Key(id));
+  ORACLE_CHECK(found != op_by_id_.end(), "%s request %#llx for an op never submitted",
+               KindName(r.kind), (unsigned long long)r.user_data);
+  OpRecord& op = ops_[found->second];
+  ORACLE_CHECK(!op.ended, "%s request for op (%u,%u) after its final event", KindName(r.kind),
+               id.index, id.generation);
+  ORACLE_CHECK(op.expected_error == 0, "%s request for op (%u,%u) refused at submission",
+               KindName(r.kind), id.index, id.generation);
+  ORACLE_CHECK(live_by_user_data_.count(r.user_data) == 0,
+               "two outstanding requests share user_data %#llx", (unsigned long long)r.user_data);
+  const RequestRecord* prev = requests_.empty() ? nullptr : &requests_.back();
+  const bool linked = prev != nullptr && prev->link;
+  if (linked) {
+    ORACLE_CHECK(r.kind == RequestKind::kOp || r.kind == RequestKind::kLinkTimeout,
+                 "a %s request inside a chain", KindName(r.kind));
+  }
+  RequestRecord rec;
+  rec.user_data = r.user_data;
+  rec.target = r.target;
+  rec.deadline_ns = r.deadline_ns;
+  rec.op = found->second;
+  rec.fd = r.fd;
+  rec.kind = r.kind;
+  rec.link = r.link;
+  switch (r.kind) {
+    case RequestKind::kOp:
+      ORACLE_CHECK(d.kind == 0, "op request with user_data kind %u", d.kind);
+      ORACLE_CHECK(r.op != nullptr && KindOf(*r.op) == op.kind && r.fd == op.fd,
+                   "op request does not carry op (%u,%u)'s op and fd", id.index, id.generation);
+      ORACLE_CHECK(op.kind != OpKind::kTimeout, "a Timeout reached the kernel");
+      ORACLE_CHECK(op.live_op_request == kNone, "two op requests out for op (%u,%u)", id.index,
+                   id.generation);
+      if (op.deadline_ns != kNoDeadline) {
+        ORACLE_CHECK(r.link, "op (%u,%u) with a deadline not linked to its timeout", id.index,
+                     id.generation);
+      }
+      if (op.is_close) {
+        OnCloseRequest(op);
+      } else if (op.fd >= 0) {
+        ORACLE_CHECK(closing_.count(op.fd) == 0, "op (%u,%u) sent on fd %d while it is closing",
+                     id.index, id.generation, op.fd);
+      }
+      if (linked) rec.chain_prev = prev->kind == RequestKind::kOp ? index - 1 : prev->chain_prev;
+      op.live_op_request = index;
+      op.requested = true;
+      ++in_flight_;
+      break;
+    case RequestKind::kLinkTimeout:
+      ORACLE_CHECK(d.kind == 1, "link timeout with user_data kind %u", d.kind);
+      ORACLE_CHECK(prev != nullptr && prev->kind == RequestKind::kOp && prev->op == found->second &&
+                       prev->link,
+                   "link timeout of op (%u,%u) not right after its linked op", id.index,
+                   id.generation);
+      ORACLE_CHECK(op.deadline_ns != kNoDeadline && r.deadline_ns == op.deadline_ns,
+                   "link timeout deadline %llu, op deadline %llu",
+                   (unsigned long long)r.deadline_ns, (unsigned long long)op.deadline_ns);
+      ORACLE_CHECK(r.fd == -1, "link timeout names fd %d", r.fd);
+      rec.chain_prev = index - 1;
+      op.live_lt_request = index;
+      ++in_flight_;
+      break;
+    case RequestKind::kCancel: {
+      ORACLE_CHECK(d.kind == 2, "cancel with user_data kind %u", d.kind);
+      ORACLE_CHECK(!op.is_close, "a close was cancelled");
+      ORACLE_CHECK(!r.link, "a linked cancel");
+      auto target = live_by_user_data_.find(r.target);
+      ORACLE_CHECK(target != live_by_user_data_.end() &&
+                       requests_[target->second].kind == RequestKind::kOp &&
+                       requests_[target->second].op == found->second,
+                   "cancel of op (%u,%u) targets %#llx, not its outstanding op request", id.index,
+                   id.generation, (unsigned long long)r.target);
+      ++cancels_;
+      break;
+    }
+    case RequestKind::kShutdown:
+      ORACLE_CHECK(d.kind == 3, "shutdown with user_data kind %u", d.kind);
+      ORACLE_CHECK(!r.link, "a linked shutdown");
+      ORACLE_CHECK(op.socket && r.fd == op.fd, "shutdown(%d) for a non-socket op or other fd",
+                   r.fd);
+      ORACLE_CHECK(op.live_op_request != kNone, "shutdown for an op not in flight");
+      ORACLE_CHECK(closing_.count(op.fd) != 0 && !close_issued_[op.fd],
+                   "shutdown(%d) outside a close, or after its CLOSE", op.fd);
+      ++shutdowns_;
+      break;
+  }
+  if (op.fd >= 0 && !op.is_close) ++requests_on_fd_[op.fd];
+  requests_.push_back(rec);
+  live_by_user_data_[r.user_data] = index;
+  pending_.push_back(index);
+}
+
+// OnCloseRequest: the CLOSE goes to the kernel only once nothing of the fd is
+// outstanding (DESIGN.md guarantee 2).
+void CoreOracle::OnCloseRequest(OpRecord& close) {
+  const int fd = close.fd;
+  auto closing = closing_.find(fd);
+  ORACLE_CHECK(closing != closing_.end() && ops_[closing->second].id == close.id,
+               "CLOSE(%d) sent by a close that is not the fd's", fd);
+  ORACLE_CHECK(requests_on_fd_[fd] == 0, "CLOSE(%d) sent with %u requests on it outstanding", fd,
+               requests_on_fd_[fd]);
+  for (const OpRecord& op : ops_) {
+    if (op.fd == fd && !op.is_close) {
+      ORACLE_CHECK(op.ended, "CLOSE(%d) sent while op (%u,%u) on it is live", fd, op.id.index,
+                   op.id.generation);
+    }
+  }
+  close_issued_[fd] = true;
+  ++closes_;
+}
+
+void CoreOracle::SyncEvents() {
+  while (std::optional<Event> e = engine_.PollEvent()) OnEvent(*e);
+}
+
+void CoreOracle::OnEvent(const Event& e) {
+  OpRecord* found = Find(e.id);
+  ORACLE_CHECK(found != nullptr,
+               "event (tag %llu, res %d) for op (%u,%u) never handed out (last OpId handed "
+               "out: (%u,%u))",
+               (unsigned long long)e.tag, e.res, e.id.index, e.id.generation,
+               ops_.empty() ? 0 : ops_.back().id.index,
+               ops_.empty() ? 0 : ops_.back().id.generation);
+  OpRecord& op = *found;
+  ORACLE_CHECK(!op.ended, "event (res %d, more %d) for op (%u,%u) after its final event (res %d)",
+               e.res, e.more, e.id.index, e.id.generation, op.final_res);
+  ORACLE_CHECK(e.tag == op.tag && e.kind == op.kind && e.fd == op.fd,
+               "event of op (%u,%u) has tag %llu kind %d fd %d, expected %llu %d %d", e.id.index,
+               e.id.generation, (unsigned long long)e.tag, int(e.kind), e.fd,
+               (unsigned long long)op.tag, int(op.kind), op.fd);
+  if (e.more) {
+    ORACLE_CHECK(op.multishot, "intermediate event for one-shot op (%u,%u)", e.id.index,
+                 e.id.generation);
+    ++more_events_;
+    return;
+  }
+  ++final_events_;
+  op.ended = true;
+  op.final_res = e.res;
+  if (trace_) {
+    std::fprintf(stderr, "  event (%u,%u) %s res=%d\n", e.id.index, e.id.generation,
+                 std::string(OpName(op.kind)).c_str(), e.res);
+  }
+  if (op.expected_error != 0) {
+    ORACLE_CHECK(e.res == op.expected_error, "refused op (%u,%u) ended %d, expected %d", e.id.index,
+                 e.id.generation, e.res, op.expected_error);
+  }
+  ORACLE_CHECK(e.res != -EINTR, "op (%u,%u) surfaced -EINTR", e.id.index, e.id.generation);
+  ORACLE_CHECK(op.live_op_request == kNone && op.live_lt_request == kNone,
+               "op (%u,%u) ended while the kernel still holds it", e.id.index, e.id.generation);
+  if (e.res == -kTimedOut) {
+    ORACLE_CHECK(op.saw_etime, "op (%u,%u) reported timed out, but no completion said -ETIME",
+                 e.id.index, e.id.generation);
+  }
+  if (op.kind == OpKind::kTimeout && op.expected_error == 0) {
+    timers_.erase({op.deadline_ns, op.timer_seq});
+    ORACLE_CHECK(e.res == 0 || e.res == -ECANCELED, "timer ended %d", e.res);
+    if (e.res == 0) {
+      const std::pair<uint64_t, uint64_t> key{op.deadline_ns, op.timer_seq};
+      ORACLE_CHECK(firing_ && op.deadline_ns <= engine_.Now(),
+                   "timer due %llu fired at %llu outside AdvanceTime, or early",
+                   (unsigned long long)op.deadline_ns, (unsigned long long)engine_.Now());
+      ORACLE_CHECK(key >= last_fired_, "timers fired out of (deadline, submission) order");
+      last_fired_ = key;
+      ++timers_fired_;
+    }
+  }
+}
+
+void CoreOracle::CheckGetters() {
+  const EngineStats& stats = engine_.stats();
+  ORACLE_CHECK(stats.submitted == ops_.size(), "stats.submitted %llu, ops handed out %zu",
+               (unsigned long long)stats.submitted, ops_.size());
+  ORACLE_CHECK(stats.final_events == final_events_ && stats.more_events == more_events_,
+               "stats count %llu/%llu events, seen %llu/%llu",
+               (unsigned long long)stats.final_events, (unsigned long long)stats.more_events,
+               (unsigned long long)final_events_, (unsigned long long)more_events_);
+  ORACLE_CHECK(stats.completions == accepted_ && stats.rejected_completions == rejected_,
+               "stats count %llu accepted / %llu rejected completions, seen %llu / %llu",
+               (unsigned long long)stats.completions,
+               (unsigned long long)stats.rejected_completions, (unsigned long long)accepted_,
+               (unsigned long long)rejected_);
+  ORACLE_CHECK(stats.requests == requests_.size(), "stats.requests %llu, seen %zu",
+               (unsigned long long)stats.requests, requests_.size());
+  ORACLE_CHECK(stats.cancels_sent == cancels_ && stats.shutdowns_sent == shutdowns_ &&
+                   stats.timers_fired == timers_fired_,
+               "stats cancels/shutdowns/timers %llu/%llu/%llu, seen %llu/%llu/%llu",
+               (unsigned long long)stats.cancels_sent, (unsigned long long)stats.shutdowns_sent,
+               (unsigned long long)stats.timers_fired, (unsigned long long)cancels_,
+               (unsigned long long)shutdowns_, (unsigned long long)timers_fired_);
+  if (strict_) {
+    // Known issue K3 (fuzz/README.md): closes_sent is never incremented.
+    ORACLE_CHECK(stats.closes_sent == closes_, "stats.closes_sent %llu, CLOSE requests %llu",
+                 (unsigned long long)stats.closes_sent, (unsigned long long)closes_);
+  }
+  ORACLE_CHECK(engine_.InFlight() == in_flight_, "InFlight() %u, outstanding op requests %u",
+               engine_.InFlight(), in_flight_);
+  ORACLE_CHECK(in_flight_ <= engine_.options().max_in_flight, "%u in flight, limit %u", in_flight_,
+               engine_.options().max_in_flight);
+  const std::optional<uint64_t> next = engine_.NextDeadline();
+  if (timers_.empty()) {
+    ORACLE_CHECK(!next.has_value(), "NextDeadline %llu with no timer live",
+                 (unsigned long long)*next);
+  } else {
+    ORACLE_CHECK(next.has_value() && *next == timers_.begin()->first.first,
+                 "NextDeadline is not the earliest live timer's (%llu)",
+                 (unsigned long long)timers_.begin()->first.first);
+  }
+  for (int fd = -1; fd < kCheckedFdsMax; ++fd) {
+    ORACLE_CHECK(engine_.IsClosing(fd) == (closing_.count(fd) != 0), "IsClosing(%d) is %d", fd,
+                 engine_.IsClosing(fd));
+  }
+}
+
+// --- Helpers ---------------------------------------------------------------------------
+
+void CoreOracle::MarkDone(size_t index, int32_t res) {
+  RequestRecord& r = requests_[index];
+  ORACLE_CHECK(!r.done, "request %zu completed twice", index);
+  r.done = true;
+  r.res = res;
+  live_by_user_data_.erase(r.user_data);
+  if (r.consumed) {
+    for (size_t i = 0; i < in_kernel_.size(); ++i) {
+      if (in_kernel_[i] == index) {
+        in_kernel_.erase(in_kernel_.begin() + long(i));
+        break;
+      }
+    }
+  }
+  history_.push_back(r.user_data);
+  if (history_.size() > kHistoryMax) history_.erase(history_.begin());
+  OpRecord& op = ops_[r.op];
+  if (op.fd >= 0 && !op.is_close) --requests_on_fd_[op.fd];
+  if (r.kind == RequestKind::kOp) {
+    op.live_op_request = kNone;
+    --in_flight_;
+    if (op.is_close) {
+      closing_.erase(op.fd);  // from here on the fd number may be reused
+      close_issued_.erase(op.fd);
+    }
+  } else if (r.kind == RequestKind::kLinkTimeout) {
+    op.live_lt_request = kNone;
+    --in_flight_;
+  }
+}
+
+size_t CoreOracle::InKernelPosition(size_t index) const {
+  for (size_t i = 0; i < in_kernel_.size(); ++i) {
+    if (in_kernel_[i] == index) return i;
+  }
+  ORACLE_CHECK(false, "request %zu is not in the kernel", index);
+}
+
+size_t CoreOracle::LinkTimeoutOf(size_t op_request) const {
+  const size_t next = op_request + 1;
+  if (next >= requests_.size()) return kNone;
+  const RequestRecord& r = requests_[next];
+  if (r.kind != RequestKind::kLinkTimeout || r.op != requests_[op_request].op) return kNone;
+  return r.done ? kNone : next;
+}
+
+size_t CoreOracle::LiveCancelFor(uint64_t target, bool consumed_only) const {
+  for (const auto& [user_data, index] : live_by_user_data_) {
+    const RequestRecord& r = requests_[index];
+    if (r.kind == RequestKind::kCancel && r.target == target && (r.consumed || !consumed_only)) {
+      return index;
+    }
+  }
+  return kNone;
+}
+
+// Broke: whether op request `r`'s result breaks its chain (IOSQE_IO_LINK): an
+// error, or a short read or write.
+bool CoreOracle::Broke(const RequestRecord& r) const {
+  if (r.res < 0) return true;
+  switch (ops_[r.op].kind) {
+    case OpKind::kRead:
+    case OpKind::kWrite:
+    case OpKind::kRecv:
+    case OpKind::kSend:
+      return r.res < ops_[r.op].fair_res;
+    default:
+      return false;
+  }
+}
+
+// FairResult: what a correct kernel posts for op request `r`: -ECANCELED when a
+// cancel reached it or the op before it in its chain failed, else success.
+int32_t CoreOracle::FairResult(const RequestRecord& r) const {
+  const OpRecord& op = ops_[r.op];
+  if (op.is_close) return 0;
+  if (LiveCancelFor(r.user_data, /*consumed_only=*/true) != kNone) return -ECANCELED;
+  if (r.chain_prev != kNone && Broke(requests_[r.chain_prev])) return -ECANCELED;
+  if (op.multishot) return op.kind == OpKind::kRecv ? 0 : -ECANCELED;  // EOF ends a recv
+  return op.fair_res;
+}
+
+}  // namespace ringloop::fuzz
