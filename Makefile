@@ -21,7 +21,7 @@ ifeq ($(CI),true)
 endif
 TARGETS ?= //...
 LOG_DIR ?= ci-logs
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 60
 BENCH_ARGS ?=
 
 # Directories holding project C++ (formatting); third_party/ holds only our own files.
@@ -96,7 +96,8 @@ query_tagged = $(BAZEL) query --keep_going \
 # Crash reproducers go to $(LOG_DIR)/fuzz/.
 fuzz: setup
 	@if [ -x tools/fuzz.sh ]; then \
-	  FUZZ_SECONDS=$(FUZZ_SECONDS) BAZEL_FLAGS="$(BAZEL_FLAGS)" tools/fuzz.sh; \
+	  FUZZ_SECONDS=$(FUZZ_SECONDS) BAZEL="$(BAZEL)" BAZEL_FLAGS="$(BAZEL_FLAGS)" \
+	    LOG_DIR="$(LOG_DIR)" tools/fuzz.sh; \
 	  exit $$?; \
 	fi; \
 	targets=$$($(call query_tagged,fuzz) | grep -v '_regression$$' || true); \
