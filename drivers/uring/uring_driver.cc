@@ -365,7 +365,7 @@ bool UringDriver::IsLocal(const Request& r) const {
     case RequestKind::kOp:
       return RunsSync(KindOf(*r.op));
     case RequestKind::kShutdown:
-      return !caps_.Supports(IORING_OP_SHUTDOWN);
+      return RunsSync(OpKind::kShutdown);
     case RequestKind::kCancel:
       for (const HeldChain& h : held_) {
         for (const Request& q : h.rest) {
@@ -396,8 +396,8 @@ bool UringDriver::RunChain(std::span<const Request> chain) {
     if (end < chain.size() && chain[end].kind == RequestKind::kLinkTimeout) --end;
     RL_CHECK(end > i);
     if (!EnsureRoom(static_cast<unsigned>(end - i))) {
-      held_.push_back(
-          HeldChain{0, nullptr, std::vector<Request>(chain.begin() + i, chain.end())});
+      held_.push_back(HeldChain{/*gated=*/false, 0, nullptr,
+                                std::vector<Request>(chain.begin() + i, chain.end())});
       return true;
     }
     for (size_t k = i; k < end; ++k) {
@@ -407,7 +407,7 @@ bool UringDriver::RunChain(std::span<const Request> chain) {
     const size_t gate = chain[end - 1].kind == RequestKind::kLinkTimeout ? end - 2 : end - 1;
     RL_CHECK(chain[gate].kind == RequestKind::kOp);
     ++stats_.played_links;
-    held_.push_back(HeldChain{chain[gate].user_data, chain[gate].op,
+    held_.push_back(HeldChain{/*gated=*/true, chain[gate].user_data, chain[gate].op,
                               std::vector<Request>(chain.begin() + end, chain.end())});
     return true;
   }
@@ -421,6 +421,7 @@ size_t UringDriver::RunLocal(std::span<const Request> chain, size_t i) {
   int32_t res = 0;
   switch (r.kind) {
     case RequestKind::kOp:
+      if (KindOf(*r.op) == OpKind::kClose) UnregisterFile(std::get<Close>(*r.op).fd);
       res = RunSync(*r.op);
       ++stats_.sync_ops;
       break;
@@ -450,11 +451,11 @@ size_t UringDriver::RunLocal(std::span<const Request> chain, size_t i) {
   return next;
 }
 
-// ResumeHeld: starts held chains that may go (gate 0), in order; false if one of
-// them still finds no room (then nothing newer may go either).
+// ResumeHeld: starts held chains that may go (not gated), in order; false if one
+// of them still finds no room (then nothing newer may go either).
 bool UringDriver::ResumeHeld() {
   for (size_t i = 0; i < held_.size();) {
-    if (held_[i].gate != 0) {
+    if (held_[i].gated) {
       ++i;
       continue;
     }
@@ -463,7 +464,7 @@ bool UringDriver::ResumeHeld() {
     const size_t before = held_.size();
     RunChain(rest);
     // RunChain re-holds what found no room at the end of held_: stop there.
-    if (held_.size() > before && held_.back().gate == 0) return false;
+    if (held_.size() > before && !held_.back().gated) return false;
   }
   return true;
 }
@@ -716,9 +717,11 @@ absl::Status UringDriver::SubmitAndWait(const Engine& engine, uint64_t wait_unti
   return absl::OkStatus();
 }
 
-// Reap: feeds every CQE to the engine (flushing an overflowed CQ), then the
-// completions the driver decided itself. `engine` is null while draining.
+// Reap: feeds the engine, in the order they were decided, the completions the
+// driver decided itself while submitting, every CQE (flushing an overflowed CQ),
+// and the completions decided while reaping. `engine` is null while draining.
 absl::Status UringDriver::Reap(Engine* engine) {
+  FeedLocal(engine);
   for (int round = 0; round < kFlushRounds; ++round) {
     unsigned head;
     unsigned n = 0;
@@ -735,12 +738,16 @@ absl::Status UringDriver::Reap(Engine* engine) {
     const int ret = Enter(0, 0, IORING_ENTER_GETEVENTS, nullptr);
     if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN) return EnterError(-ret);
   }
+  FeedLocal(engine);
+  return absl::OkStatus();
+}
+
+void UringDriver::FeedLocal(Engine* engine) {
   if (engine != nullptr) {
     // HandleCompletion never calls back into the driver, so local_ is stable here.
     for (const LocalCompletion& c : local_) engine->HandleCompletion(c.user_data, c.res, 0);
   }
   local_.clear();
-  return absl::OkStatus();
 }
 
 void UringDriver::Dispatch(Engine* engine, uint64_t user_data, int32_t res, uint32_t flags) {
@@ -772,14 +779,14 @@ void UringDriver::Dispatch(Engine* engine, uint64_t user_data, int32_t res, uint
 // (the next Poll submits it), or, if the link broke, ends -ECANCELED now.
 void UringDriver::ResolveGate(uint64_t user_data, int32_t res) {
   for (size_t i = 0; i < held_.size(); ++i) {
-    if (held_[i].gate != user_data || user_data == 0) continue;
+    if (!held_[i].gated || held_[i].gate != user_data) continue;
     // Called before the engine sees this completion: the gate's op is still live.
     if (LinkBreaks(*held_[i].gate_op, res) || held_[i].rest.empty()) {
       CancelAll(held_[i].rest);
       held_.erase(held_.begin() + static_cast<ptrdiff_t>(i));
       return;
     }
-    held_[i].gate = 0;
+    held_[i].gated = false;
     return;
   }
 }

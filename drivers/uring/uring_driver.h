@@ -177,8 +177,10 @@ class UringDriver final : public Driver {
 
  private:
   // HeldChain: the rest of a chain whose link the driver plays: it may start once
-  // the op `gate` completes successfully (gate == 0: it may start now).
+  // the op whose user_data is `gate` completes successfully (or now, if !gated).
+  // (Any uint64_t is a valid engine user_data, 0 included: hence the flag.)
   struct HeldChain {
+    bool gated = false;
     uint64_t gate = 0;
     const Op* gate_op = nullptr;  // the engine's op slot: stable until its final event
     std::vector<Request> rest;
@@ -215,6 +217,7 @@ class UringDriver final : public Driver {
   absl::Status SubmitAndWait(const Engine& engine, uint64_t wait_until_ns);
   bool CqNeedsFlush() const;
   absl::Status Reap(Engine* engine);
+  void FeedLocal(Engine* engine);
   void Dispatch(Engine* engine, uint64_t user_data, int32_t res, uint32_t flags);
   void ResolveGate(uint64_t user_data, int32_t res);
   void Drain();
