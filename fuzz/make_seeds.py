@@ -43,10 +43,10 @@ class Seed:
 
     def fd(self, fd):
         if -1 <= fd <= 11:
-            self.byte(fd + 1, 15)
+            self.byte(fd + 1, 31)
             return
         assert 0 <= fd < 2**32  # any 32 bits (masked by the target)
-        self.byte(15, 15)
+        self.byte(31, 31)
         self.choices += list(fd.to_bytes(4, "big"))
 
     def op(self, kind, fd, ptr=1, length=8, extra=1, deadline=None):
