@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "absl/container/node_hash_map.h"
 #include "core/check.h"
 
 namespace ringloop {
@@ -78,6 +79,8 @@ struct FdEntry {
   uint32_t close_slot = kNone;  // the Close waiting for this fd, if closing
 };
 
+constexpr int kDenseFds = 1 << 16;
+
 constexpr uint32_t kChunkShift = 8;
 constexpr uint32_t kChunkSize = 1u << kChunkShift;
 
@@ -93,8 +96,11 @@ struct Engine::State {
   uint32_t q_head = kNone;
   uint32_t q_tail = kNone;
   uint32_t in_flight = 0;
+  // The fd table: dense for the fd numbers services use, sparse above (an fd
+  // may be as large as fs.nr_open allows; a dense table would be gigabytes).
   std::vector<FdEntry> fds;
-  std::vector<uint32_t> heap;  // timer slots, min-heap on (deadline, timer_seq)
+  absl::node_hash_map<int, FdEntry> far_fds;  // fd >= kDenseFds; nodes never move
+  std::vector<uint32_t> heap;                 // timer slots, min-heap on (deadline, timer_seq)
   uint64_t timer_seq = 0;
   std::vector<Request> ready;
   size_t ready_head = 0;
@@ -108,7 +114,30 @@ struct Engine::State {
     return chunks[index >> kChunkShift][index & (kChunkSize - 1)];
   }
   OpId IdOf(uint32_t index) const { return OpId{index, At(index).generation}; }
-  FdEntry* Fd(int fd) { return fd >= 0 && size_t(fd) < fds.size() ? &fds[fd] : nullptr; }
+  // FindFd: the entry of `fd`, or null if it has none.
+  FdEntry* FindFd(int fd) {
+    if (fd < 0) return nullptr;
+    if (fd < kDenseFds) return size_t(fd) < fds.size() ? &fds[fd] : nullptr;
+    auto it = far_fds.find(fd);
+    return it == far_fds.end() ? nullptr : &it->second;
+  }
+  const FdEntry* FindFd(int fd) const { return const_cast<State*>(this)->FindFd(fd); }
+  // FdAt: the entry of `fd` (>= 0), made if missing. The reference stays valid
+  // until DropFdIfIdle(fd) or the next FdAt of a dense fd above the table's size.
+  FdEntry& FdAt(int fd) {
+    RL_CHECK(fd >= 0);
+    if (fd >= kDenseFds) return far_fds[fd];
+    if (size_t(fd) >= fds.size()) fds.resize(size_t(fd) + 1);
+    return fds[fd];
+  }
+  // DropFdIfIdle: forgets a sparse entry with nothing on it.
+  void DropFdIfIdle(int fd) {
+    if (fd < kDenseFds) return;
+    auto it = far_fds.find(fd);
+    if (it != far_fds.end() && it->second.count == 0 && it->second.close_slot == kNone) {
+      far_fds.erase(it);
+    }
+  }
 
   void Grow();
   uint32_t Allocate(const Op& op, uint64_t tag);
@@ -133,8 +162,8 @@ struct Engine::State {
   bool OnOpCompletion(uint32_t index, int32_t res, uint32_t flags);
 
   int Admit(const SubmitArgs& args, size_t chain_length);
-  uint32_t Reject(const SubmitArgs& args, int error);
-  uint32_t Place(const SubmitArgs& args, bool link);
+  OpId Reject(const SubmitArgs& args, int error);
+  OpId Place(const SubmitArgs& args, bool link);
 
   bool TimerLess(uint32_t a, uint32_t b) const;
   void HeapSwap(size_t i, size_t j);
@@ -217,8 +246,7 @@ void Engine::State::MaybeRelease(uint32_t index) {
 void Engine::State::LinkFd(uint32_t index) {
   Slot& s = At(index);
   RL_CHECK(s.fd >= 0 && !s.on_fd_list);
-  if (size_t(s.fd) >= fds.size()) fds.resize(size_t(s.fd) + 1);
-  FdEntry& e = fds[s.fd];
+  FdEntry& e = FdAt(s.fd);
   s.fd_prev = kNone;
   s.fd_next = e.head;
   if (e.head != kNone) At(e.head).fd_prev = index;
@@ -229,7 +257,7 @@ void Engine::State::LinkFd(uint32_t index) {
 
 void Engine::State::UnlinkFd(uint32_t index) {
   Slot& s = At(index);
-  FdEntry& e = fds[s.fd];
+  FdEntry& e = FdAt(s.fd);
   RL_CHECK(s.on_fd_list && e.count > 0);
   if (s.fd_prev != kNone) {
     At(s.fd_prev).fd_next = s.fd_next;
@@ -244,8 +272,12 @@ void Engine::State::UnlinkFd(uint32_t index) {
 // FdDrained: a slot on `fd` was released; once none is left, a waiting Close
 // may go to the kernel.
 void Engine::State::FdDrained(int fd) {
-  FdEntry& e = fds[fd];
-  if (e.count != 0 || e.close_slot == kNone) return;
+  FdEntry& e = FdAt(fd);
+  if (e.count != 0) return;
+  if (e.close_slot == kNone) {
+    DropFdIfIdle(fd);
+    return;
+  }
   Slot& c = At(e.close_slot);
   if (c.state != SlotState::kWaitFd) return;
   c.state = SlotState::kQueued;
@@ -329,6 +361,7 @@ void Engine::State::Emit(uint32_t index, bool link_after) {
     ++in_flight;
   }
   stats.requests += has_deadline ? 2 : 1;
+  if (s.kind == OpKind::kClose) ++stats.closes_sent;
 }
 
 void Engine::State::PushControl(RequestKind kind, uint64_t user_data, uint64_t target, int fd) {
@@ -468,9 +501,11 @@ bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) 
   }
   s.op_flags = flags & kCqeFBuffer ? flags : 0;
   if (kind == OpKind::kClose) {
-    FdEntry& e = fds[std::get<ringloop::Close>(s.op).fd];
+    const int fd = std::get<ringloop::Close>(s.op).fd;
+    FdEntry& e = FdAt(fd);
     RL_CHECK(e.close_slot == index && e.count == 0);
     e.close_slot = kNone;  // from here on the fd number may be reused
+    DropFdIfIdle(fd);
   }
   TryFinish(index);
   return true;
@@ -567,44 +602,46 @@ int AdmissionError(const SubmitArgs& args, size_t chain_length) {
 int Engine::State::Admit(const SubmitArgs& args, size_t chain_length) {
   const int error = AdmissionError(args, chain_length);
   if (error != 0) return error;
-  const FdEntry* e = Fd(FdOf(args.op));
+  const FdEntry* e = FindFd(FdOf(args.op));
   if (e != nullptr && e->close_slot != kNone) return -EBADF;  // the fd is closing
   if (shutting_down) return -ECANCELED;
   return 0;
 }
 
-uint32_t Engine::State::Reject(const SubmitArgs& args, int error) {
+OpId Engine::State::Reject(const SubmitArgs& args, int error) {
   const uint32_t index = Allocate(args.op, args.tag);
+  const OpId id = IdOf(index);  // before EndNow releases the slot
   ++stats.rejected_at_submit;
   At(index).state = SlotState::kQueued;  // a live state, so that Deliver accepts it
   EndNow(index, error);
-  return index;
+  return id;
 }
 
-uint32_t Engine::State::Place(const SubmitArgs& args, bool link) {
+OpId Engine::State::Place(const SubmitArgs& args, bool link) {
   const uint32_t index = Allocate(args.op, args.tag);
+  const OpId id = IdOf(index);
   Slot& slot = At(index);
   if (slot.kind == OpKind::kTimeout) {
     slot.state = SlotState::kTimer;
     slot.deadline_ns = std::get<Timeout>(slot.op).deadline_ns;
     slot.timer_seq = timer_seq++;
     HeapPush(index);
-    return index;
+    return id;
   }
   slot.deadline_ns = args.deadline_ns;
   slot.state = SlotState::kQueued;
   slot.link = link;
   if (slot.fd >= 0) LinkFd(index);
   Enqueue(index, /*front=*/false);
-  return index;
+  return id;
 }
 
 OpId Engine::Submit(const SubmitArgs& args) {
   State& s = *s_;
   const int error = s.Admit(args, 1);
-  const uint32_t index = error != 0 ? s.Reject(args, error) : s.Place(args, /*link=*/false);
+  const OpId id = error != 0 ? s.Reject(args, error) : s.Place(args, /*link=*/false);
   s.Pump();
-  return s.IdOf(index);
+  return id;
 }
 
 void Engine::SubmitChain(std::span<SubmitArgs> ops, std::span<OpId> ids) {
@@ -626,9 +663,8 @@ void Engine::SubmitChain(std::span<SubmitArgs> ops, std::span<OpId> ids) {
   }
   for (size_t i = 0; i < ops.size(); ++i) {
     const bool rejected = failing != ops.size();
-    const uint32_t index = rejected ? s.Reject(ops[i], i == failing ? error : -ECANCELED)
-                                    : s.Place(ops[i], /*link=*/i + 1 < ops.size());
-    ids[i] = s.IdOf(index);
+    ids[i] = rejected ? s.Reject(ops[i], i == failing ? error : -ECANCELED)
+                      : s.Place(ops[i], /*link=*/i + 1 < ops.size());
   }
   s.Pump();
 }
@@ -651,18 +687,18 @@ OpId Engine::Close(int fd, uint64_t tag) {
   const uint32_t index = s.Allocate(ringloop::Close{fd}, tag);
   const OpId id = s.IdOf(index);
   Slot& c = s.At(index);
-  if (fd < 0 || (s.Fd(fd) != nullptr && s.Fd(fd)->close_slot != kNone)) {
+  const FdEntry* existing = s.FindFd(fd);
+  if (fd < 0 || (existing != nullptr && existing->close_slot != kNone)) {
     ++s.stats.rejected_at_submit;
     c.state = SlotState::kQueued;
     s.EndNow(index, -EBADF);
     return id;
   }
-  if (size_t(fd) >= s.fds.size()) s.fds.resize(size_t(fd) + 1);
   c.state = SlotState::kWaitFd;
-  s.fds[fd].close_slot = index;
-  // Cancel every live op on fd. Cancelling may release slots (and so edit the
-  // list), so walk a snapshot of the indices taken first.
-  for (uint32_t i = s.fds[fd].head; i != kNone;) {
+  s.FdAt(fd).close_slot = index;
+  // Cancel every live op on fd. Cancelling never releases a slot at once (a
+  // queued op leaves the queue in Pump), so the list holds still while walked.
+  for (uint32_t i = s.FdAt(fd).head; i != kNone;) {
     const uint32_t next = s.At(i).fd_next;
     s.CancelSlot(i);
     i = next;
@@ -686,7 +722,11 @@ bool Engine::HandleCompletion(uint64_t user_data, int32_t res, uint32_t flags) {
   if (d.index < s.slot_count) {
     Slot& slot = s.At(d.index);
     const bool same = slot.generation == d.generation && slot.state != SlotState::kFree;
-    const bool attempt = ((user_data >> kAttemptShift) & 1) == slot.attempt;
+    const bool attempt_bit = ((user_data >> kAttemptShift) & 1) != 0;
+    // Ops and their timeouts carry the attempt they belong to; cancels and
+    // shutdowns are always issued with the bit clear.
+    const bool attempt =
+        d.kind == kUdOp || d.kind == kUdLinkTimeout ? attempt_bit == slot.attempt : !attempt_bit;
     switch (d.kind) {
       case kUdOp:
         if (same && attempt && slot.op_pending) accepted = s.OnOpCompletion(d.index, res, flags);
@@ -701,9 +741,9 @@ bool Engine::HandleCompletion(uint64_t user_data, int32_t res, uint32_t flags) {
         }
         break;
       case kUdCancel:
-        if (same && slot.cancel_pending) {
+        if (same && attempt && slot.cancel_pending) {
           slot.cancel_pending = false;
-          const FdEntry* e = s.Fd(slot.fd);
+          const FdEntry* e = s.FindFd(slot.fd);
           if (res == -EALREADY && slot.op_pending && IsSocketOp(slot.op) && e != nullptr &&
               e->close_slot != kNone && !slot.shutdown_pending) {
             // The op is past cancelling and would block the close forever:
@@ -718,7 +758,7 @@ bool Engine::HandleCompletion(uint64_t user_data, int32_t res, uint32_t flags) {
         }
         break;
       case kUdShutdown:
-        if (same && slot.shutdown_pending) {
+        if (same && attempt && slot.shutdown_pending) {
           slot.shutdown_pending = false;
           s.MaybeRelease(d.index);
           accepted = true;
@@ -791,11 +831,13 @@ size_t Engine::LiveOps() const { return s_->live; }
 uint32_t Engine::InFlight() const { return s_->in_flight; }
 
 bool Engine::IsClosing(int fd) const {
-  return fd >= 0 && size_t(fd) < s_->fds.size() && s_->fds[fd].close_slot != kNone;
+  const FdEntry* e = s_->FindFd(fd);
+  return e != nullptr && e->close_slot != kNone;
 }
 
 uint32_t Engine::OpsOnFd(int fd) const {
-  return fd >= 0 && size_t(fd) < s_->fds.size() ? s_->fds[fd].count : 0;
+  const FdEntry* e = s_->FindFd(fd);
+  return e != nullptr ? e->count : 0;
 }
 
 uint64_t Engine::Now() const { return s_->now_ns; }

@@ -119,6 +119,49 @@ TEST(Engine, BadArgumentsFailAtOnceWithoutARequest) {
   EXPECT_EQ(events[1].res, -EFAULT);
 }
 
+TEST(Engine, RefusedOpHandleNamesTheRefusedOpNotTheNextOne) {
+  Harness h;
+  const OpId refused = h.engine.Submit(SubmitArgs{Read{-1, buf, 4}, 1});
+  auto events = h.Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].id, refused);
+  const OpId next = h.engine.Submit(ReadArgs(5, 2));  // reuses the slot
+  EXPECT_NE(next, refused);
+  EXPECT_FALSE(h.engine.Cancel(refused));  // must not cancel the new op
+  EXPECT_EQ(h.Take().size(), 1u);          // the read, and no cancel
+}
+
+TEST(Engine, CancelCompletionWithForeignAttemptBitIsRejected) {
+  Harness h;
+  const OpId id = h.engine.Submit(ReadArgs(5, 1));
+  h.Take();
+  h.engine.Cancel(id);
+  auto cancel = h.Take();
+  ASSERT_EQ(cancel.size(), 1u);
+  EXPECT_FALSE(h.engine.HandleCompletion(cancel[0].user_data | (uint64_t{1} << 60), 0, 0));
+  EXPECT_TRUE(h.Complete(cancel[0], 0));
+}
+
+TEST(Engine, HugeFdNumbersDoNotNeedADenseTable) {
+  Harness h;
+  const int fd = 0x7fffffff;
+  h.engine.Submit(ReadArgs(fd, 1));
+  auto read = h.Take();
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(h.engine.OpsOnFd(fd), 1u);
+  h.engine.Close(fd, 2);
+  EXPECT_TRUE(h.engine.IsClosing(fd));
+  auto cancel = h.Take();
+  h.Complete(read[0], -ECANCELED);
+  h.Complete(cancel[0], 0);
+  auto close = h.Take();
+  ASSERT_EQ(close.size(), 1u);
+  h.Complete(close[0], 0);
+  EXPECT_FALSE(h.engine.IsClosing(fd));
+  EXPECT_EQ(h.engine.stats().closes_sent, 1u);
+  EXPECT_TRUE(h.engine.Quiescent());
+}
+
 TEST(Engine, CancelBeforeReachingDriverEndsAtOnce) {
   Harness h(Engine::Options{.max_in_flight = 2});
   h.engine.Submit(ReadArgs(5, 1));
