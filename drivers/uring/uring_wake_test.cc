@@ -66,6 +66,7 @@ TEST(UringWakeTest, MsgRingWakesAPollInAnotherThread) {
   std::promise<UringDriver*> target_ready;
   std::atomic<uint32_t> seen{0};
   std::atomic<bool> failed{false};
+  std::atomic<bool> sender_done{false};
   std::thread owner([&] {
     // The target ring is single-issuer: only this thread may submit to it.
     UringDriver::Options options;
@@ -91,15 +92,22 @@ TEST(UringWakeTest, MsgRingWakesAPollInAnotherThread) {
     }
     seen.store(kWakes);  // release the sender however the loop ended
     seen.notify_one();
+    // SendWake's target must outlive the call: wait until the sender is done.
+    for (bool done = sender_done.load(); !done; done = sender_done.load()) {
+      sender_done.wait(false);
+    }
   });
   UringDriver* target = target_ready.get_future().get();
-  ASSERT_NE(target, nullptr);
-  for (uint32_t i = 1; i <= kWakes && !failed; ++i) {
-    ASSERT_TRUE(sender->driver().SendWake(*target).ok());
+  bool sent_all = target != nullptr;
+  for (uint32_t i = 1; sent_all && i <= kWakes && !failed; ++i) {
+    sent_all = sender->driver().SendWake(*target).ok();
     for (uint32_t s = seen.load(); s < i; s = seen.load()) seen.wait(s);
-    ASSERT_TRUE(sender->Step(false).ok());  // reaps our own MSG_RING CQEs
+    sent_all = sent_all && sender->Step(false).ok();  // reaps our own MSG_RING CQEs
   }
+  sender_done.store(true);
+  sender_done.notify_one();
   owner.join();
+  EXPECT_TRUE(sent_all);
   EXPECT_FALSE(failed.load());
 }
 
