@@ -16,8 +16,8 @@ BufferRing::BufferRing(io_uring* ring, uint16_t group, uint32_t count, uint32_t 
 absl::StatusOr<std::unique_ptr<BufferRing>> BufferRing::Create(io_uring* ring, uint16_t group,
                                                                uint32_t count,
                                                                uint32_t buffer_size) {
-  const std::string what = absl::StrCat("BufferRing(group ", group, ", ", count, " x ",
-                                        buffer_size, " bytes): ");
+  const std::string what =
+      absl::StrCat("BufferRing(group ", group, ", ", count, " x ", buffer_size, " bytes): ");
   if (count == 0 || count > 32768 || (count & (count - 1)) != 0) {
     return absl::InvalidArgumentError(absl::StrCat(what, "count must be a power of two <= 32768"));
   }
@@ -27,15 +27,15 @@ absl::StatusOr<std::unique_ptr<BufferRing>> BufferRing::Create(io_uring* ring, u
   }
   std::unique_ptr<BufferRing> br(new BufferRing(ring, group, count, buffer_size));
   br->entries_bytes_ = size_t{count} * sizeof(io_uring_buf);
-  void* entries = mmap(nullptr, br->entries_bytes_, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* entries =
+      mmap(nullptr, br->entries_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (entries == MAP_FAILED) {
     return absl::ResourceExhaustedError(absl::StrCat(what, "mmap: ", ErrnoName(errno)));
   }
   br->entries_ = static_cast<io_uring_buf_ring*>(entries);
   br->data_bytes_ = size_t{count} * buffer_size;
-  void* data = mmap(nullptr, br->data_bytes_, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* data =
+      mmap(nullptr, br->data_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (data == MAP_FAILED) {
     return absl::ResourceExhaustedError(absl::StrCat(what, "mmap: ", ErrnoName(errno)));
   }
@@ -47,12 +47,10 @@ absl::StatusOr<std::unique_ptr<BufferRing>> BufferRing::Create(io_uring* ring, u
   reg.bgid = group;
   const int ret = io_uring_register_buf_ring(ring, &reg, 0);
   if (ret < 0) {
-    return absl::Status(ret == -EEXIST ? absl::StatusCode::kAlreadyExists
-                                       : absl::StatusCode::kUnavailable,
-                        absl::StrCat(what, "io_uring_register(IORING_REGISTER_PBUF_RING): ",
-                                     ErrnoName(-ret),
-                                     ret == -EEXIST ? ": the group is already registered"
-                                                    : ": needs Linux 5.19"));
+    return absl::Status(
+        ret == -EEXIST ? absl::StatusCode::kAlreadyExists : absl::StatusCode::kUnavailable,
+        absl::StrCat(what, "io_uring_register(IORING_REGISTER_PBUF_RING): ", ErrnoName(-ret),
+                     ret == -EEXIST ? ": the group is already registered" : ": needs Linux 5.19"));
   }
   br->registered_ = true;
   const int mask = io_uring_buf_ring_mask(count);

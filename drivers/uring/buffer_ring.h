@@ -33,8 +33,7 @@ class BufferRing {
   // registered with `ring` as buffer group `group` (Linux 5.19). Every buffer starts
   // out with the kernel.
   static absl::StatusOr<std::unique_ptr<BufferRing>> Create(io_uring* ring, uint16_t group,
-                                                            uint32_t count,
-                                                            uint32_t buffer_size);
+                                                            uint32_t count, uint32_t buffer_size);
   // ~BufferRing: unregisters the group and unmaps its memory. `ring` must still be
   // set up, and no op may still be selecting from the group.
   ~BufferRing();

@@ -21,10 +21,10 @@ namespace {
 
 // Driver-owned user_data: the engine's kind field (top three bits) is 7.
 constexpr uint64_t kDriverTag = uint64_t{7} << 61;
-constexpr uint64_t kWakeUserData = kDriverTag | 1;         // the armed eventfd read
+constexpr uint64_t kWakeUserData = kDriverTag | 1;          // the armed eventfd read
 constexpr uint64_t kDriverCancelUserData = kDriverTag | 2;  // CancelFd, drain
-constexpr uint64_t kMsgRingSentUserData = kDriverTag | 3;  // our MSG_RING SQE's own CQE
-constexpr uint64_t kMsgRingWakeUserData = kDriverTag | 4;  // a CQE another ring posted here
+constexpr uint64_t kMsgRingSentUserData = kDriverTag | 3;   // our MSG_RING SQE's own CQE
+constexpr uint64_t kMsgRingWakeUserData = kDriverTag | 4;   // a CQE another ring posted here
 
 bool IsDriverUserData(uint64_t user_data) { return (user_data >> 61) == 7; }
 
@@ -38,11 +38,11 @@ constexpr unsigned kNoOpcode = ~0u;
 // OpcodeOf: the io_uring opcode that performs an op of `kind`.
 unsigned OpcodeOf(OpKind kind) {
   static constexpr unsigned kOpcodes[] = {
-      IORING_OP_NOP,      IORING_OP_READ,     IORING_OP_WRITE,    IORING_OP_READV,
-      IORING_OP_WRITEV,   IORING_OP_RECV,     IORING_OP_SEND,     IORING_OP_ACCEPT,
-      IORING_OP_CONNECT,  IORING_OP_SHUTDOWN, IORING_OP_POLL_ADD, IORING_OP_CLOSE,
-      IORING_OP_OPENAT,   IORING_OP_FSYNC,    IORING_OP_STATX,    IORING_OP_UNLINKAT,
-      IORING_OP_MKDIRAT,  IORING_OP_RENAMEAT, IORING_OP_SOCKET,   uring_abi::kOpBind,
+      IORING_OP_NOP,        IORING_OP_READ,     IORING_OP_WRITE,    IORING_OP_READV,
+      IORING_OP_WRITEV,     IORING_OP_RECV,     IORING_OP_SEND,     IORING_OP_ACCEPT,
+      IORING_OP_CONNECT,    IORING_OP_SHUTDOWN, IORING_OP_POLL_ADD, IORING_OP_CLOSE,
+      IORING_OP_OPENAT,     IORING_OP_FSYNC,    IORING_OP_STATX,    IORING_OP_UNLINKAT,
+      IORING_OP_MKDIRAT,    IORING_OP_RENAMEAT, IORING_OP_SOCKET,   uring_abi::kOpBind,
       uring_abi::kOpListen, kNoOpcode,
   };
   static_assert(sizeof(kOpcodes) / sizeof(kOpcodes[0]) == kOpKindCount);
@@ -111,8 +111,8 @@ absl::Status EnterError(int err) {
     case EBADR:
       return absl::DataLossError(absl::StrCat(what, "the kernel dropped a completion"));
     case EEXIST:
-      return absl::FailedPreconditionError(absl::StrCat(
-          what, "called from a thread other than the ring's owner (SINGLE_ISSUER)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, "called from a thread other than the ring's owner (SINGLE_ISSUER)"));
     case EOWNERDEAD:
       return absl::UnavailableError(absl::StrCat(what, "the SQPOLL thread is gone"));
     default:
@@ -234,9 +234,9 @@ absl::Status UringDriver::RegisterResources() {
   if (options_.registered_file_slots > 0) {
     const int ret = io_uring_register_files_sparse(&ring_, options_.registered_file_slots);
     if (ret < 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "io_uring_register(IORING_REGISTER_FILES2, sparse ", options_.registered_file_slots,
-          "): ", ErrnoName(-ret)));
+      return absl::FailedPreconditionError(
+          absl::StrCat("io_uring_register(IORING_REGISTER_FILES2, sparse ",
+                       options_.registered_file_slots, "): ", ErrnoName(-ret)));
     }
     for (uint32_t i = options_.registered_file_slots; i-- > 0;) free_slots_.push_back(i);
     prep_ctx_.fd_slots = &fd_slots_;
@@ -327,8 +327,9 @@ absl::Status UringDriver::PollFor(Engine& engine, uint64_t max_wait_ns) {
   } else if (max_wait_ns > 0) {
     wait_until_ns = NowNs() + max_wait_ns;
   }
-  if (engine.NextDeadline().has_value()) {
-    wait_until_ns = std::min(wait_until_ns, *engine.NextDeadline());
+  if (wait_until_ns != 0) {
+    const std::optional<uint64_t> deadline = engine.NextDeadline();
+    if (deadline.has_value()) wait_until_ns = std::min(wait_until_ns, *deadline);
   }
   absl::Status status = SubmitAndWait(engine, wait_until_ns);
   absl::Status reaped = Reap(&engine);
@@ -352,9 +353,12 @@ void UringDriver::SubmitPending(Engine& engine) {
 
 // PushChain: fills the SQEs of one chain; false if it must stay pending (no room).
 bool UringDriver::PushChain(std::span<const Request> chain) {
-  bool played = chain.size() > sq_capacity_;
-  for (const Request& r : chain) played = played || IsLocal(r);
-  if (played) return RunChain(chain);
+  // Only sync ops, cancels of held requests and over-long chains need playing.
+  if (sync_mask_ != 0 || !held_.empty() || chain.size() > sq_capacity_) {
+    bool played = chain.size() > sq_capacity_;
+    for (const Request& r : chain) played = played || IsLocal(r);
+    if (played) return RunChain(chain);
+  }
   if (!EnsureRoom(static_cast<unsigned>(chain.size()))) return false;
   for (const Request& r : chain) PrepRequest(r, r.link);
   return true;
@@ -516,9 +520,14 @@ void UringDriver::PrepRequest(const Request& r, bool link) {
   io_uring_sqe_set_data64(sqe, r.user_data);
 }
 
+// NextSqe: the next free SQE (liburing's io_uring_get_sqe, minus its head load:
+// EnsureRoom has counted the room into sq_free_).
 io_uring_sqe* UringDriver::NextSqe() {
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  RL_CHECK(sqe != nullptr);  // callers made room first
+  RL_CHECK(sq_free_ > 0);  // callers made room first
+  --sq_free_;
+  io_uring_sq& sq = ring_.sq;
+  io_uring_sqe* sqe = &sq.sqes[sq.sqe_tail & sq.ring_mask];
+  ++sq.sqe_tail;
   ++sqes_in_kernel_;
   ++stats_.sqes;
   return sqe;
@@ -528,17 +537,20 @@ io_uring_sqe* UringDriver::NextSqe() {
 // with SQPOLL, waiting for the kernel thread to take it) if needed.
 bool UringDriver::EnsureRoom(unsigned n) {
   RL_CHECK(n <= sq_capacity_);
+  if (sq_free_ >= n) return true;  // a lower bound: the kernel only frees entries
   for (int attempt = 0; attempt < kEnterAttempts; ++attempt) {
-    if (io_uring_sq_space_left(&ring_) >= n) return true;
+    sq_free_ = io_uring_sq_space_left(&ring_);
+    if (sq_free_ >= n) return true;
     if (attempt == 0) ++stats_.full_sq_submits;
     unsigned flags = SubmitFlags();
     if (options_.sqpoll) flags |= IORING_ENTER_SQ_WAIT;
     const int ret = Enter(FlushSq(), 0, flags, nullptr);
     if (ret == -EINTR) continue;
     if (ret == -EBUSY || ret == -EAGAIN) ++stats_.busy;
-    if (ret < 0) return io_uring_sq_space_left(&ring_) >= n;
+    if (ret < 0) break;
   }
-  return io_uring_sq_space_left(&ring_) >= n;
+  sq_free_ = io_uring_sq_space_left(&ring_);
+  return sq_free_ >= n;
 }
 
 void UringDriver::ArmWake() {
@@ -670,8 +682,7 @@ int UringDriver::Enter(unsigned to_submit, unsigned min_complete, unsigned flags
 // CqNeedsFlush: completions wait in the kernel (overflow list, or task work under
 // COOP/DEFER_TASKRUN) until we enter with GETEVENTS.
 bool UringDriver::CqNeedsFlush() const {
-  return (IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) !=
-         0;
+  return (IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) != 0;
 }
 
 // SubmitAndWait: one io_uring_enter that submits what is queued and, if nothing is

@@ -149,8 +149,7 @@ class UringDriver final : public Driver {
 
   // AddBufferRing: a provided-buffer ring for Recv.buf_group == `group` (see
   // buffer_ring.h), owned by the driver and valid until it is destroyed.
-  absl::StatusOr<BufferRing*> AddBufferRing(uint16_t group, uint32_t count,
-                                            uint32_t buffer_size);
+  absl::StatusOr<BufferRing*> AddBufferRing(uint16_t group, uint32_t count, uint32_t buffer_size);
 
   // CancelFd: asks the kernel to cancel every op in flight on `fd`
   // (IORING_ASYNC_CANCEL_FD | ALL, Linux 5.19), sent with the next Poll. Those ops
@@ -212,8 +211,7 @@ class UringDriver final : public Driver {
   // The kernel boundary.
   unsigned FlushSq();
   unsigned SubmitFlags() const;
-  int Enter(unsigned to_submit, unsigned min_complete, unsigned flags,
-            const __kernel_timespec* ts);
+  int Enter(unsigned to_submit, unsigned min_complete, unsigned flags, const __kernel_timespec* ts);
   absl::Status SubmitAndWait(const Engine& engine, uint64_t wait_until_ns);
   bool CqNeedsFlush() const;
   absl::Status Reap(Engine* engine);
@@ -229,6 +227,7 @@ class UringDriver final : public Driver {
   UringCapabilities caps_;
   uint32_t sync_mask_ = 0;
   unsigned sq_capacity_ = 0;
+  unsigned sq_free_ = 0;  // SQ entries known free (a lower bound; EnsureRoom refreshes)
   uring_internal::PrepContext prep_ctx_;
 
   int event_fd_ = -1;
@@ -243,8 +242,8 @@ class UringDriver final : public Driver {
   std::deque<__kernel_timespec> link_timeouts_;
   std::vector<LocalCompletion> local_;
   std::vector<HeldChain> held_;
-  std::vector<int32_t> fd_slots_;      // fd -> registered-file index, or -1
-  std::vector<uint32_t> free_slots_;   // unused registered-file indexes
+  std::vector<int32_t> fd_slots_;     // fd -> registered-file index, or -1
+  std::vector<uint32_t> free_slots_;  // unused registered-file indexes
   std::vector<std::unique_ptr<BufferRing>> buffer_rings_;
   UringStats stats_;
 };

@@ -3,6 +3,8 @@
 // Each test pins one behaviour the driver and engine promise together (close
 // waits, timeouts, chains, cancels, backpressure), through pipes, socket pairs,
 // loopback TCP and temp files.
+#include "drivers/uring/uring_driver.h"
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -16,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "drivers/uring/uring_driver.h"
 #include "drivers/uring/uring_test_util.h"
 #include "gtest/gtest.h"
 
@@ -39,8 +40,7 @@ Pipe MakePipe(Fds& fds) {
 
 std::string TempPath(const char* name) {
   const char* dir = getenv("TEST_TMPDIR");
-  return std::string(dir != nullptr ? dir : "/tmp") + "/" + name + "." +
-         std::to_string(getpid());
+  return std::string(dir != nullptr ? dir : "/tmp") + "/" + name + "." + std::to_string(getpid());
 }
 
 TEST(UringDriverTest, ReadBlockedOnEmptyPipeEndsCancelledAndCloseComesAfterIt) {
@@ -239,7 +239,8 @@ TEST(UringDriverTest, MultishotAcceptTakesAHundredConnections) {
   sockaddr_in addr{};
   const int listener = fds.Add(LoopbackListener(&addr, 256));
   ASSERT_GE(listener, 0);
-  const OpId accept = h->engine().Submit({Accept{listener, nullptr, nullptr, SOCK_CLOEXEC, true}, 1});
+  const OpId accept =
+      h->engine().Submit({Accept{listener, nullptr, nullptr, SOCK_CLOEXEC, true}, 1});
   ASSERT_TRUE(h->Step(false).ok());
   std::vector<int> clients;
   for (int i = 0; i < 100; ++i) {
@@ -315,9 +316,8 @@ TEST(UringDriverTest, CancelFdEndsEveryOpOnTheFd) {
   const OpId r2 = h->engine().Submit({PollAdd{p.r, POLLIN}, 2});
   ASSERT_TRUE(h->Step(false).ok());
   h->driver().CancelFd(p.r);
-  ASSERT_TRUE(h->RunUntil([&] {
-    return h->FinalEvent(r1).has_value() && h->FinalEvent(r2).has_value();
-  }));
+  ASSERT_TRUE(
+      h->RunUntil([&] { return h->FinalEvent(r1).has_value() && h->FinalEvent(r2).has_value(); }));
   EXPECT_EQ(h->FinalEvent(r1)->res, -ECANCELED);
   EXPECT_EQ(h->FinalEvent(r2)->res, -ECANCELED);
   (void)b;

@@ -24,8 +24,7 @@ uint32_t Bit(OpKind kind) { return 1u << static_cast<unsigned>(kind); }
 
 std::string TempPath(const char* name) {
   const char* dir = getenv("TEST_TMPDIR");
-  return std::string(dir != nullptr ? dir : "/tmp") + "/" + name + "." +
-         std::to_string(getpid());
+  return std::string(dir != nullptr ? dir : "/tmp") + "/" + name + "." + std::to_string(getpid());
 }
 
 int TempFile(Fds& fds, const char* name) {

@@ -31,7 +31,7 @@ std::vector<Combo> ValidCombos() {
   for (int bits = 0; bits < 256; ++bits) {
     const Combo c{(bits & 1) != 0,  (bits & 2) != 0,  (bits & 4) != 0,  (bits & 8) != 0,
                   (bits & 16) != 0, (bits & 32) != 0, (bits & 64) != 0, (bits & 128) != 0};
-    if (c.defer_taskrun && !c.single_issuer) continue;           // the kernel needs both
+    if (c.defer_taskrun && !c.single_issuer) continue;              // the kernel needs both
     if (c.sqpoll && (c.defer_taskrun || c.coop_taskrun)) continue;  // and refuses these
     out.push_back(c);
   }
@@ -149,8 +149,8 @@ TEST_P(UringOptionsTest, SameScenarioSameResults) {
 
   // 7. A write -> fsync chain on a temp file.
   const char* dir = getenv("TEST_TMPDIR");
-  const std::string path = std::string(dir != nullptr ? dir : "/tmp") + "/opts." +
-                           std::to_string(getpid());
+  const std::string path =
+      std::string(dir != nullptr ? dir : "/tmp") + "/opts." + std::to_string(getpid());
   const int file = fds.Add(open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   ASSERT_GE(file, 0);
   unlink(path.c_str());

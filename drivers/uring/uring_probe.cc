@@ -32,9 +32,9 @@ constexpr NamedBit kRequiredFeatures[] = {
 // The opcodes of ops that may block, which therefore cannot fall back to a
 // synchronous syscall on the loop's thread, plus the driver's own machinery.
 constexpr unsigned kRequiredOpcodes[] = {
-    IORING_OP_NOP,        IORING_OP_READ,    IORING_OP_WRITE,        IORING_OP_READV,
-    IORING_OP_WRITEV,     IORING_OP_RECV,    IORING_OP_SEND,         IORING_OP_ACCEPT,
-    IORING_OP_CONNECT,    IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_LINK_TIMEOUT,
+    IORING_OP_NOP,     IORING_OP_READ,     IORING_OP_WRITE,        IORING_OP_READV,
+    IORING_OP_WRITEV,  IORING_OP_RECV,     IORING_OP_SEND,         IORING_OP_ACCEPT,
+    IORING_OP_CONNECT, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_LINK_TIMEOUT,
 };
 
 std::string ReadSysctl(const char* path) {
@@ -66,21 +66,68 @@ std::string ErrnoName(int err) {
 
 std::string UringOpcodeName(unsigned opcode) {
   static constexpr const char* kNames[] = {
-      "NOP",        "READV",      "WRITEV",         "FSYNC",          "READ_FIXED",
-      "WRITE_FIXED", "POLL_ADD",  "POLL_REMOVE",    "SYNC_FILE_RANGE", "SENDMSG",
-      "RECVMSG",    "TIMEOUT",    "TIMEOUT_REMOVE", "ACCEPT",         "ASYNC_CANCEL",
-      "LINK_TIMEOUT", "CONNECT",  "FALLOCATE",      "OPENAT",         "CLOSE",
-      "FILES_UPDATE", "STATX",    "READ",           "WRITE",          "FADVISE",
-      "MADVISE",    "SEND",       "RECV",           "OPENAT2",        "EPOLL_CTL",
-      "SPLICE",     "PROVIDE_BUFFERS", "REMOVE_BUFFERS", "TEE",        "SHUTDOWN",
-      "RENAMEAT",   "UNLINKAT",   "MKDIRAT",        "SYMLINKAT",      "LINKAT",
-      "MSG_RING",   "FSETXATTR",  "SETXATTR",       "FGETXATTR",      "GETXATTR",
-      "SOCKET",     "URING_CMD",  "SEND_ZC",        "SENDMSG_ZC",     "READ_MULTISHOT",
-      "WAITID",     "FUTEX_WAIT", "FUTEX_WAKE",     "FUTEX_WAITV",    "FIXED_FD_INSTALL",
-      "FTRUNCATE",  "BIND",       "LISTEN",
+      "NOP",
+      "READV",
+      "WRITEV",
+      "FSYNC",
+      "READ_FIXED",
+      "WRITE_FIXED",
+      "POLL_ADD",
+      "POLL_REMOVE",
+      "SYNC_FILE_RANGE",
+      "SENDMSG",
+      "RECVMSG",
+      "TIMEOUT",
+      "TIMEOUT_REMOVE",
+      "ACCEPT",
+      "ASYNC_CANCEL",
+      "LINK_TIMEOUT",
+      "CONNECT",
+      "FALLOCATE",
+      "OPENAT",
+      "CLOSE",
+      "FILES_UPDATE",
+      "STATX",
+      "READ",
+      "WRITE",
+      "FADVISE",
+      "MADVISE",
+      "SEND",
+      "RECV",
+      "OPENAT2",
+      "EPOLL_CTL",
+      "SPLICE",
+      "PROVIDE_BUFFERS",
+      "REMOVE_BUFFERS",
+      "TEE",
+      "SHUTDOWN",
+      "RENAMEAT",
+      "UNLINKAT",
+      "MKDIRAT",
+      "SYMLINKAT",
+      "LINKAT",
+      "MSG_RING",
+      "FSETXATTR",
+      "SETXATTR",
+      "FGETXATTR",
+      "GETXATTR",
+      "SOCKET",
+      "URING_CMD",
+      "SEND_ZC",
+      "SENDMSG_ZC",
+      "READ_MULTISHOT",
+      "WAITID",
+      "FUTEX_WAIT",
+      "FUTEX_WAKE",
+      "FUTEX_WAITV",
+      "FIXED_FD_INSTALL",
+      "FTRUNCATE",
+      "BIND",
+      "LISTEN",
   };
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == uring_abi::kOpListen + 1);
-  if (opcode < sizeof(kNames) / sizeof(kNames[0])) return absl::StrCat("IORING_OP_", kNames[opcode]);
+  if (opcode < sizeof(kNames) / sizeof(kNames[0]))
+    return absl::StrCat("IORING_OP_", kNames[opcode]);
   return absl::StrCat("io_uring opcode ", opcode);
 }
 
@@ -88,13 +135,14 @@ absl::Status SetupError(int err, uint32_t setup_flags, bool plain_ring_works) {
   const std::string what = absl::StrCat("io_uring_setup: ", ErrnoName(err), ": ");
   switch (err) {
     case ENOSYS:
-      return absl::UnavailableError(absl::StrCat(
-          what, "this kernel (", KernelRelease(), ") has no io_uring (CONFIG_IO_URING off, or "
-          "older than 5.1)"));
+      return absl::UnavailableError(absl::StrCat(what, "this kernel (", KernelRelease(),
+                                                 ") has no io_uring (CONFIG_IO_URING off, or "
+                                                 "older than 5.1)"));
     case EPERM:
       if (plain_ring_works && (setup_flags & IORING_SETUP_SQPOLL) != 0) {
         return absl::PermissionDeniedError(absl::StrCat(
-            what, "SQPOLL needs CAP_SYS_NICE (before Linux 5.11: CAP_SYS_ADMIN); plain rings "
+            what,
+            "SQPOLL needs CAP_SYS_NICE (before Linux 5.11: CAP_SYS_ADMIN); plain rings "
             "work"));
       }
       return absl::UnavailableError(absl::StrCat(
@@ -104,8 +152,11 @@ absl::Status SetupError(int err, uint32_t setup_flags, bool plain_ring_works) {
           "profile denies io_uring_setup (Docker's and containerd's default profiles do)"));
     case ENOMEM:
       return absl::ResourceExhaustedError(absl::StrCat(
-          what, "cannot allocate the rings; before Linux 5.12 they count against the memlock "
-          "limit (RLIMIT_MEMLOCK, now ", MemlockLimit(), "): raise `ulimit -l` or use fewer "
+          what,
+          "cannot allocate the rings; before Linux 5.12 they count against the memlock "
+          "limit (RLIMIT_MEMLOCK, now ",
+          MemlockLimit(),
+          "): raise `ulimit -l` or use fewer "
           "entries"));
     case EMFILE:
     case ENFILE:
@@ -116,8 +167,8 @@ absl::Status SetupError(int err, uint32_t setup_flags, bool plain_ring_works) {
             what, "the kernel (", KernelRelease(), ") rejects the requested setup flags 0x",
             absl::Hex(setup_flags), " (too old for one of them, or an invalid combination)"));
       }
-      return absl::UnavailableError(absl::StrCat(
-          what, "the kernel (", KernelRelease(), ") rejects even a plain ring"));
+      return absl::UnavailableError(
+          absl::StrCat(what, "the kernel (", KernelRelease(), ") rejects even a plain ring"));
     default:
       return absl::InternalError(absl::StrCat(what, "unexpected"));
   }

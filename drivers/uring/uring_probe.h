@@ -37,9 +37,9 @@ namespace ringloop {
 
 // UringCapabilities: the running kernel's io_uring features and opcodes.
 struct UringCapabilities {
-  uint32_t features = 0;                          // IORING_FEAT_* from io_uring_setup
-  std::bitset<uring_abi::kMaxOpcode> opcodes;     // opcodes the kernel supports
-  uint32_t last_op = 0;                           // the probe's last_op
+  uint32_t features = 0;                       // IORING_FEAT_* from io_uring_setup
+  std::bitset<uring_abi::kMaxOpcode> opcodes;  // opcodes the kernel supports
+  uint32_t last_op = 0;                        // the probe's last_op
 
   // Supports: whether the kernel has `opcode`.
   bool Supports(unsigned opcode) const {

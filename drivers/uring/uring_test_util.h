@@ -156,12 +156,12 @@ inline int LoopbackListener(sockaddr_in* addr, int backlog = 128) {
 // URING_HARNESS_OR_SKIP: declares `h` (a std::unique_ptr<UringHarness>) over a
 // driver with the given options, skipping the test if io_uring or an option is not
 // available here.
-#define URING_HARNESS_OR_SKIP(h, ...)                                                    \
-  auto h##_or = ::ringloop::testing::MakeHarness(__VA_ARGS__);                          \
-  if (!h##_or.ok() && ::ringloop::testing::IsSkippable(h##_or.status())) {               \
-    GTEST_SKIP() << "io_uring unavailable here: " << h##_or.status();                    \
-  }                                                                                      \
-  ASSERT_TRUE(h##_or.ok()) << h##_or.status();                                           \
+#define URING_HARNESS_OR_SKIP(h, ...)                                      \
+  auto h##_or = ::ringloop::testing::MakeHarness(__VA_ARGS__);             \
+  if (!h##_or.ok() && ::ringloop::testing::IsSkippable(h##_or.status())) { \
+    GTEST_SKIP() << "io_uring unavailable here: " << h##_or.status();      \
+  }                                                                        \
+  ASSERT_TRUE(h##_or.ok()) << h##_or.status();                             \
   std::unique_ptr<::ringloop::testing::UringHarness> h = *std::move(h##_or)
 
 #endif  // RINGLOOP_DRIVERS_URING_URING_TEST_UTIL_H_

@@ -102,8 +102,7 @@ struct Prepper {
     io_uring_prep_rw(uring_abi::kOpBind, sqe, o.fd, o.addr, 0, o.addrlen);
   }
   void operator()(const Listen& o) const {
-    io_uring_prep_rw(uring_abi::kOpListen, sqe, o.fd, nullptr, static_cast<unsigned>(o.backlog),
-                     0);
+    io_uring_prep_rw(uring_abi::kOpListen, sqe, o.fd, nullptr, static_cast<unsigned>(o.backlog), 0);
   }
   void operator()(const Timeout&) const {
     RL_CHECK(false && "Timeout ops live in the engine's timer table, never in the ring");

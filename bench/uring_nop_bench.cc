@@ -1,0 +1,130 @@
+// bench/uring_nop_bench.cc: NOP throughput through Engine + UringDriver against a
+// raw liburing loop, measured in the same run, at batches of 1 and 32.
+//
+// Both sides set up the same ring (256 entries, SUBMIT_ALL) and do one
+// io_uring_enter per batch (NOPs complete inline during the submit). The raw loop
+// is the floor any driver pays: get_sqe/prep/submit_and_wait/reap. The driver side
+// is what a runtime pays: Engine::Submit per op, one Poll(wait) per batch (prep,
+// one enter, reap into HandleCompletion, AdvanceTime), then PollEvent per op.
+// After the runs it prints driver/raw for each batch size; the goal is >= 0.9 at
+// batch 32.
+#include <liburing.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "core/engine.h"
+#include "drivers/uring/uring_driver.h"
+
+namespace ringloop {
+namespace {
+
+constexpr unsigned kEntries = 256;
+
+void BM_RawLiburingNop(benchmark::State& state) {
+  const unsigned batch = static_cast<unsigned>(state.range(0));
+  io_uring ring;
+  io_uring_params params{};
+  params.flags = IORING_SETUP_SUBMIT_ALL;
+  if (io_uring_queue_init_params(kEntries, &ring, &params) != 0) {
+    state.SkipWithError("io_uring_queue_init_params failed");
+    return;
+  }
+  uint64_t completed = 0;
+  for (auto _ : state) {
+    for (unsigned i = 0; i < batch; ++i) {
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+      io_uring_prep_nop(sqe);
+      io_uring_sqe_set_data64(sqe, i);
+    }
+    io_uring_submit_and_wait(&ring, batch);
+    unsigned head;
+    unsigned n = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring, head, cqe) {
+      completed += static_cast<uint64_t>(cqe->res == 0);
+      ++n;
+    }
+    io_uring_cq_advance(&ring, n);
+  }
+  benchmark::DoNotOptimize(completed);
+  state.SetItemsProcessed(static_cast<int64_t>(completed));
+  io_uring_queue_exit(&ring);
+}
+
+void BM_DriverNop(benchmark::State& state) {
+  const unsigned batch = static_cast<unsigned>(state.range(0));
+  UringDriver::Options options;
+  options.sq_entries = kEntries;
+  absl::StatusOr<std::unique_ptr<UringDriver>> driver = UringDriver::Create(options);
+  if (!driver.ok()) {
+    state.SkipWithError(std::string(driver.status().message()).c_str());
+    return;
+  }
+  Engine engine;
+  uint64_t completed = 0;
+  for (auto _ : state) {
+    for (unsigned i = 0; i < batch; ++i) engine.Submit({Nop{}, i});
+    unsigned events = 0;
+    while (events < batch) {
+      if (!(*driver)->Poll(engine, /*wait=*/true).ok()) {
+        state.SkipWithError("Poll failed");
+        return;
+      }
+      while (std::optional<Event> e = engine.PollEvent()) {
+        completed += static_cast<uint64_t>(e->res == 0);
+        ++events;
+      }
+    }
+  }
+  benchmark::DoNotOptimize(completed);
+  state.SetItemsProcessed(static_cast<int64_t>(completed));
+}
+
+BENCHMARK(BM_RawLiburingNop)->Arg(1)->Arg(32);
+BENCHMARK(BM_DriverNop)->Arg(1)->Arg(32);
+
+// RatioReporter: the console output, plus items/s per run kept for the ratios.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.error_occurred) continue;
+      // With --benchmark_repetitions, the median stands for the run.
+      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      if (run.run_type != Run::RT_Iteration && !median) continue;
+      const auto it = run.counters.find("items_per_second");
+      if (it != run.counters.end()) rates_[run.run_name.str()] = it->second.value;
+    }
+  }
+  void PrintRatios() const {
+    for (const char* batch : {"1", "32"}) {
+      const auto raw = rates_.find(std::string("BM_RawLiburingNop/") + batch);
+      const auto drv = rates_.find(std::string("BM_DriverNop/") + batch);
+      if (raw == rates_.end() || drv == rates_.end() || raw->second <= 0) continue;
+      std::printf("batch %2s: driver %.2f M nops/s, raw liburing %.2f M nops/s, ratio %.3f%s\n",
+                  batch, drv->second / 1e6, raw->second / 1e6, drv->second / raw->second,
+                  std::string(batch) == "32" ? " (goal >= 0.9)" : "");
+    }
+  }
+
+ private:
+  std::map<std::string, double> rates_;
+};
+
+}  // namespace
+}  // namespace ringloop
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  ringloop::RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.PrintRatios();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,415 @@
+// tests/property/checker.cc: the invariant checks.
+#include "tests/property/checker.h"
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace ringloop::prop {
+namespace {
+
+const char* RequestKindName(RequestKind k) {
+  switch (k) {
+    case RequestKind::kOp: return "op";
+    case RequestKind::kLinkTimeout: return "link-timeout";
+    case RequestKind::kCancel: return "cancel";
+    case RequestKind::kShutdown: return "shutdown";
+  }
+  return "?";
+}
+
+std::string OpKindName(OpKind k) { return std::string(OpName(k)); }
+
+// LinkLength: the byte count below which a result breaks a chain (-1: none).
+int64_t LinkLength(const Op& op) {
+  auto iov_bytes = [](const iovec* iov, uint32_t n) {
+    int64_t total = 0;
+    for (uint32_t i = 0; i < n; ++i) total += int64_t(iov[i].iov_len);
+    return total;
+  };
+  switch (KindOf(op)) {
+    case OpKind::kRead: return std::get<Read>(op).len;
+    case OpKind::kWrite: return std::get<Write>(op).len;
+    case OpKind::kReadv: return iov_bytes(std::get<Readv>(op).iov, std::get<Readv>(op).iovcnt);
+    case OpKind::kWritev: return iov_bytes(std::get<Writev>(op).iov, std::get<Writev>(op).iovcnt);
+    case OpKind::kRecv: {
+      const Recv& r = std::get<Recv>(op);
+      return (r.flags & MSG_WAITALL) != 0 ? int64_t(r.len) : -1;
+    }
+    case OpKind::kSend: {
+      const Send& s = std::get<Send>(op);
+      return (s.flags & MSG_WAITALL) != 0 ? int64_t(s.len) : -1;
+    }
+    default:
+      return -1;
+  }
+}
+
+}  // namespace
+
+void Checker::Fail(std::string message) {
+  if (!violation_) violation_ = std::move(message);
+}
+
+std::string Checker::Name(const OpInfo& op) const {
+  return absl::StrCat("op#", op.tag, "(", OpKindName(op.kind), " fd=", op.fd, ")");
+}
+
+Checker::OpInfo* Checker::OpOfTag(uint64_t tag) {
+  auto it = ops_.find(tag);
+  return it == ops_.end() ? nullptr : &it->second;
+}
+
+Checker::OpInfo* Checker::OpOfUserData(uint64_t user_data) {
+  const Engine::Decoded d = Engine::DecodeUserData(user_data);
+  auto it = by_id_.find({d.index, d.generation});
+  return it == by_id_.end() ? nullptr : OpOfTag(it->second);
+}
+
+bool Checker::IsFinal(uint64_t tag) const {
+  auto it = ops_.find(tag);
+  return it != ops_.end() && it->second.final;
+}
+
+OpId Checker::IdOf(uint64_t tag) const { return ops_.at(tag).id; }
+
+std::vector<uint64_t> Checker::LiveTags() const {
+  std::vector<uint64_t> out;
+  for (const auto& [tag, op] : ops_) {
+    if (!op.final && !op.is_close) out.push_back(tag);
+  }
+  return out;
+}
+
+std::vector<uint64_t> Checker::EndedTags() const {
+  std::vector<uint64_t> out;
+  for (const auto& [tag, op] : ops_) {
+    if (op.final && !op.is_close) out.push_back(tag);
+  }
+  return out;
+}
+
+// --- User side ----------------------------------------------------------------------
+
+void Checker::OnSubmit(uint64_t tag, OpId id, const SubmitArgs& args, int chain, int pos) {
+  for (const auto& [ud, o] : outstanding_) {
+    if (Engine::DecodeUserData(ud).index == id.index) {
+      Fail(absl::StrCat("slot ", id.index, " handed to op#", tag, " while the kernel still holds ",
+                        RequestKindName(o.kind), " request ud=", absl::Hex(ud), " of op#", o.tag));
+    }
+  }
+  OpInfo op;
+  op.tag = tag;
+  op.id = id;
+  op.op = args.op;
+  op.kind = KindOf(args.op);
+  op.fd = FdOf(args.op);
+  op.is_timeout = op.kind == OpKind::kTimeout;
+  op.deadline_ns = op.is_timeout ? std::get<Timeout>(args.op).deadline_ns : args.deadline_ns;
+  op.multishot = IsMultishot(args.op);
+  op.closing_at_submit = op.fd >= 0 && closing_.count(op.fd) != 0;
+  op.chain = chain;
+  op.pos = pos;
+  op.link_len = LinkLength(args.op);
+  ops_[tag] = op;
+  by_id_[{id.index, id.generation}] = tag;
+  if (chain >= 0) chains_[chain].push_back(tag);
+}
+
+void Checker::OnCancel(uint64_t tag, bool live) {
+  const OpInfo* op = OpOfTag(tag);
+  if (op == nullptr) return;
+  if (op->final && live) Fail(absl::StrCat("Cancel of ended ", Name(*op), " returned true"));
+  if (!op->final && !live) Fail(absl::StrCat("Cancel of live ", Name(*op), " returned false"));
+}
+
+void Checker::OnClose(uint64_t tag, OpId id, int fd) {
+  for (const auto& [ud, o] : outstanding_) {
+    if (o.fd == fd) {
+      ++close_with_ops_in_flight_;
+      break;
+    }
+  }
+  OpInfo op;
+  op.tag = tag;
+  op.id = id;
+  op.op = ringloop::Close{fd};
+  op.kind = OpKind::kClose;
+  op.fd = fd;
+  op.is_close = true;
+  op.closing_at_submit = closing_.count(fd) != 0;
+  ops_[tag] = op;
+  by_id_[{id.index, id.generation}] = tag;
+  if (!op.closing_at_submit) closing_[fd] = tag;
+}
+
+void Checker::CheckImmediate(uint64_t tag, int32_t res, const char* why) {
+  const OpInfo* op = OpOfTag(tag);
+  if (op == nullptr) return;
+  if (!op->final) {
+    Fail(absl::StrCat(Name(*op), " ", why, ": must end at once, but is still live"));
+  } else if (op->res != res) {
+    Fail(absl::StrCat(Name(*op), " ", why, ": must end with ", res, ", got ", op->res));
+  }
+}
+
+void Checker::SkipChain(int chain) { chains_.erase(chain); }
+
+void Checker::OnEvent(const Event& e, uint64_t now_ns, uint64_t driver_now_ns) {
+  OpInfo* op = OpOfTag(e.tag);
+  if (op == nullptr) {
+    Fail(absl::StrCat("event for unknown tag ", e.tag));
+    return;
+  }
+  if (!(e.id == op->id)) {
+    Fail(absl::StrCat("event for ", Name(*op), " carries OpId {", e.id.index, ",",
+                      e.id.generation, "}, not its own {", op->id.index, ",", op->id.generation,
+                      "} (misrouted)"));
+  }
+  if (op->final) {
+    Fail(absl::StrCat("second event (res=", e.res, ") for ", Name(*op), " after its final event"));
+    return;
+  }
+  if (e.more) {
+    if (!op->multishot) Fail(absl::StrCat("intermediate event for single-shot ", Name(*op)));
+    return;
+  }
+  OnFinal(*op, e, now_ns, driver_now_ns);
+}
+
+void Checker::OnFinal(OpInfo& op, const Event& e, uint64_t now_ns, uint64_t driver_now_ns) {
+  for (const auto& [ud, o] : outstanding_) {
+    if (o.tag == op.tag && (o.kind == RequestKind::kOp || o.kind == RequestKind::kLinkTimeout)) {
+      Fail(absl::StrCat("final event (res=", e.res, ") of ", Name(op), " while its ",
+                        RequestKindName(o.kind), " request ud=", absl::Hex(ud),
+                        " is still in the kernel: buffer and slot released too early"));
+    }
+  }
+  op.final = true;
+  op.res = e.res;
+  op.final_order = ++final_count_;
+  if (op.closing_at_submit && e.res != -EBADF && !(op.chain >= 0 && e.res == -ECANCELED)) {
+    Fail(absl::StrCat(Name(op), " submitted on closing fd ", op.fd, " ended ", e.res,
+                      ", not -EBADF"));
+  }
+  if (op.is_timeout) {
+    if (e.res == 0 && now_ns < op.deadline_ns) {
+      Fail(absl::StrCat("Timeout ", Name(op), " fired at ", now_ns, " before its deadline ",
+                        op.deadline_ns));
+    } else if (e.res != 0 && e.res != -ECANCELED && e.res != -EINVAL) {
+      Fail(absl::StrCat("Timeout ", Name(op), " ended ", e.res));
+    }
+  }
+  if (e.res == -ETIME && !op.is_timeout) {
+    ++timed_out_;
+    if (op.deadline_ns == kNoDeadline) {
+      Fail(absl::StrCat(Name(op), " timed out but had no deadline"));
+    } else if (driver_now_ns < op.deadline_ns) {
+      // Linked timeouts fire in the kernel, on the driver's clock.
+      Fail(absl::StrCat(Name(op), " timed out at ", driver_now_ns, " before its deadline ",
+                        op.deadline_ns));
+    }
+  }
+  if (op.is_close) {
+    auto it = closing_.find(op.fd);
+    if (it != closing_.end() && it->second == op.tag) closing_.erase(it);
+  }
+  if (op.chain >= 0) CheckChain(op.chain);
+}
+
+void Checker::CheckChain(int chain) {
+  auto it = chains_.find(chain);
+  if (it == chains_.end()) return;
+  std::vector<const OpInfo*> members;
+  for (uint64_t tag : it->second) {
+    const OpInfo* m = OpOfTag(tag);
+    if (m == nullptr || !m->final) return;
+    members.push_back(m);
+  }
+  size_t failed = members.size();
+  for (size_t i = 0; i < members.size() && failed == members.size(); ++i) {
+    const OpInfo& m = *members[i];
+    if (m.res < 0 || (m.link_len >= 0 && m.res < m.link_len)) failed = i;
+  }
+  for (size_t j = failed + 1; j < members.size(); ++j) {
+    const OpInfo& m = *members[j];
+    if (m.res != -ECANCELED) {
+      Fail(absl::StrCat("chain ", chain, ": member ", failed, " ", Name(*members[failed]),
+                        " failed with ", members[failed]->res, " but later member ", j, " ",
+                        Name(m), " ended ", m.res, ", not -ECANCELED"));
+      return;
+    }
+    // Members that ended after the failing one ended because of it: in order.
+    // (One that ended earlier was cancelled on its own, e.g. by a close.)
+    const OpInfo& prev = *members[j - 1];
+    if (j > failed + 1 && m.final_order > members[failed]->final_order &&
+        prev.final_order > members[failed]->final_order && m.final_order < prev.final_order) {
+      Fail(absl::StrCat("chain ", chain, ": cancelled rest not ended in order (", Name(m),
+                        " before ", Name(*members[j - 1]), ")"));
+      return;
+    }
+  }
+  chains_.erase(it);
+}
+
+// --- Kernel side ---------------------------------------------------------------------
+
+void Checker::OnRecord(const sim::TraceRecord& r) {
+  switch (r.type) {
+    case sim::TraceType::kRequest:
+      OnRequest(r);
+      break;
+    case sim::TraceType::kPost:
+      if (static_cast<RequestKind>(r.req_kind) == RequestKind::kOp) {
+        const OpInfo* op = OpOfUserData(r.user_data);
+        if (op != nullptr && op->final) {
+          Fail(absl::StrCat("the kernel completed ", Name(*op), " (res=", r.res,
+                            ") after its final event: it touched a released buffer"));
+        }
+      }
+      break;
+    case sim::TraceType::kDeliver:
+      if ((r.flags & kCqeFMore) == 0) outstanding_.erase(r.user_data);
+      break;
+    case sim::TraceType::kFdOpen:
+      closed_in_kernel_.erase(r.fd);
+      break;
+    default:
+      break;
+  }
+}
+
+void Checker::OnRequest(const sim::TraceRecord& r) {
+  const RequestKind kind = static_cast<RequestKind>(r.req_kind);
+  OpInfo* op = OpOfUserData(r.user_data);
+  const Engine::Decoded d = Engine::DecodeUserData(r.user_data);
+  if (op == nullptr) {
+    Fail(absl::StrCat("kernel got a ", RequestKindName(kind), " request ud=",
+                      absl::Hex(r.user_data), " for a slot no op holds"));
+    return;
+  }
+  switch (kind) {
+    case RequestKind::kOp:
+      if (op->final) Fail(absl::StrCat("kernel got a request for ", Name(*op), " after its final event"));
+      if (op->closing_at_submit) {
+        Fail(absl::StrCat(Name(*op), " was submitted while fd ", op->fd,
+                          " was closing, yet reached the kernel"));
+      }
+      if (op->is_close) {
+        OnCloseRequest(*op, r.user_data);
+      } else if (op->fd >= 0 && closed_in_kernel_.count(op->fd) != 0) {
+        Fail(absl::StrCat("kernel got ", Name(*op), " on fd ", op->fd, " after CLOSE(", op->fd,
+                          ") and before the number was reused"));
+      }
+      if (!op->reached_kernel && !op->is_close) {
+        if (op->tag < last_first_issue_tag_) {
+          Fail(absl::StrCat(Name(*op), " reached the kernel after op#", last_first_issue_tag_,
+                            ", which was submitted later (queue not FIFO)"));
+        }
+        last_first_issue_tag_ = op->tag;
+      }
+      op->reached_kernel = true;
+      break;
+    case RequestKind::kLinkTimeout: {
+      const Engine::Decoded prev = Engine::DecodeUserData(last_request_ud_);
+      if (op->deadline_ns == kNoDeadline || op->is_timeout) {
+        Fail(absl::StrCat("linked timeout for ", Name(*op), ", which has no deadline"));
+      } else if (r.aux != op->deadline_ns) {
+        Fail(absl::StrCat("linked timeout for ", Name(*op), " carries deadline ", r.aux,
+                          ", not the op's ", op->deadline_ns));
+      }
+      if (last_request_kind_ != uint8_t(RequestKind::kOp) || prev.index != d.index ||
+          prev.generation != d.generation) {
+        Fail(absl::StrCat("linked timeout for ", Name(*op),
+                          " is not right after that op's own request"));
+      }
+      break;
+    }
+    case RequestKind::kShutdown:
+      if (closed_in_kernel_.count(r.fd) != 0) {
+        Fail(absl::StrCat("shutdown request on fd ", r.fd, " after its CLOSE"));
+      }
+      break;
+    case RequestKind::kCancel:
+      break;
+  }
+  const int fd = kind == RequestKind::kShutdown ? r.fd : op->fd;
+  outstanding_[r.user_data] = Outstanding{op->tag, kind, op->is_close ? -1 : fd};
+  last_request_ud_ = r.user_data;
+  last_request_kind_ = r.req_kind;
+}
+
+void Checker::OnCloseRequest(const OpInfo& close, uint64_t user_data) {
+  const int fd = close.fd;
+  for (const auto& [ud, o] : outstanding_) {
+    if (o.fd == fd && ud != user_data) {
+      Fail(absl::StrCat("CLOSE(", fd, ") reached the kernel while ", RequestKindName(o.kind),
+                        " request ud=", absl::Hex(ud), " of op#", o.tag, " on fd ", fd,
+                        " is outstanding"));
+      return;
+    }
+  }
+  for (const auto& [tag, op] : ops_) {
+    if (tag >= close.tag) break;
+    if (!op.is_close && op.fd == fd && !op.final) {
+      Fail(absl::StrCat("CLOSE(", fd, ") reached the kernel before ", Name(op), " ended"));
+      return;
+    }
+  }
+  closed_in_kernel_.insert(fd);
+}
+
+// --- Whole-state checks ---------------------------------------------------------------
+
+void Checker::CheckDeadlines(uint64_t now_ns) {
+  for (const auto& [tag, op] : ops_) {
+    if (op.final || op.deadline_ns == kNoDeadline || op.deadline_ns > now_ns) continue;
+    if (op.chain >= 0 && op.pos > 0) {
+      // A linked timeout starts when its op starts, which is when the member
+      // before it completes (IORING_OP_LINK_TIMEOUT semantics).
+      bool before_final = true;
+      for (uint64_t t : chains_[op.chain]) {
+        if (t == tag) break;
+        if (!IsFinal(t)) before_final = false;
+      }
+      if (!before_final) continue;
+    }
+    if (!op.is_timeout && !op.reached_kernel && !options_.strict_queued_deadlines) continue;
+    Fail(absl::StrCat(Name(op), " with deadline ", op.deadline_ns, " still unresolved at ",
+                      now_ns, " after the loop settled"));
+    return;
+  }
+}
+
+void Checker::CheckQuiescent(const Engine& engine, const sim::SimDriver& sim) {
+  for (const auto& [tag, op] : ops_) {
+    if (!op.final) {
+      Fail(absl::StrCat(Name(op), " never had its final event"));
+      return;
+    }
+  }
+  if (!outstanding_.empty()) {
+    const auto& [ud, o] = *outstanding_.begin();
+    Fail(absl::StrCat(RequestKindName(o.kind), " request ud=", absl::Hex(ud), " of op#", o.tag,
+                      " never completed"));
+    return;
+  }
+  if (!engine.Quiescent() || engine.LiveOps() != 0 || engine.InFlight() != 0) {
+    Fail(absl::StrCat("engine not quiescent at the end: live=", engine.LiveOps(),
+                      " in_flight=", engine.InFlight()));
+  } else if (engine.NextDeadline().has_value()) {
+    Fail(absl::StrCat("engine still has a timer at ", *engine.NextDeadline()));
+  } else if (!sim.Idle()) {
+    Fail(absl::StrCat("kernel still has ", sim.InFlight(), " requests and ", sim.PendingCqes(),
+                      " CQEs"));
+  }
+  for (int fd : sim.OpenFds()) {
+    if (fd > 2) {
+      Fail(absl::StrCat("fd ", fd, " leaked: open in the kernel after everything was closed"));
+      return;
+    }
+  }
+}
+
+}  // namespace ringloop::prop

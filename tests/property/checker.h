@@ -1,0 +1,150 @@
+// tests/property/checker.h: the guarantees of DESIGN.md, checked as a run goes.
+//
+// Checker watches one run of Engine + SimDriver from both sides: what the user
+// did and saw (OnSubmit, OnCancel, OnClose, OnEvent) and what the kernel saw
+// (OnRecord: every request taken, CQE posted and delivered, fd allocated). It
+// never drives anything. After each input it holds:
+//   - exactly once: one final event per op, none after it, none for a stale op
+//     (the event's OpId is the op's own), intermediate events only for
+//     multishot ops;
+//   - close waits: the kernel gets CLOSE(fd) only when no request naming fd is
+//     outstanding and every op on fd submitted before the Close has ended; no
+//     kernel request names fd after its CLOSE until the number is reopened;
+//     an op submitted on a closing fd fails at once with -EBADF;
+//   - buffers and slots: an op's final event comes only after every kernel
+//     request of that op has delivered its final CQE; the kernel never posts a
+//     completion (never writes a buffer) for an op after its final event; a
+//     slot index is never handed out again while a request names it;
+//   - chains: when a member fails (BreaksLink), every later member ends
+//     -ECANCELED, in chain order;
+//   - deadlines: never early (a Timeout fires at or after its deadline; -ETIME
+//     only for ops with a deadline that passed) and, on CheckDeadlines after
+//     the loop has settled, every deadline up to now is resolved;
+//   - linked timeouts ride right after their own op, with its deadline;
+//   - backpressure: ops reach the kernel in submission order (FIFO);
+//   - cancel: returns true exactly while the op is live, never changes an
+//     outcome already delivered;
+//   - quiescence (CheckQuiescent): no live op, timer, request or fd left.
+// The first violation is kept (with a message naming the op and fd); later
+// calls are ignored.
+//
+// Thread safety: one owner.
+#ifndef RINGLOOP_TESTS_PROPERTY_CHECKER_H_
+#define RINGLOOP_TESTS_PROPERTY_CHECKER_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/engine.h"
+#include "drivers/sim/sim_driver.h"
+#include "drivers/sim/trace.h"
+
+namespace ringloop::prop {
+
+// CheckerOptions: which guarantees are enforced strictly.
+struct CheckerOptions {
+  // strict_queued_deadlines: an op still waiting in the engine's queue when its
+  // deadline passes must resolve too (DESIGN.md guarantee 5 read literally).
+  bool strict_queued_deadlines = false;
+};
+
+class Checker {
+ public:
+  explicit Checker(CheckerOptions options = {}) : options_(options) {}
+
+  // --- What the user did (the runner calls these right after the engine call).
+  // OnSubmit: op `tag` got `id`; `chain` is its chain's number (or -1) and
+  // `pos` its position; `closing` whether its fd was closing at submission.
+  void OnSubmit(uint64_t tag, OpId id, const SubmitArgs& args, int chain, int pos);
+  // OnCancel: Engine::Cancel(id of `tag`) returned `live`.
+  void OnCancel(uint64_t tag, bool live);
+  // OnClose: Engine::Close(fd) returned `id` for tag.
+  void OnClose(uint64_t tag, OpId id, int fd);
+  // OnEvent: the engine delivered `e` at engine time `now_ns` (the last
+  // AdvanceTime) while the driver's clock read `driver_now_ns`.
+  void OnEvent(const Event& e, uint64_t now_ns, uint64_t driver_now_ns);
+  // OnRecord: the simulator made trace record `r`.
+  void OnRecord(const sim::TraceRecord& r);
+
+  // CheckDeadlines: every deadline <= now_ns is resolved (call after settling).
+  void CheckDeadlines(uint64_t now_ns);
+  // CheckQuiescent: the end state leaks nothing.
+  void CheckQuiescent(const Engine& engine, const sim::SimDriver& sim);
+  // CheckImmediate: op `tag` (just submitted) must already be final with `res`.
+  void CheckImmediate(uint64_t tag, int32_t res, const char* why);
+  // SkipChain: chain `chain` was refused whole at submission (its failing
+  // member got the error, the others -ECANCELED): no ordering to check.
+  void SkipChain(int chain);
+
+  bool ok() const { return !violation_; }
+  const std::string& violation() const { return *violation_; }
+  void Fail(std::string message);
+
+  // --- Queries for the runner -------------------------------------------------
+  bool IsFinal(uint64_t tag) const;
+  bool IsClosing(int fd) const { return closing_.count(fd) != 0; }
+  // LiveTags / EndedTags: ops by state, in submission order.
+  std::vector<uint64_t> LiveTags() const;
+  std::vector<uint64_t> EndedTags() const;
+  OpId IdOf(uint64_t tag) const;
+  uint64_t ops() const { return ops_.size(); }
+  uint64_t close_with_ops_in_flight() const { return close_with_ops_in_flight_; }
+  uint64_t timed_out() const { return timed_out_; }
+
+ private:
+  struct OpInfo {
+    uint64_t tag = 0;
+    OpId id;
+    Op op;
+    OpKind kind = OpKind::kNop;
+    int fd = -1;
+    uint64_t deadline_ns = kNoDeadline;  // op deadline, or a Timeout's fire time
+    bool is_timeout = false;
+    bool is_close = false;
+    bool multishot = false;
+    bool closing_at_submit = false;
+    bool reached_kernel = false;
+    bool final = false;
+    int32_t res = 0;
+    int64_t link_len = -1;  // a result below this breaks a chain (-1: none)
+    int chain = -1;
+    int pos = 0;
+    uint64_t final_order = 0;
+  };
+  struct Outstanding {
+    uint64_t tag;
+    RequestKind kind;
+    int fd;  // the fd the request names (via its op), or -1
+  };
+
+  OpInfo* OpOfUserData(uint64_t user_data);
+  OpInfo* OpOfTag(uint64_t tag);
+  void OnRequest(const sim::TraceRecord& r);
+  void OnCloseRequest(const OpInfo& close, uint64_t user_data);
+  void OnFinal(OpInfo& op, const Event& e, uint64_t now_ns, uint64_t driver_now_ns);
+  void CheckChain(int chain);
+  std::string Name(const OpInfo& op) const;
+
+  CheckerOptions options_;
+  std::optional<std::string> violation_;
+  std::map<uint64_t, OpInfo> ops_;                 // by tag
+  std::map<std::pair<uint32_t, uint32_t>, uint64_t> by_id_;  // (index, generation) -> tag
+  std::map<uint64_t, Outstanding> outstanding_;    // kernel requests not yet finished
+  std::map<int, uint64_t> closing_;                // fd -> tag of its Close
+  std::set<int> closed_in_kernel_;                 // fds after CLOSE, until reopened
+  std::map<int, std::vector<uint64_t>> chains_;    // chain -> member tags
+  uint64_t last_first_issue_tag_ = 0;
+  uint64_t last_request_ud_ = 0;
+  uint8_t last_request_kind_ = 0xff;
+  uint64_t final_count_ = 0;
+  uint64_t close_with_ops_in_flight_ = 0;
+  uint64_t timed_out_ = 0;
+};
+
+}  // namespace ringloop::prop
+
+#endif  // RINGLOOP_TESTS_PROPERTY_CHECKER_H_
