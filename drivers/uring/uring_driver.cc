@@ -765,18 +765,26 @@ void UringDriver::Dispatch(Engine* engine, uint64_t user_data, int32_t res, uint
   ++stats_.cqes;
   const bool final_cqe = (flags & IORING_CQE_F_MORE) == 0;
   if (IsDriverUserData(user_data)) {
-    if (user_data == kMsgRingWakeUserData) {
-      ++stats_.msg_ring_wakeups;  // posted by another ring: no SQE of ours behind it
-      return;
+    switch (user_data) {
+      case kWakeUserData:
+        RL_CHECK(final_cqe && sqes_in_kernel_ > 0);
+        --sqes_in_kernel_;
+        ++stats_.wakeups;
+        wake_armed_ = false;
+        wake_pending_.store(false);  // seq_cst: pairs with Wake()'s exchange
+        return;
+      case kDriverCancelUserData:
+      case kMsgRingSentUserData:
+        RL_CHECK(final_cqe && sqes_in_kernel_ > 0);
+        --sqes_in_kernel_;
+        return;
+      case kMsgRingWakeUserData:
+        ++stats_.msg_ring_wakeups;  // posted by another ring: no SQE of ours behind it
+        return;
+      default:
+        ++stats_.foreign_cqes;  // posted into this ring by someone else: ignored
+        return;
     }
-    RL_CHECK(final_cqe && sqes_in_kernel_ > 0);
-    --sqes_in_kernel_;
-    if (user_data == kWakeUserData) {
-      ++stats_.wakeups;
-      wake_armed_ = false;
-      wake_pending_.store(false);  // seq_cst: pairs with Wake()'s exchange
-    }
-    return;
   }
   if (final_cqe) {
     RL_CHECK(sqes_in_kernel_ > 0);

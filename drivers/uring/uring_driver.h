@@ -25,6 +25,8 @@
 // - Wake: an eventfd read is kept armed in the ring; Wake() writes the eventfd at most
 //   once per wake-up (an atomic pending flag). SendWake() wakes another UringDriver
 //   through IORING_OP_MSG_RING (Linux 5.18), the way to go under SINGLE_ISSUER.
+//   Other code must not MSG_RING into a UringDriver's ring: a CQE the driver did not
+//   ask for is indistinguishable from its own.
 // - Destruction drains: every SQE still in the kernel is cancelled
 //   (IORING_ASYNC_CANCEL_ANY) and its CQE awaited before the ring is unmapped, so no
 //   buffer is written after the driver is gone. (Drain the engine first to give its
@@ -74,6 +76,7 @@ struct UringStats {
   uint64_t msg_ring_wakeups = 0;  // wake-ups received through MSG_RING
   uint64_t eintr = 0;             // io_uring_enter calls interrupted
   uint64_t busy = 0;              // -EBUSY / -EAGAIN from io_uring_enter
+  uint64_t foreign_cqes = 0;      // driver-kind CQEs no SQE of ours produced (ignored)
 };
 
 class UringDriver final : public Driver {

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,22 @@ std::string Name(const ::testing::TestParamInfo<Combo>& info) {
 
 char arena[1 << 16];
 
+// HasSqpollThread: whether the ring `ring_fd` has an SQPOLL kernel thread (its
+// fdinfo's "SqThread:" names the thread, or -1), i.e. SQPOLL is really on.
+bool HasSqpollThread(int ring_fd) {
+  std::ifstream info("/proc/self/fdinfo/" + std::to_string(ring_fd));
+  std::string key;
+  while (info >> key) {
+    if (key == "SqThread:") {
+      long tid = -1;
+      info >> tid;
+      return tid > 0;
+    }
+  }
+  ADD_FAILURE() << "no SqThread in the ring's fdinfo";
+  return false;
+}
+
 class UringOptionsTest : public ::testing::TestWithParam<Combo> {
  protected:
   UringDriver::Options MakeOptions() const {
@@ -93,6 +110,7 @@ class UringOptionsTest : public ::testing::TestWithParam<Combo> {
 
 TEST_P(UringOptionsTest, SameScenarioSameResults) {
   URING_HARNESS_OR_SKIP(h, MakeOptions());
+  EXPECT_EQ(HasSqpollThread(h->driver().ring_fd()), GetParam().sqpoll);
   Fds fds;
   // 1. A burst of nops, more than a small SQ and CQ hold.
   std::vector<OpId> nops;
