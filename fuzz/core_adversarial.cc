@@ -15,8 +15,7 @@
 // (taken from the end of the input; one byte for ranges below 256, and 2, 4 or
 // 8 bytes where noted). fuzz/make_seeds.py writes inputs in this layout.
 //
-// Environment: RINGLOOP_FUZZ_TRACE=1 prints every input; RINGLOOP_FUZZ_STRICT=1
-// also fails on the known core issues listed in fuzz/README.md.
+// Environment: RINGLOOP_FUZZ_TRACE=1 prints every input and event.
 #include <limits.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -40,7 +39,6 @@ namespace {
 constexpr size_t kMaxActions = 4096;
 constexpr uint32_t kInitialSlots[] = {0, 1, 4, 256};
 
-bool g_strict = false;
 bool g_trace = false;
 
 // Borrowed memory for ops: the engine only stores these pointers.
@@ -89,16 +87,13 @@ uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
 }
 
 // Fd: mostly a few small numbers (so ops, closes and reuse collide), sometimes
-// negative, above the small range, or large (1 in 32: the engine's fd table is
-// dense, so a large fd costs a large allocation, see known issue K4).
+// negative, just above the small range, or any non-negative int.
 int Fd(FuzzedDataProvider& in) {
   const uint8_t choice = Byte(in, 31);
   if (choice < 26) return int(choice % 13) - 1;
   if (choice < 29) return -2 - int(Byte(in, 255));
   if (choice < 31) return 12 + int(Byte(in, 255));
-  const uint32_t raw = in.ConsumeIntegral<uint32_t>();
-  // Outside strict mode fds stay below 2^16.
-  return g_strict ? int(raw & 0x7fffffff) : int(raw % (1u << 16));
+  return int(in.ConsumeIntegral<uint32_t>() & 0x7fffffff);
 }
 
 // Deadline: none (5 in 8), soon, later, or any absolute time.
@@ -380,9 +375,7 @@ void Step(FuzzedDataProvider& in, CoreOracle& oracle, uint64_t step) {
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
   using namespace ringloop::fuzz;
-  const char* strict = std::getenv("RINGLOOP_FUZZ_STRICT");
   const char* trace = std::getenv("RINGLOOP_FUZZ_TRACE");
-  g_strict = strict != nullptr && strict[0] == '1';
   g_trace = trace != nullptr && trace[0] == '1';
   for (int i = 0; i < IOV_MAX; ++i) {
     // Every fifth iovec has a null base with a length: EFAULT once iovcnt > 4.
@@ -399,7 +392,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Engine::Options options;
   options.max_in_flight = 2 + Byte(in, 15);
   options.initial_slots = kInitialSlots[Byte(in, 3)];
-  CoreOracle oracle(options, g_strict, g_trace);
+  CoreOracle oracle(options, g_trace);
   for (uint64_t step = 0; step < kMaxActions && in.remaining_bytes() > 0; ++step) {
     Step(in, oracle, step);
   }

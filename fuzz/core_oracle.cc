@@ -31,8 +31,6 @@ namespace {
     if (!(cond)) Fail(__LINE__, #cond, __VA_ARGS__); \
   } while (0)
 
-constexpr uint64_t kAttemptBit = uint64_t{1} << 60;   // engine.cc's user_data layout
-constexpr uint32_t kGenerationMask = (1u << 28) - 1;  // engine.cc's generation width
 constexpr size_t kHistoryMax = 64;
 constexpr int kCheckedFdsMax = 16;  // IsClosing is compared on fds [-1, 16)
 
@@ -76,11 +74,10 @@ int32_t FairValue(const Op& op) {
 
 }  // namespace
 
-CoreOracle::CoreOracle(Engine::Options options, bool strict, bool trace)
-    : engine_(options), strict_(strict), trace_(trace) {
+CoreOracle::CoreOracle(Engine::Options options, bool trace) : engine_(options), trace_(trace) {
   if (trace_) {
-    std::fprintf(stderr, "engine max_in_flight=%u initial_slots=%u strict=%d\n",
-                 options.max_in_flight, options.initial_slots, strict);
+    std::fprintf(stderr, "engine max_in_flight=%u initial_slots=%u\n", options.max_in_flight,
+                 options.initial_slots);
   }
 }
 
@@ -92,14 +89,6 @@ uint64_t CoreOracle::PendingUserData(size_t i) const { return requests_[pending_
 
 size_t CoreOracle::AddOp(OpId id, uint64_t tag, const Op& op, uint64_t deadline_ns, int32_t error,
                          bool is_close) {
-  if (error != 0 && !strict_ && !is_close) {
-    // Known issue K1 (fuzz/README.md): Submit and SubmitChain return the OpId of
-    // a refused op read after its slot was released, one generation ahead of
-    // its event's (and equal to the next op's in that slot). Track the event's.
-    id.generation = (id.generation - 1) & kGenerationMask;
-  }
-  ORACLE_CHECK(op_by_id_.count(Key(id)) == 0, "OpId (%u,%u) handed out twice", id.index,
-               id.generation);
   OpRecord rec;
   rec.id = id;
   rec.tag = tag;
@@ -317,15 +306,7 @@ void CoreOracle::ConsumeChains(size_t chains) {
 
 void CoreOracle::Complete(uint64_t user_data, int32_t res, uint32_t flags) {
   auto it = live_by_user_data_.find(user_data);
-  size_t index = it == live_by_user_data_.end() ? kNone : it->second;
-  const Engine::Decoded d = Engine::DecodeUserData(user_data);
-  if (index == kNone && !strict_ && (d.kind == 2 || d.kind == 3) &&
-      (user_data & kAttemptBit) != 0) {
-    // Known issue K2 (fuzz/README.md): the engine ignores the attempt bit of
-    // cancel and shutdown user_data, so it accepts a value it never issued.
-    auto alias = live_by_user_data_.find(user_data & ~kAttemptBit);
-    if (alias != live_by_user_data_.end()) index = alias->second;
-  }
+  const size_t index = it == live_by_user_data_.end() ? kNone : it->second;
   const bool more = (flags & kCqeFMore) != 0;
   bool expected = index != kNone;
   if (expected && requests_[index].kind == RequestKind::kOp && more) {
@@ -666,11 +647,8 @@ void CoreOracle::CheckGetters() {
                (unsigned long long)stats.cancels_sent, (unsigned long long)stats.shutdowns_sent,
                (unsigned long long)stats.timers_fired, (unsigned long long)cancels_,
                (unsigned long long)shutdowns_, (unsigned long long)timers_fired_);
-  if (strict_) {
-    // Known issue K3 (fuzz/README.md): closes_sent is never incremented.
-    ORACLE_CHECK(stats.closes_sent == closes_, "stats.closes_sent %llu, CLOSE requests %llu",
-                 (unsigned long long)stats.closes_sent, (unsigned long long)closes_);
-  }
+  ORACLE_CHECK(stats.closes_sent == closes_, "stats.closes_sent %llu, CLOSE requests %llu",
+               (unsigned long long)stats.closes_sent, (unsigned long long)closes_);
   ORACLE_CHECK(engine_.InFlight() == in_flight_, "InFlight() %u, outstanding op requests %u",
                engine_.InFlight(), in_flight_);
   ORACLE_CHECK(in_flight_ <= engine_.options().max_in_flight, "%u in flight, limit %u", in_flight_,

@@ -16,9 +16,6 @@
 // cancels answered, timers run) until the engine is Quiescent, within a step
 // bound, and checks that every op had exactly one final event.
 //
-// Known deviations of the core that are reported but tolerated unless `strict`
-// (so that fuzzing goes on past them) are listed in fuzz/README.md.
-//
 // Thread safety: one owner.
 #ifndef RINGLOOP_FUZZ_CORE_ORACLE_H_
 #define RINGLOOP_FUZZ_CORE_ORACLE_H_
@@ -41,7 +38,7 @@ class CoreOracle {
  public:
   // CoreOracle: an engine with `options`. With `trace`, every input is printed
   // to stderr (for reading a reproducer).
-  CoreOracle(Engine::Options options, bool strict, bool trace);
+  CoreOracle(Engine::Options options, bool trace);
 
   // --- Inputs (each calls the engine once, then checks its outputs) ----------
   OpId Submit(const SubmitArgs& args);
@@ -142,7 +139,6 @@ class CoreOracle {
   int32_t FairResult(const RequestRecord& r) const;
 
   Engine engine_;
-  bool strict_;
   bool trace_;
 
   std::vector<OpRecord> ops_;

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""make_seeds.py: writes the hand-made seed inputs of fuzz/corpus/core_adversarial/.
+"""make_seeds.py: writes the hand-made inputs of fuzz/corpus/core_adversarial/ and
+fuzz/regressions/core_adversarial/.
 
 Each seed is a small program in the input layout of fuzz/core_adversarial.cc: every
 choice is one FuzzedDataProvider::ConsumeIntegralInRange, which takes its bytes from
@@ -232,9 +233,9 @@ def seeds():
     return out
 
 
-def pending():
-    """Reproducers of the known core issues (fuzz/README.md); they fail only
-    with RINGLOOP_FUZZ_STRICT=1, so they are kept out of the replayed corpus."""
+def regressions():
+    """Reproducers of the core faults core_adversarial found (fuzz/README.md),
+    replayed by core_adversarial_regression so that they stay fixed."""
     out = {}
 
     # K1: the OpId Submit returns for a refused op is not its event's; it is the
@@ -272,7 +273,7 @@ def write(group, directory):
 
 def main():
     write(seeds(), "corpus")
-    write(pending(), "regressions_pending")
+    write(regressions(), "regressions")
     return 0
 
 

@@ -357,6 +357,17 @@ void SimDriver::Deliver(Engine& engine) {
 void SimDriver::ProcessCancel(KReq* c) {
   KReq* t = Find(c->target);
   int32_t res = 0;
+  if (t != nullptr && t->state == State::kWaitLink && options_.cancel_finds_unstarted_links) {
+    for (const auto& p : inflight_) {
+      if (p->next == t) p->next = nullptr;  // its predecessor no longer starts it
+    }
+    ++stats_.cancels_ok;
+    c->fd = t->fd;
+    PostCqe(*c, 0, 0, Overflows());
+    Retire(c);
+    AbortChainFrom(t);
+    return;
+  }
   if (t == nullptr || t->state == State::kWaitLink) {
     // Not found: already done (its real result stands) or not started yet
     // (a linked request the cancel cannot see).
@@ -556,8 +567,9 @@ absl::Status SimDriver::Poll(Engine& engine, bool wait) {
     if (!next) {
       if (engine.Quiescent() && inflight_.empty()) break;
       return absl::FailedPreconditionError(absl::StrCat(
-          "sim: Poll(wait): deadlock: the engine has ", engine.LiveOps(), " live ops, ",
-          inflight_.size(), " requests in flight, and nothing can ever move:",
+          "sim: Poll(wait): deadlock: the engine has ", engine.LiveOps(), " live ops (",
+          engine.InFlight(), " of ", engine.options().max_in_flight, " in flight), ",
+          inflight_.size(), " requests in the kernel, and nothing can ever move:",
           DescribeInFlight()));
     }
     SetClock(std::max(*next, kernel_.now_ns()));
@@ -573,10 +585,19 @@ std::string SimDriver::DescribeInFlight() const {
                                             "stuck after -EALREADY"};
   std::string out;
   for (const auto& r : inflight_) {
-    absl::StrAppendFormat(&out, " [ud=%x %s fd=%d %s]", r->user_data,
+    absl::StrAppendFormat(&out, " [ud=%x %s fd=%d %s", r->user_data,
                           r->kind == RequestKind::kOp ? std::string(OpName(KindOf(r->op)))
                                                       : std::string("control"),
                           r->fd, kStates[static_cast<int>(r->state)]);
+    if (kernel_.IsSocket(r->file)) {
+      static constexpr const char* kSocket[] = {"fresh", "listening", "connecting", "connected",
+                                                "closed"};
+      const Socket& so = kernel_.socket(kernel_.file(r->file).object);
+      absl::StrAppendFormat(&out, ", socket %s%s%s%s", kSocket[static_cast<int>(so.state)],
+                            so.tcp ? " tcp" : " pair", so.rx_eof ? " eof" : "",
+                            so.shut_rd ? " shut_rd" : "");
+    }
+    out += "]";
   }
   return out;
 }

@@ -58,6 +58,11 @@ struct SimOptions {
   uint64_t latency_ns = 50'000;     // one-way latency of the virtual network
   uint32_t pipe_capacity = 65536;   // default capacity of Pipe()
   bool keep_trace = true;           // keep records (else only the hash)
+  // cancel_finds_unstarted_links: a cancel aimed at a linked request that has
+  // not started finds it (0; it and the rest of its chain end -ECANCELED).
+  // Linux answers -ENOENT instead (the request is on no cancelable list until
+  // its predecessor completes), which is the default here.
+  bool cancel_finds_unstarted_links = false;
 };
 
 // SimStats: counters, mostly for tests and for tagging racy paths.

@@ -47,8 +47,10 @@ namespace ringloop::prop {
 
 // CheckerOptions: which guarantees are enforced strictly.
 struct CheckerOptions {
-  // strict_queued_deadlines: an op still waiting in the engine's queue when its
-  // deadline passes must resolve too (DESIGN.md guarantee 5 read literally).
+  // strict_queued_deadlines: an op waiting in the engine's queue when its
+  // deadline passes (never sent, or re-queued after -EINTR while the kernel
+  // is full) must resolve too (DESIGN.md guarantee 5 read literally). Off by
+  // default: the engine arms no timer for queued ops yet.
   bool strict_queued_deadlines = false;
 };
 

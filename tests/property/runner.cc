@@ -106,6 +106,7 @@ sim::SimOptions SimOptionsFor(const RunOptions& o, sim::Chooser* chooser) {
   s.latency_ns = o.setup.latency_ns;
   s.pipe_capacity = o.setup.pipe_capacity;
   s.keep_trace = o.keep_trace;
+  s.cancel_finds_unstarted_links = o.cancel_finds_unstarted_links;
   return s;
 }
 
@@ -608,8 +609,8 @@ RunResult RunProgram(const Program& program, const RunOptions& options) {
 void ApplyKnownGapsFromEnv(RunOptions& options) {
   const char* v = std::getenv("RINGLOOP_PROP_AVOID_KNOWN_GAPS");
   if (v == nullptr || std::string(v) != "1") return;
-  options.drain = RunOptions::Drain::kShutdownFirst;
   options.socket_read_write = false;
+  options.cancel_finds_unstarted_links = true;
 }
 
 std::string HexHash(uint64_t hash) { return absl::StrFormat("%016x", hash); }
