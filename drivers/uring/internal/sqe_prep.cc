@@ -139,7 +139,7 @@ bool UsesFileFd(OpKind kind) {
 
 void PrepOp(io_uring_sqe* sqe, const Op& op, const PrepContext& ctx) {
   std::visit(Prepper{sqe, ctx}, op);
-  if (!UsesFileFd(KindOf(op))) return;
+  if (ctx.fd_slots == nullptr || !UsesFileFd(KindOf(op))) return;
   const int32_t slot = FixedSlot(ctx, FdOf(op));
   if (slot < 0) return;
   sqe->fd = slot;
