@@ -295,14 +295,13 @@ void EpollDriver::StartGroup(std::span<const Request> group) {
 }
 
 void EpollDriver::DoCancel(const Request& request) {
-  const auto it = active_.find(request.target);
-  if (it == active_.end()) {
+  Job* job = FindActive(request.target);
+  if (job == nullptr) {
     // Finished, unknown, or a chain member that has not started: io_uring's
     // ASYNC_CANCEL cannot find those either.
     Emit(request.user_data, -ENOENT);
     return;
   }
-  Job* job = it->second;
   if (job->in_pool) {
     if (!pool_->TryCancel(&job->work)) {
       Emit(request.user_data, -EALREADY);  // running: its own result will come
@@ -335,9 +334,15 @@ EpollDriver::Job* EpollDriver::NewJob(const Request& op_request, const Request* 
     job_storage_.push_back(std::make_unique<Job>());
     job = job_storage_.back().get();
   } else {
+    // Field by field rather than `*job = Job()`: this is the hot path. Complete
+    // left tracked/in_pool/list/timer_armed/rest cleared.
     job = free_jobs_.back();
     free_jobs_.pop_back();
-    *job = Job();
+    RL_DCHECK(!job->tracked && !job->in_pool && !job->timer_armed);
+    RL_DCHECK(job->list == WaitList::kNone && job->rest == nullptr);
+    job->has_timeout = false;
+    job->timeout_res = -ECANCELED;
+    job->connecting = false;
   }
   job->user_data = op_request.user_data;
   job->op = op_request.op;
@@ -441,20 +446,17 @@ std::unique_ptr<EpollDriver::ChainRest> EpollDriver::BeginOnFd(Job* job) {
 
 std::unique_ptr<EpollDriver::ChainRest> EpollDriver::Complete(Job* job, int res) {
   RL_CHECK(!job->in_pool);
-  if (job->tracked) {
-    active_.erase(job->user_data);
-    job->tracked = false;
-  }
+  if (job->tracked) Untrack(job);
   Unpark(job);
   DisarmTimer(job);
   Emit(job->user_data, res);
   if (job->has_timeout) Emit(job->timeout_user_data, job->timeout_res);
   std::unique_ptr<ChainRest> rest = std::move(job->rest);
-  const bool go_on = epoll_internal::LinkSucceeded(*job->op, res);
+  const Op* op = job->op;
   job->op = nullptr;
   free_jobs_.push_back(job);
   if (rest == nullptr) return nullptr;
-  if (go_on) return rest;
+  if (epoll_internal::LinkSucceeded(*op, res)) return rest;
   CancelRest(*rest);
   return nullptr;
 }
@@ -479,39 +481,41 @@ int EpollDriver::CloseOp(int fd) {
 int EpollDriver::TryPollable(Job* job) {
   FdState& s = fds_[size_t(job->fd)];
   const Op& op = *job->op;
-  const OpKind kind = KindOf(op);
-  switch (kind) {
-    case OpKind::kAccept:
-      if (std::get<Accept>(op).multishot) return TryMultishotAccept(job);
-      [[fallthrough]];
-    case OpKind::kRead:
-    case OpKind::kReadv:
+  switch (KindOf(op)) {
+    // The hot path: one direct syscall each, no variant dispatch.
+    case OpKind::kRead: {
+      if (!s.readable) return kWouldBlock;
+      const Read& r = *std::get_if<Read>(&op);
+      return AfterRead(s, epoll_internal::ReadOnce(r.fd, r.buf, r.len), r.len);
+    }
     case OpKind::kRecv: {
       if (!s.readable) return kWouldBlock;
-      const int r = epoll_internal::TryOnce(op, s.info);
-      if (r == kWouldBlock) {
-        ++stats_.syscalls_would_block;
-        s.readable = false;
-      } else if (r > 0 && s.info.is_stream && kind != OpKind::kAccept &&
-                 uint64_t(r) < epoll_internal::RequestedBytes(op) &&
-                 !(kind == OpKind::kRecv && (std::get<Recv>(op).flags & MSG_PEEK) != 0)) {
-        // A short stream read emptied the queue; new data brings a new edge. (Not
-        // on EOF, r == 0: that condition persists and brings no further edge.)
-        s.readable = false;
-      }
-      return r;
+      const Recv& r = *std::get_if<Recv>(&op);
+      const int res = epoll_internal::RecvOnce(r);
+      // A peek consumes nothing: it never says the queue is empty.
+      return (r.flags & MSG_PEEK) != 0 && res >= 0 ? res : AfterRead(s, res, r.len);
     }
-    case OpKind::kWrite:
-    case OpKind::kWritev:
+    case OpKind::kWrite: {
+      if (!s.writable) return kWouldBlock;
+      const Write& w = *std::get_if<Write>(&op);
+      return AfterWrite(s, epoll_internal::WriteOnce(w.fd, w.buf, w.len, s.info.is_socket), w.len);
+    }
     case OpKind::kSend: {
       if (!s.writable) return kWouldBlock;
+      const Send& w = *std::get_if<Send>(&op);
+      return AfterWrite(s, epoll_internal::SendOnce(w.fd, w.buf, w.len, w.flags), w.len);
+    }
+    case OpKind::kReadv:
+      if (!s.readable) return kWouldBlock;
+      return AfterRead(s, epoll_internal::TryOnce(op, s.info), epoll_internal::RequestedBytes(op));
+    case OpKind::kWritev:
+      if (!s.writable) return kWouldBlock;
+      return AfterWrite(s, epoll_internal::TryOnce(op, s.info), epoll_internal::RequestedBytes(op));
+    case OpKind::kAccept: {
+      if (std::get_if<Accept>(&op)->multishot) return TryMultishotAccept(job);
+      if (!s.readable) return kWouldBlock;
       const int r = epoll_internal::TryOnce(op, s.info);
-      if (r == kWouldBlock) {
-        ++stats_.syscalls_would_block;
-        s.writable = false;
-      } else if (r >= 0 && s.info.is_stream && uint64_t(r) < epoll_internal::RequestedBytes(op)) {
-        s.writable = false;  // the send buffer filled up
-      }
+      if (r == kWouldBlock) NoteWouldBlock(&s.readable);
       return r;
     }
     case OpKind::kConnect:
@@ -527,6 +531,31 @@ int EpollDriver::TryPollable(Job* job) {
   }
 }
 
+void EpollDriver::NoteWouldBlock(bool* ready) {
+  ++stats_.syscalls_would_block;
+  *ready = false;
+}
+
+int EpollDriver::AfterRead(FdState& s, int res, uint64_t requested) {
+  if (res == kWouldBlock) {
+    NoteWouldBlock(&s.readable);
+  } else if (res > 0 && s.info.is_stream && uint64_t(res) < requested) {
+    // A short stream read emptied the queue; new data brings a new edge. (Not on
+    // EOF, res == 0: that condition persists and brings no further edge.)
+    s.readable = false;
+  }
+  return res;
+}
+
+int EpollDriver::AfterWrite(FdState& s, int res, uint64_t requested) {
+  if (res == kWouldBlock) {
+    NoteWouldBlock(&s.writable);
+  } else if (res >= 0 && s.info.is_stream && uint64_t(res) < requested) {
+    s.writable = false;  // the send buffer filled up
+  }
+  return res;
+}
+
 int EpollDriver::TryMultishotAccept(Job* job) {
   FdState& s = fds_[size_t(job->fd)];
   // Edge-triggered: accept until EAGAIN (the backlog bounds this loop), one
@@ -535,8 +564,7 @@ int EpollDriver::TryMultishotAccept(Job* job) {
     if (!s.readable) return kWouldBlock;
     const int r = epoll_internal::TryOnce(*job->op, s.info);
     if (r == kWouldBlock) {
-      ++stats_.syscalls_would_block;
-      s.readable = false;
+      NoteWouldBlock(&s.readable);
       return kWouldBlock;
     }
     if (r < 0) return r;
@@ -620,11 +648,45 @@ void EpollDriver::Unpark(Job* job) {
   job->list = WaitList::kNone;
 }
 
+namespace {
+constexpr uint32_t kMaxIndexed = 1u << 20;
+}  // namespace
+
 void EpollDriver::Track(Job* job) {
   RL_CHECK(!job->tracked);
-  const bool inserted = active_.emplace(job->user_data, job).second;
-  RL_CHECK(inserted);  // one request per user_data in flight
   job->tracked = true;
+  const uint32_t index = Engine::DecodeUserData(job->user_data).index;
+  if (index < kMaxIndexed) {
+    if (index >= active_by_index_.size()) active_by_index_.resize(size_t(index) + 1, nullptr);
+    if (active_by_index_[index] == nullptr) {
+      active_by_index_[index] = job;
+      return;
+    }
+  }
+  const bool inserted = active_overflow_.emplace(job->user_data, job).second;
+  RL_CHECK(inserted);  // one request per user_data in flight
+}
+
+void EpollDriver::Untrack(Job* job) {
+  RL_CHECK(job->tracked);
+  job->tracked = false;
+  const uint32_t index = Engine::DecodeUserData(job->user_data).index;
+  if (index < active_by_index_.size() && active_by_index_[index] == job) {
+    active_by_index_[index] = nullptr;
+    return;
+  }
+  RL_CHECK(active_overflow_.erase(job->user_data) == 1);
+}
+
+EpollDriver::Job* EpollDriver::FindActive(uint64_t user_data) {
+  const uint32_t index = Engine::DecodeUserData(user_data).index;
+  if (index < active_by_index_.size()) {
+    Job* job = active_by_index_[index];
+    if (job != nullptr && job->user_data == user_data) return job;
+  }
+  if (active_overflow_.empty()) return nullptr;
+  const auto it = active_overflow_.find(user_data);
+  return it == active_overflow_.end() ? nullptr : it->second;
 }
 
 void EpollDriver::RetryIn(int fd, WaitList list) {

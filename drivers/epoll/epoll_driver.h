@@ -166,12 +166,17 @@ class EpollDriver : public Driver {
   void CancelRest(const ChainRest& rest);
   int TryPollable(Job* job);
   int TryMultishotAccept(Job* job);
+  int AfterRead(FdState& s, int res, uint64_t requested);
+  int AfterWrite(FdState& s, int res, uint64_t requested);
+  void NoteWouldBlock(bool* ready);
   int CloseOp(int fd);
 
   // Parking.
   int Park(Job* job);
   void Unpark(Job* job);
   void Track(Job* job);
+  void Untrack(Job* job);
+  Job* FindActive(uint64_t user_data);
   void RetryIn(int fd, WaitList list);
   void RetryAny(int fd);
   void RetryAll(int fd);
@@ -199,7 +204,12 @@ class EpollDriver : public Driver {
   // Indexed by fd. A deque: growing it keeps references to existing states valid
   // while a completion starts the next op of a chain on a new fd.
   std::deque<FdState> fds_;
-  absl::flat_hash_map<uint64_t, Job*> active_;     // parked or pooled ops, by user_data
+  // Parked or pooled ops (what a kCancel may find), by the engine slot index their
+  // user_data names (Engine::DecodeUserData): an array lookup, no hashing, on the
+  // hot path. A user_data whose index is taken or too large (not the engine's
+  // layout) goes to the overflow map.
+  std::vector<Job*> active_by_index_;
+  absl::flat_hash_map<uint64_t, Job*> active_overflow_;
   std::multimap<uint64_t, Job*> timers_;           // linked timeouts, by deadline
   std::vector<std::unique_ptr<Job>> job_storage_;  // every Job ever made
   std::vector<Job*> free_jobs_;

@@ -131,25 +131,17 @@ int TryOnce(const Op& op, const FdInfo& info) {
         if constexpr (std::is_same_v<T, Nop>) {
           return 0;
         } else if constexpr (std::is_same_v<T, Read>) {
-          return Nonblocking([&] { return ::read(o.fd, o.buf, o.len); });
+          return ReadOnce(o.fd, o.buf, o.len);
         } else if constexpr (std::is_same_v<T, Readv>) {
           return Nonblocking([&] { return ::readv(o.fd, o.iov, int(o.iovcnt)); });
         } else if constexpr (std::is_same_v<T, Write>) {
-          if (info.is_socket) {
-            return Nonblocking(
-                [&] { return ::send(o.fd, o.buf, o.len, MSG_NOSIGNAL | MSG_DONTWAIT); });
-          }
-          return Nonblocking([&] { return ::write(o.fd, o.buf, o.len); });
+          return WriteOnce(o.fd, o.buf, o.len, info.is_socket);
         } else if constexpr (std::is_same_v<T, Writev>) {
           return TryWritev(o, info.is_socket);
         } else if constexpr (std::is_same_v<T, Recv>) {
-          // Provided-buffer groups are an io_uring feature this driver does not
-          // emulate; io_uring itself refuses multishot recv without one.
-          if (o.multishot || o.buf_group != kNoBufferGroup) return -EINVAL;
-          return Nonblocking([&] { return ::recv(o.fd, o.buf, o.len, o.flags | MSG_DONTWAIT); });
+          return RecvOnce(o);
         } else if constexpr (std::is_same_v<T, Send>) {
-          return Nonblocking(
-              [&] { return ::send(o.fd, o.buf, o.len, o.flags | MSG_NOSIGNAL | MSG_DONTWAIT); });
+          return SendOnce(o.fd, o.buf, o.len, o.flags);
         } else if constexpr (std::is_same_v<T, Accept>) {
           return Nonblocking([&] { return ::accept4(o.fd, o.addr, o.addrlen, o.flags); });
         } else if constexpr (std::is_same_v<T, Connect>) {
@@ -173,6 +165,28 @@ int TryOnce(const Op& op, const FdInfo& info) {
         }
       },
       op);
+}
+
+int ReadOnce(int fd, void* buf, uint32_t len) {
+  return Nonblocking([&] { return ::read(fd, buf, len); });
+}
+
+int WriteOnce(int fd, const void* buf, uint32_t len, bool is_socket) {
+  if (is_socket)
+    return Nonblocking([&] { return ::send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT); });
+  return Nonblocking([&] { return ::write(fd, buf, len); });
+}
+
+int RecvOnce(const Recv& recv) {
+  // Provided-buffer groups are an io_uring feature this driver does not emulate;
+  // io_uring itself refuses multishot recv without one.
+  if (recv.multishot || recv.buf_group != kNoBufferGroup) return -EINVAL;
+  return Nonblocking(
+      [&] { return ::recv(recv.fd, recv.buf, recv.len, recv.flags | MSG_DONTWAIT); });
+}
+
+int SendOnce(int fd, const void* buf, uint32_t len, int flags) {
+  return Nonblocking([&] { return ::send(fd, buf, len, flags | MSG_NOSIGNAL | MSG_DONTWAIT); });
 }
 
 int ConnectResult(int fd) {

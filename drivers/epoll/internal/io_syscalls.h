@@ -66,6 +66,14 @@ bool NeedsPool(const Op& op, FdInfo::Kind kind);
 // shutdown). Returns kWouldBlock when the op must wait for readiness.
 int TryOnce(const Op& op, const FdInfo& info);
 
+// ReadOnce, WriteOnce, RecvOnce, SendOnce: the hot-path attempts (what TryOnce
+// does for Read, Write, Recv and Send), callable without a variant dispatch.
+// Writes and sends on sockets carry MSG_NOSIGNAL; recv/send add MSG_DONTWAIT.
+int ReadOnce(int fd, void* buf, uint32_t len);
+int WriteOnce(int fd, const void* buf, uint32_t len, bool is_socket);
+int RecvOnce(const Recv& recv);
+int SendOnce(int fd, const void* buf, uint32_t len, int flags);
+
 // ConnectResult: the outcome of a connect that answered EINPROGRESS, once its fd
 // may have become writable: kWouldBlock if still in progress, else 0 or -SO_ERROR.
 int ConnectResult(int fd);
