@@ -17,7 +17,6 @@ namespace {
 
 using State = SimDriver::KReq::State;
 
-constexpr size_t kDuplicateHistory = 32;
 constexpr int kMaxMovesPerPoll = 1'000'000;
 constexpr int kMaxWaitRounds = 100'000;
 
@@ -339,14 +338,14 @@ void SimDriver::Deliver(Engine& engine) {
   };
   for (const Cqe& c : batch) {
     hand(c);
-    if ((c.flags & kCqeFMore) != 0) continue;
-    if (delivered_history_.size() == kDuplicateHistory) {
-      delivered_history_.erase(delivered_history_.begin());
-    }
-    delivered_history_.push_back(c);
-    if (Inject(Fault::kDuplicateCqe, nullptr)) {
+    // A duplicate is the final CQE just delivered, handed over again at once:
+    // the engine must reject it. (An older one could legally match a later
+    // attempt of the same op, whose user_data differs only in a 1-bit attempt
+    // counter; the kernel never sends either, so only the direct case is
+    // modelled.)
+    if ((c.flags & kCqeFMore) == 0 && Inject(Fault::kDuplicateCqe, nullptr)) {
       ++stats_.duplicates_delivered;
-      hand(delivered_history_[chooser_->Choose(uint32_t(delivered_history_.size()))]);
+      hand(c);
     }
   }
   ++delivered_batches_;

@@ -239,7 +239,6 @@ class SimDriver final : public Driver {
   uint64_t next_seq_ = 0;
   std::deque<Cqe> cq_;
   std::deque<Cqe> overflow_;
-  std::vector<Cqe> delivered_history_;  // recent final CQEs, for duplicates
   absl::flat_hash_set<uint64_t> finished_;  // user_data whose final CQE was posted
   uint64_t delivered_batches_ = 0;
   std::atomic<bool> woken_{false};

@@ -270,7 +270,14 @@ void Checker::OnRecord(const sim::TraceRecord& r) {
       }
       break;
     case sim::TraceType::kDeliver:
-      if ((r.flags & kCqeFMore) == 0) outstanding_.erase(r.user_data);
+      if ((r.flags & kCqeFMore) == 0) {
+        auto it = outstanding_.find(r.user_data);
+        if (it == outstanding_.end()) break;
+        if (it->second.kind == RequestKind::kOp || it->second.kind == RequestKind::kLinkTimeout) {
+          --op_requests_outstanding_;
+        }
+        outstanding_.erase(it);
+      }
       break;
     case sim::TraceType::kFdOpen:
       closed_in_kernel_.erase(r.fd);
@@ -320,9 +327,9 @@ void Checker::OnRequest(const sim::TraceRecord& r) {
                           ", not the op's ", op->deadline_ns));
       }
       if (last_request_kind_ != uint8_t(RequestKind::kOp) || prev.index != d.index ||
-          prev.generation != d.generation) {
+          prev.generation != d.generation || !last_request_link_) {
         Fail(absl::StrCat("linked timeout for ", Name(*op),
-                          " is not right after that op's own request"));
+                          " is not right after that op's own request, linked to it"));
       }
       break;
     }
@@ -335,9 +342,17 @@ void Checker::OnRequest(const sim::TraceRecord& r) {
       break;
   }
   const int fd = kind == RequestKind::kShutdown ? r.fd : op->fd;
+  const bool counted = kind == RequestKind::kOp || kind == RequestKind::kLinkTimeout;
+  if (counted && outstanding_.count(r.user_data) == 0) ++op_requests_outstanding_;
   outstanding_[r.user_data] = Outstanding{op->tag, kind, op->is_close ? -1 : fd};
+  if (options_.max_in_flight != 0 && op_requests_outstanding_ > options_.max_in_flight) {
+    Fail(absl::StrCat("the kernel holds ", op_requests_outstanding_,
+                      " op requests, more than max_in_flight=", options_.max_in_flight,
+                      " (backpressure broken)"));
+  }
   last_request_ud_ = r.user_data;
   last_request_kind_ = r.req_kind;
+  last_request_link_ = r.flags != 0;
 }
 
 void Checker::OnCloseRequest(const OpInfo& close, uint64_t user_data) {

@@ -21,7 +21,8 @@
 //     only for ops with a deadline that passed) and, on CheckDeadlines after
 //     the loop has settled, every deadline up to now is resolved;
 //   - linked timeouts ride right after their own op, with its deadline;
-//   - backpressure: ops reach the kernel in submission order (FIFO);
+//   - backpressure: ops reach the kernel in submission order (FIFO), and never
+//     more than max_in_flight op requests are outstanding;
 //   - cancel: returns true exactly while the op is live, never changes an
 //     outcome already delivered;
 //   - quiescence (CheckQuiescent): no live op, timer, request or fd left.
@@ -52,6 +53,9 @@ struct CheckerOptions {
   // is full) must resolve too (DESIGN.md guarantee 5 read literally). Off by
   // default: the engine arms no timer for queued ops yet.
   bool strict_queued_deadlines = false;
+  // max_in_flight: the engine's Options::max_in_flight; the kernel must never
+  // hold more op and linked-timeout requests than this at once (0: unchecked).
+  uint32_t max_in_flight = 0;
 };
 
 class Checker {
@@ -142,6 +146,8 @@ class Checker {
   uint64_t last_first_issue_tag_ = 0;
   uint64_t last_request_ud_ = 0;
   uint8_t last_request_kind_ = 0xff;
+  bool last_request_link_ = false;
+  uint32_t op_requests_outstanding_ = 0;
   uint64_t final_count_ = 0;
   uint64_t close_with_ops_in_flight_ = 0;
   uint64_t timed_out_ = 0;

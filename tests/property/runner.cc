@@ -110,12 +110,18 @@ sim::SimOptions SimOptionsFor(const RunOptions& o, sim::Chooser* chooser) {
   return s;
 }
 
+CheckerOptions CheckerOptionsFor(const RunOptions& o) {
+  CheckerOptions c = o.checker;
+  c.max_in_flight = o.setup.max_in_flight;
+  return c;
+}
+
 Runner::Runner(const RunOptions& o)
     : options_(o),
       chooser_(MakeChooser(o)),
       engine_(EngineOptions(o.setup)),
       sim_(SimOptionsFor(o, chooser_.get())),
-      checker_(o.checker) {
+      checker_(CheckerOptionsFor(o)) {
   sim_.set_listener([this](const sim::TraceRecord& r) { checker_.OnRecord(r); });
 }
 

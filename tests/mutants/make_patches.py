@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""tests/mutants/make_patches.py: (re)writes tests/mutants/*.patch.
+
+Each mutant plants one realistic bug in core/engine.cc by replacing one exact
+snippet; the patch is `diff -u` of the result against the pristine file. Run it
+from the repository root after core/engine.cc changed; a snippet that no longer
+exists is reported (fix the mutant, never silently drop it).
+
+    python3 tests/mutants/make_patches.py
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+ENGINE = "core/engine.cc"
+
+# name -> (what the bug is, [(old, new), ...])
+MUTANTS = {
+    "close_before_ops_finish": (
+        "CLOSE is issued while ops on the fd are still in flight",
+        [("  if (e.count != 0) return;\n  if (e.close_slot == kNone) {",
+          "  if (e.count != 0 && e.close_slot == kNone) return;\n  if (e.close_slot == kNone) {")]),
+    "ebadf_check_removed": (
+        "ops on a closing fd are no longer refused with EBADF",
+        [("  if (e != nullptr && e->close_slot != kNone) return -EBADF;  // the fd is closing\n", "")]),
+    "link_timeout_wrong_op": (
+        "the linked timeout is emitted before its op, so it links to the op before",
+        [("  ready.push_back(op_request);\n  ++in_flight;\n  if (has_deadline) {",
+          "  if (has_deadline) {"),
+         ("    lt.link = link_after;\n    lt.deadline_ns = s.deadline_ns;\n    ready.push_back(lt);\n"
+          "    ++in_flight;\n  }\n",
+          "    lt.link = true;\n    lt.deadline_ns = s.deadline_ns;\n    ready.push_back(lt);\n"
+          "    ++in_flight;\n  }\n  op_request.link = link_after;\n  ready.push_back(op_request);\n"
+          "  ++in_flight;\n")]),
+    "slot_freed_on_cancel": (
+        "cancelling an in-flight op ends it and frees its slot before the kernel's CQE",
+        [("      s.cancel_requested = true;\n      if (s.op_pending && !s.cancel_pending) {",
+          "      s.cancel_requested = true;\n      if (s.op_pending) {\n        s.op_pending = false;\n"
+          "        --in_flight;\n        if (s.lt_pending) {\n          s.lt_pending = false;\n"
+          "          --in_flight;\n        }\n        EndNow(index, -ECANCELED);\n        return;\n"
+          "      }\n      if (s.op_pending && !s.cancel_pending) {")]),
+    "duplicate_cqe_accepted": (
+        "an op CQE is accepted whatever its attempt bit: a duplicate completes the retry",
+        [("if (same && attempt && slot.op_pending) accepted",
+          "if (same && slot.op_pending) accepted")]),
+    "chain_failure_not_propagated": (
+        "chain members are queued unlinked, so a failure does not cancel the rest",
+        [("  slot.link = link;\n", "  slot.link = false;\n  (void)link;\n")]),
+    "timer_one_tick_early": (
+        "a Timeout fires one nanosecond before its deadline",
+        [("s.At(s.heap.front()).deadline_ns <= now_ns)",
+          "s.At(s.heap.front()).deadline_ns <= now_ns + 1)")]),
+    "backpressure_lifo": (
+        "ops waiting for room are served last-in first-out",
+        [("  if (slot.fd >= 0) LinkFd(index);\n  Enqueue(index, /*front=*/false);",
+          "  if (slot.fd >= 0) LinkFd(index);\n  Enqueue(index, /*front=*/true);")]),
+}
+
+
+def main():
+    pristine = open(ENGINE).read()
+    out_dir = os.path.dirname(os.path.abspath(__file__))
+    failed = False
+    for name, (why, edits) in MUTANTS.items():
+        text = pristine
+        for old, new in edits:
+            if text.count(old) != 1:
+                print(f"{name}: snippet found {text.count(old)} times in {ENGINE}: update it",
+                      file=sys.stderr)
+                failed = True
+                break
+            text = text.replace(old, new)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                os.makedirs(os.path.join(tmp, "a/core"))
+                os.makedirs(os.path.join(tmp, "b/core"))
+                open(os.path.join(tmp, "a", ENGINE), "w").write(pristine)
+                open(os.path.join(tmp, "b", ENGINE), "w").write(text)
+                diff = subprocess.run(["diff", "-u", "--label", f"a/{ENGINE}", "--label", f"b/{ENGINE}",
+                                   f"a/{ENGINE}", f"b/{ENGINE}"], cwd=tmp,
+                                      capture_output=True, text=True).stdout
+            with open(os.path.join(out_dir, f"{name}.patch"), "w") as f:
+                f.write(f"Mutant {name}: {why}.\n")
+                f.write(diff)
+            print(f"wrote tests/mutants/{name}.patch")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
