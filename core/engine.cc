@@ -28,6 +28,9 @@ namespace {
 
 constexpr uint32_t kNone = ~0u;
 
+// RL_HOT: a step of the submit/complete path, inlined into its callers.
+#define RL_HOT [[gnu::always_inline]] inline
+
 // user_data layout: index (32 bits) | generation (28) | attempt (1) | kind (3).
 constexpr int kGenShift = 32;
 constexpr uint32_t kGenMask = (1u << 28) - 1;
@@ -115,7 +118,7 @@ struct Engine::State {
   }
   OpId IdOf(uint32_t index) const { return OpId{index, At(index).generation}; }
   // FindFd: the entry of `fd`, or null if it has none.
-  FdEntry* FindFd(int fd) {
+  RL_HOT FdEntry* FindFd(int fd) {
     if (fd < 0) return nullptr;
     if (fd < kDenseFds) return size_t(fd) < fds.size() ? &fds[fd] : nullptr;
     auto it = far_fds.find(fd);
@@ -124,7 +127,7 @@ struct Engine::State {
   const FdEntry* FindFd(int fd) const { return const_cast<State*>(this)->FindFd(fd); }
   // FdAt: the entry of `fd` (>= 0), made if missing. The reference stays valid
   // until DropFdIfIdle(fd) or the next FdAt of a dense fd above the table's size.
-  FdEntry& FdAt(int fd) {
+  RL_HOT FdEntry& FdAt(int fd) {
     RL_CHECK(fd >= 0);
     if (fd >= kDenseFds) return far_fds[fd];
     if (size_t(fd) >= fds.size()) fds.resize(size_t(fd) + 1);
@@ -140,30 +143,30 @@ struct Engine::State {
   }
 
   void Grow();
-  uint32_t Allocate(const Op& op, uint64_t tag);
-  void Release(uint32_t index);
-  void MaybeRelease(uint32_t index);
-  void LinkFd(uint32_t index);
-  void UnlinkFd(uint32_t index);
-  void FdDrained(int fd);
+  RL_HOT uint32_t Allocate(const Op& op, uint64_t tag, const OpFacts& facts);
+  RL_HOT void Release(uint32_t index);
+  RL_HOT void MaybeRelease(uint32_t index);
+  RL_HOT void LinkFd(uint32_t index);
+  RL_HOT void UnlinkFd(uint32_t index);
+  RL_HOT void FdDrained(int fd);
 
   void Enqueue(uint32_t index, bool front);
   void Pump();
-  void Emit(uint32_t index, bool link_after);
+  RL_HOT void Emit(uint32_t index, bool link_after);
   void PushControl(RequestKind kind, uint64_t user_data, uint64_t target, int fd);
 
-  void Deliver(uint32_t index, int32_t res, uint32_t flags, bool more);
+  RL_HOT void Deliver(uint32_t index, int32_t res, uint32_t flags, bool more);
   void EndNow(uint32_t index, int32_t res);
   void CancelSlot(uint32_t index);
   void CancelQueued(uint32_t index);
-  void TryFinish(uint32_t index);
+  RL_HOT void TryFinish(uint32_t index);
   int32_t FinalResult(const Slot& s) const;
 
-  bool OnOpCompletion(uint32_t index, int32_t res, uint32_t flags);
+  RL_HOT bool OnOpCompletion(uint32_t index, int32_t res, uint32_t flags);
 
-  int Admit(const SubmitArgs& args, size_t chain_length);
-  OpId Reject(const SubmitArgs& args, int error);
-  OpId Place(const SubmitArgs& args, bool link);
+  RL_HOT int Admit(const SubmitArgs& args, const OpFacts& facts, size_t chain_length);
+  OpId Reject(const SubmitArgs& args, const OpFacts& facts, int error);
+  RL_HOT OpId Place(const SubmitArgs& args, const OpFacts& facts, bool link);
 
   bool TimerLess(uint32_t a, uint32_t b) const;
   void HeapSwap(size_t i, size_t j);
@@ -186,7 +189,7 @@ void Engine::State::Grow() {
   slot_count += kChunkSize;
 }
 
-uint32_t Engine::State::Allocate(const Op& op, uint64_t tag) {
+uint32_t Engine::State::Allocate(const Op& op, uint64_t tag, const OpFacts& facts) {
   if (free_head == kNone) Grow();
   const uint32_t index = free_head;
   Slot& s = At(index);
@@ -203,9 +206,9 @@ uint32_t Engine::State::Allocate(const Op& op, uint64_t tag) {
   s.op_res = 0;
   s.lt_res = 0;
   s.op_flags = 0;
-  s.fd = FdOf(op);
-  s.kind = KindOf(op);
-  s.multishot = IsMultishot(op);
+  s.fd = facts.fd;
+  s.kind = facts.kind;
+  s.multishot = facts.multishot;
   s.link = false;
   s.in_queue = false;
   s.on_fd_list = false;
@@ -583,33 +586,30 @@ Engine::~Engine() = default;
 
 namespace {
 
-// AdmissionError: why `args` cannot be accepted as a member of a chain of
-// `chain_length` ops, judged from the op alone (0 if it can).
-int AdmissionError(const SubmitArgs& args, size_t chain_length) {
-  const int arg_error = CheckArguments(args.op);
-  if (arg_error != 0) return arg_error;
-  const OpKind kind = KindOf(args.op);
-  if (kind == OpKind::kClose) return -EINVAL;  // Engine::Close runs the protocol
-  if (kind == OpKind::kTimeout && args.deadline_ns != kNoDeadline) return -EINVAL;
-  const bool multishot = IsMultishot(args.op);
-  if (multishot && args.deadline_ns != kNoDeadline) return -EINVAL;
-  if (chain_length > 1 && (kind == OpKind::kTimeout || multishot)) return -EINVAL;
+// AdmissionError: why an op with `facts` cannot be accepted as a member of a
+// chain of `chain_length` ops, judged from the op alone (0 if it can).
+int AdmissionError(const OpFacts& facts, uint64_t deadline_ns, size_t chain_length) {
+  if (facts.error != 0) return facts.error;
+  if (facts.kind == OpKind::kClose) return -EINVAL;  // Engine::Close runs the protocol
+  const bool timer = facts.kind == OpKind::kTimeout;
+  if ((timer || facts.multishot) && deadline_ns != kNoDeadline) return -EINVAL;
+  if (chain_length > 1 && (timer || facts.multishot)) return -EINVAL;
   return 0;
 }
 
 }  // namespace
 
-int Engine::State::Admit(const SubmitArgs& args, size_t chain_length) {
-  const int error = AdmissionError(args, chain_length);
+int Engine::State::Admit(const SubmitArgs& args, const OpFacts& facts, size_t chain_length) {
+  const int error = AdmissionError(facts, args.deadline_ns, chain_length);
   if (error != 0) return error;
-  const FdEntry* e = FindFd(FdOf(args.op));
+  const FdEntry* e = FindFd(facts.fd);
   if (e != nullptr && e->close_slot != kNone) return -EBADF;  // the fd is closing
   if (shutting_down) return -ECANCELED;
   return 0;
 }
 
-OpId Engine::State::Reject(const SubmitArgs& args, int error) {
-  const uint32_t index = Allocate(args.op, args.tag);
+OpId Engine::State::Reject(const SubmitArgs& args, const OpFacts& facts, int error) {
+  const uint32_t index = Allocate(args.op, args.tag, facts);
   const OpId id = IdOf(index);  // before EndNow releases the slot
   ++stats.rejected_at_submit;
   At(index).state = SlotState::kQueued;  // a live state, so that Deliver accepts it
@@ -617,8 +617,8 @@ OpId Engine::State::Reject(const SubmitArgs& args, int error) {
   return id;
 }
 
-OpId Engine::State::Place(const SubmitArgs& args, bool link) {
-  const uint32_t index = Allocate(args.op, args.tag);
+OpId Engine::State::Place(const SubmitArgs& args, const OpFacts& facts, bool link) {
+  const uint32_t index = Allocate(args.op, args.tag, facts);
   const OpId id = IdOf(index);
   Slot& slot = At(index);
   if (slot.kind == OpKind::kTimeout) {
@@ -632,15 +632,21 @@ OpId Engine::State::Place(const SubmitArgs& args, bool link) {
   slot.state = SlotState::kQueued;
   slot.link = link;
   if (slot.fd >= 0) LinkFd(index);
+  const uint32_t needed = slot.deadline_ns == kNoDeadline ? 1 : 2;
+  if (!link && q_head == kNone && in_flight + needed <= options.max_in_flight) {
+    Emit(index, /*link_after=*/false);  // nothing waits ahead of it: skip the queue
+    return id;
+  }
   Enqueue(index, /*front=*/false);
   return id;
 }
 
 OpId Engine::Submit(const SubmitArgs& args) {
   State& s = *s_;
-  const int error = s.Admit(args, 1);
-  const OpId id = error != 0 ? s.Reject(args, error) : s.Place(args, /*link=*/false);
-  s.Pump();
+  const OpFacts facts = Inspect(args.op);
+  const int error = s.Admit(args, facts, 1);
+  const OpId id = error != 0 ? s.Reject(args, facts, error) : s.Place(args, facts, false);
+  if (s.q_head != kNone) s.Pump();
   return id;
 }
 
@@ -653,7 +659,7 @@ void Engine::SubmitChain(std::span<SubmitArgs> ops, std::span<OpId> ids) {
   int error = 0;
   uint32_t needed = 0;
   for (size_t i = 0; i < ops.size() && failing == ops.size(); ++i) {
-    error = s.Admit(ops[i], ops.size());
+    error = s.Admit(ops[i], Inspect(ops[i].op), ops.size());
     if (error != 0) failing = i;
     needed += ops[i].deadline_ns == kNoDeadline ? 1 : 2;
   }
@@ -663,8 +669,9 @@ void Engine::SubmitChain(std::span<SubmitArgs> ops, std::span<OpId> ids) {
   }
   for (size_t i = 0; i < ops.size(); ++i) {
     const bool rejected = failing != ops.size();
-    ids[i] = rejected ? s.Reject(ops[i], i == failing ? error : -ECANCELED)
-                      : s.Place(ops[i], /*link=*/i + 1 < ops.size());
+    const OpFacts facts = Inspect(ops[i].op);
+    ids[i] = rejected ? s.Reject(ops[i], facts, i == failing ? error : -ECANCELED)
+                      : s.Place(ops[i], facts, /*link=*/i + 1 < ops.size());
   }
   s.Pump();
 }
@@ -684,7 +691,8 @@ bool Engine::Cancel(OpId id) {
 
 OpId Engine::Close(int fd, uint64_t tag) {
   State& s = *s_;
-  const uint32_t index = s.Allocate(ringloop::Close{fd}, tag);
+  const Op close_op = ringloop::Close{fd};
+  const uint32_t index = s.Allocate(close_op, tag, Inspect(close_op));
   const OpId id = s.IdOf(index);
   Slot& c = s.At(index);
   const FdEntry* existing = s.FindFd(fd);
@@ -773,7 +781,7 @@ bool Engine::HandleCompletion(uint64_t user_data, int32_t res, uint32_t flags) {
     return false;
   }
   ++s.stats.completions;
-  s.Pump();
+  if (s.q_head != kNone) s.Pump();
   return true;
 }
 

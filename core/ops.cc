@@ -9,14 +9,6 @@
 namespace ringloop {
 namespace {
 
-// Overloaded: a visitor built from lambdas.
-template <class... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-Overloaded(Fs...) -> Overloaded<Fs...>;
-
 // HasFd: whether op struct T carries a tracked `fd` member.
 template <class T>
 concept HasFd = requires(const T& t) {
@@ -81,52 +73,69 @@ bool IsMultishot(const Op& op) {
   return false;
 }
 
+namespace {
+
+// Check: the argument check of one op struct (see CheckArguments).
+int Check(const Nop&) { return 0; }
+int Check(const Read& o) { return o.fd < 0 ? -EBADF : CheckBuffer(o.buf, o.len); }
+int Check(const Write& o) { return o.fd < 0 ? -EBADF : CheckBuffer(o.buf, o.len); }
+int Check(const Readv& o) { return o.fd < 0 ? -EBADF : CheckIovecs(o.iov, o.iovcnt); }
+int Check(const Writev& o) { return o.fd < 0 ? -EBADF : CheckIovecs(o.iov, o.iovcnt); }
+int Check(const Recv& o) {
+  if (o.fd < 0) return -EBADF;
+  if (o.multishot && o.buf_group == kNoBufferGroup) return -EINVAL;
+  if (o.buf_group != kNoBufferGroup) return o.buf == nullptr ? 0 : -EINVAL;
+  return CheckBuffer(o.buf, o.len);
+}
+int Check(const Send& o) { return o.fd < 0 ? -EBADF : CheckBuffer(o.buf, o.len); }
+int Check(const Accept& o) {
+  if (o.fd < 0) return -EBADF;
+  return (o.addr == nullptr) == (o.addrlen == nullptr) ? 0 : -EFAULT;
+}
+int Check(const Connect& o) {
+  if (o.fd < 0) return -EBADF;
+  return o.addr == nullptr ? -EFAULT : 0;
+}
+int Check(const Shutdown& o) {
+  if (o.fd < 0) return -EBADF;
+  return o.how == SHUT_RD || o.how == SHUT_WR || o.how == SHUT_RDWR ? 0 : -EINVAL;
+}
+int Check(const PollAdd& o) { return o.fd < 0 ? -EBADF : 0; }
+int Check(const Close& o) { return o.fd < 0 ? -EBADF : 0; }
+int Check(const Openat& o) { return CheckPath(o.path); }
+int Check(const Fsync& o) { return o.fd < 0 ? -EBADF : 0; }
+int Check(const Statx& o) { return o.buf == nullptr ? -EFAULT : CheckPath(o.path); }
+int Check(const Unlinkat& o) { return CheckPath(o.path); }
+int Check(const Mkdirat& o) { return CheckPath(o.path); }
+int Check(const Renameat& o) { return o.oldpath == nullptr || o.newpath == nullptr ? -EFAULT : 0; }
+int Check(const Socket&) { return 0; }
+int Check(const Bind& o) {
+  if (o.fd < 0) return -EBADF;
+  return o.addr == nullptr ? -EFAULT : 0;
+}
+int Check(const Listen& o) { return o.fd < 0 ? -EBADF : 0; }
+int Check(const Timeout&) { return 0; }
+
+}  // namespace
+
 int CheckArguments(const Op& op) {
-  return std::visit(
-      Overloaded{
-          [](const Nop&) { return 0; },
-          [](const Read& o) { return o.fd < 0 ? -EBADF : CheckBuffer(o.buf, o.len); },
-          [](const Write& o) { return o.fd < 0 ? -EBADF : CheckBuffer(o.buf, o.len); },
-          [](const Readv& o) { return o.fd < 0 ? -EBADF : CheckIovecs(o.iov, o.iovcnt); },
-          [](const Writev& o) { return o.fd < 0 ? -EBADF : CheckIovecs(o.iov, o.iovcnt); },
-          [](const Recv& o) {
-            if (o.fd < 0) return -EBADF;
-            if (o.multishot && o.buf_group == kNoBufferGroup) return -EINVAL;
-            if (o.buf_group != kNoBufferGroup) return o.buf == nullptr ? 0 : -EINVAL;
-            return CheckBuffer(o.buf, o.len);
-          },
-          [](const Send& o) { return o.fd < 0 ? -EBADF : CheckBuffer(o.buf, o.len); },
-          [](const Accept& o) {
-            if (o.fd < 0) return -EBADF;
-            return (o.addr == nullptr) == (o.addrlen == nullptr) ? 0 : -EFAULT;
-          },
-          [](const Connect& o) {
-            if (o.fd < 0) return -EBADF;
-            return o.addr == nullptr ? -EFAULT : 0;
-          },
-          [](const Shutdown& o) {
-            if (o.fd < 0) return -EBADF;
-            return o.how == SHUT_RD || o.how == SHUT_WR || o.how == SHUT_RDWR ? 0 : -EINVAL;
-          },
-          [](const PollAdd& o) { return o.fd < 0 ? -EBADF : 0; },
-          [](const Close& o) { return o.fd < 0 ? -EBADF : 0; },
-          [](const Openat& o) { return CheckPath(o.path); },
-          [](const Fsync& o) { return o.fd < 0 ? -EBADF : 0; },
-          [](const Statx& o) { return o.buf == nullptr ? -EFAULT : CheckPath(o.path); },
-          [](const Unlinkat& o) { return CheckPath(o.path); },
-          [](const Mkdirat& o) { return CheckPath(o.path); },
-          [](const Renameat& o) {
-            return o.oldpath == nullptr || o.newpath == nullptr ? -EFAULT : 0;
-          },
-          [](const Socket&) { return 0; },
-          [](const Bind& o) {
-            if (o.fd < 0) return -EBADF;
-            return o.addr == nullptr ? -EFAULT : 0;
-          },
-          [](const Listen& o) { return o.fd < 0 ? -EBADF : 0; },
-          [](const Timeout&) { return 0; },
+  return std::visit([](const auto& o) { return Check(o); }, op);
+}
+
+OpFacts Inspect(const Op& op) {
+  OpFacts facts;
+  facts.kind = KindOf(op);
+  std::visit(
+      [&facts](const auto& o) {
+        using T = std::decay_t<decltype(o)>;
+        if constexpr (HasFd<T>) facts.fd = o.fd;
+        if constexpr (std::is_same_v<T, Accept> || std::is_same_v<T, Recv>) {
+          facts.multishot = o.multishot;
+        }
+        facts.error = Check(o);
       },
       op);
+  return facts;
 }
 
 }  // namespace ringloop

@@ -256,6 +256,17 @@ bool IsMultishot(const Op& op);
 // inconsistent fields).
 int CheckArguments(const Op& op);
 
+// OpFacts: what the engine asks of every op it accepts, found with one visit.
+struct OpFacts {
+  int fd = -1;    // FdOf(op)
+  int error = 0;  // CheckArguments(op)
+  OpKind kind = OpKind::kNop;
+  bool multishot = false;  // IsMultishot(op)
+};
+
+// Inspect: the OpFacts of `op`.
+OpFacts Inspect(const Op& op);
+
 }  // namespace ringloop
 
 #endif  // RINGLOOP_CORE_OPS_H_
