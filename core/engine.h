@@ -188,11 +188,19 @@ class Engine {
   const Options& options() const;
 
   // DecodeUserData: the slot an engine user_data names (for traces and tests).
+  // Layout: index (bits 0-31), generation (32-59), attempt (60), kind (61-63).
+  // The engine issues kinds 0-3 only; kinds 4-7 are reserved for drivers'
+  // own requests (a wake-up read, a MSG_RING), which they must filter out
+  // before HandleCompletion (which counts them as rejected otherwise).
+  // A slot's linked timeout is issued again (after -EINTR) only once the
+  // previous one's completion is in, so a driver may keep one timespec per
+  // slot index.
   struct Decoded {
     uint32_t index;
     uint32_t generation;
     uint8_t kind;  // 0 op, 1 link timeout, 2 cancel, 3 shutdown
   };
+  static constexpr uint8_t kFirstDriverKind = 4;
   static Decoded DecodeUserData(uint64_t user_data);
 
  private:
