@@ -56,10 +56,11 @@ class Progress {
   Progress(Loop& loop, std::string label) : loop_(loop), label_(std::move(label)) {}
   void Tick(uint64_t trips, bool force = false) {
     const uint64_t now = loop_.NowNs();
-    if (!force && now - last_ns_ < 250000000) return;
+    // On a terminal the line is redrawn in place; in a log only the final one.
+    if (!force && (!interactive_ || now - last_ns_ < 250000000)) return;
     last_ns_ = now;
-    std::printf("\r  %-40s %12s round trips  %5.1f s", label_.c_str(), Group(trips).c_str(),
-                double(now - start_ns_) / 1e9);
+    std::printf("%s  %-40s %12s round trips  %5.1f s", interactive_ ? "\r" : "", label_.c_str(),
+                Group(trips).c_str(), double(now - start_ns_) / 1e9);
     std::fflush(stdout);
   }
   // Group: 1234567 -> "1,234,567".
@@ -77,6 +78,7 @@ class Progress {
   Loop& loop_;
   std::string label_;
   const uint64_t start_ns_ = loop_.NowNs();
+  const bool interactive_ = ::isatty(STDOUT_FILENO) != 0;
   uint64_t last_ns_ = 0;
 };
 

@@ -125,6 +125,7 @@ uint64_t EpollDriver::NowNs() const {
 void EpollDriver::Wake() {
   // One write per wake-up: later callers see the flag until Poll drains the fd.
   if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  wake_writes_.fetch_add(1, std::memory_order_relaxed);
   const uint64_t one = 1;
   while (::write(wake_fd_, &one, sizeof(one)) < 0 && errno == EINTR) {
   }

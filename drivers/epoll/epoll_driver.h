@@ -124,6 +124,8 @@ class EpollDriver : public Driver {
   bool SetNonblockOn(int fd) const;
 
   const Stats& stats() const { return stats_; }
+  // wake_writes: eventfd writes made by Wake() (any thread).
+  uint64_t wake_writes() const { return wake_writes_.load(std::memory_order_relaxed); }
 
  private:
   struct Job;
@@ -199,7 +201,8 @@ class EpollDriver : public Driver {
   const int epoll_fd_;
   const int wake_fd_;
   std::atomic<bool> wake_pending_{false};  // a wake-up write is in the eventfd
-  bool use_pwait2_ = true;                 // epoll_pwait2 (5.11) until it says ENOSYS
+  std::atomic<uint64_t> wake_writes_{0};
+  bool use_pwait2_ = true;  // epoll_pwait2 (5.11) until it says ENOSYS
 
   // Indexed by fd. A deque: growing it keeps references to existing states valid
   // while a completion starts the next op of a chain on a new fd.

@@ -46,6 +46,14 @@ class EpollDriverTest : public ::testing::Test {
     engine_.Submit({Timeout{driver_->NowNs() + 2000 * kMs}, kWatchdogTag});
   }
 
+  // UseDriver: replaces the driver (before any op reached it) with one built with
+  // `options`.
+  void UseDriver(EpollDriver::Options options) {
+    auto driver = EpollDriver::Create(options);
+    ASSERT_TRUE(driver.ok()) << driver.status();
+    driver_ = std::move(*driver);
+  }
+
   OpId Submit(Op op, uint64_t tag, uint64_t deadline_ns = kNoDeadline) {
     return engine_.Submit({op, tag, deadline_ns});
   }
@@ -482,6 +490,173 @@ TEST_F(EpollDriverTest, SocketPairPingPong) {
   engine_.Close(s[1], 2);
   EXPECT_EQ(Final(1).res, 0);
   EXPECT_EQ(Final(2).res, 0);
+  Drain();
+}
+
+TEST_F(EpollDriverTest, CancelRacingCompletionYieldsExactlyOneFinalEvent) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  int completed = 0;
+  int cancelled = 0;
+  for (int i = 0; i < 300; ++i) {
+    char c = 0;
+    const uint64_t tag = 1000 + uint64_t(i);
+    const OpId op = Submit(Read{p[0], &c, 1}, tag);
+    if (i % 3 == 0) {
+      ASSERT_EQ(::write(p[1], "z", 1), 1);  // the data is there first
+    }
+    Step(/*wait=*/false);
+    engine_.Cancel(op);
+    if (i % 3 == 1) {
+      ASSERT_EQ(::write(p[1], "z", 1), 1);  // the data races the cancel
+    }
+    if (i % 3 == 2) {
+      Step(/*wait=*/false);  // the cancel goes first
+      ASSERT_EQ(::write(p[1], "z", 1), 1);
+    }
+    const Event e = Final(tag);
+    if (e.res == 1) {
+      EXPECT_EQ(c, 'z');
+      ++completed;
+    } else {
+      EXPECT_EQ(e.res, -ECANCELED);
+      ++cancelled;
+      char drain;  // the byte the cancelled read left behind
+      Submit(Read{p[0], &drain, 1}, 5000 + uint64_t(i));
+      ASSERT_EQ(Final(5000 + uint64_t(i)).res, 1);
+    }
+  }
+  int finals = 0;
+  for (const Event& e : events_) finals += e.tag >= 1000 && e.tag < 1300 && !e.more ? 1 : 0;
+  EXPECT_EQ(finals, 300);
+  EXPECT_GT(completed, 0);
+  EXPECT_GT(cancelled, 0);
+  EXPECT_EQ(engine_.stats().rejected_completions, 0u);
+  engine_.Close(p[0], 1);
+  engine_.Close(p[1], 2);
+  EXPECT_EQ(Final(2).res, 0);
+  Drain();
+}
+
+TEST_F(EpollDriverTest, TimeoutOpFiresAtItsDeadline) {
+  const uint64_t deadline = driver_->NowNs() + 15 * kMs;
+  Submit(Timeout{deadline}, 1);
+  EXPECT_EQ(Final(1).res, 0);
+  EXPECT_GE(driver_->NowNs(), deadline);
+  Drain();
+}
+
+TEST_F(EpollDriverTest, DeadlinesInsideAChainBelongToTheirOp) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  char buf[4];
+  // The first op's timeout fires: it ends timed out, the rest of the chain -ECANCELED.
+  const uint64_t soon = driver_->NowNs() + 20 * kMs;
+  std::vector<SubmitArgs> chain = {{Read{p[0], buf, 1}, 1, soon}, {Write{p[1], "w", 1}, 2}};
+  std::vector<OpId> ids(2);
+  engine_.SubmitChain(chain, ids);
+  EXPECT_EQ(Final(1).res, -kTimedOut);
+  EXPECT_EQ(Final(2).res, -ECANCELED);
+  EXPECT_GE(driver_->NowNs(), soon);
+  // The first op wins its race with a far deadline: the chain goes on, and the
+  // second op's own deadline starts only when it does.
+  ASSERT_EQ(::write(p[1], "a", 1), 1);
+  const uint64_t later = driver_->NowNs() + 10000 * kMs;
+  std::vector<SubmitArgs> ok = {{Read{p[0], buf, 1}, 3, later},
+                                {Write{p[1], "b", 1}, 4, later},
+                                {Read{p[0], buf + 1, 1}, 5, later}};
+  std::vector<OpId> ok_ids(3);
+  engine_.SubmitChain(ok, ok_ids);
+  EXPECT_EQ(Final(3).res, 1);
+  EXPECT_EQ(Final(4).res, 1);
+  EXPECT_EQ(Final(5).res, 1);
+  EXPECT_EQ(std::string(buf, 2), "ab");
+  EXPECT_EQ(driver_->stats().timeouts_fired, 1u);
+  engine_.Close(p[0], 6);
+  engine_.Close(p[1], 7);
+  EXPECT_EQ(Final(7).res, 0);
+  Drain();
+}
+
+TEST_F(EpollDriverTest, LongChainStaysOrdered) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  constexpr int kLinks = 200;
+  std::string digits;
+  for (int i = 0; i < kLinks; ++i) digits.push_back(char('0' + i % 10));
+  std::vector<SubmitArgs> chain;
+  for (int i = 0; i < kLinks; ++i)
+    chain.push_back({Write{p[1], &digits[size_t(i)], 1}, 10 + uint64_t(i)});
+  std::vector<OpId> ids(kLinks);
+  engine_.SubmitChain(chain, ids);
+  EXPECT_EQ(Final(10 + kLinks - 1).res, 1);
+  for (int i = 0; i + 1 < kLinks; ++i)
+    EXPECT_LT(IndexOf(10 + uint64_t(i)), IndexOf(11 + uint64_t(i)));
+  char back[kLinks];
+  ASSERT_EQ(::read(p[0], back, kLinks), kLinks);
+  EXPECT_EQ(std::string(back, kLinks), digits);
+  engine_.Close(p[0], 1);
+  engine_.Close(p[1], 2);
+  EXPECT_EQ(Final(2).res, 0);
+  Drain();
+}
+
+TEST_F(EpollDriverTest, FileOpsRunSynchronouslyWithoutWorkers) {
+  UseDriver({.file_workers = 0});
+  const std::string path = TempPath("sync");
+  Submit(Openat{AT_FDCWD, path.c_str(), O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600}, 1);
+  const int fd = Final(1).res;
+  ASSERT_GE(fd, 0);
+  std::vector<SubmitArgs> chain = {{Write{fd, "sync", 4, 0}, 2}, {Fsync{fd, true}, 3}};
+  std::vector<OpId> ids(2);
+  engine_.SubmitChain(chain, ids);
+  EXPECT_EQ(Final(2).res, 4);
+  EXPECT_EQ(Final(3).res, 0);
+  char back[4];
+  Submit(Read{fd, back, 4, 0}, 4);
+  EXPECT_EQ(Final(4).res, 4);
+  EXPECT_EQ(std::string(back, 4), "sync");
+  EXPECT_EQ(driver_->stats().pool_ops, 0u);
+  engine_.Close(fd, 5);
+  EXPECT_EQ(Final(5).res, 0);
+  ::unlink(path.c_str());
+  Drain();
+}
+
+TEST_F(EpollDriverTest, PoolOpTimesOutWhileQueuedAndAStartedOneFinishes) {
+  // One worker, blocked in openat() of a FIFO until a writer appears: the op
+  // queued behind it can still be cut by its deadline; the running one cannot
+  // (its timeout answers -EALREADY) and ends with its real result.
+  UseDriver({.file_workers = 1});
+  const std::string fifo = TempPath("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const uint64_t soon = driver_->NowNs() + 20 * kMs;
+  Submit(Openat{AT_FDCWD, fifo.c_str(), O_RDONLY | O_CLOEXEC}, 1, soon);
+  struct statx stx;
+  Submit(Statx{AT_FDCWD, fifo.c_str(), 0, STATX_TYPE, &stx}, 2, soon);
+  EXPECT_EQ(Final(2).res, -kTimedOut);
+  EXPECT_GE(driver_->NowNs(), soon);
+  EXPECT_EQ(FindFinal(1), nullptr);                               // still blocked in the worker
+  const int writer = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);  // unblocks the open
+  ASSERT_GE(writer, 0);
+  const int reader = Final(1).res;
+  EXPECT_GE(reader, 0) << "the running open must keep its real result";
+  engine_.Close(reader, 3);
+  EXPECT_EQ(Final(3).res, 0);
+  ::close(writer);
+  ::unlink(fifo.c_str());
+  Drain();
+}
+
+TEST_F(EpollDriverTest, WakeWritesOncePerWakeUp) {
+  Step(/*wait=*/false);
+  for (int i = 0; i < 100; ++i) driver_->Wake();
+  EXPECT_EQ(driver_->wake_writes(), 1u);
+  Step();  // returns at once: the wake-up is pending
+  driver_->Wake();
+  EXPECT_EQ(driver_->wake_writes(), 2u);
+  Step();
+  EXPECT_EQ(engine_.stats().timers_fired, 0u);
   Drain();
 }
 
