@@ -187,6 +187,7 @@ void CoreOracle::SubmitChain(std::vector<SubmitArgs> chain) {
   }
   std::vector<OpId> ids(chain.size());
   engine_.SubmitChain(std::span<SubmitArgs>(chain), std::span<OpId>(ids));
+  const bool accepted = failing == chain.size();
   if (trace_) std::fprintf(stderr, "chain of %zu (failing %zu)\n", chain.size(), failing);
   const size_t first = ops_.size();
   for (size_t i = 0; i < chain.size(); ++i) {
@@ -197,6 +198,7 @@ void CoreOracle::SubmitChain(std::vector<SubmitArgs> chain) {
                    errors[i]);
     }
     AddOp(ids[i], chain[i].tag, chain[i].op, chain[i].deadline_ns, errors[i], false);
+    if (accepted && i > 0) ops_[first + i - 1].chain_next = first + i;
   }
   Sync();
   ExpectEndedAtOnce(first, chain.size());
@@ -206,6 +208,7 @@ void CoreOracle::Cancel(OpId id) {
   const OpRecord* before = Find(id);
   const bool live = before != nullptr && !before->ended;
   const bool requested = before != nullptr && before->requested;
+  if (live) Find(id)->cancel_asked = true;
   const bool got = engine_.Cancel(id);
   if (trace_) std::fprintf(stderr, "cancel (%u,%u) -> %d\n", id.index, id.generation, got);
   ORACLE_CHECK(got == live, "Cancel(%u,%u) returned %d; the op is %s", id.index, id.generation, got,
@@ -223,6 +226,11 @@ void CoreOracle::Cancel(OpId id) {
 
 void CoreOracle::Close(int fd, uint64_t tag) {
   const int32_t error = fd < 0 || closing_.count(fd) != 0 ? -EBADF : 0;
+  if (error == 0) {
+    for (OpRecord& op : ops_) {
+      if (op.fd == fd && !op.ended) op.cancel_asked = true;
+    }
+  }
   const OpId id = engine_.Close(fd, tag);
   if (trace_) {
     std::fprintf(stderr, "close fd=%d -> (%u,%u) expect %d\n", fd, id.index, id.generation, error);
@@ -235,6 +243,7 @@ void CoreOracle::Close(int fd, uint64_t tag) {
 }
 
 void CoreOracle::Shutdown() {
+  for (OpRecord& op : ops_) op.cancel_asked = true;
   engine_.Shutdown();
   if (trace_) std::fprintf(stderr, "shutdown\n");
   shutting_down_ = true;
@@ -435,8 +444,24 @@ void CoreOracle::Drain() {
 // fd's last op is checked against that op's final event.
 void CoreOracle::Sync() {
   SyncEvents();
+  CheckChainsCancelledInQueue();
   SyncRequests();
   CheckGetters();
+}
+
+// CheckChainsCancelledInQueue: a chain member that ended before reaching the
+// kernel (cancelled, or on a closing fd) takes every member after it along,
+// at once: none of them may ever be sent.
+void CoreOracle::CheckChainsCancelledInQueue() {
+  for (const size_t i : ended_in_queue_) {
+    for (size_t j = ops_[i].chain_next; j != kNone; j = ops_[j].chain_next) {
+      ORACLE_CHECK(ops_[j].ended && !ops_[j].requested && ops_[j].final_res == -ECANCELED,
+                   "op (%u,%u) of a chain whose member (%u,%u) ended unsent is still live",
+                   ops_[j].id.index, ops_[j].id.generation, ops_[i].id.index,
+                   ops_[i].id.generation);
+    }
+  }
+  ended_in_queue_.clear();
 }
 
 void CoreOracle::SyncRequests() {
@@ -499,6 +524,14 @@ void CoreOracle::OnNewRequest(const Request& r) {
       } else if (op.fd >= 0) {
         ORACLE_CHECK(closing_.count(op.fd) == 0, "op (%u,%u) sent on fd %d while it is closing",
                      id.index, id.generation, op.fd);
+      }
+      if (!op.requested && !op.is_close) {
+        // Backpressure keeps FIFO order: ops reach the kernel the first time in
+        // submission order (closes wait for their fd; -EINTR retries go first).
+        ORACLE_CHECK(last_first_send_ == kNone || found->second > last_first_send_,
+                     "op (%u,%u) (#%zu) sent after op #%zu, submitted later", id.index,
+                     id.generation, found->second, last_first_send_);
+        last_first_send_ = found->second;
       }
       if (linked) rec.chain_prev = prev->kind == RequestKind::kOp ? index - 1 : prev->chain_prev;
       op.live_op_request = index;
@@ -596,6 +629,7 @@ void CoreOracle::OnEvent(const Event& e) {
   ++final_events_;
   op.ended = true;
   op.final_res = e.res;
+  if (!op.requested && op.expected_error == 0) ended_in_queue_.push_back(size_t(&op - &ops_[0]));
   if (trace_) {
     std::fprintf(stderr, "  event (%u,%u) %s res=%d\n", e.id.index, e.id.generation,
                  std::string(OpName(op.kind)).c_str(), e.res);
@@ -605,6 +639,12 @@ void CoreOracle::OnEvent(const Event& e) {
                  e.id.generation, e.res, op.expected_error);
   }
   ORACLE_CHECK(e.res != -EINTR, "op (%u,%u) surfaced -EINTR", e.id.index, e.id.generation);
+  if (op.requested && !op.is_close && op.last_op_res == -EINTR) {
+    // -EINTR is retried unless the op was cancelled or its timer fired.
+    ORACLE_CHECK(op.cancel_asked || op.saw_etime,
+                 "op (%u,%u) ended after -EINTR instead of being submitted again", e.id.index,
+                 e.id.generation);
+  }
   ORACLE_CHECK(op.live_op_request == kNone && op.live_lt_request == kNone,
                "op (%u,%u) ended while the kernel still holds it", e.id.index, e.id.generation);
   if (e.res == -kTimedOut) {
@@ -690,6 +730,7 @@ void CoreOracle::MarkDone(size_t index, int32_t res) {
   if (op.fd >= 0 && !op.is_close) --requests_on_fd_[op.fd];
   if (r.kind == RequestKind::kOp) {
     op.live_op_request = kNone;
+    op.last_op_res = res;
     --in_flight_;
     if (op.is_close) {
       closing_.erase(op.fd);  // from here on the fd number may be reused

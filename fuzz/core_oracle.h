@@ -95,6 +95,9 @@ class CoreOracle {
     bool requested = false;          // a kOp request for it was seen
     size_t live_op_request = kNone;  // its outstanding kOp request
     size_t live_lt_request = kNone;  // its outstanding kLinkTimeout request
+    size_t chain_next = kNone;       // the op linked after it (an accepted chain)
+    int32_t last_op_res = 0;         // its last accepted final op completion
+    bool cancel_asked = false;       // Cancel, Close of its fd or Shutdown while live
   };
 
   // RequestRecord: one request the engine emitted (copied: Request::op may
@@ -130,6 +133,7 @@ class CoreOracle {
   void SyncEvents();
   void OnEvent(const Event& e);
   void CheckGetters();
+  void CheckChainsCancelledInQueue();
 
   void MarkDone(size_t request, int32_t res);
   size_t InKernelPosition(size_t index) const;
@@ -145,9 +149,10 @@ class CoreOracle {
   std::unordered_map<uint64_t, size_t> op_by_id_;           // OpId packed -> ops_ index
   std::vector<RequestRecord> requests_;                     // every request, in issue order
   std::unordered_map<uint64_t, size_t> live_by_user_data_;  // not done
-  std::deque<size_t> pending_;     // emitted, not consumed (engine's PendingRequests)
-  std::vector<size_t> in_kernel_;  // consumed, not done, in issue order
-  std::vector<uint64_t> history_;  // user_data of done requests (most recent last)
+  std::deque<size_t> pending_;          // emitted, not consumed (engine's PendingRequests)
+  std::vector<size_t> in_kernel_;       // consumed, not done, in issue order
+  std::vector<uint64_t> history_;       // user_data of done requests (most recent last)
+  std::vector<size_t> ended_in_queue_;  // ops of the last input that ended unsent
 
   std::map<int, size_t> closing_;           // fd -> its Close op, until CLOSE completes
   std::map<int, bool> close_issued_;        // fd -> its CLOSE request was emitted
@@ -155,6 +160,7 @@ class CoreOracle {
   std::map<std::pair<uint64_t, uint64_t>, size_t> timers_;  // (deadline, seq) -> op
   uint64_t timer_seq_ = 0;
   bool shutting_down_ = false;
+  size_t last_first_send_ = kNone;  // the latest op (ops_ index) sent a first time
 
   uint64_t final_events_ = 0;
   uint64_t more_events_ = 0;

@@ -200,6 +200,12 @@ def seeds():
     s.consume(0).cancel_recent(0).close(2).fair(0).consume().fair(0).consume()
     out["backpressure"] = s
 
+    # Backpressure alone: four ops through two slots reach the kernel in FIFO order.
+    s = Seed(max_in_flight=2)
+    s.submit(READ, 2).submit(READ, 2).submit(READ, 3).submit(WRITE, 3).consume().fair(0)
+    s.consume().fair(0).consume().fair(0)
+    out["backpressure_fifo"] = s
+
     # Timers: due later, due now, never; one cancelled; time backwards, still,
     # to the next deadline; then shutdown with a timer and a read live.
     s = Seed()
