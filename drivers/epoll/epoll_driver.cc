@@ -230,13 +230,16 @@ absl::Status EpollDriver::WaitAndDispatch(const Engine& engine, bool block) {
   }
   ++stats_.epoll_waits;
   const int max_events = int(events_.size());
+  // A finite, non-zero wait uses epoll_pwait2 (Linux 5.11), which takes
+  // nanoseconds: no early wake-up from rounding. Polls without waiting, and
+  // waits without a deadline, use plain epoll_wait (no timespec to copy in).
+  const bool precise = timeout != nullptr && (timeout->tv_sec != 0 || timeout->tv_nsec != 0);
   int n = -1;
-  if (use_pwait2_) {
-    // epoll_pwait2 (Linux 5.11) takes nanoseconds: no early wake-up from rounding.
+  if (precise && use_pwait2_) {
     n = ::epoll_pwait2(epoll_fd_, events_.data(), max_events, timeout, nullptr);
     if (n < 0 && (errno == ENOSYS || errno == EPERM)) use_pwait2_ = false;
   }
-  if (!use_pwait2_) {
+  if (!precise || !use_pwait2_) {
     // Round up so that a deadline is never reported early.
     int ms = -1;
     if (timeout != nullptr) {
@@ -650,13 +653,19 @@ void EpollDriver::Unpark(Job* job) {
 }
 
 namespace {
+
 constexpr uint32_t kMaxIndexed = 1u << 20;
+
+// SlotIndex: SlotIndex(user_data), inline: engine.h documents
+// the layout (the index is bits 0-31).
+uint32_t SlotIndex(uint64_t user_data) { return static_cast<uint32_t>(user_data); }
+
 }  // namespace
 
 void EpollDriver::Track(Job* job) {
   RL_CHECK(!job->tracked);
   job->tracked = true;
-  const uint32_t index = Engine::DecodeUserData(job->user_data).index;
+  const uint32_t index = SlotIndex(job->user_data);
   if (index < kMaxIndexed) {
     if (index >= active_by_index_.size()) active_by_index_.resize(size_t(index) + 1, nullptr);
     if (active_by_index_[index] == nullptr) {
@@ -671,7 +680,7 @@ void EpollDriver::Track(Job* job) {
 void EpollDriver::Untrack(Job* job) {
   RL_CHECK(job->tracked);
   job->tracked = false;
-  const uint32_t index = Engine::DecodeUserData(job->user_data).index;
+  const uint32_t index = SlotIndex(job->user_data);
   if (index < active_by_index_.size() && active_by_index_[index] == job) {
     active_by_index_[index] = nullptr;
     return;
@@ -680,7 +689,7 @@ void EpollDriver::Untrack(Job* job) {
 }
 
 EpollDriver::Job* EpollDriver::FindActive(uint64_t user_data) {
-  const uint32_t index = Engine::DecodeUserData(user_data).index;
+  const uint32_t index = SlotIndex(user_data);
   if (index < active_by_index_.size()) {
     Job* job = active_by_index_[index];
     if (job != nullptr && job->user_data == user_data) return job;
