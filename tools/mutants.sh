@@ -40,8 +40,9 @@ git archive --format=tar HEAD | tar -xf - -C "$tree" || exit 2
 cp "$tree/core/engine.cc" "$work/engine.cc.pristine" || exit 2
 
 run_tests() {  # run_tests LOG: bazel test the property targets in the copy
+  # 9>&-: the Bazel server outlives this script and must not inherit the lock.
   (cd "$tree" && "$BAZEL" --output_base="$output_base" test --symlink_prefix=/ \
-      --test_output=errors --test_env=RC_PARAMS="$RC_PARAMS" "${targets[@]}") >"$1" 2>&1
+      --test_output=errors --test_env=RC_PARAMS="$RC_PARAMS" "${targets[@]}") >"$1" 2>&1 9>&-
 }
 
 echo "mutants.sh: baseline (unpatched engine) ..."
@@ -75,6 +76,9 @@ for patch in "${patches[@]}"; do
   if run_tests "$log"; then
     echo "SURVIVED $name: $(head -1 "$root/$patch")"
     survived=$((survived + 1))
+  elif grep -qE "FAILED TO BUILD|Build did NOT complete successfully" "$log"; then
+    echo "BROKEN   $name: the mutated engine does not build; see $log"
+    broken=$((broken + 1))
   else
     why=$(grep -m1 -oE "(violation at command .*|RL_CHECK failed: .*|no quiescence .*)" "$log" ||
           grep -m1 -E "error:|FAILED" "$log")

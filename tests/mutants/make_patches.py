@@ -2,11 +2,13 @@
 """tests/mutants/make_patches.py: (re)writes tests/mutants/*.patch.
 
 Each mutant plants one realistic bug in core/engine.cc by replacing one exact
-snippet; the patch is `diff -u` of the result against the pristine file. Run it
-from the repository root after core/engine.cc changed; a snippet that no longer
-exists is reported (fix the mutant, never silently drop it).
+snippet; the patch is `diff -u` of the result against the pristine file, the
+committed one (HEAD, which tools/mutants.sh tests), or the working tree's with
+--worktree. Run it from the repository root after core/engine.cc changed; a
+snippet that no longer exists is reported (fix the mutant, never silently drop
+it).
 
-    python3 tests/mutants/make_patches.py
+    python3 tests/mutants/make_patches.py [--worktree]
 """
 import os
 import subprocess
@@ -20,10 +22,14 @@ MUTANTS = {
     "close_before_ops_finish": (
         "CLOSE is issued while ops on the fd are still in flight",
         [("  if (e.count != 0) return;\n  if (e.close_slot == kNone) {",
-          "  if (e.count != 0 && e.close_slot == kNone) return;\n  if (e.close_slot == kNone) {")]),
+          "  if (e.count != 0 && e.close_slot == kNone) return;\n  if (e.close_slot == kNone) {"),
+         # Its own consistency check would stop it at the CLOSE completion: the
+         # point is that the property checker sees it first, at the request.
+         ("RL_CHECK(e.close_slot == index && e.count == 0);", "RL_CHECK(e.close_slot == index);")]),
     "ebadf_check_removed": (
         "ops on a closing fd are no longer refused with EBADF",
-        [("  if (e != nullptr && e->close_slot != kNone) return -EBADF;  // the fd is closing\n", "")]),
+        [("  const FdEntry* e = FindFd(facts.fd);\n"
+          "  if (e != nullptr && e->close_slot != kNone) return -EBADF;  // the fd is closing\n", "")]),
     "link_timeout_wrong_op": (
         "the linked timeout is emitted before its op, so it links to the op before",
         [("  ready.push_back(op_request);\n  ++in_flight;\n  if (has_deadline) {",
@@ -52,14 +58,19 @@ MUTANTS = {
         [("s.At(s.heap.front()).deadline_ns <= now_ns)",
           "s.At(s.heap.front()).deadline_ns <= now_ns + 1)")]),
     "backpressure_lifo": (
-        "ops waiting for room are served last-in first-out",
-        [("  if (slot.fd >= 0) LinkFd(index);\n  Enqueue(index, /*front=*/false);",
-          "  if (slot.fd >= 0) LinkFd(index);\n  Enqueue(index, /*front=*/true);")]),
+        "single ops waiting for room are served last-in first-out",
+        [("  Enqueue(index, /*front=*/false);\n  return id;",
+          "  Enqueue(index, /*front=*/!link && (q_tail == kNone || !At(q_tail).link));\n"
+          "  return id;")]),
 }
 
 
 def main():
-    pristine = open(ENGINE).read()
+    if "--worktree" in sys.argv[1:]:
+        pristine = open(ENGINE).read()
+    else:
+        pristine = subprocess.run(["git", "show", f"HEAD:{ENGINE}"], capture_output=True,
+                                  text=True, check=True).stdout
     out_dir = os.path.dirname(os.path.abspath(__file__))
     failed = False
     for name, (why, edits) in MUTANTS.items():
