@@ -12,6 +12,7 @@
 // Usage: bazel run //fuzz:make_sim_seeds -- "$PWD/fuzz/corpus/sim_program"
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <string>
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
+  setenv("RINGLOOP_PROP_AVOID_KNOWN_GAPS", "1", /*overwrite=*/0);
   std::set<std::string> wanted(std::begin(prop::kRequiredTags), std::end(prop::kRequiredTags));
   uint64_t failing = 0;
   for (uint64_t seed = 0; seed < fuzz::kSeedsMax && !wanted.empty(); ++seed) {
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
     options.setup = prop::SetupFromLevels(input.fault_levels, input.in_flight_level, input.cq_level,
                                           input.latency_level);
     options.tape = input.tape;
+    prop::ApplyKnownGapsFromEnv(options);  // as the target does (sim_program.cc)
     const prop::RunResult result = prop::RunProgram(input.program, options);
     if (!result.ok) {
       // Not a seed: a finding for the sim_program target to report (or the
