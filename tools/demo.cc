@@ -194,101 +194,115 @@ absl::Status PingPong(Run& run, bool sockets) {
 
 // TcpEcho: `clients` loopback TCP connections, each sending a message and waiting
 // for its echo, over and over; the server side (multishot accept, recv, send) runs
-// in the same loop.
-absl::Status TcpEcho(Run& run, int clients) {
-  Loop& loop = run.loop;
-  const int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (lfd < 0 || ::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::listen(lfd, 1024) != 0 ||
-      ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return absl::ErrnoToStatus(errno, "listen on 127.0.0.1");
+// in the same loop. Callbacks hold Conn pointers: deque elements never move.
+class TcpEcho {
+ public:
+  TcpEcho(Run& run, int clients) : run_(run), loop_(run.loop), clients_(clients) {
+    for (uint32_t i = 0; i < kMessage; ++i) message_[i] = char('A' + i % 26);
   }
+
+  absl::Status Go() {
+    if (absl::Status s = Listen(); !s.ok()) return s;
+    loop_.Submit(Accept{.fd = listen_fd_, .multishot = true}, [this](const Event& e) {
+      if (!e.more) {
+        accept_ended_ = true;
+        run_.Note(e);
+      } else if (e.res >= 0) {
+        servers_.emplace_back().fd = e.res;
+        Serve(&servers_.back());
+      }
+    });
+    clients_conns_.resize(size_t(clients_));
+    for (Conn& c : clients_conns_) {
+      c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (c.fd < 0) return absl::ErrnoToStatus(errno, "socket");
+      loop_.Submit(Connect{c.fd, reinterpret_cast<sockaddr*>(&addr_), sizeof(addr_)},
+                   [this, conn = &c](const Event& e) {
+                     run_.Note(e);
+                     e.res == 0 ? Round(conn) : Finish(conn);
+                   });
+    }
+    bool closing = false;
+    return run_.Drive([&] {
+      if (finished_ < clients_) return false;
+      if (!closing) {
+        closing = true;
+        loop_.Close(listen_fd_, run_.Check());  // ends the multishot accept first
+      }
+      return accept_ended_;
+    });
+  }
+
+ private:
   struct Conn {
     int fd = -1;
     char buf[kMessage];
     uint32_t got = 0;
   };
-  std::deque<Conn> servers;  // a deque: a Conn never moves while its ops run
-  std::deque<Conn> conns(static_cast<size_t>(clients));
-  char message[kMessage];
-  for (uint32_t i = 0; i < kMessage; ++i) message[i] = char('A' + i % 26);
-  int finished = 0;
-  bool accept_ended = false;
 
-  // Callbacks hold Conn pointers: deque elements never move.
-  std::function<void(Conn*)> serve = [&](Conn* c) {
-    loop.Submit(Recv{c->fd, c->buf, kMessage}, [&, c](const Event& e) {
-      run.Note(e);
+  absl::Status Listen() {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    addr_.sin_family = AF_INET;
+    addr_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr_);
+    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr_), len) != 0 ||
+        ::listen(listen_fd_, 1024) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr_), &len) != 0) {
+      return absl::ErrnoToStatus(errno, "listen on 127.0.0.1");
+    }
+    return absl::OkStatus();
+  }
+
+  // Serve: the server side of one connection: recv, send it back, again.
+  void Serve(Conn* c) {
+    loop_.Submit(Recv{c->fd, c->buf, kMessage}, [this, c](const Event& e) {
+      run_.Note(e);
       if (e.res <= 0) {  // the client closed (or an error): close our side
-        loop.Close(c->fd, run.Check());
+        loop_.Close(c->fd, run_.Check());
         return;
       }
-      loop.Submit(Send{c->fd, c->buf, uint32_t(e.res)}, [&, c](const Event& s) {
-        run.Note(s);
-        if (s.res >= 0) serve(c);
+      loop_.Submit(Send{c->fd, c->buf, uint32_t(e.res)}, [this, c](const Event& s) {
+        run_.Note(s);
+        if (s.res >= 0) Serve(c);
       });
     });
-  };
-  loop.Submit(Accept{.fd = lfd, .multishot = true}, [&](const Event& e) {
-    if (!e.more) {
-      accept_ended = true;
-      run.Note(e);
-      return;
-    }
-    if (e.res < 0) return;
-    servers.emplace_back().fd = e.res;
-    serve(&servers.back());
-  });
-
-  std::function<void(Conn*)> receive;
-  std::function<void(Conn*)> round = [&](Conn* c) {
-    loop.Submit(Send{c->fd, message, kMessage}, run.Check());
-    c->got = 0;
-    receive(c);
-  };
-  receive = [&](Conn* c) {
-    loop.Submit(Recv{c->fd, c->buf + c->got, kMessage - c->got}, [&, c](const Event& e) {
-      run.Note(e);
-      if (e.res <= 0) {  // the server went away: stop this client
-        ++finished;
-        loop.Close(c->fd, run.Check());
-        return;
-      }
-      c->got += uint32_t(e.res);
-      if (c->got < kMessage) return receive(c);
-      ++run.trips;
-      if (!run.time_up) return round(c);
-      ++finished;
-      loop.Close(c->fd, run.Check());
-    });
-  };
-  for (Conn& c : conns) {
-    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c.fd < 0) return absl::ErrnoToStatus(errno, "socket");
-    loop.Submit(Connect{c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)},
-                [&, conn = &c](const Event& e) {
-                  run.Note(e);
-                  if (e.res == 0) {
-                    round(conn);
-                  } else {
-                    ++finished;
-                  }
-                });
   }
-  bool closing = false;
-  return run.Drive([&] {
-    if (finished < clients) return false;
-    if (!closing) {
-      closing = true;
-      loop.Close(lfd, run.Check());  // ends the multishot accept first
-    }
-    return accept_ended;
-  });
-}
+
+  // Round: a client sends one message and waits for all of it to come back.
+  void Round(Conn* c) {
+    loop_.Submit(Send{c->fd, message_, kMessage}, run_.Check());
+    c->got = 0;
+    Receive(c);
+  }
+
+  void Receive(Conn* c) {
+    loop_.Submit(Recv{c->fd, c->buf + c->got, kMessage - c->got}, [this, c](const Event& e) {
+      run_.Note(e);
+      if (e.res <= 0) return Finish(c);  // the server went away
+      c->got += uint32_t(e.res);
+      if (c->got < kMessage) return Receive(c);
+      ++run_.trips;
+      if (!run_.time_up) return Round(c);
+      Finish(c);
+    });
+  }
+
+  void Finish(Conn* c) {
+    ++finished_;
+    loop_.Close(c->fd, run_.Check());
+  }
+
+  Run& run_;
+  Loop& loop_;
+  const int clients_;
+  char message_[kMessage];
+  int listen_fd_ = -1;
+  sockaddr_in addr_{};
+  std::deque<Conn> servers_;
+  std::deque<Conn> clients_conns_;
+  int finished_ = 0;
+  bool accept_ended_ = false;
+};
 
 // Row: one driver's figures (round trips per second per workload).
 struct Row {
@@ -316,7 +330,7 @@ Row RunDriver(DriverChoice choice, const std::string& label, double seconds, int
             start + uint64_t(seconds * 1e9));
     const absl::Status status = w == 0   ? PingPong(run, /*sockets=*/false)
                                 : w == 1 ? PingPong(run, /*sockets=*/true)
-                                         : TcpEcho(run, clients);
+                                         : TcpEcho(run, clients).Go();
     const double elapsed = double((*loop)->NowNs() - start) / 1e9;
     if (!status.ok()) {
       std::printf("  %s failed: %s\n", kWorkloadNames[w], std::string(status.message()).c_str());
