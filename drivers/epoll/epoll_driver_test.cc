@@ -660,6 +660,42 @@ TEST_F(EpollDriverTest, WakeWritesOncePerWakeUp) {
   Drain();
 }
 
+TEST_F(EpollDriverTest, MoreReadyFdsThanEventSlotsAreAllServed) {
+  // Two epoll_event slots, ten ready pipes: the edges that did not fit stay in
+  // the epoll ready list for the next Poll; none is lost.
+  UseDriver({.max_events = 2});
+  constexpr int kPipes = 10;
+  int p[kPipes][2];
+  char buf[kPipes][4];
+  for (int i = 0; i < kPipes; ++i) {
+    ASSERT_EQ(::pipe2(p[i], O_CLOEXEC), 0);
+    Submit(Read{p[i][0], buf[i], sizeof(buf[i])}, 100 + uint64_t(i));
+  }
+  Step(/*wait=*/false);  // every read parks
+  for (int i = 0; i < kPipes; ++i) ASSERT_EQ(::write(p[i][1], "x", 1), 1);
+  for (int i = 0; i < kPipes; ++i) EXPECT_EQ(Final(100 + uint64_t(i)).res, 1);
+  EXPECT_GE(driver_->stats().epoll_waits, uint64_t(kPipes / 2));
+  for (int i = 0; i < kPipes; ++i) {
+    engine_.Close(p[i][0], 200 + uint64_t(i));
+    engine_.Close(p[i][1], 300 + uint64_t(i));
+  }
+  EXPECT_EQ(Final(300 + kPipes - 1).res, 0);
+  Drain();
+}
+
+TEST_F(EpollDriverTest, DestructionPutsBlockingModeBack) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  Submit(Write{p[1], "x", 1}, 1);
+  EXPECT_EQ(Final(1).res, 1);
+  EXPECT_NE(::fcntl(p[1], F_GETFL) & O_NONBLOCK, 0);
+  Drain();
+  driver_.reset();  // the fd stays open: the driver must leave it as it found it
+  EXPECT_EQ(::fcntl(p[1], F_GETFL) & O_NONBLOCK, 0);
+  ::close(p[0]);
+  ::close(p[1]);
+}
+
 TEST_F(EpollDriverTest, WakeFromAnotherThreadEndsABlockedPoll) {
   // Nothing is in flight but the watchdog: only Wake() can end this Poll early.
   for (int round = 0; round < 3; ++round) {
