@@ -62,17 +62,21 @@ struct Slot {
   int fd = -1;                 // FdOf(op) (a Close slot is never on the fd's list)
   OpKind kind = OpKind::kNop;  // KindOf(op)
   SlotState state = SlotState::kFree;
-  bool multishot = false;  // IsMultishot(op)
-  bool link = false;       // chained to the next queued slot
-  bool in_queue = false;
-  bool on_fd_list = false;
-  bool attempt = false;     // flips on every resubmission after -EINTR
-  bool op_pending = false;  // op request out, final completion not in
-  bool lt_pending = false;  // linked timeout out, completion not in
-  bool cancel_pending = false;
-  bool shutdown_pending = false;
-  bool cancel_requested = false;
-  bool retry = false;  // -EINTR seen: resubmit once every completion is in
+  uint32_t chain_prev = kNone;  // the chain member before / after this one, while
+  uint32_t chain_next = kNone;  // both are live and the earlier has not completed
+  bool multishot : 1 = false;   // IsMultishot(op)
+  bool link : 1 = false;        // chained to the next queued slot
+  bool in_queue : 1 = false;
+  bool on_fd_list : 1 = false;
+  bool attempt : 1 = false;     // flips on every resubmission after -EINTR
+  bool op_pending : 1 = false;  // op request out, final completion not in
+  bool lt_pending : 1 = false;  // linked timeout out, completion not in
+  bool cancel_pending : 1 = false;
+  bool shutdown_pending : 1 = false;
+  bool cancel_requested : 1 = false;
+  bool recancel : 1 = false;  // a cancel found nothing while the op waited behind
+                              // its chain: cancel again once the chain moves
+  bool retry : 1 = false;     // -EINTR seen: resubmit once every completion is in
 };
 static_assert(sizeof(Slot) <= 128, "an op slot must stay within two cache lines");
 
@@ -149,6 +153,9 @@ struct Engine::State {
   RL_HOT void LinkFd(uint32_t index);
   RL_HOT void UnlinkFd(uint32_t index);
   RL_HOT void FdDrained(int fd);
+  void UnlinkChain(uint32_t index);
+  void ChainMoved(uint32_t index);
+  void ExpireQueued(uint32_t index);
 
   void Enqueue(uint32_t index, bool front);
   void Pump();
@@ -158,11 +165,12 @@ struct Engine::State {
   RL_HOT void Deliver(uint32_t index, int32_t res, uint32_t flags, bool more);
   void EndNow(uint32_t index, int32_t res);
   void CancelSlot(uint32_t index);
-  void CancelQueued(uint32_t index);
+  void CancelQueued(uint32_t index, int32_t first_res = -ECANCELED);
   RL_HOT void TryFinish(uint32_t index);
   int32_t FinalResult(const Slot& s) const;
 
   RL_HOT bool OnOpCompletion(uint32_t index, int32_t res, uint32_t flags);
+  void OnCancelCompletion(uint32_t index, int32_t res);
 
   RL_HOT int Admit(const SubmitArgs& args, const OpFacts& facts, size_t chain_length);
   OpId Reject(const SubmitArgs& args, const OpFacts& facts, int error);
@@ -219,6 +227,9 @@ uint32_t Engine::State::Allocate(const Op& op, uint64_t tag, const OpFacts& fact
   s.shutdown_pending = false;
   s.cancel_requested = false;
   s.retry = false;
+  s.recancel = false;
+  s.chain_prev = kNone;
+  s.chain_next = kNone;
   ++live;
   ++stats.submitted;
   return index;
@@ -231,6 +242,7 @@ void Engine::State::Release(uint32_t index) {
   RL_CHECK(!s.cancel_pending && !s.shutdown_pending);
   const int fd = s.on_fd_list ? s.fd : -1;
   if (s.on_fd_list) UnlinkFd(index);
+  UnlinkChain(index);
   s.state = SlotState::kFree;
   s.generation = (s.generation + 1) & kGenMask;
   s.q_next = free_head;
@@ -283,8 +295,37 @@ void Engine::State::FdDrained(int fd) {
   }
   Slot& c = At(e.close_slot);
   if (c.state != SlotState::kWaitFd) return;
+  // The CLOSE skips the queue and the in-flight bound, like cancels: it never
+  // blocks in the kernel, and ops held back in the queue may be waiting for
+  // exactly the room (or the EOF) that this close frees.
   c.state = SlotState::kQueued;
-  Enqueue(e.close_slot, /*front=*/false);
+  Emit(e.close_slot, /*link_after=*/false);
+}
+
+// UnlinkChain: `index` leaves its chain's links (it completed, was released,
+// or is resubmitted alone).
+void Engine::State::UnlinkChain(uint32_t index) {
+  Slot& s = At(index);
+  if (s.chain_prev != kNone) At(s.chain_prev).chain_next = kNone;
+  if (s.chain_next != kNone) At(s.chain_next).chain_prev = kNone;
+  s.chain_prev = kNone;
+  s.chain_next = kNone;
+}
+
+// ChainMoved: the op at `index` has its final completion, so the op after it
+// in its chain has started (or been failed by the kernel). If a cancel of that
+// op found nothing because it had not started, cancel it again now.
+void Engine::State::ChainMoved(uint32_t index) {
+  const uint32_t next = At(index).chain_next;
+  UnlinkChain(index);
+  if (next == kNone) return;
+  Slot& n = At(next);
+  if (!n.recancel || !n.op_pending || n.cancel_pending) return;
+  n.recancel = false;
+  n.cancel_pending = true;
+  ++stats.cancels_sent;
+  PushControl(RequestKind::kCancel, Pack(next, n.generation, false, kUdCancel),
+              Pack(next, n.generation, n.attempt, kUdOp), -1);
 }
 
 // --- Submission queue and requests ---------------------------------------------
@@ -293,6 +334,8 @@ void Engine::State::Enqueue(uint32_t index, bool front) {
   Slot& s = At(index);
   RL_CHECK(!s.in_queue);
   s.in_queue = true;
+  // While it waits for room, the engine keeps the op's deadline itself.
+  if (s.deadline_ns != kNoDeadline && s.heap_pos == kNone) HeapPush(index);
   if (front) {
     s.q_next = q_head;
     q_head = index;
@@ -342,6 +385,7 @@ void Engine::State::Emit(uint32_t index, bool link_after) {
   Slot& s = At(index);
   RL_CHECK(s.state == SlotState::kQueued && !s.op_pending);
   const bool has_deadline = s.deadline_ns != kNoDeadline;
+  if (s.heap_pos != kNone) HeapRemove(index);  // the kernel keeps it from here
   s.state = SlotState::kInFlight;
   s.op_pending = true;
   Request op_request;
@@ -351,7 +395,7 @@ void Engine::State::Emit(uint32_t index, bool link_after) {
   op_request.op = &s.op;
   op_request.fd = s.fd;
   ready.push_back(op_request);
-  ++in_flight;
+  if (s.kind != OpKind::kClose) ++in_flight;
   if (has_deadline) {
     s.lt_pending = true;
     s.lt_res = 0;
@@ -407,11 +451,12 @@ void Engine::State::EndNow(uint32_t index, int32_t res) {
 
 // CancelQueued: a queued op, and every op chained after it, end -ECANCELED now;
 // Pump drops their slots from the queue later (they are the chain's tail).
-void Engine::State::CancelQueued(uint32_t index) {
+void Engine::State::CancelQueued(uint32_t index, int32_t first_res) {
   for (uint32_t i = index;; i = At(i).q_next) {
     Slot& s = At(i);
     RL_CHECK(s.in_queue);
-    if (s.state == SlotState::kQueued) EndNow(i, -ECANCELED);
+    if (s.heap_pos != kNone) HeapRemove(i);
+    if (s.state == SlotState::kQueued) EndNow(i, i == index ? first_res : -ECANCELED);
     if (!s.link) break;
   }
 }
@@ -486,10 +531,13 @@ bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) 
     return true;
   }
   s.op_pending = false;
-  RL_CHECK(in_flight > 0);
-  --in_flight;
-  s.op_res = res;
   const OpKind kind = s.kind;
+  if (kind != OpKind::kClose) {
+    RL_CHECK(in_flight > 0);
+    --in_flight;
+  }
+  s.op_res = res;
+  ChainMoved(index);
   if (res == -EINTR && kind == OpKind::kClose) {
     s.op_res = 0;  // Linux frees the fd even when close reports EINTR
   } else if (res == -EINTR && !s.cancel_requested) {
@@ -512,6 +560,37 @@ bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) 
   }
   TryFinish(index);
   return true;
+}
+
+// OnCancelCompletion: the kernel's answer to a cancel of the op at `index`.
+// Only two answers need more than waiting for the op's own completion:
+// -EALREADY on a closing fd (the op is past cancelling: shutdown(2) the fd so
+// that a socket op ends; on other files it fails harmlessly with ENOTSOCK),
+// and -ENOENT for an op that waits behind its chain (the kernel cannot find
+// an op that has not started: cancel again when the chain moves, and if the fd
+// is closing, cancel what it waits behind so that the close can complete).
+void Engine::State::OnCancelCompletion(uint32_t index, int32_t res) {
+  Slot& slot = At(index);
+  const FdEntry* e = FindFd(slot.fd);
+  const bool closing = e != nullptr && e->close_slot != kNone;
+  if (res == -EALREADY && slot.op_pending && closing && !slot.shutdown_pending) {
+    slot.shutdown_pending = true;
+    ++stats.shutdowns_sent;
+    PushControl(RequestKind::kShutdown, Pack(index, slot.generation, false, kUdShutdown), 0,
+                slot.fd);
+  }
+  if (res == -ENOENT && slot.op_pending && slot.chain_prev != kNone) {
+    slot.recancel = true;
+    if (closing) CancelSlot(slot.chain_prev);
+  }
+  MaybeRelease(index);
+}
+
+// ExpireQueued: the deadline of an op still waiting for room passed. It ends
+// as its linked timeout would have ended it, and the rest of its chain with it.
+void Engine::State::ExpireQueued(uint32_t index) {
+  RL_CHECK(At(index).state == SlotState::kQueued && At(index).in_queue);
+  CancelQueued(index, -kTimedOut);
 }
 
 // --- Timer heap -------------------------------------------------------------------
@@ -552,6 +631,7 @@ void Engine::State::HeapDown(size_t i) {
 }
 
 void Engine::State::HeapPush(uint32_t index) {
+  At(index).timer_seq = timer_seq++;
   At(index).heap_pos = uint32_t(heap.size());
   heap.push_back(index);
   HeapUp(heap.size() - 1);
@@ -624,7 +704,6 @@ OpId Engine::State::Place(const SubmitArgs& args, const OpFacts& facts, bool lin
   if (slot.kind == OpKind::kTimeout) {
     slot.state = SlotState::kTimer;
     slot.deadline_ns = std::get<Timeout>(slot.op).deadline_ns;
-    slot.timer_seq = timer_seq++;
     HeapPush(index);
     return id;
   }
@@ -672,6 +751,10 @@ void Engine::SubmitChain(std::span<SubmitArgs> ops, std::span<OpId> ids) {
     const OpFacts facts = Inspect(ops[i].op);
     ids[i] = rejected ? s.Reject(ops[i], facts, i == failing ? error : -ECANCELED)
                       : s.Place(ops[i], facts, /*link=*/i + 1 < ops.size());
+    if (!rejected && i > 0) {
+      s.At(ids[i - 1].index).chain_next = ids[i].index;
+      s.At(ids[i].index).chain_prev = ids[i - 1].index;
+    }
   }
   s.Pump();
 }
@@ -751,17 +834,7 @@ bool Engine::HandleCompletion(uint64_t user_data, int32_t res, uint32_t flags) {
       case kUdCancel:
         if (same && attempt && slot.cancel_pending) {
           slot.cancel_pending = false;
-          const FdEntry* e = s.FindFd(slot.fd);
-          if (res == -EALREADY && slot.op_pending && IsSocketOp(slot.op) && e != nullptr &&
-              e->close_slot != kNone && !slot.shutdown_pending) {
-            // The op is past cancelling and would block the close forever:
-            // shutdown(2) the socket so that it ends.
-            slot.shutdown_pending = true;
-            ++s.stats.shutdowns_sent;
-            s.PushControl(RequestKind::kShutdown, Pack(d.index, d.generation, false, kUdShutdown),
-                          0, slot.fd);
-          }
-          s.MaybeRelease(d.index);
+          s.OnCancelCompletion(d.index, res);
           accepted = true;
         }
         break;
@@ -792,6 +865,10 @@ void Engine::AdvanceTime(uint64_t now_ns) {
   while (!s.heap.empty() && s.At(s.heap.front()).deadline_ns <= now_ns) {
     const uint32_t index = s.heap.front();
     s.HeapRemove(index);
+    if (s.At(index).state == SlotState::kQueued) {
+      s.ExpireQueued(index);
+      continue;
+    }
     ++s.stats.timers_fired;
     s.EndNow(index, 0);
   }

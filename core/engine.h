@@ -23,20 +23,32 @@
 // - Close waits: Close(fd) makes new ops on fd fail at once with EBADF, cancels
 //   every op in flight on fd, and emits the CLOSE request only after each of
 //   those ops has had its final completion. Only then may the fd number be
-//   reused. If a socket op answers its cancel with -EALREADY, the fd is
-//   shutdown(2) so that the op ends.
+//   reused. If an op answers its cancel with -EALREADY, the fd is shutdown(2)
+//   so that a socket op ends (on other files that fails harmlessly). If a
+//   chained op answers -ENOENT (it has not started), the op it waits behind
+//   is cancelled too, and it is cancelled again once its chain moves. The
+//   CLOSE itself skips the queue and the in-flight bound.
 // - Buffers: an op's final event (and the release of its slot) comes only after
 //   its own final completion and its linked timeout's completion are both in.
 // - Chains: SubmitChain hands a chain to the driver whole; the kernel (or the
-//   driver that plays it) cancels the rest of a chain when a link fails.
+//   driver that plays it) cancels the rest of a chain when a link fails. A
+//   chain member's deadline is enforced once the chain reaches it (as the
+//   kernel arms a linked timeout when its op starts). -EINTR on a member
+//   resubmits that member alone: the kernel has already failed the rest.
 // - Deadlines: an op with a deadline is followed by its own kLinkTimeout
-//   request; when the timeout wins, the op ends with -kTimedOut.
+//   request; when the timeout wins, the op ends with -kTimedOut. An op whose
+//   deadline passes while it still waits in the engine's queue ends with
+//   -kTimedOut at that AdvanceTime, without reaching the kernel.
 // - Backpressure: at most Options::max_in_flight op requests are outstanding;
-//   the rest wait in FIFO order. Cancel and shutdown requests are never held
-//   back (they are what frees room).
+//   the rest wait in FIFO order. Cancel, shutdown and close requests are never
+//   held back (they are what frees room).
 // - Completions that match no live request (stale generation, unknown kind,
 //   duplicate) are counted in Stats and otherwise ignored.
 // - -EINTR from the kernel is never surfaced: the op is submitted again.
+// - fds: the engine knows an fd only through the ops that name it. An fd
+//   number obtained outside the loop (socket(2), open(2)) while a Close of
+//   that number is still pending in the engine is refused with EBADF until the
+//   close's event: open such fds after the close's event, or through the loop.
 // - Determinism: the same inputs produce the same outputs.
 //
 // Not thread-safe: one thread owns an Engine.

@@ -363,6 +363,113 @@ TEST(Engine, ParkedSocketOpThatCannotBeCancelledGetsShutdown) {
   EXPECT_TRUE(std::holds_alternative<Close>(*close[0].op));
 }
 
+TEST(Engine, AnyOpThatCannotBeCancelledOnAClosingFdGetsShutdown) {
+  Harness h;
+  h.engine.Submit(ReadArgs(9, 1));  // a read on what may well be a socket
+  auto read = h.Take();
+  h.engine.Close(9, 2);
+  auto cancel = h.Take();
+  h.Complete(cancel[0], -EALREADY);
+  auto shut = h.Take();
+  ASSERT_EQ(shut.size(), 1u);
+  EXPECT_EQ(shut[0].kind, RequestKind::kShutdown);
+  h.Complete(shut[0], -ENOTSOCK);  // a pipe: harmless, the read ends on its own
+  h.Complete(read[0], 0);
+  auto close = h.Take();
+  ASSERT_EQ(close.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<Close>(*close[0].op));
+}
+
+TEST(Engine, CloseOfAnFdWhoseOpWaitsBehindItsChainCancelsTheChainAhead) {
+  Harness h;
+  SubmitArgs chain[] = {ReadArgs(3, 1), ReadArgs(4, 2)};
+  OpId ids[2];
+  h.engine.SubmitChain(chain, ids);
+  auto reqs = h.Take();
+  ASSERT_EQ(reqs.size(), 2u);
+  h.engine.Close(4, 3);
+  auto cancel = h.Take();
+  ASSERT_EQ(cancel.size(), 1u);
+  EXPECT_EQ(cancel[0].target, reqs[1].user_data);
+  h.Complete(cancel[0], -ENOENT);  // the second read has not started
+  auto cancel_head = h.Take();
+  ASSERT_EQ(cancel_head.size(), 1u);  // so the read it waits behind is cancelled
+  EXPECT_EQ(cancel_head[0].target, reqs[0].user_data);
+  h.Complete(reqs[0], -ECANCELED);
+  h.Complete(cancel_head[0], 0);
+  auto recancel = h.Take();  // the chain moved: cancel the second read again
+  ASSERT_EQ(recancel.size(), 1u);
+  EXPECT_EQ(recancel[0].target, reqs[1].user_data);
+  h.Complete(reqs[1], -ECANCELED);
+  h.Complete(recancel[0], -ENOENT);
+  auto close = h.Take();
+  ASSERT_EQ(close.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<Close>(*close[0].op));
+  h.Complete(close[0], 0);
+  EXPECT_EQ(h.Events().size(), 3u);
+  EXPECT_TRUE(h.engine.Quiescent());
+}
+
+TEST(Engine, CancelOfAnOpNotYetStartedIsRepeatedWhenItsChainMoves) {
+  Harness h;
+  SubmitArgs chain[] = {ReadArgs(3, 1), ReadArgs(4, 2)};
+  OpId ids[2];
+  h.engine.SubmitChain(chain, ids);
+  auto reqs = h.Take();
+  h.engine.Cancel(ids[1]);
+  auto cancel = h.Take();
+  h.Complete(cancel[0], -ENOENT);
+  EXPECT_TRUE(h.Take().empty());  // not closing: the first read is left alone
+  h.Complete(reqs[0], 64);
+  auto recancel = h.Take();
+  ASSERT_EQ(recancel.size(), 1u);
+  EXPECT_EQ(recancel[0].target, reqs[1].user_data);
+  h.Complete(recancel[0], 0);
+  h.Complete(reqs[1], -ECANCELED);
+  auto events = h.Events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].res, 64);
+  EXPECT_EQ(events[1].res, -ECANCELED);
+}
+
+TEST(Engine, QueuedOpTimesOutAtItsDeadlineWithoutReachingTheKernel) {
+  Harness h(Engine::Options{.max_in_flight = 2});
+  h.engine.Submit(ReadArgs(3, 1));
+  h.engine.Submit(ReadArgs(3, 2));
+  h.engine.Submit(ReadArgs(3, 3, /*deadline=*/100));
+  EXPECT_EQ(h.Take().size(), 2u);
+  EXPECT_EQ(h.engine.NextDeadline(), 100u);
+  h.engine.AdvanceTime(99);
+  EXPECT_TRUE(h.Events().empty());
+  h.engine.AdvanceTime(100);
+  auto events = h.Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].tag, 3u);
+  EXPECT_EQ(events[0].res, -kTimedOut);
+  EXPECT_TRUE(h.Take().empty());
+  EXPECT_FALSE(h.engine.NextDeadline().has_value());
+}
+
+TEST(Engine, CloseIsNotHeldBackByAQueueWaitingForRoom) {
+  Harness h(Engine::Options{.max_in_flight = 2});
+  h.engine.Submit(ReadArgs(5, 1));
+  h.engine.Submit(ReadArgs(6, 2));
+  char data[4] = {};
+  SubmitArgs chain[] = {{Write{7, data, 4}, 3}, {Fsync{7}, 4}};
+  OpId ids[2];
+  h.engine.SubmitChain(chain, ids);  // needs both places: waits
+  auto reads = h.Take();
+  ASSERT_EQ(reads.size(), 2u);
+  h.engine.Close(5, 5);
+  auto cancel = h.Take();
+  h.Complete(cancel[0], 0);
+  h.Complete(reads[0], -ECANCELED);  // one place free: the chain still waits
+  auto close = h.Take();
+  ASSERT_EQ(close.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<Close>(*close[0].op));
+  EXPECT_EQ(h.engine.InFlight(), 1u);  // a close is not counted against the bound
+}
+
 TEST(Engine, CloseCancelsQueuedOpsOnTheFdAtOnce) {
   Harness h(Engine::Options{.max_in_flight = 2});
   char data[4] = {};
