@@ -174,7 +174,8 @@ struct Engine::State {
 
   RL_HOT int Admit(const SubmitArgs& args, const OpFacts& facts, size_t chain_length);
   OpId Reject(const SubmitArgs& args, const OpFacts& facts, int error);
-  RL_HOT OpId Place(const SubmitArgs& args, const OpFacts& facts, bool link);
+  RL_HOT OpId Place(const SubmitArgs& args, const OpFacts& facts, bool link,
+                    uint32_t chain_prev = kNone);
 
   bool TimerLess(uint32_t a, uint32_t b) const;
   void HeapSwap(size_t i, size_t j);
@@ -334,8 +335,11 @@ void Engine::State::Enqueue(uint32_t index, bool front) {
   Slot& s = At(index);
   RL_CHECK(!s.in_queue);
   s.in_queue = true;
-  // While it waits for room, the engine keeps the op's deadline itself.
-  if (s.deadline_ns != kNoDeadline && s.heap_pos == kNone) HeapPush(index);
+  // While it waits for room, the engine keeps the op's deadline itself, for a
+  // chain's first op only: the kernel arms a member's timeout when it starts.
+  if (s.deadline_ns != kNoDeadline && s.chain_prev == kNone && s.heap_pos == kNone) {
+    HeapPush(index);
+  }
   if (front) {
     s.q_next = q_head;
     q_head = index;
@@ -697,10 +701,15 @@ OpId Engine::State::Reject(const SubmitArgs& args, const OpFacts& facts, int err
   return id;
 }
 
-OpId Engine::State::Place(const SubmitArgs& args, const OpFacts& facts, bool link) {
+OpId Engine::State::Place(const SubmitArgs& args, const OpFacts& facts, bool link,
+                          uint32_t chain_prev) {
   const uint32_t index = Allocate(args.op, args.tag, facts);
   const OpId id = IdOf(index);
   Slot& slot = At(index);
+  if (chain_prev != kNone) {
+    slot.chain_prev = chain_prev;
+    At(chain_prev).chain_next = index;
+  }
   if (slot.kind == OpKind::kTimeout) {
     slot.state = SlotState::kTimer;
     slot.deadline_ns = std::get<Timeout>(slot.op).deadline_ns;
@@ -750,11 +759,8 @@ void Engine::SubmitChain(std::span<SubmitArgs> ops, std::span<OpId> ids) {
     const bool rejected = failing != ops.size();
     const OpFacts facts = Inspect(ops[i].op);
     ids[i] = rejected ? s.Reject(ops[i], facts, i == failing ? error : -ECANCELED)
-                      : s.Place(ops[i], facts, /*link=*/i + 1 < ops.size());
-    if (!rejected && i > 0) {
-      s.At(ids[i - 1].index).chain_next = ids[i].index;
-      s.At(ids[i].index).chain_prev = ids[i - 1].index;
-    }
+                      : s.Place(ops[i], facts, /*link=*/i + 1 < ops.size(),
+                                i > 0 ? ids[i - 1].index : kNone);
   }
   s.Pump();
 }

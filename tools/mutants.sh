@@ -20,7 +20,7 @@ root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel) || exit 2
 cd "$root" || exit 2
 BAZEL=${BAZEL:-bazel}
 # The known-gaps target is what CI runs today (see tests/property/BUILD.bazel).
-read -r -a targets <<<"${MUTANT_TARGETS:-//tests/property:engine_sim_property_avoiding_known_gaps_test}"
+read -r -a targets <<<"${MUTANT_TARGETS:-//tests/property:engine_sim_property_test}"
 work=${MUTANT_WORKDIR:-/tmp/ringloop-mutants-$(id -u)}
 output_base=${MUTANT_OUTPUT_BASE:-$HOME/.cache/bazel-mutants}
 export RC_PARAMS=${RC_PARAMS:-max_success=1000}

@@ -34,8 +34,6 @@ ABSL_FLAG(std::string, faults, "swarm", "swarm, none, all, or a list name[=permi
 ABSL_FLAG(std::string, trace, "", "write the run as Chrome trace-event JSON to this file");
 ABSL_FLAG(bool, dump, false, "print every trace record of a --seed run");
 ABSL_FLAG(double, seconds, 10, "time budget when no --seed is given");
-ABSL_FLAG(bool, strict_queued_deadlines, false,
-          "also require ops still queued in the engine to resolve by their deadline");
 
 namespace ringloop::prop {
 namespace {
@@ -43,7 +41,6 @@ namespace {
 struct Config {
   uint32_t steps;
   std::optional<sim::FaultPlan> faults;  // nullopt: swarm
-  bool strict;
 };
 
 RunResult RunSeed(uint64_t seed, const Config& cfg, bool keep_trace) {
@@ -51,7 +48,6 @@ RunResult RunSeed(uint64_t seed, const Config& cfg, bool keep_trace) {
   o.setup = SetupFromSeed(seed, cfg.faults ? &*cfg.faults : nullptr);
   o.seed = seed;
   o.keep_trace = keep_trace;
-  o.checker.strict_queued_deadlines = cfg.strict;
   ApplyKnownGapsFromEnv(o);
   return RunProgram(ProgramFromSeed(seed, cfg.steps), o);
 }
@@ -129,7 +125,6 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   ringloop::prop::Config cfg;
   cfg.steps = absl::GetFlag(FLAGS_steps);
-  cfg.strict = absl::GetFlag(FLAGS_strict_queued_deadlines);
   const std::string faults = absl::GetFlag(FLAGS_faults);
   if (faults != "swarm") {
     auto plan = ringloop::sim::ParseFaults(faults);

@@ -104,8 +104,8 @@ int64_t Kernel::Write(uint32_t file, const void* buf, uint32_t len, uint64_t off
     case FileType::kSocket: {
       Socket& s = sockets_[f.object];
       if (s.state == Socket::State::kConnecting) return s.error != 0 ? s.error : -EAGAIN;
-      if (s.state != Socket::State::kConnected) return s.state == Socket::State::kClosed ? -EPIPE
-                                                                                        : -ENOTCONN;
+      if (s.state != Socket::State::kConnected)
+        return s.state == Socket::State::kClosed ? -EPIPE : -ENOTCONN;
       if (s.reset) return -ECONNRESET;
       if (s.shut_wr) return -EPIPE;
       if (!s.tcp && !sockets_[s.peer].open) return -EPIPE;
@@ -276,11 +276,16 @@ int Kernel::StartConnect(uint32_t file, uint16_t port) {
   const uint32_t id = files_[file].object;
   Socket& s = sockets_[id];
   switch (s.state) {
-    case Socket::State::kConnected: return -EISCONN;
-    case Socket::State::kConnecting: return -EALREADY;
-    case Socket::State::kListening: return -EISCONN;
-    case Socket::State::kClosed: return -EBADF;
-    case Socket::State::kFresh: break;
+    case Socket::State::kConnected:
+      return -EISCONN;
+    case Socket::State::kConnecting:
+      return -EALREADY;
+    case Socket::State::kListening:
+      return -EISCONN;
+    case Socket::State::kClosed:
+      return -EBADF;
+    case Socket::State::kFresh:
+      break;
   }
   if (!s.tcp) return -EINVAL;
   if (s.port == 0) s.port = Ephemeral();
@@ -306,6 +311,12 @@ int Kernel::Shutdown(uint32_t file, int how) {
   if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return -EINVAL;
   if (s.state == Socket::State::kListening) {
     s.shut_rd = true;  // a blocked accept fails -EINVAL from now on
+    return 0;
+  }
+  if (s.state == Socket::State::kConnecting) {
+    // Linux disconnects a socket still in SYN_SENT (inet_shutdown): ops blocked
+    // on it wake, reads with -ENOTCONN, and the answer to its SYN is ignored.
+    s.state = Socket::State::kClosed;
     return 0;
   }
   if (s.state != Socket::State::kConnected) return -ENOTCONN;

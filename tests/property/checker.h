@@ -48,11 +48,6 @@ namespace ringloop::prop {
 
 // CheckerOptions: which guarantees are enforced strictly.
 struct CheckerOptions {
-  // strict_queued_deadlines: an op waiting in the engine's queue when its
-  // deadline passes (never sent, or re-queued after -EINTR while the kernel
-  // is full) must resolve too (DESIGN.md guarantee 5 read literally). Off by
-  // default: the engine arms no timer for queued ops yet.
-  bool strict_queued_deadlines = false;
   // max_in_flight: the engine's Options::max_in_flight; the kernel must never
   // hold more op and linked-timeout requests than this at once (0: unchecked).
   uint32_t max_in_flight = 0;
@@ -124,7 +119,8 @@ class Checker {
   struct Outstanding {
     uint64_t tag;
     RequestKind kind;
-    int fd;  // the fd the request names (via its op), or -1
+    int fd;        // the fd the request names (via its op), or -1
+    bool counted;  // held against max_in_flight (ops and their timeouts, not closes)
   };
 
   OpInfo* OpOfUserData(uint64_t user_data);
@@ -137,12 +133,12 @@ class Checker {
 
   CheckerOptions options_;
   std::optional<std::string> violation_;
-  std::map<uint64_t, OpInfo> ops_;                 // by tag
+  std::map<uint64_t, OpInfo> ops_;                           // by tag
   std::map<std::pair<uint32_t, uint32_t>, uint64_t> by_id_;  // (index, generation) -> tag
-  std::map<uint64_t, Outstanding> outstanding_;    // kernel requests not yet finished
-  std::map<int, uint64_t> closing_;                // fd -> tag of its Close
-  std::set<int> closed_in_kernel_;                 // fds after CLOSE, until reopened
-  std::map<int, std::vector<uint64_t>> chains_;    // chain -> member tags
+  std::map<uint64_t, Outstanding> outstanding_;              // kernel requests not yet finished
+  std::map<int, uint64_t> closing_;                          // fd -> tag of its Close
+  std::set<int> closed_in_kernel_;                           // fds after CLOSE, until reopened
+  std::map<int, std::vector<uint64_t>> chains_;              // chain -> member tags
   uint64_t last_first_issue_tag_ = 0;
   uint64_t last_request_ud_ = 0;
   uint8_t last_request_kind_ = 0xff;

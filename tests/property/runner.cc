@@ -73,10 +73,10 @@ class Runner {
   Engine engine_;
   sim::SimDriver sim_;
   Checker checker_;
-  std::set<int> known_;                  // fds the user holds
-  std::vector<int> closing_;             // fds given to Engine::Close, not yet ended
-  std::set<uint64_t> real_closes_;       // tags of closes the user is waiting for
-  std::vector<int> deferred_;            // made directly while the engine calls them closing
+  std::set<int> known_;             // fds the user holds
+  std::vector<int> closing_;        // fds given to Engine::Close, not yet ended
+  std::set<uint64_t> real_closes_;  // tags of closes the user is waiting for
+  std::vector<int> deferred_;       // made directly while the engine calls them closing
   uint64_t deferred_adoptions_ = 0;
   std::map<uint64_t, std::unique_ptr<Buf>> lent_;  // tag -> buffer
   std::vector<std::unique_ptr<Buf>> pool_;
@@ -182,18 +182,42 @@ RunResult Runner::Result(uint32_t at) {
 
 void Runner::Exec(const Command& c) {
   switch (c.Kind()) {
-    case CommandKind::kPoll: Poll(false); return;
-    case CommandKind::kStep: sim_.Step(engine_); return;
-    case CommandKind::kWait: Poll(true); return;
-    case CommandKind::kSubmit: Submit(c); return;
-    case CommandKind::kChain: Chain(c); return;
-    case CommandKind::kCancel: Cancel(c, /*ended=*/false); return;
-    case CommandKind::kRecancel: Cancel(c, /*ended=*/true); return;
-    case CommandKind::kClose: Close(c); return;
-    case CommandKind::kAdvance: Advance(c); return;
-    case CommandKind::kOpen: Open(c); return;
-    case CommandKind::kPeer: Peer(c); return;
-    case CommandKind::kSettle: Settle(); return;
+    case CommandKind::kPoll:
+      Poll(false);
+      return;
+    case CommandKind::kStep:
+      sim_.Step(engine_);
+      return;
+    case CommandKind::kWait:
+      Poll(true);
+      return;
+    case CommandKind::kSubmit:
+      Submit(c);
+      return;
+    case CommandKind::kChain:
+      Chain(c);
+      return;
+    case CommandKind::kCancel:
+      Cancel(c, /*ended=*/false);
+      return;
+    case CommandKind::kRecancel:
+      Cancel(c, /*ended=*/true);
+      return;
+    case CommandKind::kClose:
+      Close(c);
+      return;
+    case CommandKind::kAdvance:
+      Advance(c);
+      return;
+    case CommandKind::kOpen:
+      Open(c);
+      return;
+    case CommandKind::kPeer:
+      Peer(c);
+      return;
+    case CommandKind::kSettle:
+      Settle();
+      return;
     case CommandKind::kShutdown:
       engine_.Shutdown();
       sim_.Record(sim::TraceRecord{.type = sim::TraceType::kShutdown});
@@ -328,8 +352,8 @@ void Runner::Chain(const Command& c) {
     bool on_closing = false;
     const uint32_t ci = (c.c >> (i * 5)) | (c.c << (32 - i * 5 - 1) << 1);
     // Members act on neighbouring fds, so write-then-read chains are common.
-    if (!MakeOp(uint8_t(c.a + 7 * i) & 0x7f, uint16_t(c.b + 5 * i), ci, &args[i],
-                TakeBuf(tags[i]), &on_closing)) {
+    if (!MakeOp(uint8_t(c.a + 7 * i) & 0x7f, uint16_t(c.b + 5 * i), ci, &args[i], TakeBuf(tags[i]),
+                &on_closing)) {
       args[i].op = Nop{};
     }
     args[i].tag = tags[i];
@@ -383,8 +407,8 @@ void Runner::MakeFdOp(sim::FileType type, int fd, uint8_t a, uint32_t c, SubmitA
   using sim::FileType;
   switch (type) {
     case FileType::kPipeRead: {
-      const Op ops[] = {Read{fd, buf->data, len}, Readv{fd, buf->iov, 2},
-                        PollAdd{fd, POLLIN}, Read{fd, buf->data, 64}};
+      const Op ops[] = {Read{fd, buf->data, len}, Readv{fd, buf->iov, 2}, PollAdd{fd, POLLIN},
+                        Read{fd, buf->data, 64}};
       args->op = ops[a % 4];
       return;
     }
@@ -452,14 +476,30 @@ void Runner::MakePathOp(uint8_t a, uint32_t c, SubmitArgs* args, Buf* buf) {
                                    O_RDWR | O_CREAT | O_EXCL, O_RDONLY | O_DIRECTORY};
   const char* p = buf->path.c_str();
   switch (a % 8) {
-    case 0: args->op = Nop{}; return;
-    case 1: args->op = Timeout{Deadline(c)}; return;
-    case 2: args->op = Openat{AT_FDCWD, p, kFlags[(c >> 26) % 5] | O_CLOEXEC, 0644}; return;
-    case 3: args->op = Statx{AT_FDCWD, p, 0, STATX_BASIC_STATS, &buf->stx}; return;
-    case 4: args->op = Unlinkat{AT_FDCWD, p, (c & 1) ? AT_REMOVEDIR : 0}; return;
-    case 5: args->op = Mkdirat{AT_FDCWD, p, 0755}; return;
-    case 6: args->op = Renameat{AT_FDCWD, p, AT_FDCWD, buf->path2.c_str(), 0}; return;
-    default: args->op = ringloop::Socket{}; return;
+    case 0:
+      args->op = Nop{};
+      return;
+    case 1:
+      args->op = Timeout{Deadline(c)};
+      return;
+    case 2:
+      args->op = Openat{AT_FDCWD, p, kFlags[(c >> 26) % 5] | O_CLOEXEC, 0644};
+      return;
+    case 3:
+      args->op = Statx{AT_FDCWD, p, 0, STATX_BASIC_STATS, &buf->stx};
+      return;
+    case 4:
+      args->op = Unlinkat{AT_FDCWD, p, (c & 1) ? AT_REMOVEDIR : 0};
+      return;
+    case 5:
+      args->op = Mkdirat{AT_FDCWD, p, 0755};
+      return;
+    case 6:
+      args->op = Renameat{AT_FDCWD, p, AT_FDCWD, buf->path2.c_str(), 0};
+      return;
+    default:
+      args->op = ringloop::Socket{};
+      return;
   }
 }
 
@@ -508,13 +548,16 @@ void Runner::Advance(const Command& c) {
   const uint64_t now = sim_.NowNs();
   std::optional<uint64_t> target;
   switch (c.a % 4) {
-    case 0: target = now + 1000 * (1 + c.c % 100); break;
+    case 0:
+      target = now + 1000 * (1 + c.c % 100);
+      break;
     case 1:
     case 2:
-      if (const auto d = engine_.NextDeadline()) target = *d - (c.a % 4 == 1 ? 1 : 0);
+      // Just before the deadline, or at it (a deadline of 0 has no "before").
+      if (const auto d = engine_.NextDeadline()) target = *d - (c.a % 4 == 1 && *d > 0 ? 1 : 0);
       break;
     case 3:
-      if (const auto d = sim_.NextTimer()) target = *d - (c.c & 1);
+      if (const auto d = sim_.NextTimer()) target = *d - ((c.c & 1) && *d > 0 ? 1 : 0);
       break;
   }
   if (target && *target > now) sim_.AdvanceClock(*target - now);
@@ -536,10 +579,18 @@ void Runner::Open(const Command& c) {
       AdoptDirect(s1, "socketpair");
       return;
     }
-    case 2: AdoptDirect(sim_.EventFd(c.c % 3, (c.c >> 2) & 1), "eventfd"); return;
-    case 3: AdoptDirect(sim_.Listen(port), "listen"); return;
-    case 4: AdoptDirect(sim_.ConnectTo(port), "connect"); return;
-    default: AdoptDirect(sim_.Open(kPaths[c.c % 5], O_RDWR | O_CREAT), "open"); return;
+    case 2:
+      AdoptDirect(sim_.EventFd(c.c % 3, (c.c >> 2) & 1), "eventfd");
+      return;
+    case 3:
+      AdoptDirect(sim_.Listen(port), "listen");
+      return;
+    case 4:
+      AdoptDirect(sim_.ConnectTo(port), "connect");
+      return;
+    default:
+      AdoptDirect(sim_.Open(kPaths[c.c % 5], O_RDWR | O_CREAT), "open");
+      return;
   }
 }
 
