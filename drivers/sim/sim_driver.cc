@@ -647,6 +647,13 @@ int SimDriver::Open(std::string_view path, int flags, mode_t mode) {
 
 int SimDriver::CloseFd(int fd) { return kernel_.CloseFd(fd); }
 
+int SimDriver::ResetFd(int fd) {
+  const uint32_t file = kernel_.FileOf(fd);
+  if (file == kNoFile) return -EBADF;
+  if (kernel_.IsSocket(file)) kernel_.Reset(kernel_.file(file).object);
+  return kernel_.CloseFd(fd);
+}
+
 int64_t SimDriver::WriteFd(int fd, std::string_view data) {
   const uint32_t file = kernel_.FileOf(fd);
   if (file == kNoFile) return -EBADF;

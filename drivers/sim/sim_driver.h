@@ -141,6 +141,10 @@ class SimDriver final : public Driver {
   // CloseFd / WriteFd / ReadFd: close(2), and nonblocking write(2)/read(2)
   // (-EAGAIN when they would block).
   int CloseFd(int fd);
+  // ResetFd: close(2) after setsockopt(SO_LINGER, {1, 0}): a connected TCP
+  // socket aborts its connection (the peer sees ECONNRESET); any other fd is
+  // just closed.
+  int ResetFd(int fd);
   int64_t WriteFd(int fd, std::string_view data);
   int64_t ReadFd(int fd, std::string* out, uint32_t max);
   // FdType: what `fd` refers to, if it is open.
