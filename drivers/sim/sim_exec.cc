@@ -102,6 +102,9 @@ bool SimDriver::Ready(const KReq& r) const {
     if (s.socket_only && !socket) return true;
     if (kind == OpKind::kRecv && std::get<Recv>(r.op).buf_group != kNoBufferGroup) return true;
     if ((s.msg_flags & MSG_DONTWAIT) != 0) return true;
+    // A zero-length read or write asks for nothing: Linux returns 0 at once
+    // (pipe_read/pipe_write, stream recvmsg), even on an empty or full pipe.
+    if (s.total == 0) return true;
     // io_uring parks socket ops even on O_NONBLOCK sockets; pipes and eventfds
     // opened O_NONBLOCK answer -EAGAIN instead of blocking.
     if (f.nonblock && !socket) return true;
