@@ -96,6 +96,36 @@ bool LinkBreaks(const Op& op, int32_t res) {
   }
 }
 
+// KernelKeepsChainOnFailure: whether the kernel runs the rest of an IOSQE_IO_LINK
+// chain even when an op of `kind` failed. Linux 6.x's fsync, statx, unlinkat,
+// mkdirat and renameat set their result without marking the request failed
+// (io_req_set_res, no req_set_fail), so what is linked after them runs anyway
+// (seen on 6.18: a failed fsync, then the linked write wrote). The driver plays
+// the link after such an op.
+bool KernelKeepsChainOnFailure(OpKind kind) {
+  switch (kind) {
+    case OpKind::kFsync:
+    case OpKind::kStatx:
+    case OpKind::kUnlinkat:
+    case OpKind::kMkdirat:
+    case OpKind::kRenameat:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// GatesChain: whether chain[k] is such an op with another op after it in the chain.
+bool GatesChain(std::span<const Request> chain, size_t k) {
+  if (chain[k].kind != RequestKind::kOp || !KernelKeepsChainOnFailure(KindOf(*chain[k].op))) {
+    return false;
+  }
+  for (size_t j = k + 1; j < chain.size(); ++j) {
+    if (chain[j].kind == RequestKind::kOp) return true;
+  }
+  return false;
+}
+
 size_t ChainLength(std::span<const Request> requests, size_t from) {
   size_t end = from;
   while (requests[end].link) {
@@ -353,10 +383,13 @@ void UringDriver::SubmitPending(Engine& engine) {
 
 // PushChain: fills the SQEs of one chain; false if it must stay pending (no room).
 bool UringDriver::PushChain(std::span<const Request> chain) {
-  // Only sync ops, cancels of held requests and over-long chains need playing.
-  if (sync_mask_ != 0 || !held_.empty() || chain.size() > sq_capacity_) {
+  // Only sync ops, cancels of held requests, over-long chains and links the kernel
+  // would not break need playing.
+  if (sync_mask_ != 0 || !held_.empty() || chain.size() > 1) {
     bool played = chain.size() > sq_capacity_;
-    for (const Request& r : chain) played = played || IsLocal(r);
+    for (size_t k = 0; k < chain.size(); ++k) {
+      played = played || IsLocal(chain[k]) || GatesChain(chain, k);
+    }
     if (played) return RunChain(chain);
   }
   if (!EnsureRoom(static_cast<unsigned>(chain.size()))) return false;
@@ -395,7 +428,16 @@ bool UringDriver::RunChain(std::span<const Request> chain) {
       continue;
     }
     size_t end = i;
-    while (end < chain.size() && end - i < sq_capacity_ && !IsLocal(chain[end])) ++end;
+    while (end < chain.size() && end - i < sq_capacity_ && !IsLocal(chain[end])) {
+      // A segment ends after an op whose failure the kernel would not pass on.
+      if (GatesChain(chain, end++)) {
+        if (end < chain.size() && chain[end].kind == RequestKind::kLinkTimeout &&
+            end - i < sq_capacity_) {
+          ++end;
+        }
+        break;
+      }
+    }
     // Never separate an op from its linked timeout.
     if (end < chain.size() && chain[end].kind == RequestKind::kLinkTimeout) --end;
     RL_CHECK(end > i);
