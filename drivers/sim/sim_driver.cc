@@ -461,6 +461,7 @@ void SimDriver::FireTimeout(KReq* lt) {
   }
   ++stats_.link_timeouts_fired;
   op->lt = nullptr;
+  lt->owner = nullptr;  // FinishOp frees `op`; Retire(lt) after it must not look at it
   const int32_t op_res = chooser_->Choose(4) == 3 ? -EINTR : -ECANCELED;
   const bool lt_first = chooser_->Choose(2) == 0;
   if (lt_first) {
