@@ -32,13 +32,14 @@ MUTANTS = {
           "  if (e != nullptr && e->close_slot != kNone) return -EBADF;  // the fd is closing\n", "")]),
     "link_timeout_wrong_op": (
         "the linked timeout is emitted before its op, so it links to the op before",
-        [("  ready.push_back(op_request);\n  ++in_flight;\n  if (has_deadline) {",
+        [("  ready.push_back(op_request);\n  if (s.kind != OpKind::kClose) ++in_flight;\n"
+          "  if (has_deadline) {",
           "  if (has_deadline) {"),
          ("    lt.link = link_after;\n    lt.deadline_ns = s.deadline_ns;\n    ready.push_back(lt);\n"
           "    ++in_flight;\n  }\n",
           "    lt.link = true;\n    lt.deadline_ns = s.deadline_ns;\n    ready.push_back(lt);\n"
           "    ++in_flight;\n  }\n  op_request.link = link_after;\n  ready.push_back(op_request);\n"
-          "  ++in_flight;\n")]),
+          "  if (s.kind != OpKind::kClose) ++in_flight;\n")]),
     "slot_freed_on_cancel": (
         "cancelling an in-flight op ends it and frees its slot before the kernel's CQE",
         [("      s.cancel_requested = true;\n      if (s.op_pending && !s.cancel_pending) {",
@@ -62,6 +63,24 @@ MUTANTS = {
         [("  Enqueue(index, /*front=*/false);\n  return id;",
           "  Enqueue(index, /*front=*/!link && (q_tail == kNone || !At(q_tail).link));\n"
           "  return id;")]),
+    # Mutants of bugs the property tests found in the engine (each fixed since).
+    "close_waits_for_room": (
+        "a drained fd's CLOSE waits in the FIFO queue behind ops held back for room",
+        [("  c.state = SlotState::kQueued;\n  Emit(e.close_slot, /*link_after=*/false);",
+          "  c.state = SlotState::kQueued;\n  Enqueue(e.close_slot, /*front=*/false);")]),
+    "shutdown_only_socket_ops": (
+        "a read or write on a socket answering -EALREADY at close is never shut down",
+        [("if (res == -EALREADY && slot.op_pending && closing && !slot.shutdown_pending) {",
+          "if (res == -EALREADY && slot.op_pending && closing && !slot.shutdown_pending &&\n"
+          "      IsSocketOp(slot.op)) {")]),
+    "no_recancel_when_chain_moves": (
+        "a chained op whose cancel found it not started is never cancelled again",
+        [("  if (!n.recancel || !n.op_pending || n.cancel_pending) return;",
+          "  if (n.recancel || !n.op_pending || n.cancel_pending) return;")]),
+    "queued_deadline_ignored": (
+        "an op waiting in the engine's queue has no timer: its deadline can pass unnoticed",
+        [("if (s.deadline_ns != kNoDeadline && s.chain_prev == kNone && s.heap_pos == kNone) {",
+          "if (false) {")]),
 }
 
 
