@@ -96,7 +96,6 @@ size_t CoreOracle::AddOp(OpId id, uint64_t tag, const Op& op, uint64_t deadline_
   rec.fd = FdOf(op);
   rec.kind = KindOf(op);
   rec.multishot = IsMultishot(op);
-  rec.socket = IsSocketOp(op);
   rec.fair_res = FairValue(op);
   rec.expected_error = error;
   rec.deadline_ns = deadline_ns;
@@ -159,6 +158,7 @@ OpId CoreOracle::Submit(const SubmitArgs& args) {
                  id.generation, error);
   }
   const size_t rec = AddOp(id, args.tag, args.op, args.deadline_ns, error, false);
+  UpdateQueued(rec);
   Sync();
   ExpectEndedAtOnce(rec, 1);
   return id;
@@ -198,7 +198,11 @@ void CoreOracle::SubmitChain(std::vector<SubmitArgs> chain) {
                    errors[i]);
     }
     AddOp(ids[i], chain[i].tag, chain[i].op, chain[i].deadline_ns, errors[i], false);
-    if (accepted && i > 0) ops_[first + i - 1].chain_next = first + i;
+    if (accepted && i > 0) {
+      ops_[first + i - 1].chain_next = first + i;
+      ops_[first + i].chain_member = true;
+    }
+    UpdateQueued(first + i);
   }
   Sync();
   ExpectEndedAtOnce(first, chain.size());
@@ -290,6 +294,9 @@ void CoreOracle::AdvanceTime(uint64_t now_ns) {
   ORACLE_CHECK(timers_.empty() || timers_.begin()->first.first > now,
                "a timer due at %llu did not fire at %llu",
                (unsigned long long)timers_.begin()->first.first, (unsigned long long)now);
+  ORACLE_CHECK(queued_deadlines_.empty() || queued_deadlines_.begin()->first > now,
+               "a queued op due at %llu did not time out at %llu",
+               (unsigned long long)queued_deadlines_.begin()->first, (unsigned long long)now);
 }
 
 void CoreOracle::ConsumeChains(size_t chains) {
@@ -536,7 +543,8 @@ void CoreOracle::OnNewRequest(const Request& r) {
       if (linked) rec.chain_prev = prev->kind == RequestKind::kOp ? index - 1 : prev->chain_prev;
       op.live_op_request = index;
       op.requested = true;
-      ++in_flight_;
+      if (!op.is_close) ++in_flight_;  // a CLOSE skips the in-flight bound
+      UpdateQueued(found->second);
       break;
     case RequestKind::kLinkTimeout:
       ORACLE_CHECK(d.kind == 1, "link timeout with user_data kind %u", d.kind);
@@ -551,6 +559,7 @@ void CoreOracle::OnNewRequest(const Request& r) {
       rec.chain_prev = index - 1;
       op.live_lt_request = index;
       ++in_flight_;
+      UpdateQueued(found->second);
       break;
     case RequestKind::kCancel: {
       ORACLE_CHECK(d.kind == 2, "cancel with user_data kind %u", d.kind);
@@ -568,8 +577,7 @@ void CoreOracle::OnNewRequest(const Request& r) {
     case RequestKind::kShutdown:
       ORACLE_CHECK(d.kind == 3, "shutdown with user_data kind %u", d.kind);
       ORACLE_CHECK(!r.link, "a linked shutdown");
-      ORACLE_CHECK(op.socket && r.fd == op.fd, "shutdown(%d) for a non-socket op or other fd",
-                   r.fd);
+      ORACLE_CHECK(r.fd == op.fd, "shutdown(%d) for an op on another fd", r.fd);
       ORACLE_CHECK(op.live_op_request != kNone, "shutdown for an op not in flight");
       ORACLE_CHECK(closing_.count(op.fd) != 0 && !close_issued_[op.fd],
                    "shutdown(%d) outside a close, or after its CLOSE", op.fd);
@@ -629,7 +637,9 @@ void CoreOracle::OnEvent(const Event& e) {
   ++final_events_;
   op.ended = true;
   op.final_res = e.res;
-  if (!op.requested && op.expected_error == 0) ended_in_queue_.push_back(size_t(&op - &ops_[0]));
+  const size_t op_index = size_t(&op - &ops_[0]);
+  UpdateQueued(op_index);
+  if (!op.requested && op.expected_error == 0) ended_in_queue_.push_back(op_index);
   if (trace_) {
     std::fprintf(stderr, "  event (%u,%u) %s res=%d\n", e.id.index, e.id.generation,
                  std::string(OpName(op.kind)).c_str(), e.res);
@@ -639,17 +649,22 @@ void CoreOracle::OnEvent(const Event& e) {
                  e.id.generation, e.res, op.expected_error);
   }
   ORACLE_CHECK(e.res != -EINTR, "op (%u,%u) surfaced -EINTR", e.id.index, e.id.generation);
+  // Expired in the queue: it waited for room (first in its chain, or resubmitted
+  // after -EINTR) past its deadline, and this is the AdvanceTime that passed it.
+  const bool expired_in_queue = firing_ && e.res == -kTimedOut && op.kind != OpKind::kTimeout &&
+                                op.deadline_ns != kNoDeadline && op.deadline_ns <= engine_.Now();
   if (op.requested && !op.is_close && op.last_op_res == -EINTR) {
-    // -EINTR is retried unless the op was cancelled or its timer fired.
-    ORACLE_CHECK(op.cancel_asked || op.saw_etime,
+    // -EINTR is retried unless the op was cancelled or its deadline passed.
+    ORACLE_CHECK(op.cancel_asked || op.saw_etime || expired_in_queue,
                  "op (%u,%u) ended after -EINTR instead of being submitted again", e.id.index,
                  e.id.generation);
   }
   ORACLE_CHECK(op.live_op_request == kNone && op.live_lt_request == kNone,
                "op (%u,%u) ended while the kernel still holds it", e.id.index, e.id.generation);
   if (e.res == -kTimedOut) {
-    ORACLE_CHECK(op.saw_etime, "op (%u,%u) reported timed out, but no completion said -ETIME",
-                 e.id.index, e.id.generation);
+    ORACLE_CHECK(op.saw_etime || expired_in_queue,
+                 "op (%u,%u) reported timed out, but no completion said -ETIME", e.id.index,
+                 e.id.generation);
   }
   if (op.kind == OpKind::kTimeout && op.expected_error == 0) {
     timers_.erase({op.deadline_ns, op.timer_seq});
@@ -694,14 +709,14 @@ void CoreOracle::CheckGetters() {
   ORACLE_CHECK(in_flight_ <= engine_.options().max_in_flight, "%u in flight, limit %u", in_flight_,
                engine_.options().max_in_flight);
   const std::optional<uint64_t> next = engine_.NextDeadline();
-  if (timers_.empty()) {
-    ORACLE_CHECK(!next.has_value(), "NextDeadline %llu with no timer live",
-                 (unsigned long long)*next);
-  } else {
-    ORACLE_CHECK(next.has_value() && *next == timers_.begin()->first.first,
-                 "NextDeadline is not the earliest live timer's (%llu)",
-                 (unsigned long long)timers_.begin()->first.first);
+  std::optional<uint64_t> want;
+  if (!timers_.empty()) want = timers_.begin()->first.first;
+  if (!queued_deadlines_.empty()) {
+    want = std::min(want.value_or(kNoDeadline), queued_deadlines_.begin()->first);
   }
+  ORACLE_CHECK(next == want, "NextDeadline is %lld, the earliest timer or queued deadline %lld",
+               next.has_value() ? (long long)*next : -1LL,
+               want.has_value() ? (long long)*want : -1LL);
   for (int fd = -1; fd < kCheckedFdsMax; ++fd) {
     ORACLE_CHECK(engine_.IsClosing(fd) == (closing_.count(fd) != 0), "IsClosing(%d) is %d", fd,
                  engine_.IsClosing(fd));
@@ -731,7 +746,7 @@ void CoreOracle::MarkDone(size_t index, int32_t res) {
   if (r.kind == RequestKind::kOp) {
     op.live_op_request = kNone;
     op.last_op_res = res;
-    --in_flight_;
+    if (!op.is_close) --in_flight_;
     if (op.is_close) {
       closing_.erase(op.fd);  // from here on the fd number may be reused
       close_issued_.erase(op.fd);
@@ -739,6 +754,23 @@ void CoreOracle::MarkDone(size_t index, int32_t res) {
   } else if (r.kind == RequestKind::kLinkTimeout) {
     op.live_lt_request = kNone;
     --in_flight_;
+  }
+  UpdateQueued(r.op);
+}
+
+// UpdateQueued: keeps queued_deadlines_ in step with op `i`'s state.
+void CoreOracle::UpdateQueued(size_t i) {
+  OpRecord& op = ops_[i];
+  const bool queued = op.expected_error == 0 && !op.ended && !op.is_close &&
+                      op.kind != OpKind::kTimeout && op.deadline_ns != kNoDeadline &&
+                      op.live_op_request == kNone && op.live_lt_request == kNone &&
+                      (op.requested || !op.chain_member);
+  if (queued == op.deadline_queued) return;
+  op.deadline_queued = queued;
+  if (queued) {
+    queued_deadlines_.insert({op.deadline_ns, i});
+  } else {
+    queued_deadlines_.erase({op.deadline_ns, i});
   }
 }
 

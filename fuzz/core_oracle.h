@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -86,7 +87,6 @@ class CoreOracle {
     OpKind kind = OpKind::kNop;
     bool multishot = false;
     bool is_close = false;           // made by Engine::Close
-    bool socket = false;             // IsSocketOp
     int32_t expected_error = 0;      // non-zero: must end at once with this result
     int32_t fair_res = 0;            // what a correct kernel returns on success
     int32_t final_res = 0;           // the result of its final event, once ended
@@ -98,6 +98,8 @@ class CoreOracle {
     size_t chain_next = kNone;       // the op linked after it (an accepted chain)
     int32_t last_op_res = 0;         // its last accepted final op completion
     bool cancel_asked = false;       // Cancel, Close of its fd or Shutdown while live
+    bool chain_member = false;       // linked after another op of an accepted chain
+    bool deadline_queued = false;    // in queued_deadlines_
   };
 
   // RequestRecord: one request the engine emitted (copied: Request::op may
@@ -134,6 +136,7 @@ class CoreOracle {
   void OnEvent(const Event& e);
   void CheckGetters();
   void CheckChainsCancelledInQueue();
+  void UpdateQueued(size_t op);
 
   void MarkDone(size_t request, int32_t res);
   size_t InKernelPosition(size_t index) const;
@@ -158,6 +161,9 @@ class CoreOracle {
   std::map<int, bool> close_issued_;        // fd -> its CLOSE request was emitted
   std::map<int, uint32_t> requests_on_fd_;  // outstanding requests for ops on fd
   std::map<std::pair<uint64_t, uint64_t>, size_t> timers_;  // (deadline, seq) -> op
+  // Ops with a deadline waiting in the engine's queue (a chain's first op, or an
+  // op resubmitted alone): the engine times them out itself, (deadline, op).
+  std::set<std::pair<uint64_t, size_t>> queued_deadlines_;
   uint64_t timer_seq_ = 0;
   bool shutting_down_ = false;
   size_t last_first_send_ = kNone;  // the latest op (ops_ index) sent a first time
