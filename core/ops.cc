@@ -118,6 +118,41 @@ int Check(const Timeout&) { return 0; }
 
 }  // namespace
 
+namespace {
+
+uint64_t IovBytes(const iovec* iov, uint32_t iovcnt) {
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
+  return total;
+}
+
+}  // namespace
+
+uint64_t ChainMinimum(const Op& op) {
+  switch (KindOf(op)) {
+    case OpKind::kRead:
+      return std::get<Read>(op).len;
+    case OpKind::kWrite:
+      return std::get<Write>(op).len;
+    case OpKind::kReadv:
+      return IovBytes(std::get<Readv>(op).iov, std::get<Readv>(op).iovcnt);
+    case OpKind::kWritev:
+      return IovBytes(std::get<Writev>(op).iov, std::get<Writev>(op).iovcnt);
+    case OpKind::kRecv: {
+      const Recv& r = std::get<Recv>(op);
+      return (r.flags & MSG_WAITALL) != 0 ? r.len : 0;
+    }
+    case OpKind::kSend: {
+      const Send& s = std::get<Send>(op);
+      return (s.flags & MSG_WAITALL) != 0 ? s.len : 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+bool BreaksChain(const Op& op, int32_t res) { return res < 0 || uint64_t(res) < ChainMinimum(op); }
+
 int CheckArguments(const Op& op) {
   return std::visit([](const auto& o) { return Check(o); }, op);
 }

@@ -256,6 +256,17 @@ bool IsMultishot(const Op& op);
 // inconsistent fields).
 int CheckArguments(const Op& op);
 
+// ChainMinimum: the smallest result with which `op` lets its chain go on. The
+// kernel breaks an IOSQE_IO_LINK chain on any error and on a short transfer:
+// for read, write, readv and writev that is the requested byte count; for
+// recv and send only with MSG_WAITALL (else any result >= 0 is enough, as for
+// every other op). Every driver that plays chains itself uses this rule.
+uint64_t ChainMinimum(const Op& op);
+
+// BreaksChain: whether result `res` of `op` ends its chain (the rest of the
+// chain completes -ECANCELED).
+bool BreaksChain(const Op& op, int32_t res);
+
 // OpFacts: what the engine asks of every op it accepts, found with one visit.
 struct OpFacts {
   int fd = -1;    // FdOf(op)

@@ -30,6 +30,20 @@ TEST(Ops, SocketAndMultishotClassification) {
   EXPECT_FALSE(IsMultishot(Op{Accept{}}));
 }
 
+TEST(Ops, ShortTransfersAndErrorsBreakChains) {
+  char buf[8];
+  iovec iov[2] = {{buf, 3}, {buf, 5}};
+  EXPECT_TRUE(BreaksChain(Op{Read{3, buf, 8}}, 7));
+  EXPECT_FALSE(BreaksChain(Op{Read{3, buf, 8}}, 8));
+  EXPECT_TRUE(BreaksChain(Op{Writev{3, iov, 2}}, 7));
+  EXPECT_FALSE(BreaksChain(Op{Writev{3, iov, 2}}, 8));
+  EXPECT_FALSE(BreaksChain(Op{Recv{.fd = 3, .buf = buf, .len = 8}}, 1));
+  EXPECT_TRUE(BreaksChain(Op{Recv{.fd = 3, .buf = buf, .len = 8, .flags = MSG_WAITALL}}, 1));
+  EXPECT_FALSE(BreaksChain(Op{Fsync{3}}, 0));
+  EXPECT_TRUE(BreaksChain(Op{Fsync{3}}, -EIO));
+  EXPECT_EQ(ChainMinimum(Op{Nop{}}), 0u);
+}
+
 TEST(Ops, CheckArgumentsCatchesBadInputBeforeTheKernel) {
   char buf[4];
   EXPECT_EQ(CheckArguments(Op{Read{3, buf, 4}}), 0);

@@ -20,40 +20,7 @@ using State = SimDriver::KReq::State;
 constexpr int kMaxMovesPerPoll = 1'000'000;
 constexpr int kMaxWaitRounds = 100'000;
 
-uint64_t IovBytes(const iovec* iov, uint32_t n) {
-  uint64_t total = 0;
-  for (uint32_t i = 0; i < n; ++i) total += iov[i].iov_len;
-  return total;
-}
-
 }  // namespace
-
-bool BreaksLink(const Op& op, int32_t res) {
-  if (res < 0) return true;
-  const auto r = static_cast<uint64_t>(res);
-  switch (KindOf(op)) {
-    case OpKind::kRead: return r < std::get<Read>(op).len;
-    case OpKind::kWrite: return r < std::get<Write>(op).len;
-    case OpKind::kReadv: {
-      const auto& o = std::get<Readv>(op);
-      return r < IovBytes(o.iov, o.iovcnt);
-    }
-    case OpKind::kWritev: {
-      const auto& o = std::get<Writev>(op);
-      return r < IovBytes(o.iov, o.iovcnt);
-    }
-    case OpKind::kRecv: {
-      const auto& o = std::get<Recv>(op);
-      return (o.flags & MSG_WAITALL) != 0 && r < o.len;
-    }
-    case OpKind::kSend: {
-      const auto& o = std::get<Send>(op);
-      return (o.flags & MSG_WAITALL) != 0 && r < o.len;
-    }
-    default:
-      return false;
-  }
-}
 
 SimDriver::SimDriver(SimOptions options)
     : options_(options), kernel_(options.latency_ns), trace_(options.keep_trace) {
@@ -280,7 +247,7 @@ void SimDriver::PostCqe(const KReq& r, int32_t res, uint32_t flags, bool overflo
 void SimDriver::FinishOp(KReq* r, int32_t res, uint32_t flags, int overflow) {
   KReq* lt = r->lt;
   KReq* next = r->next;
-  const bool broken = r->kind == RequestKind::kOp ? BreaksLink(r->op, res) : res < 0;
+  const bool broken = r->kind == RequestKind::kOp ? BreaksChain(r->op, res) : res < 0;
   const bool lt_first = lt != nullptr && chooser_->Choose(2) == 1;
   if (lt_first) PostCqe(*lt, -ECANCELED, 0, Overflows());
   PostCqe(*r, res, flags & ~kCqeFMore, overflow < 0 ? Overflows() : overflow == 1);
@@ -550,7 +517,8 @@ absl::Status SimDriver::Poll(Engine& engine, bool wait) {
   const uint64_t start = delivered_batches_;
   int moves = 0;
   for (int round = 0;; ++round) {
-    if (round > kMaxWaitRounds) return absl::InternalError("sim: Poll: no progress after many waits");
+    if (round > kMaxWaitRounds)
+      return absl::InternalError("sim: Poll: no progress after many waits");
     while (delivered_batches_ == start && Step(engine)) {
       if (++moves > kMaxMovesPerPoll) return absl::InternalError("sim: Poll: livelock");
     }
@@ -566,11 +534,11 @@ absl::Status SimDriver::Poll(Engine& engine, bool wait) {
     if (engine_next && (!next || *engine_next < *next)) next = engine_next;
     if (!next) {
       if (engine.Quiescent() && inflight_.empty()) break;
-      return absl::FailedPreconditionError(absl::StrCat(
-          "sim: Poll(wait): deadlock: the engine has ", engine.LiveOps(), " live ops (",
-          engine.InFlight(), " of ", engine.options().max_in_flight, " in flight), ",
-          inflight_.size(), " requests in the kernel, and nothing can ever move:",
-          DescribeInFlight()));
+      return absl::FailedPreconditionError(
+          absl::StrCat("sim: Poll(wait): deadlock: the engine has ", engine.LiveOps(),
+                       " live ops (", engine.InFlight(), " of ", engine.options().max_in_flight,
+                       " in flight), ", inflight_.size(),
+                       " requests in the kernel, and nothing can ever move:", DescribeInFlight()));
     }
     SetClock(std::max(*next, kernel_.now_ns()));
     engine.AdvanceTime(kernel_.now_ns());
@@ -585,10 +553,10 @@ std::string SimDriver::DescribeInFlight() const {
                                             "stuck after -EALREADY"};
   std::string out;
   for (const auto& r : inflight_) {
-    absl::StrAppendFormat(&out, " [ud=%x %s fd=%d %s", r->user_data,
-                          r->kind == RequestKind::kOp ? std::string(OpName(KindOf(r->op)))
-                                                      : std::string("control"),
-                          r->fd, kStates[static_cast<int>(r->state)]);
+    absl::StrAppendFormat(
+        &out, " [ud=%x %s fd=%d %s", r->user_data,
+        r->kind == RequestKind::kOp ? std::string(OpName(KindOf(r->op))) : std::string("control"),
+        r->fd, kStates[static_cast<int>(r->state)]);
     if (kernel_.IsSocket(r->file)) {
       static constexpr const char* kSocket[] = {"fresh", "listening", "connecting", "connected",
                                                 "closed"};

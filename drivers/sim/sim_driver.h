@@ -17,7 +17,7 @@
 // cancelled read may already have consumed bytes; after -EALREADY a blocked
 // socket op stays blocked until data or shutdown(2), other ops end later.
 // Chains (Request.link) run in order; a failure or a short read/write (see
-// BreaksLink) ends the rest -ECANCELED, in order.
+// BreaksChain in core/ops.h) ends the rest -ECANCELED, in order.
 //
 // Call order: the Driver contract (one thread). Step() and the sim-side API
 // (Pipe, SocketPair, Listen, ...: what another process or the test itself
@@ -50,14 +50,14 @@ namespace ringloop::sim {
 
 // SimOptions: the simulated machine.
 struct SimOptions {
-  uint64_t seed = 1;                // drives the Prng when no chooser is given
-  Chooser* chooser = nullptr;       // not owned; overrides `seed` (property tests)
-  FaultPlan faults;                 // all off by default
-  uint32_t sq_entries = 64;         // most requests taken per Poll (one chain always fits)
-  uint32_t cq_entries = 128;        // CQEs beyond this wait in the overflow list
-  uint64_t latency_ns = 50'000;     // one-way latency of the virtual network
-  uint32_t pipe_capacity = 65536;   // default capacity of Pipe()
-  bool keep_trace = true;           // keep records (else only the hash)
+  uint64_t seed = 1;               // drives the Prng when no chooser is given
+  Chooser* chooser = nullptr;      // not owned; overrides `seed` (property tests)
+  FaultPlan faults;                // all off by default
+  uint32_t sq_entries = 64;        // most requests taken per Poll (one chain always fits)
+  uint32_t cq_entries = 128;       // CQEs beyond this wait in the overflow list
+  uint64_t latency_ns = 50'000;    // one-way latency of the virtual network
+  uint32_t pipe_capacity = 65536;  // default capacity of Pipe()
+  bool keep_trace = true;          // keep records (else only the hash)
   // cancel_finds_unstarted_links: a cancel aimed at a linked request that has
   // not started finds it (0; it and the rest of its chain end -ECANCELED).
   // Linux answers -ENOENT instead (the request is on no cancelable list until
@@ -67,33 +67,28 @@ struct SimOptions {
 
 // SimStats: counters, mostly for tests and for tagging racy paths.
 struct SimStats {
-  uint64_t moves = 0;               // kernel-side moves made by Step
-  uint64_t requests = 0;            // requests taken from the engine
+  uint64_t moves = 0;     // kernel-side moves made by Step
+  uint64_t requests = 0;  // requests taken from the engine
   uint64_t cqes_posted = 0;
   uint64_t cqes_delivered = 0;
-  uint64_t cqes_rejected = 0;       // HandleCompletion said no
-  uint64_t busy_refusals = 0;       // submissions refused with -EBUSY
-  uint64_t cq_overflows = 0;        // CQEs that went to the overflow list
-  uint64_t faults = 0;              // faults injected (all kinds)
-  uint64_t cancels_ok = 0;          // cancel found its target: 0
+  uint64_t cqes_rejected = 0;  // HandleCompletion said no
+  uint64_t busy_refusals = 0;  // submissions refused with -EBUSY
+  uint64_t cq_overflows = 0;   // CQEs that went to the overflow list
+  uint64_t faults = 0;         // faults injected (all kinds)
+  uint64_t cancels_ok = 0;     // cancel found its target: 0
   uint64_t cancels_enoent = 0;
   uint64_t cancels_ealready = 0;
-  uint64_t cancel_races = 0;        // target completed with its real result around its cancel
+  uint64_t cancel_races = 0;          // target completed with its real result around its cancel
   uint64_t bytes_lost_on_cancel = 0;  // cancelled reads that had consumed bytes
-  uint64_t fds_from_cancelled = 0;  // cancelled accept/openat that still returned an fd
+  uint64_t fds_from_cancelled = 0;    // cancelled accept/openat that still returned an fd
   uint64_t link_timeouts_fired = 0;
-  uint64_t link_timeouts_lost = 0;  // op won the race against its due timeout
-  uint64_t chains_broken = 0;       // chains whose rest was cancelled
+  uint64_t link_timeouts_lost = 0;    // op won the race against its due timeout
+  uint64_t chains_broken = 0;         // chains whose rest was cancelled
   uint64_t chains_broken_midway = 0;  // ... after at least one member succeeded
-  uint64_t fds_reused = 0;          // fd numbers handed out again
+  uint64_t fds_reused = 0;            // fd numbers handed out again
   uint64_t duplicates_delivered = 0;
   uint64_t unblocked_by_shutdown = 0;  // stuck socket ops ended by shutdown(2)
 };
-
-// BreaksLink: whether `res` for `op` breaks an IOSQE_IO_LINK chain: any error,
-// a short read or write (Read/Write/Readv/Writev), or a short Recv/Send with
-// MSG_WAITALL (Linux 5.x-6.x io_uring semantics).
-bool BreaksLink(const Op& op, int32_t res);
 
 class SimDriver final : public Driver {
  public:

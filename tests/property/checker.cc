@@ -25,35 +25,6 @@ const char* RequestKindName(RequestKind k) {
 
 std::string OpKindName(OpKind k) { return std::string(OpName(k)); }
 
-// LinkLength: the byte count below which a result breaks a chain (-1: none).
-int64_t LinkLength(const Op& op) {
-  auto iov_bytes = [](const iovec* iov, uint32_t n) {
-    int64_t total = 0;
-    for (uint32_t i = 0; i < n; ++i) total += int64_t(iov[i].iov_len);
-    return total;
-  };
-  switch (KindOf(op)) {
-    case OpKind::kRead:
-      return std::get<Read>(op).len;
-    case OpKind::kWrite:
-      return std::get<Write>(op).len;
-    case OpKind::kReadv:
-      return iov_bytes(std::get<Readv>(op).iov, std::get<Readv>(op).iovcnt);
-    case OpKind::kWritev:
-      return iov_bytes(std::get<Writev>(op).iov, std::get<Writev>(op).iovcnt);
-    case OpKind::kRecv: {
-      const Recv& r = std::get<Recv>(op);
-      return (r.flags & MSG_WAITALL) != 0 ? int64_t(r.len) : -1;
-    }
-    case OpKind::kSend: {
-      const Send& s = std::get<Send>(op);
-      return (s.flags & MSG_WAITALL) != 0 ? int64_t(s.len) : -1;
-    }
-    default:
-      return -1;
-  }
-}
-
 }  // namespace
 
 void Checker::Fail(std::string message) {
@@ -119,7 +90,7 @@ void Checker::OnSubmit(uint64_t tag, OpId id, const SubmitArgs& args, int chain,
   op.closing_at_submit = op.fd >= 0 && closing_.count(op.fd) != 0;
   op.chain = chain;
   op.pos = pos;
-  op.link_len = LinkLength(args.op);
+  op.link_len = ChainMinimum(args.op);
   ops_[tag] = op;
   by_id_[{id.index, id.generation}] = tag;
   if (chain >= 0) chains_[chain].push_back(tag);
@@ -237,7 +208,7 @@ void Checker::CheckChain(int chain) {
   size_t failed = members.size();
   for (size_t i = 0; i < members.size() && failed == members.size(); ++i) {
     const OpInfo& m = *members[i];
-    if (m.res < 0 || (m.link_len >= 0 && m.res < m.link_len)) failed = i;
+    if (m.res < 0 || uint64_t(m.res) < m.link_len) failed = i;
   }
   for (size_t j = failed + 1; j < members.size(); ++j) {
     const OpInfo& m = *members[j];

@@ -15,7 +15,7 @@
 //     request of that op has delivered its final CQE; the kernel never posts a
 //     completion (never writes a buffer) for an op after its final event; a
 //     slot index is never handed out again while a request names it;
-//   - chains: when a member fails (BreaksLink), every later member ends
+//   - chains: when a member fails (BreaksChain), every later member ends
 //     -ECANCELED, in chain order;
 //   - deadlines: never early (a Timeout fires at or after its deadline; -ETIME
 //     only for ops with a deadline that passed) and, on CheckDeadlines after
@@ -111,7 +111,7 @@ class Checker {
     bool reached_kernel = false;
     bool final = false;
     int32_t res = 0;
-    int64_t link_len = -1;  // a result below this breaks a chain (-1: none)
+    uint64_t link_len = 0;  // a result below this breaks a chain (ChainMinimum)
     int chain = -1;
     int pos = 0;
     uint64_t final_order = 0;
