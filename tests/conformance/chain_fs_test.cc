@@ -1,0 +1,142 @@
+// tests/conformance/chain_fs_test.cc: linked chains (success, a failing first
+// link), path ops on a temp directory, and backpressure with 1,000 ops behind
+// a queue of eight.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "tests/conformance/fixture.h"
+
+namespace ringloop::conformance {
+namespace {
+
+TEST_P(ConformanceTest, ChainWriteThenFsync) {
+  Harness& h = Start();
+  const int fd = env().OpenFile(env().TempDir() + "/chain", O_RDWR | O_CREAT | O_TRUNC);
+  ASSERT_GE(fd, 0);
+  SubmitArgs chain[] = {{Write{fd, "12345678", 8, 0}, 1}, {Fsync{fd}, 2}};
+  const std::vector<OpId> ids = h.SubmitChain(chain);
+  ASSERT_TRUE(h.AwaitFinal(ids));
+  EXPECT_EQ(h.Res(ids[0]), 8);
+  EXPECT_EQ(h.Res(ids[1]), 0);
+  EXPECT_LT(h.FinalIndex(ids[0]), h.FinalIndex(ids[1]));
+  char buf[16] = {};
+  const OpId r = h.Submit(Read{fd, buf, sizeof(buf), 0});
+  ASSERT_TRUE(h.AwaitFinal({r}));
+  EXPECT_EQ(Text(buf, h.Res(r)), "12345678");
+}
+
+TEST_P(ConformanceTest, ChainWhoseFirstLinkFailsCancelsTheRest) {
+  Harness& h = Start();
+  const FdPair p = env().Pipe();
+  ASSERT_GE(p.first, 0);
+  // fsync(2) of a pipe fails EINVAL; the write after it must never run.
+  SubmitArgs chain[] = {{Fsync{p.second}, 1}, {Write{p.second, "x", 1}, 2}, {Nop{}, 3}};
+  const std::vector<OpId> ids = h.SubmitChain(chain);
+  ASSERT_TRUE(h.AwaitFinal(ids));
+  EXPECT_EQ(h.Res(ids[0]), -EINVAL);
+  EXPECT_EQ(h.Res(ids[1]), -ECANCELED);
+  EXPECT_EQ(h.Res(ids[2]), -ECANCELED);
+  EXPECT_LT(h.FinalIndex(ids[0]), h.FinalIndex(ids[1]));
+  EXPECT_LT(h.FinalIndex(ids[1]), h.FinalIndex(ids[2]));
+  std::string got;
+  EXPECT_EQ(env().PeerRead(p.first, &got, 8), -EAGAIN) << "the cancelled write wrote " << got;
+}
+
+TEST_P(ConformanceTest, PathOpsOnTempDir) {
+  Harness& h = Start();
+  const std::string dir = env().TempDir() + "/sub";
+  const std::string f = dir + "/f";
+  const std::string g = dir + "/g";
+  const OpId mk = h.Submit(Mkdirat{AT_FDCWD, dir.c_str(), 0755});
+  ASSERT_TRUE(h.AwaitFinal({mk}));
+  ASSERT_EQ(h.Res(mk), 0);
+  const OpId mk_again = h.Submit(Mkdirat{AT_FDCWD, dir.c_str(), 0755});
+  const OpId open = h.Submit(Openat{AT_FDCWD, f.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644});
+  ASSERT_TRUE(h.AwaitFinal({mk_again, open}));
+  EXPECT_EQ(h.Res(mk_again), -EEXIST);
+  const int fd = h.Res(open);
+  ASSERT_GE(fd, 0);
+  env().Adopt(fd);
+  const OpId w = h.Submit(Write{fd, "hello", 5, 0});
+  ASSERT_TRUE(h.AwaitFinal({w}));
+  ASSERT_EQ(h.Res(w), 5);
+  struct statx st {};
+  const OpId stat = h.Submit(Statx{AT_FDCWD, f.c_str(), 0, STATX_SIZE | STATX_TYPE, &st});
+  ASSERT_TRUE(h.AwaitFinal({stat}));
+  ASSERT_EQ(h.Res(stat), 0);
+  EXPECT_EQ(st.stx_size, 5u);
+  EXPECT_TRUE(S_ISREG(st.stx_mode));
+  const OpId mv = h.Submit(Renameat{AT_FDCWD, f.c_str(), AT_FDCWD, g.c_str(), 0});
+  ASSERT_TRUE(h.AwaitFinal({mv}));
+  ASSERT_EQ(h.Res(mv), 0);
+  struct statx gone {};
+  struct statx moved {};
+  const OpId stat_f = h.Submit(Statx{AT_FDCWD, f.c_str(), 0, STATX_SIZE, &gone});
+  const OpId stat_g = h.Submit(Statx{AT_FDCWD, g.c_str(), 0, STATX_SIZE, &moved});
+  const OpId rmdir_busy = h.Submit(Unlinkat{AT_FDCWD, dir.c_str(), AT_REMOVEDIR});
+  ASSERT_TRUE(h.AwaitFinal({stat_f, stat_g, rmdir_busy}));
+  EXPECT_EQ(h.Res(stat_f), -ENOENT);
+  EXPECT_EQ(h.Res(stat_g), 0);
+  EXPECT_EQ(moved.stx_size, 5u);
+  EXPECT_EQ(h.Res(rmdir_busy), -ENOTEMPTY);
+  const OpId rm = h.Submit(Unlinkat{AT_FDCWD, g.c_str(), 0});
+  ASSERT_TRUE(h.AwaitFinal({rm}));
+  EXPECT_EQ(h.Res(rm), 0);
+  const OpId rmdir = h.Submit(Unlinkat{AT_FDCWD, dir.c_str(), AT_REMOVEDIR});
+  const OpId open_gone = h.Submit(Openat{AT_FDCWD, g.c_str(), O_RDONLY | O_CLOEXEC, 0});
+  ASSERT_TRUE(h.AwaitFinal({rmdir, open_gone}));
+  EXPECT_EQ(h.Res(rmdir), 0);
+  EXPECT_EQ(h.Res(open_gone), -ENOENT);
+  // The unlinked file is still open and readable.
+  char buf[8] = {};
+  const OpId r = h.Submit(Read{fd, buf, sizeof(buf), 0});
+  ASSERT_TRUE(h.AwaitFinal({r}));
+  EXPECT_EQ(Text(buf, h.Res(r)), "hello");
+  const OpId c = h.Close(fd);
+  ASSERT_TRUE(h.AwaitFinal({c}));
+  EXPECT_EQ(h.Res(c), 0);
+}
+
+TEST_P(ConformanceTest, ThousandOpsBehindASmallQueueAllCompleteInOrder) {
+  constexpr uint32_t kQueue = 8;
+  constexpr uint32_t kOps = 1000;
+  Harness& h = Start(Engine::Options{.max_in_flight = kQueue});
+  const int fd = env().OpenFile(env().TempDir() + "/many", O_RDWR | O_CREAT | O_TRUNC);
+  ASSERT_GE(fd, 0);
+  std::vector<uint32_t> values(kOps);
+  std::vector<OpId> ids;
+  for (uint32_t i = 0; i < kOps; ++i) {
+    values[i] = i * 2654435761u;
+    ids.push_back(h.Submit(Write{fd, &values[i], 4, uint64_t{4} * i}, i));
+  }
+  uint32_t max_in_flight = 0;
+  ASSERT_TRUE(h.RunUntil(
+      [&] {
+        max_in_flight = std::max(max_in_flight, h.engine().InFlight());
+        return h.events().size() == kOps;
+      },
+      "1,000 writes"));
+  EXPECT_LE(max_in_flight, kQueue);
+  EXPECT_GT(max_in_flight, 0u);
+  // FIFO: op i reaches the kernel only after every op before it did, and at
+  // most kQueue are out at once, so it cannot end before i - kQueue + 1 others.
+  for (size_t pos = 0; pos < h.events().size(); ++pos) {
+    const Event& e = h.events()[pos];
+    EXPECT_EQ(e.res, 4) << "op " << e.tag;
+    EXPECT_LT(e.tag, pos + kQueue) << "op " << e.tag << " ended " << pos << "th: not FIFO";
+  }
+  std::vector<uint32_t> back(kOps);
+  const OpId r = h.Submit(Read{fd, back.data(), 4 * kOps, 0});
+  ASSERT_TRUE(h.AwaitFinal({r}));
+  ASSERT_EQ(h.Res(r), int32_t(4 * kOps));
+  EXPECT_EQ(back, values);
+}
+
+}  // namespace
+}  // namespace ringloop::conformance
