@@ -12,7 +12,6 @@
 // Usage: bazel run //fuzz:make_sim_seeds -- "$PWD/fuzz/corpus/sim_program"
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <string>
@@ -61,7 +60,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
-  setenv("RINGLOOP_PROP_AVOID_KNOWN_GAPS", "1", /*overwrite=*/0);
   std::set<std::string> wanted(std::begin(prop::kRequiredTags), std::end(prop::kRequiredTags));
   uint64_t failing = 0;
   for (uint64_t seed = 0; seed < fuzz::kSeedsMax && !wanted.empty(); ++seed) {
