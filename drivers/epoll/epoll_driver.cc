@@ -266,11 +266,18 @@ void EpollDriver::Dispatch(const epoll_event& event) {
   FdState* s = StateOf(fd);
   if (s == nullptr) return;
   const uint32_t ev = event.events;
+  // Whether an op waited for what was reported. A level-triggered registration
+  // that reports what nobody waits for reports it again at every epoll_wait:
+  // then it is narrowed to what is still waited for (Relax).
+  const bool awaited = ((ev & kInEvents) != 0 && s->head[int(WaitList::kIn)] != nullptr) ||
+                       ((ev & kOutEvents) != 0 && s->head[int(WaitList::kOut)] != nullptr) ||
+                       s->head[int(WaitList::kAny)] != nullptr;
   if (ev & kInEvents) s->readable = true;
   if (ev & kOutEvents) s->writable = true;
   if (ev & kInEvents) RetryIn(fd, WaitList::kIn);
   if (ev & kOutEvents) RetryIn(fd, WaitList::kOut);
   RetryAny(fd);
+  if (!awaited && s->level) Relax(fd, *s);
 }
 
 void EpollDriver::Emit(uint64_t user_data, int res, uint32_t flags) {
@@ -520,6 +527,7 @@ int EpollDriver::TryPollable(Job* job) {
       if (!s.readable) return kWouldBlock;
       const int r = epoll_internal::TryOnce(op, s.info);
       if (r == kWouldBlock) NoteWouldBlock(&s.readable);
+      if (r >= 0 && s.level) s.readable = false;  // as AfterRead: epoll reports the rest
       return r;
     }
     case OpKind::kConnect:
@@ -543,9 +551,11 @@ void EpollDriver::NoteWouldBlock(bool* ready) {
 int EpollDriver::AfterRead(FdState& s, int res, uint64_t requested) {
   if (res == kWouldBlock) {
     NoteWouldBlock(&s.readable);
-  } else if (res > 0 && s.info.is_stream && uint64_t(res) < requested) {
-    // A short stream read emptied the queue; new data brings a new edge. (Not on
-    // EOF, res == 0: that condition persists and brings no further edge.)
+  } else if (res > 0 && (s.level || (s.info.is_stream && uint64_t(res) < requested))) {
+    // Level-triggered, epoll reports whatever is left, so the next read waits
+    // for epoll_wait rather than risk a doomed read(2). Edge-triggered, only a
+    // short stream read says the queue is empty (new data brings a new edge).
+    // (Not on EOF, res == 0: that condition persists and brings no further edge.)
     s.readable = false;
   }
   return res;
@@ -598,25 +608,11 @@ int EpollDriver::Park(Job* job) {
       need = EPOLLOUT;
       break;
   }
-  if (!s.in_epoll || (s.interest & need) != need) {
-    // ADD and MOD both re-check readiness, so an fd that became ready between the
-    // EAGAIN and this call still reports an edge.
-    epoll_event ev{};
-    ev.events = s.interest | need | EPOLLET;
-    ev.data.fd = fd;
-    int op = s.in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    ++stats_.epoll_ctls;
-    int r = ::epoll_ctl(epoll_fd_, op, fd, &ev);
-    if (r < 0 && (errno == EEXIST || errno == ENOENT)) {
-      // The epoll set and the cache disagree (the fd was closed and reopened
-      // behind the driver's back): believe the kernel.
-      op = errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-      ++stats_.epoll_ctls;
-      r = ::epoll_ctl(epoll_fd_, op, fd, &ev);
-    }
-    if (r < 0) return -errno;
-    s.in_epoll = true;
-    s.interest |= need;
+  // Reads wait level-triggered (see epoll_driver.h): an fd with a parked read
+  // is registered without EPOLLET.
+  const bool level = s.level || list == WaitList::kIn;
+  if (!s.in_epoll || (s.interest & need) != need || level != s.level) {
+    if (const int err = Register(fd, s, s.interest | need, level); err < 0) return err;
   }
   const int i = int(list);
   job->list = list;
@@ -630,6 +626,43 @@ int EpollDriver::Park(Job* job) {
   s.tail[i] = job;
   ++stats_.parked;
   return 0;
+}
+
+int EpollDriver::Register(int fd, FdState& s, uint32_t interest, bool level) {
+  // ADD and MOD both re-check readiness, so an fd that became ready between the
+  // EAGAIN and this call still reports (an edge, or its level).
+  epoll_event ev{};
+  ev.events = interest | (level ? 0u : uint32_t{EPOLLET});
+  ev.data.fd = fd;
+  int op = s.in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  ++stats_.epoll_ctls;
+  int r = ::epoll_ctl(epoll_fd_, op, fd, &ev);
+  if (r < 0 && (errno == EEXIST || errno == ENOENT)) {
+    // The epoll set and the cache disagree (the fd was closed and reopened
+    // behind the driver's back): believe the kernel.
+    op = errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    ++stats_.epoll_ctls;
+    r = ::epoll_ctl(epoll_fd_, op, fd, &ev);
+  }
+  if (r < 0) return -errno;
+  s.in_epoll = true;
+  s.interest = interest;
+  s.level = level;
+  return 0;
+}
+
+void EpollDriver::Relax(int fd, FdState& s) {
+  RL_CHECK(s.in_epoll && s.level);
+  uint32_t interest = 0;
+  if (s.head[int(WaitList::kIn)] != nullptr) interest |= EPOLLIN | EPOLLRDHUP;
+  if (s.head[int(WaitList::kOut)] != nullptr) interest |= EPOLLOUT;
+  for (Job* j = s.head[int(WaitList::kAny)]; j != nullptr; j = j->next) {
+    interest |= std::get<PollAdd>(*j->op).events & kPollMask;
+  }
+  const bool level = s.head[int(WaitList::kIn)] != nullptr;
+  if (level && interest == s.interest) return;
+  // A failure leaves the registration as it was: at worst one more report.
+  (void)Register(fd, s, interest, level);
 }
 
 void EpollDriver::Unpark(Job* job) {

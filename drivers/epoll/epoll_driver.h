@@ -10,16 +10,24 @@
 //   (io_uring does not need it) and remembers which it changed, to put the flag
 //   back when it lets go of the fd (Close op, ForgetFd, destruction): an fd may
 //   share its open file description with another process (a shell's tty, a pipe).
-// - Edge-triggered: each fd is added to the epoll set once, the first time an op
-//   parks on it, and stays until its Close op (interest only grows: EPOLLIN, then
-//   EPOLLOUT the first time a write parks). Level-triggered would keep reporting
-//   an fd that has data nobody asked for yet, so it would need an epoll_ctl to
-//   drop interest after each op and another to restore it: two extra syscalls per
-//   op. Edge-triggered is correct here because every op is attempted before it
-//   parks and parked ops are retried until one answers EAGAIN, and it is cheap
-//   because of a readiness cache (tokio's idea): an fd is "readable" after an
-//   EPOLLIN edge and "not readable" after EAGAIN or a short read on a stream (see
-//   FdInfo::is_stream), so a read on a drained pipe parks without a doomed read(2).
+// - Registration: each fd is added to the epoll set the first time an op parks on
+//   it, and stays until its Close op. While a read (read, readv, recv, accept) is
+//   parked on it, it is level-triggered; otherwise edge-triggered. The readiness
+//   cache (tokio's idea) decides whether an op is tried at once or parks: an fd is
+//   "readable" after an EPOLLIN report and "not readable" after EAGAIN, after a
+//   short read on a stream (see FdInfo::is_stream), and, while level-triggered,
+//   after any read that returned data: epoll_wait then reports whatever is left,
+//   so the next read waits for that report instead of trying a doomed read(2)
+//   (with edge triggering, data left behind by a read that filled its buffer
+//   brings no new edge, so the next read must be tried). Edge triggering is
+//   correct for the rest because every op is attempted before it parks and parked
+//   ops are retried until one answers EAGAIN. Interest grows as ops park (EPOLLIN,
+//   EPOLLOUT the first time a write parks, a PollAdd's events); a level-triggered
+//   registration that reports what no parked op waits for (data nobody asked for
+//   yet, a writable socket, a hang-up) would report it at every epoll_wait, so it
+//   is then narrowed with one EPOLL_CTL_MOD to what parked ops still wait for (and
+//   turned edge-triggered if no read is parked). A server that keeps a read
+//   parked on each connection thus pays no epoll_ctl per op.
 // - Regular files, fsync, openat, statx, unlinkat, mkdirat, renameat: on a small
 //   worker pool (Options::file_workers threads, started lazily), because they can
 //   sleep in the kernel for milliseconds and epoll cannot wait for them; run on the
@@ -138,9 +146,12 @@ class EpollDriver : public Driver {
   struct FdState {
     epoll_internal::FdInfo info;
     bool in_epoll = false;
+    // level: registered without EPOLLET. Then interest includes EPOLLIN.
+    bool level = false;
     uint32_t interest = 0;  // registered events (without EPOLLET)
-    // The readiness cache: false only after EAGAIN or a short stream read or
-    // write, true again after an epoll edge in that direction.
+    // The readiness cache: false after EAGAIN, a short stream read or write, or
+    // (level-triggered) any read that returned data; true again after an epoll
+    // report in that direction.
     bool readable = true;
     bool writable = true;
     bool retry_queued = false;  // in retry_fds_
@@ -175,6 +186,8 @@ class EpollDriver : public Driver {
 
   // Parking.
   int Park(Job* job);
+  int Register(int fd, FdState& s, uint32_t interest, bool level);
+  void Relax(int fd, FdState& s);
   void Unpark(Job* job);
   void Track(Job* job);
   void Untrack(Job* job);

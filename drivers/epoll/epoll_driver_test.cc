@@ -455,6 +455,60 @@ TEST_F(EpollDriverTest, ForgetFdRestoresBlockingMode) {
   Drain();
 }
 
+TEST_F(EpollDriverTest, ReadThatFillsItsBufferLeavesTheRestToEpoll) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  char buf[8] = {};
+  Submit(Read{p[0], buf, sizeof(buf)}, 1);
+  Step(/*wait=*/false);  // EAGAIN: parks, level-triggered
+  ASSERT_EQ(driver_->stats().syscalls_would_block, 1u);
+  ASSERT_EQ(::write(p[1], "0123456789abcdef", 16), 16);
+  EXPECT_EQ(Final(1).res, 8);
+  // The pipe may hold more: the next read waits for epoll's report, which
+  // comes because 8 bytes are left, rather than trying read(2) blindly.
+  Submit(Read{p[0], buf, sizeof(buf)}, 2);
+  EXPECT_EQ(Final(2).res, 8);
+  EXPECT_EQ(std::string(buf, 8), "89abcdef");
+  Submit(Read{p[0], buf, sizeof(buf)}, 3);
+  Step(/*wait=*/false);
+  EXPECT_EQ(FindFinal(3), nullptr);
+  EXPECT_EQ(driver_->stats().syscalls_would_block, 1u);  // no doomed read(2)
+  ASSERT_EQ(::write(p[1], "xy", 2), 2);
+  EXPECT_EQ(Final(3).res, 2);
+  engine_.Close(p[0], 4);
+  EXPECT_EQ(Final(4).res, 0);
+  ::close(p[1]);
+  Drain();
+}
+
+TEST_F(EpollDriverTest, ReportsNobodyWaitsForDoNotSpinTheLoop) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  char buf[8] = {};
+  Submit(Read{p[0], buf, sizeof(buf)}, 1);
+  Step(/*wait=*/false);  // parks, level-triggered
+  ASSERT_EQ(::write(p[1], "ab", 2), 2);
+  EXPECT_EQ(Final(1).res, 2);
+  // Data and then a hang-up that no parked op waits for: a level-triggered
+  // registration would report them at every epoll_wait. A 50 ms sleep must
+  // take a handful of epoll_waits, not a busy loop.
+  ASSERT_EQ(::write(p[1], "cd", 2), 2);
+  ::close(p[1]);
+  const uint64_t waits_before = driver_->stats().epoll_waits;
+  Submit(Timeout{driver_->NowNs() + 50 * kMs}, 2);
+  EXPECT_EQ(Final(2).res, 0);
+  EXPECT_LE(driver_->stats().epoll_waits - waits_before, 6u);
+  // What was reported is not lost: the next reads get the data, then EOF.
+  Submit(Read{p[0], buf, sizeof(buf)}, 3);
+  EXPECT_EQ(Final(3).res, 2);
+  EXPECT_EQ(std::string(buf, 2), "cd");
+  Submit(Read{p[0], buf, sizeof(buf)}, 4);
+  EXPECT_EQ(Final(4).res, 0);
+  engine_.Close(p[0], 5);
+  EXPECT_EQ(Final(5).res, 0);
+  Drain();
+}
+
 TEST_F(EpollDriverTest, SocketPairPingPong) {
   int s[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
