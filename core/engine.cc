@@ -588,8 +588,9 @@ bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) 
 
 // OnCancelCompletion: the kernel's answer to a cancel of the op at `index`.
 // Only two answers need more than waiting for the op's own completion:
-// -EALREADY on a closing fd (the op is past cancelling: shutdown(2) the fd so
-// that a socket op ends; on other files it fails harmlessly with ENOTSOCK),
+// -EALREADY on a closing fd, or while the engine shuts down (the op is past
+// cancelling: shutdown(2) the fd so that a socket op ends; on other files it
+// fails harmlessly with ENOTSOCK),
 // and -ENOENT for an op that waits behind its chain (the kernel cannot find
 // an op that has not started: cancel again when the chain moves, and if the fd
 // is closing, cancel what it waits behind so that the close can complete).
@@ -597,7 +598,8 @@ void Engine::State::OnCancelCompletion(uint32_t index, int32_t res) {
   Slot& slot = At(index);
   const FdEntry* e = FindFd(slot.fd);
   const bool closing = e != nullptr && e->close_slot != kNone;
-  if (res == -EALREADY && slot.op_pending && closing && !slot.shutdown_pending) {
+  if (res == -EALREADY && slot.op_pending && (closing || shutting_down) && !slot.shutdown_pending &&
+      slot.fd >= 0) {
     slot.shutdown_pending = true;
     ++stats.shutdowns_sent;
     PushControl(RequestKind::kShutdown, Pack(index, slot.generation, false, kUdShutdown), 0,

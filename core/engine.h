@@ -142,7 +142,9 @@ class Engine {
 
   // Shutdown: cancels every op (queued ops and timers end at once, in-flight
   // ops are cancelled) and refuses new ones with -ECANCELED. Pending closes
-  // still complete. Quiescent() turns true once every final completion is in.
+  // still complete. An op on an fd that answers its cancel with -EALREADY gets
+  // its fd shutdown(2), as under Close, so that the drain ends. Quiescent()
+  // turns true once every final completion is in.
   void Shutdown();
 
   // HandleCompletion: one completion from the kernel. `flags` are the CQE's

@@ -716,6 +716,23 @@ TEST(Engine, ShutdownCancelsEverythingAndQuiescesOnlyWhenAllCqesAreIn) {
   EXPECT_EQ(h.engine.stats().final_events, h.engine.stats().submitted);
 }
 
+TEST(Engine, ShutdownShutsDownAnFdWhoseOpCannotBeCancelled) {
+  Harness h;
+  h.engine.Submit(SubmitArgs{Recv{.fd = 9, .buf = buf, .len = 8}, 1});
+  auto recv = h.Take();
+  h.engine.Shutdown();
+  auto cancel = h.Take();
+  ASSERT_EQ(cancel.size(), 1u);
+  h.Complete(cancel[0], -EALREADY);
+  auto shut = h.Take();
+  ASSERT_EQ(shut.size(), 1u);
+  EXPECT_EQ(shut[0].kind, RequestKind::kShutdown);
+  EXPECT_EQ(shut[0].fd, 9);
+  h.Complete(recv[0], 0);  // EOF once shut down
+  h.Complete(shut[0], 0);
+  EXPECT_TRUE(h.engine.Quiescent());
+}
+
 TEST(Engine, MultishotStreamsThenEndsOnce) {
   Harness h;
   h.engine.Submit(SubmitArgs{Accept{.fd = 3, .multishot = true}, 1});
