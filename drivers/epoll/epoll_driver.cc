@@ -146,7 +146,7 @@ EpollDriver::FdState* EpollDriver::StateOf(int fd) {
 
 EpollDriver::FdState& EpollDriver::EnsureState(int fd) {
   RL_CHECK(fd >= 0);
-  // fds_ is a deque: growing it keeps references to existing states valid.
+  // Growing fds_ keeps references to existing states valid.
   if (size_t(fd) >= fds_.size()) fds_.resize(size_t(fd) + 1);
   return fds_[size_t(fd)];
 }
@@ -294,6 +294,7 @@ void EpollDriver::StartGroup(std::span<const Request> group) {
     // A linked timeout always belongs to the op right before it.
     if (group[i].kind == RequestKind::kLinkTimeout) RL_CHECK(group[i - 1].kind == RequestKind::kOp);
   }
+  if (group.size() == 1 && TryAtOnce(group[0])) return;
   const Request* timeout =
       group.size() > 1 && group[1].kind == RequestKind::kLinkTimeout ? &group[1] : nullptr;
   const size_t step = timeout != nullptr ? 2 : 1;
@@ -335,6 +336,22 @@ void EpollDriver::DoShutdown(const Request& request) {
     s->writable = true;
     retry_fds_.push_back(request.fd);
   }
+}
+
+// TryAtOnce: the hot path of a lone op (no chain, no deadline) on a known pollable
+// fd: one attempt, with no Job made. True if it completed (its completion is
+// queued); false leaves it to Begin, which then parks it without another attempt
+// (the readiness cache says not ready).
+bool EpollDriver::TryAtOnce(const Request& request) {
+  RL_CHECK(request.kind == RequestKind::kOp);
+  const int fd = request.fd;
+  if (fd < 0 || size_t(fd) >= fds_.size()) return false;
+  FdState& s = fds_[size_t(fd)];
+  if (s.info.kind != FdInfo::Kind::kPollable) return false;
+  const int res = TryTransfer(s, *request.op);
+  if (res == kWouldBlock) return false;
+  Emit(request.user_data, res);
+  return true;
 }
 
 EpollDriver::Job* EpollDriver::NewJob(const Request& op_request, const Request* timeout) {
@@ -494,28 +511,11 @@ int EpollDriver::TryPollable(Job* job) {
   const Op& op = *job->op;
   switch (KindOf(op)) {
     // The hot path: one direct syscall each, no variant dispatch.
-    case OpKind::kRead: {
-      if (!s.readable) return kWouldBlock;
-      const Read& r = *std::get_if<Read>(&op);
-      return AfterRead(s, epoll_internal::ReadOnce(r.fd, r.buf, r.len), r.len);
-    }
-    case OpKind::kRecv: {
-      if (!s.readable) return kWouldBlock;
-      const Recv& r = *std::get_if<Recv>(&op);
-      const int res = epoll_internal::RecvOnce(r);
-      // A peek consumes nothing: it never says the queue is empty.
-      return (r.flags & MSG_PEEK) != 0 && res >= 0 ? res : AfterRead(s, res, r.len);
-    }
-    case OpKind::kWrite: {
-      if (!s.writable) return kWouldBlock;
-      const Write& w = *std::get_if<Write>(&op);
-      return AfterWrite(s, epoll_internal::WriteOnce(w.fd, w.buf, w.len, s.info.is_socket), w.len);
-    }
-    case OpKind::kSend: {
-      if (!s.writable) return kWouldBlock;
-      const Send& w = *std::get_if<Send>(&op);
-      return AfterWrite(s, epoll_internal::SendOnce(w.fd, w.buf, w.len, w.flags), w.len);
-    }
+    case OpKind::kRead:
+    case OpKind::kRecv:
+    case OpKind::kWrite:
+    case OpKind::kSend:
+      return TryTransfer(s, op);
     case OpKind::kReadv:
       if (!s.readable) return kWouldBlock;
       return AfterRead(s, epoll_internal::TryOnce(op, s.info), epoll_internal::RequestedBytes(op));
@@ -540,6 +540,38 @@ int EpollDriver::TryPollable(Job* job) {
     default:
       RL_CHECK(false && "TryPollable: not an fd op");
       return -EINVAL;
+  }
+}
+
+// TryTransfer: one attempt at a Read, Recv, Write or Send on the pollable fd
+// whose state is `s`, unless the readiness cache says it would block; kWouldBlock
+// for any other op.
+int EpollDriver::TryTransfer(FdState& s, const Op& op) {
+  switch (KindOf(op)) {
+    case OpKind::kRead: {
+      if (!s.readable) return kWouldBlock;
+      const Read& r = *std::get_if<Read>(&op);
+      return AfterRead(s, epoll_internal::ReadOnce(r.fd, r.buf, r.len), r.len);
+    }
+    case OpKind::kRecv: {
+      if (!s.readable) return kWouldBlock;
+      const Recv& r = *std::get_if<Recv>(&op);
+      const int res = epoll_internal::RecvOnce(r);
+      // A peek consumes nothing: it never says the queue is empty.
+      return (r.flags & MSG_PEEK) != 0 && res >= 0 ? res : AfterRead(s, res, r.len);
+    }
+    case OpKind::kWrite: {
+      if (!s.writable) return kWouldBlock;
+      const Write& w = *std::get_if<Write>(&op);
+      return AfterWrite(s, epoll_internal::WriteOnce(w.fd, w.buf, w.len, s.info.is_socket), w.len);
+    }
+    case OpKind::kSend: {
+      if (!s.writable) return kWouldBlock;
+      const Send& w = *std::get_if<Send>(&op);
+      return AfterWrite(s, epoll_internal::SendOnce(w.fd, w.buf, w.len, w.flags), w.len);
+    }
+    default:
+      return kWouldBlock;
   }
 }
 

@@ -67,7 +67,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <span>
@@ -167,6 +166,7 @@ class EpollDriver : public Driver {
   // Requests in.
   void SubmitPending(Engine& engine);
   void StartGroup(std::span<const Request> group);
+  bool TryAtOnce(const Request& request);
   void DoCancel(const Request& request);
   void DoShutdown(const Request& request);
 
@@ -178,6 +178,7 @@ class EpollDriver : public Driver {
   void RunChain(std::unique_ptr<ChainRest> rest);
   void CancelRest(const ChainRest& rest);
   int TryPollable(Job* job);
+  int TryTransfer(FdState& s, const Op& op);
   int TryMultishotAccept(Job* job);
   int AfterRead(FdState& s, int res, uint64_t requested);
   int AfterWrite(FdState& s, int res, uint64_t requested);
@@ -217,9 +218,28 @@ class EpollDriver : public Driver {
   std::atomic<uint64_t> wake_writes_{0};
   bool use_pwait2_ = true;  // epoll_pwait2 (5.11) until it says ENOSYS
 
-  // Indexed by fd. A deque: growing it keeps references to existing states valid
-  // while a completion starts the next op of a chain on a new fd.
-  std::deque<FdState> fds_;
+  // FdTable: FdStates indexed by fd, in fixed chunks: growing it keeps references
+  // to existing states valid while a completion starts the next op of a chain on
+  // a new fd, and a lookup is a shift and a mask (a deque's is a division).
+  class FdTable {
+   public:
+    size_t size() const { return size_; }
+    FdState& operator[](size_t fd) { return chunks_[fd >> kShift][fd & kMask]; }
+    const FdState& operator[](size_t fd) const { return chunks_[fd >> kShift][fd & kMask]; }
+    // resize: grows to at least `n` states (never shrinks).
+    void resize(size_t n) {
+      while (chunks_.size() << kShift < n)
+        chunks_.push_back(std::make_unique<FdState[]>(kMask + 1));
+      if (n > size_) size_ = n;
+    }
+
+   private:
+    static constexpr size_t kShift = 6;
+    static constexpr size_t kMask = (size_t{1} << kShift) - 1;
+    std::vector<std::unique_ptr<FdState[]>> chunks_;
+    size_t size_ = 0;
+  };
+  FdTable fds_;
   // Parked or pooled ops (what a kCancel may find), by the engine slot index their
   // user_data names (Engine::DecodeUserData): an array lookup, no hashing, on the
   // hot path. A user_data whose index is taken or too large (not the engine's
