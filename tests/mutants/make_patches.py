@@ -32,13 +32,13 @@ MUTANTS = {
           "  if (e != nullptr && e->close_slot != kNone) return -EBADF;  // the fd is closing\n", "")]),
     "link_timeout_wrong_op": (
         "the linked timeout is emitted before its op, so it links to the op before",
-        [("  ready.push_back(op_request);\n  if (s.kind != OpKind::kClose) ++in_flight;\n"
+        [("  ready.Append(op_request);\n  if (s.kind != OpKind::kClose) ++in_flight;\n"
           "  if (has_deadline) {",
           "  if (has_deadline) {"),
-         ("    lt.link = link_after;\n    lt.deadline_ns = s.deadline_ns;\n    ready.push_back(lt);\n"
+         ("    lt.link = link_after;\n    lt.deadline_ns = s.deadline_ns;\n    ready.Append(lt);\n"
           "    ++in_flight;\n  }\n",
-          "    lt.link = true;\n    lt.deadline_ns = s.deadline_ns;\n    ready.push_back(lt);\n"
-          "    ++in_flight;\n  }\n  op_request.link = link_after;\n  ready.push_back(op_request);\n"
+          "    lt.link = true;\n    lt.deadline_ns = s.deadline_ns;\n    ready.Append(lt);\n"
+          "    ++in_flight;\n  }\n  op_request.link = link_after;\n  ready.Append(op_request);\n"
           "  if (s.kind != OpKind::kClose) ++in_flight;\n")]),
     "slot_freed_on_cancel": (
         "cancelling an in-flight op ends it and frees its slot before the kernel's CQE",
@@ -70,9 +70,8 @@ MUTANTS = {
           "  c.state = SlotState::kQueued;\n  Enqueue(e.close_slot, /*front=*/false);")]),
     "shutdown_only_socket_ops": (
         "a read or write on a socket answering -EALREADY at close is never shut down",
-        [("if (res == -EALREADY && slot.op_pending && closing && !slot.shutdown_pending) {",
-          "if (res == -EALREADY && slot.op_pending && closing && !slot.shutdown_pending &&\n"
-          "      IsSocketOp(slot.op)) {")]),
+        [("!slot.shutdown_pending &&\n      slot.fd >= 0) {",
+          "!slot.shutdown_pending &&\n      slot.fd >= 0 && IsSocketOp(slot.op)) {")]),
     "no_recancel_when_chain_moves": (
         "a chained op whose cancel found it not started is never cancelled again",
         [("  if (!n.recancel || !n.op_pending || n.cancel_pending) return;",
