@@ -43,7 +43,18 @@ int SeccompMode() {
 
 DriverFactory RealUring() {
   return []() -> absl::StatusOr<std::unique_ptr<Driver>> {
-    auto driver = UringDriver::Create(UringDriver::Options());
+    // A Loop is one thread's: only it submits and reaps, so the ring is set up
+    // as liburing's io_uring_setup_flags(7) recommends for that case,
+    // SINGLE_ISSUER + DEFER_TASKRUN (completion work runs when the loop polls,
+    // not in interrupts of whatever it is doing). Kernels before 6.1 refuse
+    // them (kFailedPrecondition / kInvalidArgument): then the plain ring.
+    UringDriver::Options options;
+    options.single_issuer = true;
+    options.defer_taskrun = true;
+    auto driver = UringDriver::Create(options);
+    if (absl::IsFailedPrecondition(driver.status()) || absl::IsInvalidArgument(driver.status())) {
+      driver = UringDriver::Create(UringDriver::Options());
+    }
     if (!driver.ok()) return driver.status();
     return std::unique_ptr<Driver>(std::move(*driver));
   };
