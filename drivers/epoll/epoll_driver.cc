@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/check.h"
+#include "core/ops.h"
 
 namespace ringloop {
 
@@ -484,7 +485,7 @@ std::unique_ptr<EpollDriver::ChainRest> EpollDriver::Complete(Job* job, int res)
   job->op = nullptr;
   free_jobs_.push_back(job);
   if (rest == nullptr) return nullptr;
-  if (epoll_internal::LinkSucceeded(*op, res)) return rest;
+  if (!BreaksChain(*op, res)) return rest;
   CancelRest(*rest);
   return nullptr;
 }
@@ -516,12 +517,14 @@ int EpollDriver::TryPollable(Job* job) {
     case OpKind::kWrite:
     case OpKind::kSend:
       return TryTransfer(s, op);
+    // For readv and writev, ChainMinimum is the byte count asked for (the iovecs'
+    // total): what AfterRead/AfterWrite compare the result with.
     case OpKind::kReadv:
       if (!s.readable) return kWouldBlock;
-      return AfterRead(s, epoll_internal::TryOnce(op, s.info), epoll_internal::RequestedBytes(op));
+      return AfterRead(s, epoll_internal::TryOnce(op, s.info), ChainMinimum(op));
     case OpKind::kWritev:
       if (!s.writable) return kWouldBlock;
-      return AfterWrite(s, epoll_internal::TryOnce(op, s.info), epoll_internal::RequestedBytes(op));
+      return AfterWrite(s, epoll_internal::TryOnce(op, s.info), ChainMinimum(op));
     case OpKind::kAccept: {
       if (std::get_if<Accept>(&op)->multishot) return TryMultishotAccept(job);
       if (!s.readable) return kWouldBlock;

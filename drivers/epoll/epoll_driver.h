@@ -39,7 +39,7 @@
 //   kLinkTimeout (a timer per deadline, merged with engine.NextDeadline() into
 //   epoll_wait's timeout: timer first -> op -ECANCELED, timeout -ETIME; op first
 //   -> timeout -ECANCELED), chains (the next op starts only after the previous one
-//   succeeded, as LinkSucceeded judges; otherwise the rest end -ECANCELED in
+//   succeeded, as core's BreaksChain judges; otherwise the rest end -ECANCELED in
 //   order), kCancel (a parked or not-yet-started pool op ends -ECANCELED and the
 //   cancel 0; a running pool op -> -EALREADY; an unknown or finished target, or
 //   a chain member that has not started (io_uring cannot find those either) ->

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/check.h"
+#include "core/ops.h"
 #include "drivers/uring/sync_op.h"
 
 namespace ringloop {
@@ -60,40 +61,6 @@ __kernel_timespec ToTimespec(uint64_t ns) {
   ts.tv_sec = static_cast<int64_t>(ns / 1'000'000'000u);
   ts.tv_nsec = static_cast<long long>(ns % 1'000'000'000u);
   return ts;
-}
-
-uint64_t IovBytes(const iovec* iov, uint32_t n) {
-  uint64_t total = 0;
-  for (uint32_t i = 0; i < n; ++i) total += iov[i].iov_len;
-  return total;
-}
-
-// LinkBreaks: whether a completion `res` of `op` breaks an IOSQE_IO_LINK chain, as
-// the kernel decides it: any error, and a short read or write (a short recv/send
-// only with MSG_WAITALL).
-bool LinkBreaks(const Op& op, int32_t res) {
-  if (res < 0) return true;
-  const uint64_t done = static_cast<uint64_t>(res);
-  switch (KindOf(op)) {
-    case OpKind::kRead:
-      return done != std::get<Read>(op).len;
-    case OpKind::kWrite:
-      return done != std::get<Write>(op).len;
-    case OpKind::kReadv:
-      return done != IovBytes(std::get<Readv>(op).iov, std::get<Readv>(op).iovcnt);
-    case OpKind::kWritev:
-      return done != IovBytes(std::get<Writev>(op).iov, std::get<Writev>(op).iovcnt);
-    case OpKind::kRecv: {
-      const Recv& r = std::get<Recv>(op);
-      return (r.flags & MSG_WAITALL) != 0 && done < r.len;
-    }
-    case OpKind::kSend: {
-      const Send& s = std::get<Send>(op);
-      return (s.flags & MSG_WAITALL) != 0 && done < s.len;
-    }
-    default:
-      return false;
-  }
 }
 
 // KernelKeepsChainOnFailure: whether the kernel runs the rest of an IOSQE_IO_LINK
@@ -489,7 +456,7 @@ size_t UringDriver::RunLocal(std::span<const Request> chain, size_t i) {
   }
   if (next < chain.size()) {
     ++stats_.played_links;
-    if (r.kind == RequestKind::kOp && LinkBreaks(*r.op, res)) {
+    if (r.kind == RequestKind::kOp && BreaksChain(*r.op, res)) {
       CancelAll(chain.subspan(next));
       return chain.size();
     }
@@ -842,7 +809,7 @@ void UringDriver::ResolveGate(uint64_t user_data, int32_t res) {
   for (size_t i = 0; i < held_.size(); ++i) {
     if (!held_[i].gated || held_[i].gate != user_data) continue;
     // Called before the engine sees this completion: the gate's op is still live.
-    if (LinkBreaks(*held_[i].gate_op, res) || held_[i].rest.empty()) {
+    if (BreaksChain(*held_[i].gate_op, res) || held_[i].rest.empty()) {
       CancelAll(held_[i].rest);
       held_.erase(held_.begin() + static_cast<ptrdiff_t>(i));
       return;

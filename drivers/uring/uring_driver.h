@@ -17,9 +17,10 @@
 //   its result is posted as its completion. Inside a chain the driver then plays the
 //   link: the ops before it are submitted as one linked group, the rest is held until
 //   the last of them completes, and is cancelled (-ECANCELED) if that one failed or
-//   was short, as the kernel would. A chain longer than the SQ is played the same way,
-//   and so is the rest of a chain after an fsync, statx, unlinkat, mkdirat or renameat:
-//   Linux 6.x runs what is linked after those ops even when they fail.
+//   was short, as the kernel would (core's BreaksChain). A chain longer than the SQ is
+//   played the same way, and so is the rest of a chain after an fsync, statx,
+//   unlinkat, mkdirat or renameat: Linux 6.x runs what is linked after those ops even
+//   when they fail.
 // - Kernel errors: -EINTR is retried; -EBUSY/-EAGAIN make Poll reap and leave the rest
 //   queued; CQ overflow (IORING_FEAT_NODROP, required) is flushed with GETEVENTS. An
 //   SQE once filled is the kernel's whatever io_uring_enter returned: it stays in the

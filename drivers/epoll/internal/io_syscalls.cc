@@ -270,47 +270,4 @@ int CloseFd(int fd) {
   return errno == EINTR ? 0 : -errno;
 }
 
-uint64_t RequestedBytes(const Op& op) {
-  auto total = [](const iovec* iov, uint32_t n) {
-    uint64_t sum = 0;
-    for (uint32_t i = 0; i < n; ++i) sum += iov[i].iov_len;
-    return sum;
-  };
-  switch (KindOf(op)) {
-    case OpKind::kRead:
-      return std::get<Read>(op).len;
-    case OpKind::kWrite:
-      return std::get<Write>(op).len;
-    case OpKind::kReadv:
-      return total(std::get<Readv>(op).iov, std::get<Readv>(op).iovcnt);
-    case OpKind::kWritev:
-      return total(std::get<Writev>(op).iov, std::get<Writev>(op).iovcnt);
-    case OpKind::kRecv:
-      return std::get<Recv>(op).len;
-    case OpKind::kSend:
-      return std::get<Send>(op).len;
-    default:
-      return 0;
-  }
-}
-
-bool LinkSucceeded(const Op& op, int res) {
-  if (res < 0) return false;
-  switch (KindOf(op)) {
-    case OpKind::kRead:
-    case OpKind::kReadv:
-    case OpKind::kWrite:
-    case OpKind::kWritev:
-      return uint64_t(res) == RequestedBytes(op);
-    case OpKind::kRecv:
-      if ((std::get<Recv>(op).flags & MSG_WAITALL) == 0) return true;
-      return uint64_t(res) == RequestedBytes(op);
-    case OpKind::kSend:
-      if ((std::get<Send>(op).flags & MSG_WAITALL) == 0) return true;
-      return uint64_t(res) == RequestedBytes(op);
-    default:
-      return true;
-  }
-}
-
 }  // namespace ringloop::epoll_internal

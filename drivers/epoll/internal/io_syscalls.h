@@ -89,15 +89,6 @@ int RunBlocking(const Op& op);
 // CloseFd: close(2); EINTR reported as 0 (Linux frees the fd even then).
 int CloseFd(int fd);
 
-// RequestedBytes: the byte count a read/write-family op asked for (the iovecs'
-// total for readv/writev), or 0 for other ops.
-uint64_t RequestedBytes(const Op& op);
-
-// LinkSucceeded: whether result `res` of `op` lets a chain go on, as the kernel
-// judges IOSQE_IO_LINK: any negative result fails; a read/readv/write/writev that
-// moved fewer bytes than asked fails; recv/send fail short only with MSG_WAITALL.
-bool LinkSucceeded(const Op& op, int res);
-
 }  // namespace ringloop::epoll_internal
 
 #endif  // RINGLOOP_DRIVERS_EPOLL_INTERNAL_IO_SYSCALLS_H_
