@@ -579,8 +579,10 @@ void CoreOracle::OnNewRequest(const Request& r) {
       ORACLE_CHECK(!r.link, "a linked shutdown");
       ORACLE_CHECK(r.fd == op.fd, "shutdown(%d) for an op on another fd", r.fd);
       ORACLE_CHECK(op.live_op_request != kNone, "shutdown for an op not in flight");
-      ORACLE_CHECK(closing_.count(op.fd) != 0 && !close_issued_[op.fd],
-                   "shutdown(%d) outside a close, or after its CLOSE", op.fd);
+      // Only a close (before its CLOSE) or the drain shuts an fd down.
+      ORACLE_CHECK(
+          op.fd >= 0 && (closing_.count(op.fd) != 0 || shutting_down_) && !close_issued_[op.fd],
+          "shutdown(%d) outside a close or the drain, or after its CLOSE", op.fd);
       ++shutdowns_;
       break;
   }

@@ -169,6 +169,13 @@ def seeds():
     s.consume().fair(0)
     out["close_accept_ealready_shutdown"] = s
 
+    # The drain meets an accept it cannot cancel (-EALREADY): the engine shuts
+    # the socket down, as a close does, so that the drain ends.
+    s = Seed()
+    s.submit(ACCEPT, 4, ptr=0, extra=0).consume().shutdown().consume()
+    s.complete(1, R_EALREADY).consume().complete(0, R_EINVAL).fair(0)
+    out["drain_accept_ealready_shutdown"] = s
+
     # Cancel racing completion, every answer: op first / -ENOENT; cancel first /
     # then -EINTR; -EALREADY then the real result; cancel twice; stale cancel.
     s = Seed()
