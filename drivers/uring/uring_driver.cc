@@ -4,6 +4,8 @@
 #include <liburing/barrier.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,17 +82,6 @@ bool KernelKeepsChainOnFailure(OpKind kind) {
     default:
       return false;
   }
-}
-
-// GatesChain: whether chain[k] is such an op with another op after it in the chain.
-bool GatesChain(std::span<const Request> chain, size_t k) {
-  if (chain[k].kind != RequestKind::kOp || !KernelKeepsChainOnFailure(KindOf(*chain[k].op))) {
-    return false;
-  }
-  for (size_t j = k + 1; j < chain.size(); ++j) {
-    if (chain[j].kind == RequestKind::kOp) return true;
-  }
-  return false;
 }
 
 size_t ChainLength(std::span<const Request> requests, size_t from) {
@@ -434,7 +425,7 @@ size_t UringDriver::RunLocal(std::span<const Request> chain, size_t i) {
   int32_t res = 0;
   switch (r.kind) {
     case RequestKind::kOp:
-      if (KindOf(*r.op) == OpKind::kClose) UnregisterFile(std::get<Close>(*r.op).fd);
+      if (KindOf(*r.op) == OpKind::kClose) ForgetFd(std::get<Close>(*r.op).fd);
       res = RunSync(*r.op);
       ++stats_.sync_ops;
       break;
@@ -504,8 +495,7 @@ void UringDriver::PrepRequest(const Request& r, bool link) {
   io_uring_sqe* sqe = NextSqe();
   switch (r.kind) {
     case RequestKind::kOp:
-      if (KindOf(*r.op) == OpKind::kClose) UnregisterFile(std::get<Close>(*r.op).fd);
-      uring_internal::PrepOp(sqe, *r.op, prep_ctx_);
+      PrepOpRequest(sqe, r);
       break;
     case RequestKind::kLinkTimeout: {
       // The kernel reads the timespec when it takes the SQE (with SQPOLL, some time
@@ -527,6 +517,54 @@ void UringDriver::PrepRequest(const Request& r, bool link) {
   // The link flag belongs in sqe->flags, never in the opcode.
   if (link) sqe->flags |= IOSQE_IO_LINK;
   io_uring_sqe_set_data64(sqe, r.user_data);
+}
+
+void UringDriver::PrepOpRequest(io_uring_sqe* sqe, const Request& r) {
+  const Op& op = *r.op;
+  int send_flags = -1;
+  switch (KindOf(op)) {
+    case OpKind::kClose:
+      ForgetFd(std::get<Close>(op).fd);
+      break;
+    case OpKind::kWrite:
+    case OpKind::kWritev:
+      send_flags = SendFlagsOf(op);
+      break;
+    default:
+      break;
+  }
+  if (send_flags < 0) {
+    uring_internal::PrepOp(sqe, op, prep_ctx_);
+    return;
+  }
+  msghdr* msg = nullptr;
+  if (KindOf(op) == OpKind::kWritev) {
+    // The kernel reads the msghdr when it issues the op (with SQPOLL or after a
+    // link, some time after this Poll): it lives in a deque slot of the engine's op
+    // slot, which the engine reuses only after this op's final completion (and
+    // resubmits the op after -EINTR only once its CQE is in).
+    const uint32_t index = Engine::DecodeUserData(r.user_data).index;
+    if (index >= send_msgs_.size()) send_msgs_.resize(size_t{index} + 1);
+    msg = &send_msgs_[index];
+  }
+  uring_internal::PrepSocketWrite(sqe, op, send_flags, msg, prep_ctx_);
+  ++stats_.socket_writes;
+}
+
+// GatesChain: whether the driver plays the link after chain[k]: an op whose broken
+// link the kernel would not pass on, with another op after it in the chain. Those
+// are a failed fsync, statx, unlinkat, mkdirat or renameat (above), and a Write or
+// Writev sent as a send (SendFlagsOf): io_send fails the link on an error, or when
+// short only with MSG_WAITALL, while io_write also fails it on any short write, and
+// so does core's rule (a write's ChainMinimum is its length).
+bool UringDriver::GatesChain(std::span<const Request> chain, size_t k) {
+  const Request& r = chain[k];
+  if (r.kind != RequestKind::kOp) return false;
+  if (!KernelKeepsChainOnFailure(KindOf(*r.op)) && SendFlagsOf(*r.op) < 0) return false;
+  for (size_t j = k + 1; j < chain.size(); ++j) {
+    if (chain[j].kind == RequestKind::kOp) return true;
+  }
+  return false;
 }
 
 // NextSqe: the next free SQE (liburing's io_uring_get_sqe, minus its head load:
@@ -568,6 +606,59 @@ void UringDriver::ArmWake() {
   io_uring_prep_read(sqe, event_fd_, &wake_buf_, sizeof(wake_buf_), 0);
   io_uring_sqe_set_data64(sqe, kWakeUserData);
   wake_armed_ = true;
+}
+
+// --- Fd facts ------------------------------------------------------------------------
+
+// SendFlagsOf: for a Write or Writev at the current position on a socket, the send
+// flags that make it write(2) on that socket without SIGPIPE; else -1 (the op is
+// prepared as itself). One table lookup once the fd is known.
+int UringDriver::SendFlagsOf(const Op& op) {
+  int fd = -1;
+  if (const Write* w = std::get_if<Write>(&op); w != nullptr) {
+    if (w->offset != kCurrentPosition) return -1;
+    fd = w->fd;
+  } else if (const Writev* v = std::get_if<Writev>(&op); v != nullptr) {
+    if (v->offset != kCurrentPosition) return -1;
+    fd = v->fd;
+  } else {
+    return -1;
+  }
+  FdClass c = fd >= 0 && size_t(fd) < fd_classes_.size() ? fd_classes_[fd] : FdClass::kUnknown;
+  if (c == FdClass::kUnknown) c = LearnClass(fd);
+  switch (c) {
+    case FdClass::kSocket:
+      return MSG_NOSIGNAL;
+    case FdClass::kSeqpacketSocket:
+      return MSG_NOSIGNAL | MSG_EOR;  // sock_write_iter adds MSG_EOR for SOCK_SEQPACKET
+    default:
+      return -1;
+  }
+}
+
+// LearnClass: what `fd` is (fstat, then SO_TYPE for a socket), kept in the table
+// until ForgetFd. An fd fstat refuses (EBADF) is not kept: its op fails on its own.
+UringDriver::FdClass UringDriver::LearnClass(int fd) {
+  if (fd < 0) return FdClass::kNotSocket;
+  ++stats_.fd_probes;
+  struct stat st;
+  if (fstat(fd, &st) != 0) return FdClass::kNotSocket;
+  FdClass c = FdClass::kNotSocket;
+  if (S_ISSOCK(st.st_mode)) {
+    int type = 0;
+    socklen_t len = sizeof(type);
+    const bool seqpacket =
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_SEQPACKET;
+    c = seqpacket ? FdClass::kSeqpacketSocket : FdClass::kSocket;
+  }
+  if (size_t(fd) >= fd_classes_.size()) fd_classes_.resize(size_t(fd) + 1, FdClass::kUnknown);
+  fd_classes_[fd] = c;
+  return c;
+}
+
+void UringDriver::ForgetFd(int fd) {
+  UnregisterFile(fd);
+  if (fd >= 0 && size_t(fd) < fd_classes_.size()) fd_classes_[fd] = FdClass::kUnknown;
 }
 
 // --- Registered resources -------------------------------------------------------------

@@ -21,6 +21,13 @@
 //   played the same way, and so is the rest of a chain after an fsync, statx,
 //   unlinkat, mkdirat or renameat: Linux 6.x runs what is linked after those ops even
 //   when they fail.
+// - Writes on sockets: a Write or Writev at the current position on a socket is
+//   sent as IORING_OP_SEND / IORING_OP_SENDMSG with MSG_NOSIGNAL (and MSG_EOR on a
+//   SOCK_SEQPACKET socket, as write(2) adds), so a peer that is gone yields -EPIPE,
+//   never SIGPIPE, as under the epoll driver and the simulator (IORING_OP_WRITE goes
+//   through sock_write_iter, which raises SIGPIPE; seen on 6.18). The kernel breaks
+//   a chain on a short write but not on a short send (without MSG_WAITALL), so
+//   inside a chain the driver plays the link after such a write.
 // - Kernel errors: -EINTR is retried; -EBUSY/-EAGAIN make Poll reap and leave the rest
 //   queued; CQ overflow (IORING_FEAT_NODROP, required) is flushed with GETEVENTS. An
 //   SQE once filled is the kernel's whatever io_uring_enter returned: it stays in the
@@ -35,6 +42,12 @@
 //   buffer is written after the driver is gone. (Drain the engine first to give its
 //   ops their final events: engine.Shutdown(), then Poll until engine.Quiescent().)
 //
+// The fd cache: whether an fd is a socket is learnt with one fstat (and SO_TYPE) on
+// the first write at the current position on it, and kept until the engine's Close
+// op for it (or ForgetFd). An fd closed behind the driver's back and reused by a new
+// file would inherit the stale answer: close fds the driver has seen through the
+// engine, or call ForgetFd first.
+//
 // Driver-owned SQEs carry user_data whose top three bits are 7 (the engine's kind
 // field uses 0..3, see Engine::DecodeUserData), so they never reach the engine.
 //
@@ -45,6 +58,7 @@
 #define RINGLOOP_DRIVERS_URING_URING_DRIVER_H_
 
 #include <liburing.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <atomic>
@@ -80,6 +94,8 @@ struct UringStats {
   uint64_t eintr = 0;             // io_uring_enter calls interrupted
   uint64_t busy = 0;              // -EBUSY / -EAGAIN from io_uring_enter
   uint64_t foreign_cqes = 0;      // driver-kind CQEs no SQE of ours produced (ignored)
+  uint64_t socket_writes = 0;     // Write/Writev ops sent as SEND/SENDMSG (on a socket)
+  uint64_t fd_probes = 0;         // fstat calls to learn whether an fd is a socket
 };
 
 class UringDriver final : public Driver {
@@ -153,6 +169,11 @@ class UringDriver final : public Driver {
   // IsRegistered: whether `fd` is in the registered-file table.
   bool IsRegistered(int fd) const;
 
+  // ForgetFd: drops what the driver knows about `fd` (whether it is a socket) and
+  // releases its registered-file slot, if any, as the engine's Close op does, for
+  // an fd about to be closed outside the engine. No op may be in flight on it.
+  void ForgetFd(int fd);
+
   // AddBufferRing: a provided-buffer ring for Recv.buf_group == `group` (see
   // buffer_ring.h), owned by the driver and valid until it is destroyed.
   absl::StatusOr<BufferRing*> AddBufferRing(uint16_t group, uint32_t count, uint32_t buffer_size);
@@ -194,6 +215,8 @@ class UringDriver final : public Driver {
     uint64_t user_data;
     int32_t res;
   };
+  // FdClass: what a write at the current position on an fd must become.
+  enum class FdClass : uint8_t { kUnknown, kNotSocket, kSocket, kSeqpacketSocket };
 
   explicit UringDriver(Options options);
   absl::Status Setup();
@@ -209,6 +232,10 @@ class UringDriver final : public Driver {
   bool CancelHeld(uint64_t target);
   void CancelAll(std::span<const Request> requests);
   void PrepRequest(const Request& r, bool link);
+  void PrepOpRequest(io_uring_sqe* sqe, const Request& r);
+  bool GatesChain(std::span<const Request> chain, size_t k);
+  int SendFlagsOf(const Op& op);
+  FdClass LearnClass(int fd);
   io_uring_sqe* NextSqe();
   bool EnsureRoom(unsigned n);
   void ArmWake();
@@ -248,6 +275,10 @@ class UringDriver final : public Driver {
   std::deque<__kernel_timespec> link_timeouts_;
   std::vector<LocalCompletion> local_;
   std::vector<HeldChain> held_;
+  // send_msgs_[slot index]: the msghdr of that slot's Writev sent as SENDMSG (a
+  // deque, like link_timeouts_).
+  std::deque<msghdr> send_msgs_;
+  std::vector<FdClass> fd_classes_;   // fd -> what it is (the fd cache)
   std::vector<int32_t> fd_slots_;     // fd -> registered-file index, or -1
   std::vector<uint32_t> free_slots_;  // unused registered-file indexes
   std::vector<std::unique_ptr<BufferRing>> buffer_rings_;

@@ -1,6 +1,7 @@
 // drivers/uring/uring_options_test.cc: every valid combination of UringDriver
-// options runs the same scenario (nops, pipes, a timeout, a socket pair, a close
-// with a blocked read, a write -> fsync chain, a sleep) with the same results.
+// options runs the same scenario (nops, pipes, a timeout, a socket pair, a write
+// on a socket, a close with a blocked read, a write -> fsync chain, a sleep) with
+// the same results.
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -151,6 +152,18 @@ TEST_P(UringOptionsTest, SameScenarioSameResults) {
   EXPECT_EQ(h->FinalEvent(recv)->res, 4);
   EXPECT_EQ(std::string(got, 4), "pong");
   EXPECT_EQ(h->FinalEvent(sleep)->res, 0);
+
+  // 4b. A write on the socket: sent as a send (whether the fd is a socket is asked of
+  // the real fd, registered or not; the buffer may be in a registered one).
+  std::memcpy(arena + 256, "wsok", 4);
+  const OpId sock_write = h->engine().Submit({Write{sa, arena + 256, 4}, 11});
+  char got_write[4] = {};
+  const OpId sock_read = h->engine().Submit({Recv{sb, got_write, 4, MSG_WAITALL}, 12});
+  ASSERT_TRUE(h->RunUntil([&] { return h->FinalEvent(sock_read).has_value(); }));
+  EXPECT_EQ(h->FinalEvent(sock_write)->res, 4);
+  EXPECT_EQ(h->FinalEvent(sock_read)->res, 4);
+  EXPECT_EQ(std::string(got_write, 4), "wsok");
+  EXPECT_EQ(h->driver().stats().socket_writes, 1u);
 
   // 6. Close with a read blocked on the fd: the read ends first, then the close.
   char blocked[4];

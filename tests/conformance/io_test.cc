@@ -176,13 +176,8 @@ TEST_P(ConformanceTest, WriteFailsEpipeAfterPeerCloses) {
 }
 
 TEST_P(ConformanceTest, WriteOnSocketToClosedPeerFailsEpipeWithoutSigpipe) {
-  if (GetParam().kind == DriverKind::kUring) {
-    // IORING_OP_WRITE on a socket goes through sock_write_iter, which raises
-    // SIGPIPE; the driver would have to know the fd is a socket to send it as
-    // IORING_OP_SEND with MSG_NOSIGNAL, as the epoll driver does.
-    GTEST_SKIP() << "known: uring's write(2) on a socket whose peer is gone raises SIGPIPE "
-                    "(epoll and sim do not)";
-  }
+  // write(2) itself raises SIGPIPE here (sock_write_iter): a driver treats a write
+  // on a socket as a send with MSG_NOSIGNAL.
   Harness& h = Start();
   const FdPair s = env().SocketPair();
   ASSERT_GE(s.first, 0);

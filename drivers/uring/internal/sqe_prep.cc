@@ -109,6 +109,15 @@ struct Prepper {
   }
 };
 
+// UseFixedFile: an op on an fd in the registered table names the table index.
+void UseFixedFile(io_uring_sqe* sqe, const Op& op, const PrepContext& ctx) {
+  if (ctx.fd_slots == nullptr || !UsesFileFd(KindOf(op))) return;
+  const int32_t slot = FixedSlot(ctx, FdOf(op));
+  if (slot < 0) return;
+  sqe->fd = slot;
+  sqe->flags |= IOSQE_FIXED_FILE;
+}
+
 }  // namespace
 
 int32_t FixedSlot(const PrepContext& ctx, int fd) {
@@ -139,11 +148,25 @@ bool UsesFileFd(OpKind kind) {
 
 void PrepOp(io_uring_sqe* sqe, const Op& op, const PrepContext& ctx) {
   std::visit(Prepper{sqe, ctx}, op);
-  if (ctx.fd_slots == nullptr || !UsesFileFd(KindOf(op))) return;
-  const int32_t slot = FixedSlot(ctx, FdOf(op));
-  if (slot < 0) return;
-  sqe->fd = slot;
-  sqe->flags |= IOSQE_FIXED_FILE;
+  UseFixedFile(sqe, op, ctx);
+}
+
+void PrepSocketWrite(io_uring_sqe* sqe, const Op& op, int send_flags, msghdr* msg,
+                     const PrepContext& ctx) {
+  RL_CHECK((send_flags & MSG_NOSIGNAL) != 0);
+  if (const Write* w = std::get_if<Write>(&op); w != nullptr) {
+    RL_CHECK(w->offset == kCurrentPosition);
+    io_uring_prep_send(sqe, w->fd, w->buf, w->len, send_flags);
+  } else {
+    const Writev& v = std::get<Writev>(op);
+    RL_CHECK(v.offset == kCurrentPosition);
+    RL_CHECK(msg != nullptr);
+    *msg = msghdr{};
+    msg->msg_iov = const_cast<iovec*>(v.iov);  // sendmsg(2) only reads the iovecs
+    msg->msg_iovlen = v.iovcnt;
+    io_uring_prep_sendmsg(sqe, v.fd, msg, static_cast<unsigned>(send_flags));
+  }
+  UseFixedFile(sqe, op, ctx);
 }
 
 }  // namespace ringloop::uring_internal

@@ -5,13 +5,15 @@
 // zeroes sqe->flags). Registered files and buffers are substituted here: an op on
 // an fd in the registered table gets IOSQE_FIXED_FILE and the table index, a
 // Read/Write whose buffer lies inside a registered buffer becomes READ_FIXED /
-// WRITE_FIXED.
+// WRITE_FIXED. The one exception to "named after the syscall": a Write or Writev
+// the driver knows to be on a socket goes to PrepSocketWrite (a send, no SIGPIPE).
 //
 // Private to drivers/uring; called only by UringDriver on its owner thread.
 #ifndef RINGLOOP_DRIVERS_URING_INTERNAL_SQE_PREP_H_
 #define RINGLOOP_DRIVERS_URING_INTERNAL_SQE_PREP_H_
 
 #include <liburing.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <cstdint>
@@ -42,6 +44,14 @@ bool UsesFileFd(OpKind kind);
 // provided-buffer ring (IOSQE_BUFFER_SELECT); a multishot Recv/Accept sets the
 // multishot flag. `op` must not be a Timeout (the engine keeps those).
 void PrepOp(io_uring_sqe* sqe, const Op& op, const PrepContext& ctx);
+
+// PrepSocketWrite: fills `sqe` for `op`, a Write or Writev at the current position
+// on a socket, as a send: IORING_OP_SEND, or for a Writev IORING_OP_SENDMSG through
+// `msg` (filled here; the kernel may read it until the op's CQE), with
+// `send_flags` (MSG_NOSIGNAL, plus MSG_EOR on a SOCK_SEQPACKET socket: what
+// write(2)'s sock_write_iter passes, minus its SIGPIPE). No registered buffer.
+void PrepSocketWrite(io_uring_sqe* sqe, const Op& op, int send_flags, msghdr* msg,
+                     const PrepContext& ctx);
 
 }  // namespace ringloop::uring_internal
 
