@@ -133,12 +133,17 @@ void EpollDriver::Wake() {
 }
 
 void EpollDriver::DrainWakeFd() {
-  // Clear the flag before reading: a Wake after this point writes again, so it
-  // is never lost (at worst the next Poll returns early once).
-  wake_pending_.store(false, std::memory_order_seq_cst);
+  // Read, then clear the flag. The other order loses wake-ups: a Wake between
+  // the clear and the read writes again, the read swallows that write too, and
+  // the flag stays set over an empty eventfd, so every later Wake sees it set
+  // and writes nothing (seen under tsan: a Poll blocked until its watchdog).
+  // In this order a Wake between the read and the clear finds the flag still
+  // set and writes nothing, which is right: this Poll is returning anyway, and
+  // the caller looks at what the Wake announced once it has returned.
   uint64_t value;
   while (::read(wake_fd_, &value, sizeof(value)) < 0 && errno == EINTR) {
   }
+  wake_pending_.store(false, std::memory_order_seq_cst);
 }
 
 EpollDriver::FdState* EpollDriver::StateOf(int fd) {
