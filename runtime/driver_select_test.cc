@@ -12,7 +12,6 @@
 namespace ringloop {
 namespace {
 
-
 struct Counts {
   int uring = 0;
   int epoll = 0;

@@ -11,7 +11,7 @@ namespace ringloop::sim {
 namespace {
 
 constexpr std::array<std::string_view, kFaultCount> kNames = {
-    "eintr", "short_io", "conn_reset", "epipe", "enobufs",
+    "eintr",  "short_io",    "conn_reset",  "epipe",         "enobufs",
     "eagain", "cq_overflow", "submit_busy", "duplicate_cqe",
 };
 

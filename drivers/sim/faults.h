@@ -23,15 +23,15 @@ namespace ringloop::sim {
 
 // Fault: one kind of injected failure.
 enum class Fault : uint8_t {
-  kEintr,        // a blocking op (or close) completes -EINTR without effect
-  kShortIo,      // a read/write/recv/send moves fewer bytes than it could
-  kConnReset,    // a TCP connection is reset under a read or write: -ECONNRESET
-  kEpipe,        // a write/send finds the other side gone: -EPIPE
-  kEnobufs,      // send/connect/socket fails -ENOBUFS (kernel memory pressure)
-  kEagain,       // pipes and eventfds the program creates are O_NONBLOCK
-  kCqOverflow,   // a CQE goes to the overflow list; delivered one enter later
-  kSubmitBusy,   // io_uring_enter refuses the submission with -EBUSY (retried)
-  kDuplicateCqe, // a CQE already delivered is delivered again (must be rejected)
+  kEintr,         // a blocking op (or close) completes -EINTR without effect
+  kShortIo,       // a read/write/recv/send moves fewer bytes than it could
+  kConnReset,     // a TCP connection is reset under a read or write: -ECONNRESET
+  kEpipe,         // a write/send finds the other side gone: -EPIPE
+  kEnobufs,       // send/connect/socket fails -ENOBUFS (kernel memory pressure)
+  kEagain,        // pipes and eventfds the program creates are O_NONBLOCK
+  kCqOverflow,    // a CQE goes to the overflow list; delivered one enter later
+  kSubmitBusy,    // io_uring_enter refuses the submission with -EBUSY (retried)
+  kDuplicateCqe,  // a CQE already delivered is delivered again (must be rejected)
 };
 inline constexpr size_t kFaultCount = 9;
 

@@ -37,8 +37,8 @@ std::optional<uint64_t> Kernel::NextSegment() const {
 }
 
 void Kernel::Send(Segment seg) {
-  const bool tcp = seg.from != kNoFile ? sockets_[seg.from].tcp
-                                       : (seg.to == kNoFile || sockets_[seg.to].tcp);
+  const bool tcp =
+      seg.from != kNoFile ? sockets_[seg.from].tcp : (seg.to == kNoFile || sockets_[seg.to].tcp);
   if (seg.kind == Segment::Kind::kData && seg.from != kNoFile) {
     sockets_[seg.from].in_flight += static_cast<uint32_t>(seg.data.size());
   }
@@ -59,8 +59,7 @@ void Kernel::Arrive(Segment& seg) {
     auto it = ports_.find(seg.port);
     if (it != ports_.end()) {
       Socket& l = sockets_[it->second];
-      if (l.state == Socket::State::kListening && !l.shut_rd &&
-          l.accept_queue.size() < l.backlog) {
+      if (l.state == Socket::State::kListening && !l.shut_rd && l.accept_queue.size() < l.backlog) {
         const uint32_t server = NewSocket(/*tcp=*/true);
         Socket& s = sockets_[server];
         s.state = Socket::State::kConnected;

@@ -74,15 +74,15 @@ struct Socket {
   uint32_t peer = kNoFile;  // the other end, once connected
   std::string rx;           // bytes received, not yet read
   uint32_t rx_capacity = 65536;
-  uint32_t in_flight = 0;   // bytes sent to the peer, still on the wire
-  bool rx_eof = false;      // the peer sent FIN
-  bool reset = false;       // an RST arrived (or was injected)
+  uint32_t in_flight = 0;  // bytes sent to the peer, still on the wire
+  bool rx_eof = false;     // the peer sent FIN
+  bool reset = false;      // an RST arrived (or was injected)
   bool shut_rd = false;
   bool shut_wr = false;
-  int error = 0;            // a pending connect error (-ECONNREFUSED)
+  int error = 0;  // a pending connect error (-ECONNREFUSED)
   uint32_t backlog = 0;
   std::deque<uint32_t> accept_queue;  // established sockets, listeners only
-  bool open = true;         // some file description still refers to it
+  bool open = true;                   // some file description still refers to it
 };
 
 // Kernel: the objects and the fd table.
@@ -117,7 +117,9 @@ class Kernel {
   // OpenFds: every fd number in use (0, 1 and 2 are the stdio stand-ins).
   std::vector<int> OpenFds() const;
   // EverUsed: whether fd number `fd` was ever allocated before.
-  bool EverUsed(int fd) const { return fd >= 0 && size_t(fd) < ever_used_.size() && ever_used_[fd]; }
+  bool EverUsed(int fd) const {
+    return fd >= 0 && size_t(fd) < ever_used_.size() && ever_used_[fd];
+  }
 
   // --- Object creation (each returns new file ids with no reference) --------
   std::pair<uint32_t, uint32_t> NewPipe(uint32_t capacity, bool nonblock);
@@ -190,7 +192,7 @@ class Kernel {
   std::vector<Pipe> pipes_;
   std::vector<EventFd> eventfds_;
   std::vector<Socket> sockets_;
-  std::map<uint16_t, uint32_t> ports_;  // port -> bound or listening socket
+  std::map<uint16_t, uint32_t> ports_;                     // port -> bound or listening socket
   std::map<std::pair<uint64_t, uint64_t>, Segment> wire_;  // (arrival, seq) -> segment
   FileSystem fs_;
   FdHook fd_hook_;

@@ -390,12 +390,12 @@ TEST(PrngTest, IsTheReferenceXoshiro256StarStar) {
 
 TEST(ChooserTest, TapeChoicesAreZeroPastTheEnd) {
   TapeChooser tape({5, 200, 0, 0, 1, 2});
-  EXPECT_EQ(tape.Choose(3), 2u);     // 5 % 3
-  EXPECT_EQ(tape.Choose(1), 0u);     // consumes nothing
+  EXPECT_EQ(tape.Choose(3), 2u);  // 5 % 3
+  EXPECT_EQ(tape.Choose(1), 0u);  // consumes nothing
   EXPECT_EQ(tape.Choose(256), 200u);
   EXPECT_EQ(tape.Choose(70000), 258u % 70000);  // four bytes: 0,0,1,2
   EXPECT_EQ(tape.Choose(9), 0u);
-  EXPECT_FALSE(tape.Chance(999));    // zeros: never a fault
+  EXPECT_FALSE(tape.Chance(999));  // zeros: never a fault
 }
 
 }  // namespace

@@ -83,8 +83,8 @@ IoShape ShapeOf(const Op& op) {
 }
 
 bool IsIo(OpKind k) {
-  return k == OpKind::kRead || k == OpKind::kWrite || k == OpKind::kReadv ||
-         k == OpKind::kWritev || k == OpKind::kRecv || k == OpKind::kSend;
+  return k == OpKind::kRead || k == OpKind::kWrite || k == OpKind::kReadv || k == OpKind::kWritev ||
+         k == OpKind::kRecv || k == OpKind::kSend;
 }
 
 }  // namespace
@@ -116,8 +116,7 @@ bool SimDriver::Ready(const KReq& r) const {
     case OpKind::kConnect:
       return r.connect_error != 0 || kernel_.ConnectResult(r.file).has_value();
     case OpKind::kPollAdd:
-      return (kernel_.PollMask(r.file) &
-              (std::get<PollAdd>(r.op).events | POLLERR | POLLHUP)) != 0;
+      return (kernel_.PollMask(r.file) & (std::get<PollAdd>(r.op).events | POLLERR | POLLHUP)) != 0;
     default:
       return true;
   }
@@ -148,7 +147,8 @@ void SimDriver::Complete(KReq* r) {
   }
   if (r->kind == RequestKind::kShutdown) {
     int32_t res = r->issue_error;
-    if (res == 0) res = kernel_.IsSocket(r->file) ? kernel_.Shutdown(r->file, SHUT_RDWR) : -ENOTSOCK;
+    if (res == 0)
+      res = kernel_.IsSocket(r->file) ? kernel_.Shutdown(r->file, SHUT_RDWR) : -ENOTSOCK;
     FinishOp(r, res, 0, -1);
     return;
   }
@@ -191,8 +191,8 @@ SimDriver::Outcome SimDriver::Execute(KReq& r) {
       return Outcome{kernel_.Shutdown(r.file, std::get<Shutdown>(r.op).how)};
     case OpKind::kPollAdd:
       if (Inject(Fault::kEintr, &r)) return Outcome{-EINTR};
-      return Outcome{int32_t(kernel_.PollMask(r.file) &
-                             (std::get<PollAdd>(r.op).events | POLLERR | POLLHUP))};
+      return Outcome{
+          int32_t(kernel_.PollMask(r.file) & (std::get<PollAdd>(r.op).events | POLLERR | POLLHUP))};
     case OpKind::kClose: {
       // Linux frees the number even when close reports -EINTR.
       const int32_t res = kernel_.CloseFd(std::get<Close>(r.op).fd);
@@ -312,8 +312,8 @@ int32_t SimDriver::ExecutePath(KReq& r) {
                 kernel_.file(file).type != FileType::kRegular) {
               std::memset(o.buf, 0, sizeof(*o.buf));
               o.buf->stx_mask = STATX_TYPE | STATX_MODE;
-              o.buf->stx_mode = kernel_.file(file).type == FileType::kSocket ? S_IFSOCK | 0777
-                                                                              : S_IFIFO | 0600;
+              o.buf->stx_mode =
+                  kernel_.file(file).type == FileType::kSocket ? S_IFSOCK | 0777 : S_IFIFO | 0600;
               return 0;
             }
             if (self && file != kNoFile && kernel_.file(file).type == FileType::kRegular) {
@@ -350,7 +350,8 @@ int32_t SimDriver::ExecuteSocketCall(KReq& r) {
     return kernel_.AllocFd(kernel_.NewTcpSocket((o->type & SOCK_NONBLOCK) != 0));
   }
   if (!kernel_.IsSocket(r.file)) return -ENOTSOCK;
-  if (const auto* o = std::get_if<ringloop::Listen>(&r.op)) return kernel_.Listen(r.file, o->backlog);
+  if (const auto* o = std::get_if<ringloop::Listen>(&r.op))
+    return kernel_.Listen(r.file, o->backlog);
   const int port = Port(r.addr, r.addrlen);  // Bind
   if (port < 0) return port;
   return kernel_.Bind(r.file, uint16_t(port));

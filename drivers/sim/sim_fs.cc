@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <cstring>
 
-
 namespace ringloop::sim {
 
 FileSystem::FileSystem() { NewInode(/*dir=*/true, kRootInode, 0755); }
@@ -29,8 +28,7 @@ uint32_t FileSystem::Child(uint32_t dir, const std::string& name) const {
   return it == d.names.end() ? kNoInode : it->second;
 }
 
-uint32_t FileSystem::Walk(uint32_t base, std::string_view path, std::string* name,
-                          int* err) const {
+uint32_t FileSystem::Walk(uint32_t base, std::string_view path, std::string* name, int* err) const {
   *err = 0;
   if (path.empty()) {
     *err = -ENOENT;

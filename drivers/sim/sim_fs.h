@@ -28,11 +28,11 @@ inline constexpr uint32_t kNoInode = ~0u;
 // Inode: a file or a directory.
 struct Inode {
   bool dir = false;
-  uint32_t parent = kRootInode;          // directories only
+  uint32_t parent = kRootInode;  // directories only
   uint32_t nlink = 1;
   mode_t mode = 0644;
-  std::string data;                      // regular files
-  std::map<std::string, uint32_t> names; // directories: name -> inode
+  std::string data;                       // regular files
+  std::map<std::string, uint32_t> names;  // directories: name -> inode
 };
 
 // FileSystem: the tree.

@@ -27,10 +27,14 @@ void Fold(uint64_t& hash, uint64_t value, int bytes) {
 
 std::string_view RequestKindName(uint8_t kind) {
   switch (static_cast<RequestKind>(kind)) {
-    case RequestKind::kOp: return "op";
-    case RequestKind::kLinkTimeout: return "link_timeout";
-    case RequestKind::kCancel: return "cancel";
-    case RequestKind::kShutdown: return "shutdown";
+    case RequestKind::kOp:
+      return "op";
+    case RequestKind::kLinkTimeout:
+      return "link_timeout";
+    case RequestKind::kCancel:
+      return "cancel";
+    case RequestKind::kShutdown:
+      return "shutdown";
   }
   return "?";
 }
@@ -47,19 +51,32 @@ std::string What(const TraceRecord& r) {
 
 std::string_view TraceTypeName(TraceType type) {
   switch (type) {
-    case TraceType::kSubmit: return "submit";
-    case TraceType::kCancel: return "cancel";
-    case TraceType::kClose: return "close";
-    case TraceType::kShutdown: return "shutdown";
-    case TraceType::kEvent: return "event";
-    case TraceType::kRequest: return "request";
-    case TraceType::kPost: return "post";
-    case TraceType::kDeliver: return "deliver";
-    case TraceType::kFdOpen: return "fd_open";
-    case TraceType::kFdClose: return "fd_close";
-    case TraceType::kFault: return "fault";
-    case TraceType::kClock: return "clock";
-    case TraceType::kBusy: return "busy";
+    case TraceType::kSubmit:
+      return "submit";
+    case TraceType::kCancel:
+      return "cancel";
+    case TraceType::kClose:
+      return "close";
+    case TraceType::kShutdown:
+      return "shutdown";
+    case TraceType::kEvent:
+      return "event";
+    case TraceType::kRequest:
+      return "request";
+    case TraceType::kPost:
+      return "post";
+    case TraceType::kDeliver:
+      return "deliver";
+    case TraceType::kFdOpen:
+      return "fd_open";
+    case TraceType::kFdClose:
+      return "fd_close";
+    case TraceType::kFault:
+      return "fault";
+    case TraceType::kClock:
+      return "clock";
+    case TraceType::kBusy:
+      return "busy";
   }
   return "?";
 }
@@ -141,12 +158,12 @@ namespace {
 void AppendEvent(std::string& out, std::string_view name, std::string_view ph, uint64_t ts,
                  uint64_t dur, int fd, const TraceRecord& r) {
   if (out.size() > 2) out += ",\n";
-  absl::StrAppendFormat(&out, R"({"name":"%s","ph":"%s","ts":%d,"pid":1,"tid":%d)", name, ph,
-                        ts, fd + 1);
+  absl::StrAppendFormat(&out, R"({"name":"%s","ph":"%s","ts":%d,"pid":1,"tid":%d)", name, ph, ts,
+                        fd + 1);
   if (ph == "X") absl::StrAppend(&out, ",\"dur\":", dur);
   if (ph == "i") out += R"(,"s":"t")";
-  absl::StrAppendFormat(&out, R"(,"args":{"vt_ns":%d,"ud":"%x","res":%d}})", r.time_ns,
-                        r.user_data, r.res);
+  absl::StrAppendFormat(&out, R"(,"args":{"vt_ns":%d,"ud":"%x","res":%d}})", r.time_ns, r.user_data,
+                        r.res);
 }
 
 }  // namespace
@@ -188,12 +205,13 @@ std::string ChromeTraceJson(const Trace& trace) {
   }
   for (const auto& [ud, index] : open) {  // still in flight at the end of the run
     const TraceRecord& start = recs[index];
-    AppendEvent(out, absl::StrCat(What(start), " (unfinished)"), "X", index,
-                recs.size() - index, start.fd, start);
+    AppendEvent(out, absl::StrCat(What(start), " (unfinished)"), "X", index, recs.size() - index,
+                start.fd, start);
   }
   for (const auto& [fd, unused] : tracks) {
-    absl::StrAppendFormat(&out, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%d,"
-                                "\"args\":{\"name\":\"fd %d\"}}",
+    absl::StrAppendFormat(&out,
+                          ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%d,"
+                          "\"args\":{\"name\":\"fd %d\"}}",
                           fd + 1, fd);
   }
   absl::StrAppend(&out, out.size() > 2 ? ",\n" : "",

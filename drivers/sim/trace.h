@@ -21,19 +21,19 @@ namespace ringloop::sim {
 
 // TraceType: what a record is about.
 enum class TraceType : uint8_t {
-  kSubmit,      // an op given to the engine (aux = the caller's tag)
-  kCancel,      // Engine::Cancel called (aux = tag, res = its return value)
-  kClose,       // Engine::Close called (fd, aux = tag)
-  kShutdown,    // Engine::Shutdown called
-  kEvent,       // a user event (aux = tag, res, flags; detail = 1 if final)
-  kRequest,     // the kernel took a request (user_data, req_kind, op_kind, fd, aux)
-  kPost,        // the kernel posted a CQE (detail = 1 if it went to overflow)
-  kDeliver,     // a CQE was handed to the engine (detail = 1 if accepted)
-  kFdOpen,      // an fd number was allocated (res = the object type)
-  kFdClose,     // an fd number was freed
-  kFault,       // a fault was injected (detail = Fault)
-  kClock,       // virtual time moved (aux = the new time)
-  kBusy,        // a submission was refused with -EBUSY (requests stay pending)
+  kSubmit,    // an op given to the engine (aux = the caller's tag)
+  kCancel,    // Engine::Cancel called (aux = tag, res = its return value)
+  kClose,     // Engine::Close called (fd, aux = tag)
+  kShutdown,  // Engine::Shutdown called
+  kEvent,     // a user event (aux = tag, res, flags; detail = 1 if final)
+  kRequest,   // the kernel took a request (user_data, req_kind, op_kind, fd, aux)
+  kPost,      // the kernel posted a CQE (detail = 1 if it went to overflow)
+  kDeliver,   // a CQE was handed to the engine (detail = 1 if accepted)
+  kFdOpen,    // an fd number was allocated (res = the object type)
+  kFdClose,   // an fd number was freed
+  kFault,     // a fault was injected (detail = Fault)
+  kClock,     // virtual time moved (aux = the new time)
+  kBusy,      // a submission was refused with -EBUSY (requests stay pending)
 };
 
 // TraceTypeName: a short name for `type`, for printing.

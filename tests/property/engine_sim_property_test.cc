@@ -55,8 +55,8 @@ struct Case {
 Case GenerateCase() {
   Case c;
   c.program = *rc::gen::arbitrary<Program>();
-  const auto levels = *rc::gen::container<std::vector<uint8_t>>(
-      sim::kFaultCount, rc::gen::inRange<uint8_t>(0, 4));
+  const auto levels =
+      *rc::gen::container<std::vector<uint8_t>>(sim::kFaultCount, rc::gen::inRange<uint8_t>(0, 4));
   std::array<uint8_t, sim::kFaultCount> fault_levels{};
   std::copy(levels.begin(), levels.end(), fault_levels.begin());
   const uint8_t in_flight = *rc::gen::inRange<uint8_t>(0, 5);
@@ -97,8 +97,8 @@ void ReportFailure(const Case& c) {
 
 void ExpectEveryPathReached() {
   for (const char* tag : kRequiredTags) {
-    EXPECT_GT(PathCounts()[tag], 0u) << "no case reached the racy path \"" << tag
-                                     << "\": the property never tested it";
+    EXPECT_GT(PathCounts()[tag], 0u)
+        << "no case reached the racy path \"" << tag << "\": the property never tested it";
   }
 }
 

@@ -10,22 +10,22 @@ namespace {
 // kWeights: how often each kind is drawn from a uniform byte (out of 64).
 // Position 0 is kPoll: the plainest command, where shrinking ends up.
 constexpr CommandKind kTable[] = {
-    CommandKind::kPoll,     CommandKind::kPoll,    CommandKind::kPoll,   CommandKind::kPoll,
-    CommandKind::kPoll,     CommandKind::kStep,    CommandKind::kStep,   CommandKind::kStep,
-    CommandKind::kStep,     CommandKind::kStep,    CommandKind::kStep,   CommandKind::kStep,
-    CommandKind::kStep,     CommandKind::kWait,    CommandKind::kWait,   CommandKind::kWait,
-    CommandKind::kSubmit,   CommandKind::kSubmit,  CommandKind::kSubmit, CommandKind::kSubmit,
-    CommandKind::kSubmit,   CommandKind::kSubmit,  CommandKind::kSubmit, CommandKind::kSubmit,
-    CommandKind::kSubmit,   CommandKind::kSubmit,  CommandKind::kSubmit, CommandKind::kSubmit,
-    CommandKind::kChain,    CommandKind::kChain,   CommandKind::kChain,  CommandKind::kChain,
-    CommandKind::kCancel,   CommandKind::kCancel,  CommandKind::kCancel, CommandKind::kCancel,
-    CommandKind::kCancel,   CommandKind::kRecancel, CommandKind::kClose, CommandKind::kClose,
-    CommandKind::kClose,    CommandKind::kClose,   CommandKind::kAdvance, CommandKind::kAdvance,
-    CommandKind::kAdvance,  CommandKind::kOpen,    CommandKind::kOpen,   CommandKind::kOpen,
-    CommandKind::kPeer,     CommandKind::kPeer,    CommandKind::kPeer,   CommandKind::kPeer,
-    CommandKind::kSettle,   CommandKind::kSettle,  CommandKind::kPoll,   CommandKind::kStep,
-    CommandKind::kStep,     CommandKind::kSubmit,  CommandKind::kSubmit, CommandKind::kWait,
-    CommandKind::kCancel,   CommandKind::kClose,   CommandKind::kPeer,   CommandKind::kShutdown,
+    CommandKind::kPoll,    CommandKind::kPoll,     CommandKind::kPoll,    CommandKind::kPoll,
+    CommandKind::kPoll,    CommandKind::kStep,     CommandKind::kStep,    CommandKind::kStep,
+    CommandKind::kStep,    CommandKind::kStep,     CommandKind::kStep,    CommandKind::kStep,
+    CommandKind::kStep,    CommandKind::kWait,     CommandKind::kWait,    CommandKind::kWait,
+    CommandKind::kSubmit,  CommandKind::kSubmit,   CommandKind::kSubmit,  CommandKind::kSubmit,
+    CommandKind::kSubmit,  CommandKind::kSubmit,   CommandKind::kSubmit,  CommandKind::kSubmit,
+    CommandKind::kSubmit,  CommandKind::kSubmit,   CommandKind::kSubmit,  CommandKind::kSubmit,
+    CommandKind::kChain,   CommandKind::kChain,    CommandKind::kChain,   CommandKind::kChain,
+    CommandKind::kCancel,  CommandKind::kCancel,   CommandKind::kCancel,  CommandKind::kCancel,
+    CommandKind::kCancel,  CommandKind::kRecancel, CommandKind::kClose,   CommandKind::kClose,
+    CommandKind::kClose,   CommandKind::kClose,    CommandKind::kAdvance, CommandKind::kAdvance,
+    CommandKind::kAdvance, CommandKind::kOpen,     CommandKind::kOpen,    CommandKind::kOpen,
+    CommandKind::kPeer,    CommandKind::kPeer,     CommandKind::kPeer,    CommandKind::kPeer,
+    CommandKind::kSettle,  CommandKind::kSettle,   CommandKind::kPoll,    CommandKind::kStep,
+    CommandKind::kStep,    CommandKind::kSubmit,   CommandKind::kSubmit,  CommandKind::kWait,
+    CommandKind::kCancel,  CommandKind::kClose,    CommandKind::kPeer,    CommandKind::kShutdown,
 };
 static_assert(sizeof(kTable) / sizeof(kTable[0]) == 64);
 
@@ -33,19 +33,32 @@ constexpr uint16_t kRates[] = {0, 10, 50, 200};
 
 const char* KindName(CommandKind k) {
   switch (k) {
-    case CommandKind::kPoll: return "poll";
-    case CommandKind::kStep: return "step";
-    case CommandKind::kWait: return "wait";
-    case CommandKind::kSubmit: return "submit";
-    case CommandKind::kChain: return "chain";
-    case CommandKind::kCancel: return "cancel";
-    case CommandKind::kRecancel: return "recancel";
-    case CommandKind::kClose: return "close";
-    case CommandKind::kAdvance: return "advance";
-    case CommandKind::kOpen: return "open";
-    case CommandKind::kPeer: return "peer";
-    case CommandKind::kSettle: return "settle";
-    case CommandKind::kShutdown: return "shutdown";
+    case CommandKind::kPoll:
+      return "poll";
+    case CommandKind::kStep:
+      return "step";
+    case CommandKind::kWait:
+      return "wait";
+    case CommandKind::kSubmit:
+      return "submit";
+    case CommandKind::kChain:
+      return "chain";
+    case CommandKind::kCancel:
+      return "cancel";
+    case CommandKind::kRecancel:
+      return "recancel";
+    case CommandKind::kClose:
+      return "close";
+    case CommandKind::kAdvance:
+      return "advance";
+    case CommandKind::kOpen:
+      return "open";
+    case CommandKind::kPeer:
+      return "peer";
+    case CommandKind::kSettle:
+      return "settle";
+    case CommandKind::kShutdown:
+      return "shutdown";
   }
   return "?";
 }
@@ -101,7 +114,8 @@ std::string FormatCommand(const Command& c) {
 
 std::string FormatProgram(const Program& p) {
   std::string out;
-  for (size_t i = 0; i < p.size(); ++i) absl::StrAppend(&out, "  ", i, ": ", FormatCommand(p[i]), "\n");
+  for (size_t i = 0; i < p.size(); ++i)
+    absl::StrAppend(&out, "  ", i, ": ", FormatCommand(p[i]), "\n");
   return out;
 }
 

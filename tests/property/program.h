@@ -57,7 +57,7 @@ using Program = std::vector<Command>;
 // Setup: the machine a program runs on (drawn per program, like the faults).
 struct Setup {
   sim::FaultPlan faults;
-  uint32_t max_in_flight = 8;   // engine backpressure (small, so queues form)
+  uint32_t max_in_flight = 8;  // engine backpressure (small, so queues form)
   uint32_t sq_entries = 8;
   uint32_t cq_entries = 16;
   uint32_t latency_ns = 20'000;

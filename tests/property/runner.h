@@ -31,7 +31,7 @@ struct RunOptions {
   // tape: the kernel's choices (TapeChooser); without it, a PrngChooser(seed).
   std::optional<std::vector<uint8_t>> tape;
   uint64_t seed = 0;
-  bool keep_trace = false;    // keep every record (for --trace and failures)
+  bool keep_trace = false;  // keep every record (for --trace and failures)
   CheckerOptions checker;
   uint32_t drain_polls = 4000;  // the quiescence bound once faults stop
   // drain: how the run ends. kChosen lets the kernel's chooser pick per run
@@ -61,21 +61,21 @@ void ApplyKnownGapsFromEnv(RunOptions& options);
 // RunResult: what happened.
 struct RunResult {
   bool ok = true;
-  std::string violation;      // the first broken guarantee, if any
-  uint32_t failed_at = 0;     // the command index (commands.size() = the drain)
+  std::string violation;   // the first broken guarantee, if any
+  uint32_t failed_at = 0;  // the command index (commands.size() = the drain)
   uint64_t trace_hash = 0;
-  uint64_t ops = 0;           // ops and closes submitted
-  uint64_t faults = 0;        // faults injected
+  uint64_t ops = 0;     // ops and closes submitted
+  uint64_t faults = 0;  // faults injected
   uint64_t records = 0;
   std::map<std::string, uint64_t> tags;  // racy paths seen (see kRequiredTags)
-  std::string trace_tail;     // the last records, when keep_trace
-  std::shared_ptr<sim::Trace> trace;  // the whole trace, when keep_trace
+  std::string trace_tail;                // the last records, when keep_trace
+  std::shared_ptr<sim::Trace> trace;     // the whole trace, when keep_trace
 };
 
 // kRequiredTags: the racy interleavings a property run must reach.
 inline constexpr const char* kRequiredTags[] = {
-    "cancel_raced_completion", "cancel_ealready", "chain_aborted_midway",
-    "close_with_ops_in_flight", "fd_reused", "cq_overflow",
+    "cancel_raced_completion",  "cancel_ealready", "chain_aborted_midway",
+    "close_with_ops_in_flight", "fd_reused",       "cq_overflow",
 };
 
 // RunProgram: runs `program` and checks every guarantee.

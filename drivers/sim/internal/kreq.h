@@ -40,14 +40,14 @@ struct SimDriver::KReq {
   uint64_t deadline_ns = 0;
   uint64_t target = 0;
   State state = State::kWaitLink;
-  KReq* next = nullptr;    // the chain member that starts after this one
-  KReq* lt = nullptr;      // this op's linked timeout, while it is in flight
-  KReq* owner = nullptr;   // a linked timeout's op
-  uint32_t file = kNoFile; // resolved at issue; holds a reference
-  int32_t issue_error = 0; // e.g. -EBADF when the fd was not open at issue
+  KReq* next = nullptr;     // the chain member that starts after this one
+  KReq* lt = nullptr;       // this op's linked timeout, while it is in flight
+  KReq* owner = nullptr;    // a linked timeout's op
+  uint32_t file = kNoFile;  // resolved at issue; holds a reference
+  int32_t issue_error = 0;  // e.g. -EBADF when the fd was not open at issue
   int32_t connect_error = 0;
-  uint32_t chain_pos = 0;  // members before this one in its chain
-  bool lt_invalid = false; // a linked timeout with no op right before it
+  uint32_t chain_pos = 0;   // members before this one in its chain
+  bool lt_invalid = false;  // a linked timeout with no op right before it
 };
 
 }  // namespace ringloop::sim
