@@ -92,7 +92,9 @@ for label in "${targets[@]}"; do
   if ((crashes > 0)); then rc=1; fi
 
   before=$(find "$corpus" -type f | wc -l)
-  "$binary" -merge=1 -rss_limit_mb=2048 "$corpus" "$scratch" >"$out/$name-merge.log" 2>&1 ||
+  # Merging reruns every input; one that crashes must not land in the working tree.
+  "$binary" -merge=1 -rss_limit_mb=2048 -artifact_prefix="$out/$name-merge-" "$corpus" \
+    "$scratch" >"$out/$name-merge.log" 2>&1 ||
     echo "fuzz: $label merge failed (see $out/$name-merge.log)"
   added=$(($(find "$corpus" -type f | wc -l) - before))
   rm -rf "$scratch"
