@@ -20,9 +20,10 @@ This declares two targets:
                      which runs the inputs named on its command line (files or
                      directories) once each, or, with none, a fixed set of seeded
                      pseudo-random inputs. So `bazel build //...` needs no clang.
-  <name>_regression  cc_test (size small, tagged "fuzz_regression") running the
-                     standalone main over the corpus plus the seeded inputs, so every
-                     `bazel test //...` and sanitizer run replays the fuzzer's inputs.
+  <name>_regression  cc_test (size small, tagged "fuzz_regression"): a gtest with
+                     one test per corpus file (Replay.<file>) plus Replay.Seeded, so
+                     every `bazel test //...` and sanitizer run replays the fuzzer's
+                     inputs, and a failing input is named in the report.
 """
 
 def fuzz_target(name, srcs, deps = [], corpus = [], copts = [], tags = [], **kwargs):
@@ -58,7 +59,7 @@ def fuzz_target(name, srcs, deps = [], corpus = [], copts = [], tags = [], **kwa
         size = "small",
         srcs = srcs,
         copts = copts,
-        deps = deps + ["//third_party:fuzz_standalone_main"],
+        deps = deps + ["//third_party:fuzz_replay_test_main"],
         data = corpus,
         args = ["$(location %s)" % f for f in corpus],
         tags = ["fuzz_regression"] + tags,
