@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "core/check.h"
 #include "core/ops.h"
+#include "drivers/sync_op.h"
 
 namespace ringloop {
 
@@ -506,7 +507,7 @@ int EpollDriver::CloseOp(int fd) {
     epoll_internal::RestoreFlags(fd, s->info);
     *s = FdState();
   }
-  return epoll_internal::CloseFd(fd);
+  return RunSync(ringloop::Close{fd});
 }
 
 // ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/check.h"
 #include "core/ops.h"
-#include "drivers/uring/sync_op.h"
+#include "drivers/sync_op.h"
 
 namespace ringloop {
 namespace {

@@ -13,7 +13,7 @@
 //   (below). Request.link becomes IOSQE_IO_LINK in sqe->flags; a kLinkTimeout is
 //   IORING_OP_LINK_TIMEOUT with IORING_TIMEOUT_ABS on CLOCK_MONOTONIC (NowNs's clock).
 // - Per-op fallback: an op whose opcode the kernel lacks (BIND/LISTEN before 6.11,
-//   SOCKET before 5.19, ...) runs as its syscall on the loop's thread (sync_op.h) and
+//   SOCKET before 5.19, ...) runs as its syscall on the loop's thread (drivers/sync_op.h) and
 //   its result is posted as its completion. Inside a chain the driver then plays the
 //   link: the ops before it are submitted as one linked group, the rest is held until
 //   the last of them completes, and is cancelled (-ECANCELED) if that one failed or

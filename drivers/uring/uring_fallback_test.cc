@@ -10,7 +10,7 @@
 #include <string>
 
 #include "drivers/uring/internal/uring_abi.h"
-#include "drivers/uring/sync_op.h"
+#include "drivers/sync_op.h"
 #include "drivers/uring/uring_driver.h"
 #include "drivers/uring/uring_test_util.h"
 #include "gtest/gtest.h"

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "drivers/uring/sync_op.h"
+#include "drivers/sync_op.h"
 #include "drivers/uring/uring_driver.h"
 #include "drivers/uring/uring_test_util.h"
 #include "gtest/gtest.h"

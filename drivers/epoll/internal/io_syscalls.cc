@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "core/check.h"
+#include "drivers/sync_op.h"
 
 namespace ringloop::epoll_internal {
 namespace {
@@ -146,18 +147,12 @@ int TryOnce(const Op& op, const FdInfo& info) {
           return Nonblocking([&] { return ::accept4(o.fd, o.addr, o.addrlen, o.flags); });
         } else if constexpr (std::is_same_v<T, Connect>) {
           return TryConnect(o);
-        } else if constexpr (std::is_same_v<T, Shutdown>) {
-          return Sys([&] { return ::shutdown(o.fd, o.how); });
         } else if constexpr (std::is_same_v<T, PollAdd>) {
           return TryPoll(o);
-        } else if constexpr (std::is_same_v<T, Close>) {
-          return CloseFd(o.fd);
-        } else if constexpr (std::is_same_v<T, Socket>) {
-          return Sys([&] { return ::socket(o.domain, o.type, o.protocol); });
-        } else if constexpr (std::is_same_v<T, Bind>) {
-          return Sys([&] { return ::bind(o.fd, o.addr, o.addrlen); });
-        } else if constexpr (std::is_same_v<T, Listen>) {
-          return Sys([&] { return ::listen(o.fd, o.backlog); });
+        } else if constexpr (std::is_same_v<T, Shutdown> || std::is_same_v<T, Close> ||
+                             std::is_same_v<T, Socket> || std::is_same_v<T, Bind> ||
+                             std::is_same_v<T, Listen>) {
+          return RunSync(op);  // never waits for a peer
         } else {
           // Timeouts live in the engine; pool ops go to RunBlocking.
           RL_CHECK(false && "TryOnce: op belongs to the engine or the pool");
@@ -244,30 +239,16 @@ int RunBlocking(const Op& op) {
             return Sys([&] { return ::writev(o.fd, o.iov, int(o.iovcnt)); });
           }
           return Sys([&] { return ::pwritev(o.fd, o.iov, int(o.iovcnt), off_t(o.offset)); });
-        } else if constexpr (std::is_same_v<T, Fsync>) {
-          return Sys([&] { return o.datasync ? ::fdatasync(o.fd) : ::fsync(o.fd); });
-        } else if constexpr (std::is_same_v<T, Openat>) {
-          return Sys([&] { return ::openat(o.dirfd, o.path, o.flags, o.mode); });
-        } else if constexpr (std::is_same_v<T, Statx>) {
-          return Sys([&] { return ::statx(o.dirfd, o.path, o.flags, o.mask, o.buf); });
-        } else if constexpr (std::is_same_v<T, Unlinkat>) {
-          return Sys([&] { return ::unlinkat(o.dirfd, o.path, o.flags); });
-        } else if constexpr (std::is_same_v<T, Mkdirat>) {
-          return Sys([&] { return ::mkdirat(o.dirfd, o.path, o.mode); });
-        } else if constexpr (std::is_same_v<T, Renameat>) {
-          return Sys(
-              [&] { return ::renameat2(o.olddirfd, o.oldpath, o.newdirfd, o.newpath, o.flags); });
+        } else if constexpr (std::is_same_v<T, Fsync> || std::is_same_v<T, Openat> ||
+                             std::is_same_v<T, Statx> || std::is_same_v<T, Unlinkat> ||
+                             std::is_same_v<T, Mkdirat> || std::is_same_v<T, Renameat>) {
+          return RunSync(op);
         } else {
           RL_CHECK(false && "RunBlocking: not a pool op");
           return -EINVAL;
         }
       },
       op);
-}
-
-int CloseFd(int fd) {
-  if (::close(fd) == 0) return 0;
-  return errno == EINTR ? 0 : -errno;
 }
 
 }  // namespace ringloop::epoll_internal

@@ -86,9 +86,6 @@ int TryReadNowait(const Op& op);
 // RunBlocking: performs a NeedsPool op to its end (it may sleep).
 int RunBlocking(const Op& op);
 
-// CloseFd: close(2); EINTR reported as 0 (Linux frees the fd even then).
-int CloseFd(int fd);
-
 }  // namespace ringloop::epoll_internal
 
 #endif  // RINGLOOP_DRIVERS_EPOLL_INTERNAL_IO_SYSCALLS_H_

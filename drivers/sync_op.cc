@@ -1,5 +1,5 @@
-// drivers/uring/sync_op.cc: the synchronous fallback for ops io_uring lacks.
-#include "drivers/uring/sync_op.h"
+// drivers/sync_op.cc: ops performed as their plain syscalls.
+#include "drivers/sync_op.h"
 
 #include <fcntl.h>
 #include <stdio.h>

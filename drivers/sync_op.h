@@ -1,15 +1,15 @@
-// drivers/uring/sync_op.h: performing an op as a plain syscall (the uring driver's
-// per-op capability fallback).
+// drivers/sync_op.h: performing an op as a plain syscall, for every driver.
 //
 // When the running kernel's io_uring lacks an opcode (IORING_OP_BIND and _LISTEN
 // arrived in 6.11, _SOCKET in 5.19, ...), the uring driver performs that op with the
-// ordinary syscall on the loop's thread and posts its result as the op's completion.
-// Only ops that never wait for a peer may do so: a blocking read on the loop's
-// thread would stall every other op.
+// ordinary syscall on the loop's thread and posts its result as the op's completion;
+// the epoll driver performs its socket-setup ops here, and its file and metadata
+// ops here on its worker pool. Only ops that never wait for a peer may run so: a
+// blocking read on the loop's thread would stall every other op.
 //
 // Thread safety: free functions; the caller owns the op's memory.
-#ifndef RINGLOOP_DRIVERS_URING_SYNC_OP_H_
-#define RINGLOOP_DRIVERS_URING_SYNC_OP_H_
+#ifndef RINGLOOP_DRIVERS_SYNC_OP_H_
+#define RINGLOOP_DRIVERS_SYNC_OP_H_
 
 #include <cstdint>
 
@@ -33,4 +33,4 @@ int32_t RunSync(const Op& op);
 
 }  // namespace ringloop
 
-#endif  // RINGLOOP_DRIVERS_URING_SYNC_OP_H_
+#endif  // RINGLOOP_DRIVERS_SYNC_OP_H_
