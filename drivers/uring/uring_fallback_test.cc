@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <string>
 
-#include "drivers/uring/internal/uring_abi.h"
 #include "drivers/sync_op.h"
+#include "drivers/uring/internal/uring_abi.h"
 #include "drivers/uring/uring_driver.h"
 #include "drivers/uring/uring_test_util.h"
 #include "gtest/gtest.h"
