@@ -570,6 +570,9 @@ bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) 
              res >= 0 && !(kind == OpKind::kRecv && res == 0)) {
     // The kernel ended the stream without an error (e.g. CQ overflow): this
     // result is one more item; the op is armed again transparently.
+    // Re-arming is a resubmission like after -EINTR, and recorded as one: if
+    // TryFinish may not resubmit (a cancel or a drain came first), the stream
+    // ends as an interrupted op does, -ECANCELED.
     Deliver(index, res, flags, /*more=*/true);
     s.op_res = -EINTR;
     s.retry = true;
