@@ -31,6 +31,22 @@ enum class RequestKind : uint8_t {
   kShutdown,
 };
 
+// RequestKindName: "op", "link_timeout", "cancel" or "shutdown", for traces and
+// messages.
+constexpr const char* RequestKindName(RequestKind kind) {
+  switch (kind) {
+    case RequestKind::kOp:
+      return "op";
+    case RequestKind::kLinkTimeout:
+      return "link_timeout";
+    case RequestKind::kCancel:
+      return "cancel";
+    case RequestKind::kShutdown:
+      return "shutdown";
+  }
+  return "?";
+}
+
 // Request: one submission. Requests are pulled in order; a run of requests with
 // `link` set, plus the request after the last of them, is a chain and is handed
 // over whole (never split across two Engine::PendingRequests() spans).

@@ -36,20 +36,6 @@ constexpr int kCheckedFdsMax = 16;  // IsClosing is compared on fds [-1, 16)
 
 uint64_t Key(OpId id) { return (uint64_t{id.index} << 32) | id.generation; }
 
-const char* KindName(RequestKind kind) {
-  switch (kind) {
-    case RequestKind::kOp:
-      return "op";
-    case RequestKind::kLinkTimeout:
-      return "link_timeout";
-    case RequestKind::kCancel:
-      return "cancel";
-    case RequestKind::kShutdown:
-      return "shutdown";
-  }
-  return "?";
-}
-
 // FairValue: what `op` returns when it succeeds in full.
 int32_t FairValue(const Op& op) {
   switch (KindOf(op)) {
@@ -333,9 +319,10 @@ void CoreOracle::Complete(uint64_t user_data, int32_t res, uint32_t flags) {
     std::fprintf(stderr, "complete ud=%#llx res=%d flags=%#x -> %d\n",
                  (unsigned long long)user_data, res, flags, got);
   }
-  ORACLE_CHECK(got == expected, "HandleCompletion(%#llx, %d, %#x) returned %d, expected %d (%s)",
-               (unsigned long long)user_data, res, flags, got, expected,
-               index == kNone ? "matches no outstanding request" : KindName(requests_[index].kind));
+  ORACLE_CHECK(
+      got == expected, "HandleCompletion(%#llx, %d, %#x) returned %d, expected %d (%s)",
+      (unsigned long long)user_data, res, flags, got, expected,
+      index == kNone ? "matches no outstanding request" : RequestKindName(requests_[index].kind));
   if (got) {
     ++accepted_;
     const RequestRecord& r = requests_[index];
@@ -492,19 +479,19 @@ void CoreOracle::OnNewRequest(const Request& r) {
   const OpId id{d.index, d.generation};
   auto found = op_by_id_.find(Key(id));
   ORACLE_CHECK(found != op_by_id_.end(), "%s request %#llx for an op never submitted",
-               KindName(r.kind), (unsigned long long)r.user_data);
+               RequestKindName(r.kind), (unsigned long long)r.user_data);
   OpRecord& op = ops_[found->second];
-  ORACLE_CHECK(!op.ended, "%s request for op (%u,%u) after its final event", KindName(r.kind),
-               id.index, id.generation);
+  ORACLE_CHECK(!op.ended, "%s request for op (%u,%u) after its final event",
+               RequestKindName(r.kind), id.index, id.generation);
   ORACLE_CHECK(op.expected_error == 0, "%s request for op (%u,%u) refused at submission",
-               KindName(r.kind), id.index, id.generation);
+               RequestKindName(r.kind), id.index, id.generation);
   ORACLE_CHECK(live_by_user_data_.count(r.user_data) == 0,
                "two outstanding requests share user_data %#llx", (unsigned long long)r.user_data);
   const RequestRecord* prev = requests_.empty() ? nullptr : &requests_.back();
   const bool linked = prev != nullptr && prev->link;
   if (linked) {
     ORACLE_CHECK(r.kind == RequestKind::kOp || r.kind == RequestKind::kLinkTimeout,
-                 "a %s request inside a chain", KindName(r.kind));
+                 "a %s request inside a chain", RequestKindName(r.kind));
   }
   RequestRecord rec;
   rec.user_data = r.user_data;

@@ -25,24 +25,10 @@ void Fold(uint64_t& hash, uint64_t value, int bytes) {
   }
 }
 
-std::string_view RequestKindName(uint8_t kind) {
-  switch (static_cast<RequestKind>(kind)) {
-    case RequestKind::kOp:
-      return "op";
-    case RequestKind::kLinkTimeout:
-      return "link_timeout";
-    case RequestKind::kCancel:
-      return "cancel";
-    case RequestKind::kShutdown:
-      return "shutdown";
-  }
-  return "?";
-}
-
 // What a record names: the op for op-related records, else the request kind.
 std::string What(const TraceRecord& r) {
   if (r.type == TraceType::kRequest && r.req_kind != uint8_t(RequestKind::kOp)) {
-    return std::string(RequestKindName(r.req_kind));
+    return std::string(RequestKindName(static_cast<RequestKind>(r.req_kind)));
   }
   return std::string(OpName(static_cast<OpKind>(r.op_kind)));
 }

@@ -9,20 +9,6 @@
 namespace ringloop::prop {
 namespace {
 
-const char* RequestKindName(RequestKind k) {
-  switch (k) {
-    case RequestKind::kOp:
-      return "op";
-    case RequestKind::kLinkTimeout:
-      return "link-timeout";
-    case RequestKind::kCancel:
-      return "cancel";
-    case RequestKind::kShutdown:
-      return "shutdown";
-  }
-  return "?";
-}
-
 std::string OpKindName(OpKind k) { return std::string(OpName(k)); }
 
 }  // namespace
