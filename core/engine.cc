@@ -46,6 +46,23 @@ uint64_t Pack(uint32_t index, uint32_t generation, bool attempt, UdKind kind) {
 
 enum class SlotState : uint8_t { kFree, kQueued, kInFlight, kTimer, kWaitFd, kEnded };
 
+// SlotBit: a slot's flags, one bit each of Slot::bits.
+enum SlotBit : uint16_t {
+  kMultishot = 1 << 0,        // IsMultishot(op)
+  kLink = 1 << 1,             // chained to the next queued slot
+  kInQueue = 1 << 2,          // in the submission queue
+  kOnFdList = 1 << 3,         // on its fd's list of live slots
+  kAttempt = 1 << 4,          // flips on every resubmission after -EINTR
+  kOpPending = 1 << 5,        // op request out, final completion not in
+  kLtPending = 1 << 6,        // linked timeout out, completion not in
+  kCancelPending = 1 << 7,    // cancel request out, completion not in
+  kShutdownPending = 1 << 8,  // shutdown request out, completion not in
+  kCancelRequested = 1 << 9,  // the user (or a close, or the drain) cancelled it
+  kRecancel = 1 << 10,        // a cancel found nothing while the op waited behind
+                              // its chain: cancel again once the chain moves
+  kRetry = 1 << 11,           // -EINTR seen: resubmit once every completion is in
+};
+
 struct Slot {
   Op op;
   uint64_t tag = 0;
@@ -64,19 +81,10 @@ struct Slot {
   SlotState state = SlotState::kFree;
   uint32_t chain_prev = kNone;  // the chain member before / after this one, while
   uint32_t chain_next = kNone;  // both are live and the earlier has not completed
-  bool multishot : 1 = false;   // IsMultishot(op)
-  bool link : 1 = false;        // chained to the next queued slot
-  bool in_queue : 1 = false;
-  bool on_fd_list : 1 = false;
-  bool attempt : 1 = false;     // flips on every resubmission after -EINTR
-  bool op_pending : 1 = false;  // op request out, final completion not in
-  bool lt_pending : 1 = false;  // linked timeout out, completion not in
-  bool cancel_pending : 1 = false;
-  bool shutdown_pending : 1 = false;
-  bool cancel_requested : 1 = false;
-  bool recancel : 1 = false;  // a cancel found nothing while the op waited behind
-                              // its chain: cancel again once the chain moves
-  bool retry : 1 = false;     // -EINTR seen: resubmit once every completion is in
+  uint16_t bits = 0;            // SlotBit flags
+
+  bool Has(uint16_t bit) const { return (bits & bit) != 0; }
+  void Set(uint16_t bit, bool on) { bits = on ? uint16_t(bits | bit) : uint16_t(bits & ~bit); }
 };
 static_assert(sizeof(Slot) <= 128, "an op slot must stay within two cache lines");
 
@@ -195,6 +203,8 @@ struct Engine::State {
   OpId Reject(const SubmitArgs& args, const OpFacts& facts, int error);
   RL_HOT OpId Place(const SubmitArgs& args, const OpFacts& facts, bool link,
                     uint32_t chain_prev = kNone);
+  RL_HOT bool SubmitPlain(const SubmitArgs& args, OpId* id);
+  RL_HOT bool CompletePlain(uint64_t user_data, int32_t res, uint32_t flags);
 
   bool TimerLess(uint32_t a, uint32_t b) const;
   void HeapSwap(size_t i, size_t j);
@@ -236,18 +246,7 @@ uint32_t Engine::State::Allocate(const Op& op, uint64_t tag, const OpFacts& fact
   s.op_flags = 0;
   s.fd = facts.fd;
   s.kind = facts.kind;
-  s.multishot = facts.multishot;
-  s.link = false;
-  s.in_queue = false;
-  s.on_fd_list = false;
-  s.attempt = false;
-  s.op_pending = false;
-  s.lt_pending = false;
-  s.cancel_pending = false;
-  s.shutdown_pending = false;
-  s.cancel_requested = false;
-  s.retry = false;
-  s.recancel = false;
+  s.bits = facts.multishot ? kMultishot : 0;
   s.chain_prev = kNone;
   s.chain_next = kNone;
   ++live;
@@ -258,10 +257,10 @@ uint32_t Engine::State::Allocate(const Op& op, uint64_t tag, const OpFacts& fact
 void Engine::State::Release(uint32_t index) {
   Slot& s = At(index);
   RL_CHECK(s.state == SlotState::kEnded);
-  RL_CHECK(!s.in_queue && !s.op_pending && !s.lt_pending);
-  RL_CHECK(!s.cancel_pending && !s.shutdown_pending);
-  const int fd = s.on_fd_list ? s.fd : -1;
-  if (s.on_fd_list) UnlinkFd(index);
+  RL_CHECK(!s.Has(kInQueue) && !s.Has(kOpPending) && !s.Has(kLtPending));
+  RL_CHECK(!s.Has(kCancelPending) && !s.Has(kShutdownPending));
+  const int fd = s.Has(kOnFdList) ? s.fd : -1;
+  if (s.Has(kOnFdList)) UnlinkFd(index);
   UnlinkChain(index);
   s.state = SlotState::kFree;
   s.generation = (s.generation + 1) & kGenMask;
@@ -273,27 +272,28 @@ void Engine::State::Release(uint32_t index) {
 
 void Engine::State::MaybeRelease(uint32_t index) {
   const Slot& s = At(index);
-  if (s.state != SlotState::kEnded || s.in_queue) return;
-  if (s.op_pending || s.lt_pending || s.cancel_pending || s.shutdown_pending) return;
+  if (s.state != SlotState::kEnded || s.Has(kInQueue)) return;
+  if (s.Has(kOpPending) || s.Has(kLtPending) || s.Has(kCancelPending) || s.Has(kShutdownPending))
+    return;
   Release(index);
 }
 
 void Engine::State::LinkFd(uint32_t index) {
   Slot& s = At(index);
-  RL_CHECK(s.fd >= 0 && !s.on_fd_list);
+  RL_CHECK(s.fd >= 0 && !s.Has(kOnFdList));
   FdEntry& e = FdAt(s.fd);
   s.fd_prev = kNone;
   s.fd_next = e.head;
   if (e.head != kNone) At(e.head).fd_prev = index;
   e.head = index;
   ++e.count;
-  s.on_fd_list = true;
+  s.Set(kOnFdList, true);
 }
 
 void Engine::State::UnlinkFd(uint32_t index) {
   Slot& s = At(index);
   FdEntry& e = FdAt(s.fd);
-  RL_CHECK(s.on_fd_list && e.count > 0);
+  RL_CHECK(s.Has(kOnFdList) && e.count > 0);
   if (s.fd_prev != kNone) {
     At(s.fd_prev).fd_next = s.fd_next;
   } else {
@@ -301,7 +301,7 @@ void Engine::State::UnlinkFd(uint32_t index) {
   }
   if (s.fd_next != kNone) At(s.fd_next).fd_prev = s.fd_prev;
   --e.count;
-  s.on_fd_list = false;
+  s.Set(kOnFdList, false);
 }
 
 // FdDrained: a slot on `fd` was released; once none is left, a waiting Close
@@ -341,20 +341,20 @@ void Engine::State::ChainMoved(uint32_t index) {
   UnlinkChain(index);
   if (next == kNone) return;
   Slot& n = At(next);
-  if (!n.recancel || !n.op_pending || n.cancel_pending) return;
-  n.recancel = false;
-  n.cancel_pending = true;
+  if (!n.Has(kRecancel) || !n.Has(kOpPending) || n.Has(kCancelPending)) return;
+  n.Set(kRecancel, false);
+  n.Set(kCancelPending, true);
   ++stats.cancels_sent;
   PushControl(RequestKind::kCancel, Pack(next, n.generation, false, kUdCancel),
-              Pack(next, n.generation, n.attempt, kUdOp), -1);
+              Pack(next, n.generation, n.Has(kAttempt), kUdOp), -1);
 }
 
 // --- Submission queue and requests ---------------------------------------------
 
 void Engine::State::Enqueue(uint32_t index, bool front) {
   Slot& s = At(index);
-  RL_CHECK(!s.in_queue);
-  s.in_queue = true;
+  RL_CHECK(!s.Has(kInQueue));
+  s.Set(kInQueue, true);
   // While it waits for room, the engine keeps the op's deadline itself, for a
   // chain's first op only: the kernel arms a member's timeout when it starts.
   if (s.deadline_ns != kNoDeadline && s.chain_prev == kNone && s.heap_pos == kNone) {
@@ -384,17 +384,17 @@ void Engine::State::Pump() {
     for (uint32_t i = q_head;; i = At(i).q_next) {
       const Slot& s = At(i);
       if (s.state == SlotState::kQueued) needed += s.deadline_ns == kNoDeadline ? 1 : 2;
-      if (!s.link) break;
+      if (!s.Has(kLink)) break;
     }
     if (needed > 0 && in_flight + needed > options.max_in_flight) return;
     bool more = true;
     while (more) {
       const uint32_t index = q_head;
       Slot& s = At(index);
-      more = s.link;
+      more = s.Has(kLink);
       q_head = s.q_next;
       if (q_head == kNone) q_tail = kNone;
-      s.in_queue = false;
+      s.Set(kInQueue, false);
       if (s.state != SlotState::kQueued) {
         MaybeRelease(index);
         continue;
@@ -407,13 +407,13 @@ void Engine::State::Pump() {
 
 void Engine::State::Emit(uint32_t index, bool link_after) {
   Slot& s = At(index);
-  RL_CHECK(s.state == SlotState::kQueued && !s.op_pending);
+  RL_CHECK(s.state == SlotState::kQueued && !s.Has(kOpPending));
   const bool has_deadline = s.deadline_ns != kNoDeadline;
   if (s.heap_pos != kNone) HeapRemove(index);  // the kernel keeps it from here
   s.state = SlotState::kInFlight;
-  s.op_pending = true;
+  s.Set(kOpPending, true);
   Request op_request;
-  op_request.user_data = Pack(index, s.generation, s.attempt, kUdOp);
+  op_request.user_data = Pack(index, s.generation, s.Has(kAttempt), kUdOp);
   op_request.kind = RequestKind::kOp;
   op_request.link = link_after || has_deadline;
   op_request.op = &s.op;
@@ -421,10 +421,10 @@ void Engine::State::Emit(uint32_t index, bool link_after) {
   ready.Append(op_request);
   if (s.kind != OpKind::kClose) ++in_flight;
   if (has_deadline) {
-    s.lt_pending = true;
+    s.Set(kLtPending, true);
     s.lt_res = 0;
     Request lt;
-    lt.user_data = Pack(index, s.generation, s.attempt, kUdLinkTimeout);
+    lt.user_data = Pack(index, s.generation, s.Has(kAttempt), kUdLinkTimeout);
     lt.kind = RequestKind::kLinkTimeout;
     lt.link = link_after;
     lt.deadline_ns = s.deadline_ns;
@@ -478,10 +478,10 @@ void Engine::State::EndNow(uint32_t index, int32_t res) {
 void Engine::State::CancelQueued(uint32_t index, int32_t first_res) {
   for (uint32_t i = index;; i = At(i).q_next) {
     Slot& s = At(i);
-    RL_CHECK(s.in_queue);
+    RL_CHECK(s.Has(kInQueue));
     if (s.heap_pos != kNone) HeapRemove(i);
     if (s.state == SlotState::kQueued) EndNow(i, i == index ? first_res : -ECANCELED);
-    if (!s.link) break;
+    if (!s.Has(kLink)) break;
   }
 }
 
@@ -498,12 +498,12 @@ void Engine::State::CancelSlot(uint32_t index) {
       return;
     case SlotState::kInFlight:
       if (s.kind == OpKind::kClose) return;
-      s.cancel_requested = true;
-      if (s.op_pending && !s.cancel_pending) {
-        s.cancel_pending = true;
+      s.Set(kCancelRequested, true);
+      if (s.Has(kOpPending) && !s.Has(kCancelPending)) {
+        s.Set(kCancelPending, true);
         ++stats.cancels_sent;
         PushControl(RequestKind::kCancel, Pack(index, s.generation, false, kUdCancel),
-                    Pack(index, s.generation, s.attempt, kUdOp), -1);
+                    Pack(index, s.generation, s.Has(kAttempt), kUdOp), -1);
       }
       return;
     case SlotState::kWaitFd:
@@ -524,18 +524,18 @@ int32_t Engine::State::FinalResult(const Slot& s) const {
 
 void Engine::State::TryFinish(uint32_t index) {
   Slot& s = At(index);
-  if (s.op_pending || s.lt_pending) return;
+  if (s.Has(kOpPending) || s.Has(kLtPending)) return;
   if (s.state == SlotState::kEnded) {
     MaybeRelease(index);
     return;
   }
   RL_CHECK(s.state == SlotState::kInFlight);
-  if (s.retry) {
-    s.retry = false;
-    if (!s.cancel_requested && s.lt_res != -ETIME && !shutting_down) {
-      s.attempt = !s.attempt;
+  if (s.Has(kRetry)) {
+    s.Set(kRetry, false);
+    if (!s.Has(kCancelRequested) && s.lt_res != -ETIME && !shutting_down) {
+      s.Set(kAttempt, !s.Has(kAttempt));
       s.state = SlotState::kQueued;
-      s.link = false;  // the kernel already failed the rest of its chain
+      s.Set(kLink, false);  // the kernel already failed the rest of its chain
       ++stats.eintr_retries;
       Enqueue(index, /*front=*/true);
       return;
@@ -548,13 +548,13 @@ void Engine::State::TryFinish(uint32_t index) {
 
 bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) {
   Slot& s = At(index);
-  const bool multishot = s.multishot;
+  const bool multishot = s.Has(kMultishot);
   if ((flags & kCqeFMore) != 0) {
     if (!multishot || s.state == SlotState::kEnded) return false;
     Deliver(index, res, flags, /*more=*/true);
     return true;
   }
-  s.op_pending = false;
+  s.Set(kOpPending, false);
   const OpKind kind = s.kind;
   if (kind != OpKind::kClose) {
     RL_CHECK(in_flight > 0);
@@ -564,10 +564,10 @@ bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) 
   ChainMoved(index);
   if (res == -EINTR && kind == OpKind::kClose) {
     s.op_res = 0;  // Linux frees the fd even when close reports EINTR
-  } else if (res == -EINTR && !s.cancel_requested) {
-    s.retry = true;
-  } else if (multishot && s.state != SlotState::kEnded && !s.cancel_requested && !shutting_down &&
-             res >= 0 && !(kind == OpKind::kRecv && res == 0)) {
+  } else if (res == -EINTR && !s.Has(kCancelRequested)) {
+    s.Set(kRetry, true);
+  } else if (multishot && s.state != SlotState::kEnded && !s.Has(kCancelRequested) &&
+             !shutting_down && res >= 0 && !(kind == OpKind::kRecv && res == 0)) {
     // The kernel ended the stream without an error (e.g. CQ overflow): this
     // result is one more item; the op is armed again transparently.
     // Re-arming is a resubmission like after -EINTR, and recorded as one: if
@@ -575,7 +575,7 @@ bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) 
     // ends as an interrupted op does, -ECANCELED.
     Deliver(index, res, flags, /*more=*/true);
     s.op_res = -EINTR;
-    s.retry = true;
+    s.Set(kRetry, true);
   }
   s.op_flags = flags & kCqeFBuffer ? flags : 0;
   if (kind == OpKind::kClose) {
@@ -601,15 +601,15 @@ void Engine::State::OnCancelCompletion(uint32_t index, int32_t res) {
   Slot& slot = At(index);
   const FdEntry* e = FindFd(slot.fd);
   const bool closing = e != nullptr && e->close_slot != kNone;
-  if (res == -EALREADY && slot.op_pending && (closing || shutting_down) && !slot.shutdown_pending &&
-      slot.fd >= 0) {
-    slot.shutdown_pending = true;
+  if (res == -EALREADY && slot.Has(kOpPending) && (closing || shutting_down) &&
+      !slot.Has(kShutdownPending) && slot.fd >= 0) {
+    slot.Set(kShutdownPending, true);
     ++stats.shutdowns_sent;
     PushControl(RequestKind::kShutdown, Pack(index, slot.generation, false, kUdShutdown), 0,
                 slot.fd);
   }
-  if (res == -ENOENT && slot.op_pending && slot.chain_prev != kNone) {
-    slot.recancel = true;
+  if (res == -ENOENT && slot.Has(kOpPending) && slot.chain_prev != kNone) {
+    slot.Set(kRecancel, true);
     if (closing) CancelSlot(slot.chain_prev);
   }
   MaybeRelease(index);
@@ -618,7 +618,7 @@ void Engine::State::OnCancelCompletion(uint32_t index, int32_t res) {
 // ExpireQueued: the deadline of an op still waiting for room passed. It ends
 // as its linked timeout would have ended it, and the rest of its chain with it.
 void Engine::State::ExpireQueued(uint32_t index) {
-  RL_CHECK(At(index).state == SlotState::kQueued && At(index).in_queue);
+  RL_CHECK(At(index).state == SlotState::kQueued && At(index).Has(kInQueue));
   CancelQueued(index, -kTimedOut);
 }
 
@@ -743,7 +743,7 @@ OpId Engine::State::Place(const SubmitArgs& args, const OpFacts& facts, bool lin
   }
   slot.deadline_ns = args.deadline_ns;
   slot.state = SlotState::kQueued;
-  slot.link = link;
+  slot.Set(kLink, link);
   if (slot.fd >= 0) LinkFd(index);
   const uint32_t needed = slot.deadline_ns == kNoDeadline ? 1 : 2;
   if (!link && q_head == kNone && in_flight + needed <= options.max_in_flight) {
@@ -754,11 +754,165 @@ OpId Engine::State::Place(const SubmitArgs& args, const OpFacts& facts, bool lin
   return id;
 }
 
+namespace {
+
+// PlainFd: for the ops a service submits most (nop, read, write, recv, send,
+// accept, one shot), with well-formed arguments: true and the op's fd (-1 for
+// a nop). False for everything else, which takes the general path
+// (Inspect, Admit, Place) to be checked and placed.
+RL_HOT bool PlainFd(const Op& op, int* fd) {
+  switch (KindOf(op)) {
+    case OpKind::kNop:
+      *fd = -1;
+      return true;
+    case OpKind::kRead: {
+      const Read& o = *std::get_if<Read>(&op);
+      *fd = o.fd;
+      return o.fd >= 0 && (o.buf != nullptr || o.len == 0);
+    }
+    case OpKind::kWrite: {
+      const Write& o = *std::get_if<Write>(&op);
+      *fd = o.fd;
+      return o.fd >= 0 && (o.buf != nullptr || o.len == 0);
+    }
+    case OpKind::kRecv: {
+      const Recv& o = *std::get_if<Recv>(&op);
+      *fd = o.fd;
+      return o.fd >= 0 && !o.multishot && o.buf_group == kNoBufferGroup &&
+             (o.buf != nullptr || o.len == 0);
+    }
+    case OpKind::kSend: {
+      const Send& o = *std::get_if<Send>(&op);
+      *fd = o.fd;
+      return o.fd >= 0 && (o.buf != nullptr || o.len == 0);
+    }
+    case OpKind::kAccept: {
+      const Accept& o = *std::get_if<Accept>(&op);
+      *fd = o.fd;
+      return o.fd >= 0 && !o.multishot && (o.addr == nullptr) == (o.addrlen == nullptr);
+    }
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+// SubmitPlain: Submit's straight path, taken when nothing can make it differ
+// from the general one: a plain op (PlainFd) without a deadline, nothing
+// waiting in the queue, room in flight, no drain, and its fd (if any) in the
+// dense table and not closing. It does what Allocate + LinkFd + Emit do for
+// such an op, and nothing else; false (having changed nothing) otherwise.
+RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
+  int fd;
+  if (!PlainFd(args.op, &fd) || args.deadline_ns != kNoDeadline || q_head != kNone ||
+      in_flight >= options.max_in_flight || shutting_down || free_head == kNone) {
+    return false;
+  }
+  FdEntry* e = nullptr;
+  if (fd >= 0) {
+    if (fd >= kDenseFds) return false;
+    if (size_t(fd) >= fds.size()) fds.resize(size_t(fd) + 1);
+    e = &fds[fd];
+    if (e->close_slot != kNone) return false;
+  }
+  const uint32_t index = free_head;
+  Slot& s = At(index);
+  RL_CHECK(s.state == SlotState::kFree);
+  free_head = s.q_next;
+  s.op = args.op;
+  s.tag = args.tag;
+  s.deadline_ns = kNoDeadline;
+  s.q_next = kNone;
+  s.heap_pos = kNone;
+  s.op_res = 0;
+  s.lt_res = 0;
+  s.op_flags = 0;
+  s.fd = fd;
+  s.kind = KindOf(args.op);
+  s.state = SlotState::kInFlight;
+  s.chain_prev = kNone;
+  s.chain_next = kNone;
+  s.fd_prev = kNone;
+  if (e != nullptr) {
+    s.bits = kOpPending | kOnFdList;
+    s.fd_next = e->head;
+    if (e->head != kNone) At(e->head).fd_prev = index;
+    e->head = index;
+    ++e->count;
+  } else {
+    s.bits = kOpPending;
+    s.fd_next = kNone;
+  }
+  Request r;
+  r.user_data = Pack(index, s.generation, false, kUdOp);
+  r.op = &s.op;
+  r.fd = fd;
+  ready.Append(r);
+  ++in_flight;
+  ++live;
+  ++stats.submitted;
+  ++stats.requests;
+  *id = OpId{index, s.generation};
+  return true;
+}
+
+// CompletePlain: HandleCompletion's straight path, for the final completion of
+// an op that nothing else is attached to: no deadline (its linked timeout may
+// have fired already and decide the result), cancel, shutdown,
+// chain neighbour, retry or multishot stream, not a close, not -EINTR. Its
+// event is the completion as is, and its slot is released at once. False
+// (having changed nothing) otherwise.
+RL_HOT bool Engine::State::CompletePlain(uint64_t user_data, int32_t res, uint32_t flags) {
+  const uint32_t index = uint32_t(user_data);
+  if (index >= slot_count) return false;
+  Slot& s = At(index);
+  if (user_data != Pack(index, s.generation, s.Has(kAttempt), kUdOp)) return false;
+  // Of the flags, only these may be set (kOpPending must be).
+  constexpr uint16_t kPlainBits = kOpPending | kOnFdList | kAttempt;
+  if ((s.bits & ~kPlainBits) != 0 || !s.Has(kOpPending) || s.state != SlotState::kInFlight ||
+      s.deadline_ns != kNoDeadline || s.chain_prev != kNone || s.chain_next != kNone ||
+      s.kind == OpKind::kClose || res == -EINTR || (flags & kCqeFMore) != 0) {
+    return false;
+  }
+  Event ev;
+  ev.tag = s.tag;
+  ev.res = res;
+  ev.flags = (flags & kCqeFBuffer) != 0 ? flags : 0;
+  ev.id = OpId{index, s.generation};
+  ev.fd = s.fd;
+  ev.kind = s.kind;
+  events.Append(ev);
+  RL_CHECK(in_flight > 0);
+  --in_flight;
+  ++stats.final_events;
+  ++stats.completions;
+  s.Set(kOpPending, false);
+  s.state = SlotState::kFree;
+  s.generation = (s.generation + 1) & kGenMask;
+  s.q_next = free_head;
+  free_head = index;
+  --live;
+  if (s.Has(kOnFdList)) {
+    const int fd = s.fd;
+    UnlinkFd(index);
+    if (fd >= kDenseFds || fds[fd].count == 0) FdDrained(fd);
+  }
+  return true;
+}
+
 OpId Engine::Submit(const SubmitArgs& args) {
+  OpId id;
+  if (s_->SubmitPlain(args, &id)) return id;
+  return SubmitGeneral(args);
+}
+
+OpId Engine::SubmitGeneral(const SubmitArgs& args) {
   State& s = *s_;
+  OpId id;
   const OpFacts facts = Inspect(args.op);
   const int error = s.Admit(args, facts, 1);
-  const OpId id = error != 0 ? s.Reject(args, facts, error) : s.Place(args, facts, false);
+  id = error != 0 ? s.Reject(args, facts, error) : s.Place(args, facts, false);
   if (s.q_head != kNone) s.Pump();
   return id;
 }
@@ -839,6 +993,29 @@ void Engine::Shutdown() {
 
 bool Engine::HandleCompletion(uint64_t user_data, int32_t res, uint32_t flags) {
   State& s = *s_;
+  if (s.CompletePlain(user_data, res, flags)) {
+    if (s.q_head != kNone) s.Pump();
+    return true;
+  }
+  return HandleCompletionGeneral(user_data, res, flags);
+}
+
+size_t Engine::HandleCompletions(std::span<const Completion> batch) {
+  State& s = *s_;
+  size_t accepted = 0;
+  for (const Completion& c : batch) {
+    if (s.CompletePlain(c.user_data, c.res, c.flags)) {
+      ++accepted;
+      if (s.q_head != kNone) s.Pump();
+      continue;
+    }
+    accepted += HandleCompletionGeneral(c.user_data, c.res, c.flags) ? 1 : 0;
+  }
+  return accepted;
+}
+
+bool Engine::HandleCompletionGeneral(uint64_t user_data, int32_t res, uint32_t flags) {
+  State& s = *s_;
   const Decoded d = DecodeUserData(user_data);
   bool accepted = false;
   if (d.index < s.slot_count) {
@@ -847,15 +1024,17 @@ bool Engine::HandleCompletion(uint64_t user_data, int32_t res, uint32_t flags) {
     const bool attempt_bit = ((user_data >> kAttemptShift) & 1) != 0;
     // Ops and their timeouts carry the attempt they belong to; cancels and
     // shutdowns are always issued with the bit clear.
-    const bool attempt =
-        d.kind == kUdOp || d.kind == kUdLinkTimeout ? attempt_bit == slot.attempt : !attempt_bit;
+    const bool attempt = d.kind == kUdOp || d.kind == kUdLinkTimeout
+                             ? attempt_bit == slot.Has(kAttempt)
+                             : !attempt_bit;
     switch (d.kind) {
       case kUdOp:
-        if (same && attempt && slot.op_pending) accepted = s.OnOpCompletion(d.index, res, flags);
+        if (same && attempt && slot.Has(kOpPending))
+          accepted = s.OnOpCompletion(d.index, res, flags);
         break;
       case kUdLinkTimeout:
-        if (same && attempt && slot.lt_pending) {
-          slot.lt_pending = false;
+        if (same && attempt && slot.Has(kLtPending)) {
+          slot.Set(kLtPending, false);
           slot.lt_res = res;
           --s.in_flight;
           s.TryFinish(d.index);
@@ -863,15 +1042,15 @@ bool Engine::HandleCompletion(uint64_t user_data, int32_t res, uint32_t flags) {
         }
         break;
       case kUdCancel:
-        if (same && attempt && slot.cancel_pending) {
-          slot.cancel_pending = false;
+        if (same && attempt && slot.Has(kCancelPending)) {
+          slot.Set(kCancelPending, false);
           s.OnCancelCompletion(d.index, res);
           accepted = true;
         }
         break;
       case kUdShutdown:
-        if (same && attempt && slot.shutdown_pending) {
-          slot.shutdown_pending = false;
+        if (same && attempt && slot.Has(kShutdownPending)) {
+          slot.Set(kShutdownPending, false);
           s.MaybeRelease(d.index);
           accepted = true;
         }
@@ -923,6 +1102,14 @@ std::optional<Event> Engine::PollEvent() {
   const Event e = *s.events.Front();
   s.events.Consume(1);
   return e;
+}
+
+size_t Engine::PollEvents(std::span<Event> out) {
+  State& s = *s_;
+  const size_t n = std::min(out.size(), s.events.Pending());
+  std::copy_n(s.events.Front(), n, out.begin());
+  s.events.Consume(n);
+  return n;
 }
 
 bool Engine::HasEvents() const { return s_->events.Pending() != 0; }

@@ -11,11 +11,11 @@
 //   Cancel                 cancel one op (idempotent; a no-op once it ended)
 //   Close                  orderly close of an fd (see "Close" below)
 //   Shutdown               cancel everything and drain
-//   HandleCompletion       one kernel completion (user_data, res, flags)
+//   HandleCompletion(s)    one kernel completion (user_data, res, flags), or a batch
 //   AdvanceTime            the current time, in the driver's clock
 // Outputs (pulled, in this order after each batch of inputs):
 //   PendingRequests / ConsumeRequests   what to hand to the kernel, in order
-//   PollEvent                           results for users
+//   PollEvent(s)                        results for users
 //   NextDeadline                        when the driver must next call AdvanceTime
 //
 // Guarantees (DESIGN.md, "Semantics the core must guarantee"):
@@ -152,6 +152,11 @@ class Engine {
   // (counted in stats().rejected_completions and otherwise ignored).
   bool HandleCompletion(uint64_t user_data, int32_t res, uint32_t flags);
 
+  // HandleCompletions: HandleCompletion for each completion of `batch`, in
+  // order (exactly the same effects), in one call. Returns how many were
+  // accepted.
+  size_t HandleCompletions(std::span<const Completion> batch);
+
   // AdvanceTime: the current time. Fires every Timeout whose deadline is
   // <= now_ns, in (deadline, submission) order. Time never goes backwards: an
   // earlier `now_ns` than the last one is ignored.
@@ -170,6 +175,10 @@ class Engine {
 
   // PollEvent: the next event for users, in the order results were decided.
   std::optional<Event> PollEvent();
+
+  // PollEvents: up to out.size() events, as PollEvent would return them one by
+  // one, written to the front of `out`. Returns how many.
+  size_t PollEvents(std::span<Event> out);
 
   // HasEvents: whether PollEvent would return an event.
   bool HasEvents() const;
@@ -219,6 +228,11 @@ class Engine {
 
  private:
   struct State;
+  // The general paths of Submit and HandleCompletion, kept out of line so that
+  // the straight paths of plain ops stay small.
+  [[gnu::noinline]] OpId SubmitGeneral(const SubmitArgs& args);
+  [[gnu::noinline]] bool HandleCompletionGeneral(uint64_t user_data, int32_t res, uint32_t flags);
+
   std::unique_ptr<State> s_;
 };
 

@@ -799,5 +799,97 @@ TEST(Engine, SameInputsSameOutputs) {
   EXPECT_EQ(a, RunScript());
 }
 
+// BatchScenario: a run that takes both the straight and the general paths of
+// HandleCompletion: plain reads (one of them -ECANCELED), an op waiting for
+// room that the first completions let in, a read with a deadline, a close
+// waiting for an op on its fd, a duplicate and a stale completion. Completions
+// go in one by one, or (batched) all through one HandleCompletions call.
+// Returns everything observable: requests, events, stats.
+std::string BatchScenario(bool batched) {
+  Harness h(Engine::Options{.max_in_flight = 4});
+  h.engine.Submit(ReadArgs(5, 1));
+  h.engine.Submit(ReadArgs(6, 2));
+  h.engine.Submit(ReadArgs(7, 3, /*deadline=*/1000));  // op + linked timeout
+  h.engine.Submit(ReadArgs(8, 4));                     // waits for room
+  h.engine.Submit(SubmitArgs{Nop{}, 5});               // waits for room
+  auto first = h.Take();
+  h.engine.Close(6, 6);  // cancels the read on fd 6
+  auto cancels = h.Take();
+  std::vector<Completion> batch = {
+      {first[0].user_data, 64, 0},          // fd 5: plain
+      {first[0].user_data, 64, 0},          // duplicate
+      {first[1].user_data, -ECANCELED, 0},  // fd 6: cancelled, the close may go
+      {cancels.at(0).user_data, 0, 0},      // the cancel's own answer
+      {first[2].user_data, 10, 0},          // fd 7: op with a deadline
+      {first[3].user_data, -ECANCELED, 0},  // its linked timeout
+      {uint64_t{12345} << 40, 0, 0},        // matches nothing
+  };
+  std::string out;
+  size_t accepted = 0;
+  if (batched) {
+    accepted = h.engine.HandleCompletions(batch);
+  } else {
+    for (const Completion& c : batch)
+      accepted += h.engine.HandleCompletion(c.user_data, c.res, c.flags);
+  }
+  out += "accepted " + std::to_string(accepted) + "\n";
+  for (const Request& r : h.Take()) {
+    out += "request " + std::to_string(r.user_data) + " " + RequestKindName(r.kind) + " fd " +
+           std::to_string(r.fd) + (r.link ? " link" : "") + "\n";
+  }
+  for (const Event& e : h.Events()) {
+    out += "event " + std::to_string(e.tag) + " " + std::to_string(e.res) + "\n";
+  }
+  const EngineStats& st = h.engine.stats();
+  out += "stats " + std::to_string(st.completions) + " " + std::to_string(st.rejected_completions) +
+         " " + std::to_string(st.final_events) + " " + std::to_string(st.requests) + " in_flight " +
+         std::to_string(h.engine.InFlight()) + " live " + std::to_string(h.engine.LiveOps());
+  return out;
+}
+
+TEST(Engine, HandleCompletionsIsHandleCompletionInOrder) {
+  const std::string one_by_one = BatchScenario(false);
+  EXPECT_EQ(BatchScenario(true), one_by_one);
+  // The scenario does what it says: 5 accepted (op 5, op 6, the cancel, op 7
+  // and its timeout), the queued read and nop and the CLOSE of fd 6 let out,
+  // four final events so far.
+  EXPECT_NE(one_by_one.find("accepted 5\n"), std::string::npos) << one_by_one;
+  EXPECT_NE(one_by_one.find("op fd 8"), std::string::npos) << one_by_one;
+  EXPECT_NE(one_by_one.find("op fd 6"), std::string::npos) << one_by_one;
+  EXPECT_NE(one_by_one.find("event 1 64\nevent 2 -125\nevent 3 10\n"), std::string::npos)
+      << one_by_one;
+}
+
+TEST(Engine, HandleCompletionsLetsWaitingOpsInAsRoomFrees) {
+  Harness h(Engine::Options{.max_in_flight = 2});
+  for (uint64_t tag = 0; tag < 4; ++tag) h.engine.Submit(ReadArgs(int(20 + tag), tag));
+  const auto first = h.Take();
+  ASSERT_EQ(first.size(), 2u);
+  const Completion batch[] = {{first[0].user_data, 1, 0}, {first[1].user_data, 1, 0}};
+  EXPECT_EQ(h.engine.HandleCompletions(batch), 2u);
+  const auto next = h.Take();
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(next[0].fd, 22);
+  EXPECT_EQ(next[1].fd, 23);
+}
+
+TEST(Engine, PollEventsHandsOutEventsInOrderInChunks) {
+  Harness h;
+  for (uint64_t tag = 0; tag < 5; ++tag) h.engine.Submit(ReadArgs(int(10 + tag), tag));
+  for (const Request& r : h.Take()) h.Complete(r, int32_t(r.fd));
+  std::vector<Event> out(2);
+  std::vector<uint64_t> tags;
+  while (const size_t n = h.engine.PollEvents(out)) {
+    EXPECT_LE(n, 2u);
+    for (size_t i = 0; i < n; ++i) {
+      tags.push_back(out[i].tag);
+      EXPECT_EQ(out[i].res, int32_t(10 + out[i].tag));
+    }
+  }
+  EXPECT_EQ(tags, (std::vector<uint64_t>{0, 1, 2, 3, 4}));
+  EXPECT_FALSE(h.engine.HasEvents());
+  EXPECT_EQ(h.engine.PollEvents(out), 0u);
+}
+
 }  // namespace
 }  // namespace ringloop

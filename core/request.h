@@ -76,6 +76,14 @@ inline constexpr uint32_t kCqeFBuffer = 1u << 0;  // upper 16 bits: buffer id
 inline constexpr uint32_t kCqeFMore = 1u << 1;    // more events follow
 inline constexpr uint32_t kCqeBufferShift = 16;
 
+// Completion: one kernel completion, as Engine::HandleCompletions takes them
+// (the fields of an io_uring CQE).
+struct Completion {
+  uint64_t user_data = 0;
+  int32_t res = 0;
+  uint32_t flags = 0;
+};
+
 // kTimedOut: the errno of an op whose deadline passed first (its linked
 // timeout fired and cut it). Users see -kTimedOut.
 inline constexpr int kTimedOut = ETIME;
