@@ -332,11 +332,58 @@ void UringDriver::SubmitPending(Engine& engine) {
   const std::span<const Request> requests = engine.PendingRequests();
   size_t done = 0;
   while (done < requests.size()) {
+    if (held_.empty() && sq_free_ > 0 && PrepPlain(requests[done])) {
+      ++done;
+      continue;
+    }
     const size_t n = ChainLength(requests, done);
     if (!PushChain(requests.subspan(done, n))) break;
     done += n;
   }
   engine.ConsumeRequests(done);
+}
+
+// PrepPlain: PushChain's straight path for the requests a service sends most: a
+// single op (no link) of a kind the ring runs, with no registered file or buffer
+// to look up and no socket write to turn into a send. Fills its SQE as
+// PrepRequest would (callers made sure no chain is held and the SQ has room);
+// false, having done nothing, for anything else.
+bool UringDriver::PrepPlain(const Request& r) {
+  if (r.kind != RequestKind::kOp || r.link || prep_ctx_.fd_slots != nullptr) return false;
+  const Op& op = *r.op;
+  const OpKind kind = KindOf(op);
+  if (RunsSync(kind)) return false;
+  io_uring_sqe* sqe;
+  switch (kind) {
+    case OpKind::kNop:
+      sqe = NextSqe();
+      io_uring_prep_nop(sqe);
+      break;
+    case OpKind::kRead: {
+      if (!prep_ctx_.fixed_buffers.empty()) return false;
+      const Read& o = *std::get_if<Read>(&op);
+      sqe = NextSqe();
+      io_uring_prep_read(sqe, o.fd, o.buf, o.len, o.offset);
+      break;
+    }
+    case OpKind::kRecv: {
+      const Recv& o = *std::get_if<Recv>(&op);
+      if (o.multishot || o.buf_group != kNoBufferGroup) return false;
+      sqe = NextSqe();
+      io_uring_prep_recv(sqe, o.fd, o.buf, o.len, o.flags);
+      break;
+    }
+    case OpKind::kSend: {
+      const Send& o = *std::get_if<Send>(&op);
+      sqe = NextSqe();
+      io_uring_prep_send(sqe, o.fd, o.buf, o.len, o.flags | MSG_NOSIGNAL);
+      break;
+    }
+    default:
+      return false;
+  }
+  io_uring_sqe_set_data64(sqe, r.user_data);
+  return true;
 }
 
 // PushChain: fills the SQEs of one chain; false if it must stay pending (no room).
@@ -837,10 +884,29 @@ absl::Status UringDriver::Reap(Engine* engine) {
     unsigned head;
     unsigned n = 0;
     io_uring_cqe* cqe;
+    // The final CQEs of engine requests, while no chain is held, go to the engine
+    // in batches; any other CQE first flushes the batch, so order is kept.
+    Completion* const batch = reap_batch_.data();
+    size_t batched = 0;
     io_uring_for_each_cqe(&ring_, head, cqe) {
-      Dispatch(engine, cqe->user_data, cqe->res, cqe->flags);
       ++n;
+      const uint64_t user_data = cqe->user_data;
+      if (engine != nullptr && !IsDriverUserData(user_data) &&
+          (cqe->flags & IORING_CQE_F_MORE) == 0 && held_.empty() && sqes_in_kernel_ > 0) {
+        ++stats_.cqes;
+        --sqes_in_kernel_;
+        batch[batched++] = Completion{user_data, cqe->res, cqe->flags};
+        if (batched == reap_batch_.size()) {
+          engine->HandleCompletions(std::span<const Completion>(batch, batched));
+          batched = 0;
+        }
+        continue;
+      }
+      if (batched > 0) engine->HandleCompletions(std::span<const Completion>(batch, batched));
+      batched = 0;
+      Dispatch(engine, user_data, cqe->res, cqe->flags);
     }
+    if (batched > 0) engine->HandleCompletions(std::span<const Completion>(batch, batched));
     io_uring_cq_advance(&ring_, n);
     if (!CqNeedsFlush()) break;
     if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0) {

@@ -61,6 +61,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -224,6 +225,7 @@ class UringDriver final : public Driver {
 
   // Submission.
   void SubmitPending(Engine& engine);
+  bool PrepPlain(const Request& r);
   bool PushChain(std::span<const Request> chain);
   bool RunChain(std::span<const Request> chain);
   size_t RunLocal(std::span<const Request> chain, size_t i);
@@ -258,6 +260,7 @@ class UringDriver final : public Driver {
   io_uring ring_{};
   bool ring_ready_ = false;
   UringCapabilities caps_;
+  std::array<Completion, 64> reap_batch_;  // Reap: CQEs on their way to the engine
   uint32_t sync_mask_ = 0;
   unsigned sq_capacity_ = 0;
   unsigned sq_free_ = 0;  // SQ entries known free (a lower bound; EnsureRoom refreshes)
