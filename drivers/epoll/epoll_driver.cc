@@ -18,6 +18,10 @@
 #include "core/ops.h"
 #include "drivers/sync_op.h"
 
+// RL_HOT: a helper on the per-op path, inlined into its callers: GCC keeps some
+// of these out of line, and then the call costs more than the body.
+#define RL_HOT inline __attribute__((always_inline))
+
 namespace ringloop {
 
 using epoll_internal::FdInfo;
@@ -41,32 +45,36 @@ absl::Status SyscallError(std::string_view what, int fd, int err) {
 }  // namespace
 
 // ChainRest: the requests of a chain that have not started yet, in order (each op
-// request possibly followed by its kLinkTimeout).
+// request possibly followed by its kLinkTimeout). Recycled: see free_chains_.
 struct EpollDriver::ChainRest {
   std::vector<Request> requests;
   size_t next = 0;
 };
 
+namespace {
+constexpr uint32_t kNoTimer = ~uint32_t{0};
+constexpr size_t kJobChunk = 64;
+}  // namespace
+
 // Job: one op request from its start until its final completion is queued.
+// Jobs are recycled (free_jobs_): NewJob sets every field an op's life reads.
 struct EpollDriver::Job {
   uint64_t user_data = 0;
   const Op* op = nullptr;
   int fd = -1;
-  // The linked timeout (kLinkTimeout request right after the op), if any.
-  bool has_timeout = false;
-  bool timer_armed = false;
+  WaitList list = WaitList::kNone;
+  bool tracked = false;             // in active_by_index_ or active_overflow_ (cancellable)
+  bool in_pool = false;             // handed to the worker pool
+  bool connecting = false;          // connect(2) said EINPROGRESS
+  bool has_timeout = false;         // a kLinkTimeout request came right after the op
+  int timeout_res = -ECANCELED;     // -ETIME once the timer fired first
+  uint32_t timer_index = kNoTimer;  // position in timers_ while armed
   uint64_t timeout_user_data = 0;
   uint64_t deadline_ns = 0;
-  int timeout_res = -ECANCELED;  // -ETIME once the timer fired first
-  std::multimap<uint64_t, Job*>::iterator timer;
-  bool tracked = false;     // in active_ (cancellable)
-  bool in_pool = false;     // handed to the worker pool
-  bool connecting = false;  // connect(2) said EINPROGRESS
-  WaitList list = WaitList::kNone;
   Job* prev = nullptr;
-  Job* next = nullptr;
-  std::unique_ptr<ChainRest> rest;  // what runs after this op succeeds
-  PoolWork work;
+  Job* next = nullptr;        // the wait list's, or the free list's
+  ChainRest* rest = nullptr;  // what runs after this op succeeds
+  PoolWork work;              // work.context == this, set once
 };
 
 bool EpollDriver::FdState::Idle() const {
@@ -111,9 +119,7 @@ EpollDriver::EpollDriver(Options options, int epoll_fd, int wake_fd)
 
 EpollDriver::~EpollDriver() {
   pool_.reset();  // joins the workers: nobody writes wake_fd_ after this
-  for (size_t fd = 0; fd < fds_.size(); ++fd) {
-    epoll_internal::RestoreFlags(int(fd), fds_[fd].info);
-  }
+  fds_.ForEach([](int fd, const FdState& s) { epoll_internal::RestoreFlags(fd, s.info); });
   ::close(wake_fd_);
   ::close(epoll_fd_);
 }
@@ -147,19 +153,16 @@ void EpollDriver::DrainWakeFd() {
   wake_pending_.store(false, std::memory_order_seq_cst);
 }
 
-EpollDriver::FdState* EpollDriver::StateOf(int fd) {
-  return fd >= 0 && size_t(fd) < fds_.size() ? &fds_[size_t(fd)] : nullptr;
-}
+RL_HOT EpollDriver::FdState* EpollDriver::StateOf(int fd) { return fds_.Find(fd); }
 
 EpollDriver::FdState& EpollDriver::EnsureState(int fd) {
   RL_CHECK(fd >= 0);
-  // Growing fds_ keeps references to existing states valid.
-  if (size_t(fd) >= fds_.size()) fds_.resize(size_t(fd) + 1);
-  return fds_[size_t(fd)];
+  return fds_.Ensure(fd);  // keeps references to existing states valid
 }
 
 bool EpollDriver::SetNonblockOn(int fd) const {
-  return fd >= 0 && size_t(fd) < fds_.size() && fds_[size_t(fd)].info.set_nonblock;
+  const FdState* s = fds_.Find(fd);
+  return s != nullptr && s->info.set_nonblock;
 }
 
 void EpollDriver::ForgetFd(int fd) {
@@ -179,11 +182,11 @@ void EpollDriver::ForgetFd(int fd) {
 
 absl::Status EpollDriver::Poll(Engine& engine, bool wait) {
   SubmitPending(engine);
-  ProcessRetries();
+  if (!retry_fds_.empty()) ProcessRetries();
   if (!timers_.empty()) FireTimers(NowNs());
   const bool block = wait && ready_.empty() && !engine.HasEvents();
   absl::Status status = WaitAndDispatch(engine, block);
-  ProcessRetries();
+  if (!retry_fds_.empty()) ProcessRetries();
   if (!timers_.empty()) FireTimers(NowNs());
   // Completions go in only now, after every syscall of this cycle: the engine is
   // never re-entered while the driver is mid-way through a request.
@@ -193,12 +196,19 @@ absl::Status EpollDriver::Poll(Engine& engine, bool wait) {
   return status;
 }
 
-void EpollDriver::SubmitPending(Engine& engine) {
+RL_HOT void EpollDriver::SubmitPending(Engine& engine) {
   const std::span<const Request> pending = engine.PendingRequests();
   const size_t n = pending.size();
+  if (n == 0) return;
   size_t i = 0;
   while (i < n) {
     const Request& r = pending[i];
+    if (r.kind == RequestKind::kOp && !r.link) {
+      // A lone op (no chain, no deadline): the common case.
+      if (!StartLone(r)) StartGroup(pending.subspan(i, 1));
+      ++i;
+      continue;
+    }
     if (r.kind == RequestKind::kCancel) {
       DoCancel(r);
       ++i;
@@ -217,43 +227,37 @@ void EpollDriver::SubmitPending(Engine& engine) {
     StartGroup(pending.subspan(i, end - i + 1));
     i = end + 1;
   }
-  if (n > 0) engine.ConsumeRequests(n);
+  engine.ConsumeRequests(n);
 }
 
-absl::Status EpollDriver::WaitAndDispatch(const Engine& engine, bool block) {
-  timespec ts{0, 0};
-  const timespec* timeout = &ts;
-  if (block) {
+RL_HOT absl::Status EpollDriver::WaitAndDispatch(const Engine& engine, bool block) {
+  ++stats_.epoll_waits;
+  const int max_events = int(events_.size());
+  int n;
+  if (!block) {
+    n = ::epoll_wait(epoll_fd_, events_.data(), max_events, 0);
+  } else {
     uint64_t deadline = engine.NextDeadline().value_or(kNoDeadline);
-    if (!timers_.empty()) deadline = std::min(deadline, timers_.begin()->first);
+    if (!timers_.empty()) deadline = std::min(deadline, timers_[0].deadline_ns);
     if (deadline == kNoDeadline) {
-      timeout = nullptr;  // until an fd is ready or Wake()
+      n = ::epoll_wait(epoll_fd_, events_.data(), max_events, -1);  // until ready or Wake()
     } else {
       const uint64_t now = NowNs();
       const uint64_t wait_ns = deadline > now ? deadline - now : 0;
-      ts.tv_sec = time_t(wait_ns / 1000000000u);
-      ts.tv_nsec = long(wait_ns % 1000000000u);
+      // A finite, non-zero wait uses epoll_pwait2 (Linux 5.11), which takes
+      // nanoseconds: no early wake-up from rounding.
+      n = -1;
+      if (wait_ns != 0 && use_pwait2_) {
+        const timespec ts{time_t(wait_ns / 1000000000u), long(wait_ns % 1000000000u)};
+        n = ::epoll_pwait2(epoll_fd_, events_.data(), max_events, &ts, nullptr);
+        if (n < 0 && (errno == ENOSYS || errno == EPERM)) use_pwait2_ = false;
+      }
+      if (wait_ns == 0 || !use_pwait2_) {
+        // Round up so that a deadline is never reported early.
+        const int ms = int(std::min<uint64_t>((wait_ns + 999999) / 1000000, INT_MAX));
+        n = ::epoll_wait(epoll_fd_, events_.data(), max_events, ms);
+      }
     }
-  }
-  ++stats_.epoll_waits;
-  const int max_events = int(events_.size());
-  // A finite, non-zero wait uses epoll_pwait2 (Linux 5.11), which takes
-  // nanoseconds: no early wake-up from rounding. Polls without waiting, and
-  // waits without a deadline, use plain epoll_wait (no timespec to copy in).
-  const bool precise = timeout != nullptr && (timeout->tv_sec != 0 || timeout->tv_nsec != 0);
-  int n = -1;
-  if (precise && use_pwait2_) {
-    n = ::epoll_pwait2(epoll_fd_, events_.data(), max_events, timeout, nullptr);
-    if (n < 0 && (errno == ENOSYS || errno == EPERM)) use_pwait2_ = false;
-  }
-  if (!precise || !use_pwait2_) {
-    // Round up so that a deadline is never reported early.
-    int ms = -1;
-    if (timeout != nullptr) {
-      const uint64_t ns = uint64_t(timeout->tv_sec) * 1000000000u + uint64_t(timeout->tv_nsec);
-      ms = int(std::min<uint64_t>((ns + 999999) / 1000000, INT_MAX));
-    }
-    n = ::epoll_wait(epoll_fd_, events_.data(), max_events, ms);
   }
   if (n < 0) {
     if (errno == EINTR) return absl::OkStatus();
@@ -263,7 +267,7 @@ absl::Status EpollDriver::WaitAndDispatch(const Engine& engine, bool block) {
   return absl::OkStatus();
 }
 
-void EpollDriver::Dispatch(const epoll_event& event) {
+RL_HOT void EpollDriver::Dispatch(const epoll_event& event) {
   const int fd = event.data.fd;
   if (fd == wake_fd_) {
     DrainWakeFd();
@@ -281,18 +285,58 @@ void EpollDriver::Dispatch(const epoll_event& event) {
                        s->head[int(WaitList::kAny)] != nullptr;
   if (ev & kInEvents) s->readable = true;
   if (ev & kOutEvents) s->writable = true;
-  if (ev & kInEvents) RetryIn(fd, WaitList::kIn);
-  if (ev & kOutEvents) RetryIn(fd, WaitList::kOut);
-  RetryAny(fd);
+  if (ev & kInEvents) RetryIn(*s, WaitList::kIn);
+  if (ev & kOutEvents) RetryIn(*s, WaitList::kOut);
+  if (s->head[int(WaitList::kAny)] != nullptr) RetryAny(fd);
   if (!awaited && s->level) Relax(fd, *s);
 }
 
-void EpollDriver::Emit(uint64_t user_data, int res, uint32_t flags) {
+RL_HOT void EpollDriver::Emit(uint64_t user_data, int res, uint32_t flags) {
   ready_.push_back(Completion{user_data, res, flags});
 }
 
 // ---------------------------------------------------------------------------
 // Requests.
+
+// StartLone: the hot path of a lone op (no chain, no deadline) on a known
+// pollable fd: a Read, Recv, Write or Send is tried at once (unless the
+// readiness cache says it would block) and, if it would block, parked, with
+// no other attempt. False, with nothing done, for any other op or fd: then
+// StartGroup takes it.
+RL_HOT bool EpollDriver::StartLone(const Request& request) {
+  RL_DCHECK(request.kind == RequestKind::kOp && !request.link);
+  FdState* s = StateOf(request.fd);
+  if (s == nullptr || s->info.kind != FdInfo::Kind::kPollable) return false;
+  const Op& op = *request.op;
+  WaitList list;
+  uint32_t need;
+  switch (KindOf(op)) {
+    case OpKind::kRead:
+    case OpKind::kRecv:
+      list = WaitList::kIn;
+      need = EPOLLIN | EPOLLRDHUP;
+      break;
+    case OpKind::kWrite:
+    case OpKind::kSend:
+      list = WaitList::kOut;
+      need = EPOLLOUT;
+      break;
+    default:
+      return false;
+  }
+  const int res = TryTransfer(*s, op);
+  if (res != kWouldBlock) {
+    Emit(request.user_data, res);
+    return true;
+  }
+  Job* job = NewJob(request, nullptr);
+  if (const int err = ParkOn(*s, job, list, need); err < 0) {
+    RL_CHECK(Complete(job, err) == nullptr);  // a lone op has no chain
+    return true;
+  }
+  Track(job);
+  return true;
+}
 
 void EpollDriver::StartGroup(std::span<const Request> group) {
   RL_CHECK(group[0].kind == RequestKind::kOp);
@@ -301,13 +345,12 @@ void EpollDriver::StartGroup(std::span<const Request> group) {
     // A linked timeout always belongs to the op right before it.
     if (group[i].kind == RequestKind::kLinkTimeout) RL_CHECK(group[i - 1].kind == RequestKind::kOp);
   }
-  if (group.size() == 1 && TryAtOnce(group[0])) return;
   const Request* timeout =
       group.size() > 1 && group[1].kind == RequestKind::kLinkTimeout ? &group[1] : nullptr;
   const size_t step = timeout != nullptr ? 2 : 1;
   Job* job = NewJob(group[0], timeout);
   if (group.size() > step) {
-    job->rest = std::make_unique<ChainRest>();
+    job->rest = NewChain();
     job->rest->requests.assign(group.begin() + ptrdiff_t(step), group.end());
   }
   RunChain(Begin(job));
@@ -345,54 +388,65 @@ void EpollDriver::DoShutdown(const Request& request) {
   }
 }
 
-// TryAtOnce: the hot path of a lone op (no chain, no deadline) on a known pollable
-// fd: one attempt, with no Job made. True if it completed (its completion is
-// queued); false leaves it to Begin, which then parks it without another attempt
-// (the readiness cache says not ready).
-bool EpollDriver::TryAtOnce(const Request& request) {
-  RL_CHECK(request.kind == RequestKind::kOp);
-  const int fd = request.fd;
-  if (fd < 0 || size_t(fd) >= fds_.size()) return false;
-  FdState& s = fds_[size_t(fd)];
-  if (s.info.kind != FdInfo::Kind::kPollable) return false;
-  const int res = TryTransfer(s, *request.op);
-  if (res == kWouldBlock) return false;
-  Emit(request.user_data, res);
-  return true;
-}
-
-EpollDriver::Job* EpollDriver::NewJob(const Request& op_request, const Request* timeout) {
+RL_HOT EpollDriver::Job* EpollDriver::NewJob(const Request& op_request, const Request* timeout) {
   RL_CHECK(op_request.kind == RequestKind::kOp);
   RL_CHECK(op_request.op != nullptr);
-  Job* job;
-  if (free_jobs_.empty()) {
-    job_storage_.push_back(std::make_unique<Job>());
-    job = job_storage_.back().get();
-  } else {
-    // Field by field rather than `*job = Job()`: this is the hot path. Complete
-    // left tracked/in_pool/list/timer_armed/rest cleared.
-    job = free_jobs_.back();
-    free_jobs_.pop_back();
-    RL_DCHECK(!job->tracked && !job->in_pool && !job->timer_armed);
-    RL_DCHECK(job->list == WaitList::kNone && job->rest == nullptr);
-    job->has_timeout = false;
-    job->timeout_res = -ECANCELED;
-    job->connecting = false;
-  }
+  Job* job = free_jobs_ != nullptr ? free_jobs_ : GrowJobs();
+  free_jobs_ = job->next;
+  // FreeJob and Complete left these so.
+  RL_DCHECK(!job->tracked && !job->in_pool && job->timer_index == kNoTimer);
+  RL_DCHECK(job->list == WaitList::kNone && job->rest == nullptr);
   job->user_data = op_request.user_data;
   job->op = op_request.op;
-  job->fd = FdOf(*op_request.op);
+  job->fd = op_request.fd;  // FdOf(*op), as the engine filled it in
+  job->connecting = false;
+  job->timeout_res = -ECANCELED;
+  job->has_timeout = timeout != nullptr;
   if (timeout != nullptr) {
-    job->has_timeout = true;
     job->timeout_user_data = timeout->user_data;
     job->deadline_ns = timeout->deadline_ns;
   }
-  job->work.op = job->op;
-  job->work.context = job;
+  job->prev = job->next = nullptr;
   return job;
 }
 
-void EpollDriver::RunChain(std::unique_ptr<ChainRest> rest) {
+EpollDriver::Job* EpollDriver::GrowJobs() {
+  RL_CHECK(free_jobs_ == nullptr);
+  job_chunks_.push_back(std::make_unique<Job[]>(kJobChunk));
+  Job* chunk = job_chunks_.back().get();
+  for (size_t i = 0; i < kJobChunk; ++i) {
+    chunk[i].work.context = &chunk[i];
+    chunk[i].next = i + 1 < kJobChunk ? &chunk[i + 1] : nullptr;
+  }
+  free_jobs_ = chunk;
+  return chunk;
+}
+
+RL_HOT void EpollDriver::FreeJob(Job* job) {
+  RL_DCHECK(!job->tracked && !job->in_pool && job->timer_index == kNoTimer);
+  RL_DCHECK(job->list == WaitList::kNone && job->rest == nullptr);
+  job->op = nullptr;
+  job->next = free_jobs_;
+  free_jobs_ = job;
+}
+
+EpollDriver::ChainRest* EpollDriver::NewChain() {
+  if (free_chains_.empty()) {
+    chain_storage_.push_back(std::make_unique<ChainRest>());
+    return chain_storage_.back().get();
+  }
+  ChainRest* rest = free_chains_.back();
+  free_chains_.pop_back();
+  return rest;
+}
+
+void EpollDriver::FreeChain(ChainRest* rest) {
+  rest->requests.clear();  // keeps the capacity for the next chain
+  rest->next = 0;
+  free_chains_.push_back(rest);
+}
+
+void EpollDriver::RunChain(ChainRest* rest) {
   // Iterative, so a chain of ops that all complete at once uses no stack depth.
   while (rest != nullptr) {
     RL_CHECK(rest->next < rest->requests.size());
@@ -401,7 +455,12 @@ void EpollDriver::RunChain(std::unique_ptr<ChainRest> rest) {
                              rest->requests[rest->next + 1].kind == RequestKind::kLinkTimeout;
     Job* job = NewJob(op_request, has_timeout ? &rest->requests[rest->next + 1] : nullptr);
     rest->next += has_timeout ? 2 : 1;
-    if (rest->next < rest->requests.size()) job->rest = std::move(rest);
+    // NewJob copied what it needs from the requests: the rest may go.
+    if (rest->next < rest->requests.size()) {
+      job->rest = rest;
+    } else {
+      FreeChain(rest);
+    }
     rest = Begin(job);
   }
 }
@@ -414,7 +473,7 @@ void EpollDriver::CancelRest(const ChainRest& rest) {
   }
 }
 
-std::unique_ptr<EpollDriver::ChainRest> EpollDriver::Begin(Job* job) {
+EpollDriver::ChainRest* EpollDriver::Begin(Job* job) {
   const Op& op = *job->op;
   switch (KindOf(op)) {
     case OpKind::kTimeout:
@@ -448,7 +507,7 @@ std::unique_ptr<EpollDriver::ChainRest> EpollDriver::Begin(Job* job) {
   }
 }
 
-std::unique_ptr<EpollDriver::ChainRest> EpollDriver::BeginOnFd(Job* job) {
+EpollDriver::ChainRest* EpollDriver::BeginOnFd(Job* job) {
   const Op& op = *job->op;
   const int fd = job->fd;
   if (fd < 0) return Complete(job, -EBADF);
@@ -471,28 +530,32 @@ std::unique_ptr<EpollDriver::ChainRest> EpollDriver::BeginOnFd(Job* job) {
     const int r = epoll_internal::TryOnce(op, s.info);
     return Complete(job, r == kWouldBlock ? 0 : r);
   }
-  const int r = TryPollable(job);
+  const int r = TryPollable(s, job);
   if (r != kWouldBlock) return Complete(job, r);
-  if (const int err = Park(job); err < 0) return Complete(job, err);
+  if (const int err = Park(s, job); err < 0) return Complete(job, err);
   ArmTimer(job);
   Track(job);
   return nullptr;
 }
 
-std::unique_ptr<EpollDriver::ChainRest> EpollDriver::Complete(Job* job, int res) {
+EpollDriver::ChainRest* EpollDriver::Complete(Job* job, int res) { return Finish(job, res); }
+
+// Finish: Complete's body, inline where an op completes per round trip (RetryIn).
+RL_HOT EpollDriver::ChainRest* EpollDriver::Finish(Job* job, int res) {
   RL_CHECK(!job->in_pool);
   if (job->tracked) Untrack(job);
-  Unpark(job);
-  DisarmTimer(job);
+  if (job->list != WaitList::kNone) Unpark(job);
+  if (job->timer_index != kNoTimer) DisarmTimer(job);
   Emit(job->user_data, res);
   if (job->has_timeout) Emit(job->timeout_user_data, job->timeout_res);
-  std::unique_ptr<ChainRest> rest = std::move(job->rest);
+  ChainRest* rest = job->rest;
   const Op* op = job->op;
-  job->op = nullptr;
-  free_jobs_.push_back(job);
+  job->rest = nullptr;
+  FreeJob(job);
   if (rest == nullptr) return nullptr;
   if (!BreaksChain(*op, res)) return rest;
   CancelRest(*rest);
+  FreeChain(rest);
   return nullptr;
 }
 
@@ -513,8 +576,7 @@ int EpollDriver::CloseOp(int fd) {
 // ---------------------------------------------------------------------------
 // Attempts and parking.
 
-int EpollDriver::TryPollable(Job* job) {
-  FdState& s = fds_[size_t(job->fd)];
+int EpollDriver::TryPollable(FdState& s, Job* job) {
   const Op& op = *job->op;
   switch (KindOf(op)) {
     // The hot path: one direct syscall each, no variant dispatch.
@@ -532,7 +594,7 @@ int EpollDriver::TryPollable(Job* job) {
       if (!s.writable) return kWouldBlock;
       return AfterWrite(s, epoll_internal::TryOnce(op, s.info), ChainMinimum(op));
     case OpKind::kAccept: {
-      if (std::get_if<Accept>(&op)->multishot) return TryMultishotAccept(job);
+      if (std::get_if<Accept>(&op)->multishot) return TryMultishotAccept(s, job);
       if (!s.readable) return kWouldBlock;
       const int r = epoll_internal::TryOnce(op, s.info);
       if (r == kWouldBlock) NoteWouldBlock(&s.readable);
@@ -555,7 +617,7 @@ int EpollDriver::TryPollable(Job* job) {
 // TryTransfer: one attempt at a Read, Recv, Write or Send on the pollable fd
 // whose state is `s`, unless the readiness cache says it would block; kWouldBlock
 // for any other op.
-int EpollDriver::TryTransfer(FdState& s, const Op& op) {
+RL_HOT int EpollDriver::TryTransfer(FdState& s, const Op& op) {
   switch (KindOf(op)) {
     case OpKind::kRead: {
       if (!s.readable) return kWouldBlock;
@@ -584,12 +646,12 @@ int EpollDriver::TryTransfer(FdState& s, const Op& op) {
   }
 }
 
-void EpollDriver::NoteWouldBlock(bool* ready) {
+RL_HOT void EpollDriver::NoteWouldBlock(bool* ready) {
   ++stats_.syscalls_would_block;
   *ready = false;
 }
 
-int EpollDriver::AfterRead(FdState& s, int res, uint64_t requested) {
+RL_HOT int EpollDriver::AfterRead(FdState& s, int res, uint64_t requested) {
   if (res == kWouldBlock) {
     NoteWouldBlock(&s.readable);
   } else if (res > 0 && (s.level || (s.info.is_stream && uint64_t(res) < requested))) {
@@ -602,7 +664,7 @@ int EpollDriver::AfterRead(FdState& s, int res, uint64_t requested) {
   return res;
 }
 
-int EpollDriver::AfterWrite(FdState& s, int res, uint64_t requested) {
+RL_HOT int EpollDriver::AfterWrite(FdState& s, int res, uint64_t requested) {
   if (res == kWouldBlock) {
     NoteWouldBlock(&s.writable);
   } else if (res >= 0 && s.info.is_stream && uint64_t(res) < requested) {
@@ -611,8 +673,7 @@ int EpollDriver::AfterWrite(FdState& s, int res, uint64_t requested) {
   return res;
 }
 
-int EpollDriver::TryMultishotAccept(Job* job) {
-  FdState& s = fds_[size_t(job->fd)];
+int EpollDriver::TryMultishotAccept(FdState& s, Job* job) {
   // Edge-triggered: accept until EAGAIN (the backlog bounds this loop), one
   // kCqeFMore completion per connection; an error ends the stream.
   for (;;) {
@@ -627,33 +688,29 @@ int EpollDriver::TryMultishotAccept(Job* job) {
   }
 }
 
-int EpollDriver::Park(Job* job) {
-  const int fd = job->fd;
-  FdState& s = fds_[size_t(fd)];
-  WaitList list;
-  uint32_t need;
+int EpollDriver::Park(FdState& s, Job* job) {
   switch (KindOf(*job->op)) {
     case OpKind::kRead:
     case OpKind::kReadv:
     case OpKind::kRecv:
     case OpKind::kAccept:
-      list = WaitList::kIn;
-      need = EPOLLIN | EPOLLRDHUP;
-      break;
+      return ParkOn(s, job, WaitList::kIn, EPOLLIN | EPOLLRDHUP);
     case OpKind::kPollAdd:
-      list = WaitList::kAny;
-      need = std::get<PollAdd>(*job->op).events & kPollMask;
-      break;
+      return ParkOn(s, job, WaitList::kAny, std::get<PollAdd>(*job->op).events & kPollMask);
     default:
-      list = WaitList::kOut;
-      need = EPOLLOUT;
-      break;
+      return ParkOn(s, job, WaitList::kOut, EPOLLOUT);
   }
+}
+
+// ParkOn: puts `job` at the tail of `list` on its fd (state `s`), first making
+// the registration cover `need` (and level-triggered for a read).
+RL_HOT int EpollDriver::ParkOn(FdState& s, Job* job, WaitList list, uint32_t need) {
+  RL_DCHECK(job->list == WaitList::kNone);
   // Reads wait level-triggered (see epoll_driver.h): an fd with a parked read
   // is registered without EPOLLET.
   const bool level = s.level || list == WaitList::kIn;
   if (!s.in_epoll || (s.interest & need) != need || level != s.level) {
-    if (const int err = Register(fd, s, s.interest | need, level); err < 0) return err;
+    if (const int err = Register(job->fd, s, s.interest | need, level); err < 0) return err;
   }
   const int i = int(list);
   job->list = list;
@@ -706,9 +763,9 @@ void EpollDriver::Relax(int fd, FdState& s) {
   (void)Register(fd, s, interest, level);
 }
 
-void EpollDriver::Unpark(Job* job) {
-  if (job->list == WaitList::kNone) return;
-  FdState& s = fds_[size_t(job->fd)];
+RL_HOT void EpollDriver::Unpark(Job* job) {
+  RL_DCHECK(job->list != WaitList::kNone);
+  FdState& s = *fds_.Find(job->fd);
   const int i = int(job->list);
   if (job->prev != nullptr) {
     job->prev->next = job->next;
@@ -730,14 +787,26 @@ namespace {
 
 constexpr uint32_t kMaxIndexed = 1u << 20;
 
-// SlotIndex: SlotIndex(user_data), inline: engine.h documents
+// SlotIndex: Engine::DecodeUserData(user_data).index, inline: engine.h documents
 // the layout (the index is bits 0-31).
 uint32_t SlotIndex(uint64_t user_data) { return static_cast<uint32_t>(user_data); }
 
 }  // namespace
 
-void EpollDriver::Track(Job* job) {
+RL_HOT void EpollDriver::Track(Job* job) {
   RL_CHECK(!job->tracked);
+  const uint32_t index = SlotIndex(job->user_data);
+  if (index < active_by_index_.size() && active_by_index_[index] == nullptr) {
+    job->tracked = true;
+    active_by_index_[index] = job;
+    return;
+  }
+  TrackOverflow(job);
+}
+
+// TrackOverflow: Track's rare cases: the index array must grow, or the index
+// is taken or too large.
+void EpollDriver::TrackOverflow(Job* job) {
   job->tracked = true;
   const uint32_t index = SlotIndex(job->user_data);
   if (index < kMaxIndexed) {
@@ -751,7 +820,7 @@ void EpollDriver::Track(Job* job) {
   RL_CHECK(inserted);  // one request per user_data in flight
 }
 
-void EpollDriver::Untrack(Job* job) {
+RL_HOT void EpollDriver::Untrack(Job* job) {
   RL_CHECK(job->tracked);
   job->tracked = false;
   const uint32_t index = SlotIndex(job->user_data);
@@ -773,34 +842,49 @@ EpollDriver::Job* EpollDriver::FindActive(uint64_t user_data) {
   return it == active_overflow_.end() ? nullptr : it->second;
 }
 
-void EpollDriver::RetryIn(int fd, WaitList list) {
+RL_HOT void EpollDriver::RetryIn(FdState& s, WaitList list) {
   // Oldest first; stop at the first that must wait: with edge triggering, EAGAIN
   // means a new edge will come. Completing the head may start the next op of its
   // chain (parked at the tail, or done at once), never end another parked op.
-  while (Job* job = fds_[size_t(fd)].head[int(list)]) {
-    const int r = TryPollable(job);
+  // `s` stays valid: the fd table never moves a state.
+  while (Job* job = s.head[int(list)]) {
+    int r;
+    switch (KindOf(*job->op)) {
+      case OpKind::kRead:
+      case OpKind::kRecv:
+      case OpKind::kWrite:
+      case OpKind::kSend:
+        r = TryTransfer(s, *job->op);  // the hot path, inline
+        break;
+      default:
+        r = TryPollable(s, job);
+        break;
+    }
     if (r == kWouldBlock) return;
-    RunChain(Complete(job, r));
+    if (ChainRest* rest = Finish(job, r)) RunChain(rest);
   }
 }
 
 void EpollDriver::RetryAny(int fd) {
-  FdState& s = fds_[size_t(fd)];
+  FdState& s = *fds_.Find(fd);
   if (s.head[int(WaitList::kAny)] == nullptr) return;
   // poll(2) consumes nothing, so every parked PollAdd is asked. Snapshot first:
   // completing one may start (and park) new jobs, possibly in a reused Job.
-  std::vector<Job*> batch;
+  std::vector<Job*> batch = std::move(any_batch_);
+  batch.clear();
   for (Job* j = s.head[int(WaitList::kAny)]; j != nullptr; j = j->next) batch.push_back(j);
   for (Job* job : batch) {
     if (job->list != WaitList::kAny || job->fd != fd) continue;
-    const int r = TryPollable(job);
+    const int r = TryPollable(s, job);
     if (r != kWouldBlock) RunChain(Complete(job, r));
   }
+  any_batch_ = std::move(batch);
 }
 
 void EpollDriver::RetryAll(int fd) {
-  RetryIn(fd, WaitList::kIn);
-  RetryIn(fd, WaitList::kOut);
+  FdState& s = *fds_.Find(fd);
+  RetryIn(s, WaitList::kIn);
+  RetryIn(s, WaitList::kOut);
   RetryAny(fd);
 }
 
@@ -817,26 +901,83 @@ void EpollDriver::ProcessRetries() {
 }
 
 // ---------------------------------------------------------------------------
-// Linked timeouts and the pool.
+// Linked timeouts (a binary min-heap of TimerEntry; each armed job knows its
+// position, so disarming is O(log n) and allocates nothing) and the pool.
+
+namespace {
+
+bool Before(uint64_t a_deadline, uint64_t a_seq, uint64_t b_deadline, uint64_t b_seq) {
+  return a_deadline != b_deadline ? a_deadline < b_deadline : a_seq < b_seq;
+}
+
+}  // namespace
+
+// TimerSiftUp: places `entry` at hole `i` or above, moving parents down.
+void EpollDriver::TimerSiftUp(size_t i, TimerEntry entry) {
+  while (i > 0) {
+    const size_t parent = (i - 1) / 2;
+    const TimerEntry& p = timers_[parent];
+    if (!Before(entry.deadline_ns, entry.seq, p.deadline_ns, p.seq)) break;
+    timers_[i] = p;
+    timers_[i].job->timer_index = uint32_t(i);
+    i = parent;
+  }
+  timers_[i] = entry;
+  entry.job->timer_index = uint32_t(i);
+}
+
+// TimerSiftDown: places `entry` at hole `i` or below, moving children up.
+void EpollDriver::TimerSiftDown(size_t i, TimerEntry entry) {
+  const size_t n = timers_.size();
+  for (;;) {
+    size_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && Before(timers_[child + 1].deadline_ns, timers_[child + 1].seq,
+                                timers_[child].deadline_ns, timers_[child].seq)) {
+      ++child;
+    }
+    const TimerEntry& c = timers_[child];
+    if (!Before(c.deadline_ns, c.seq, entry.deadline_ns, entry.seq)) break;
+    timers_[i] = c;
+    timers_[i].job->timer_index = uint32_t(i);
+    i = child;
+  }
+  timers_[i] = entry;
+  entry.job->timer_index = uint32_t(i);
+}
+
+// TimerRemove: takes entry `i` out of the heap and disarms its job.
+void EpollDriver::TimerRemove(size_t i) {
+  RL_CHECK(i < timers_.size());
+  timers_[i].job->timer_index = kNoTimer;
+  const TimerEntry last = timers_.back();
+  timers_.pop_back();
+  if (i == timers_.size()) return;  // it was the last
+  // `last` goes into the hole: up if it is earlier than the hole's parent, else down.
+  if (i > 0 && Before(last.deadline_ns, last.seq, timers_[(i - 1) / 2].deadline_ns,
+                      timers_[(i - 1) / 2].seq)) {
+    TimerSiftUp(i, last);
+  } else {
+    TimerSiftDown(i, last);
+  }
+}
 
 void EpollDriver::ArmTimer(Job* job) {
   if (!job->has_timeout) return;
-  RL_CHECK(!job->timer_armed);
-  job->timer = timers_.emplace(job->deadline_ns, job);
-  job->timer_armed = true;
+  RL_CHECK(job->timer_index == kNoTimer);
+  timers_.push_back(TimerEntry{});
+  TimerSiftUp(timers_.size() - 1, TimerEntry{job->deadline_ns, timer_seq_++, job});
 }
 
 void EpollDriver::DisarmTimer(Job* job) {
-  if (!job->timer_armed) return;
-  timers_.erase(job->timer);
-  job->timer_armed = false;
+  RL_CHECK(job->timer_index < timers_.size() && timers_[job->timer_index].job == job);
+  TimerRemove(job->timer_index);
 }
 
 void EpollDriver::FireTimers(uint64_t now_ns) {
-  while (!timers_.empty() && timers_.begin()->first <= now_ns) {
-    Job* job = timers_.begin()->second;
-    timers_.erase(timers_.begin());
-    job->timer_armed = false;
+  while (!timers_.empty() && timers_[0].deadline_ns <= now_ns) {
+    Job* job = timers_[0].job;
+    TimerRemove(0);
     ++stats_.timeouts_fired;
     if (job->in_pool) {
       if (!pool_->TryCancel(&job->work)) {
@@ -853,11 +994,13 @@ void EpollDriver::FireTimers(uint64_t now_ns) {
   }
 }
 
-std::unique_ptr<EpollDriver::ChainRest> EpollDriver::SendToPool(Job* job) {
+EpollDriver::ChainRest* EpollDriver::SendToPool(Job* job) {
   // file_workers = 0: synchronous, on the loop's thread.
   if (pool_ == nullptr) return Complete(job, epoll_internal::RunBlocking(*job->op));
   ++stats_.pool_ops;
   job->in_pool = true;
+  job->work.op = job->op;
+  RL_DCHECK(job->work.context == job);
   pool_->Submit(&job->work);
   ArmTimer(job);
   Track(job);

@@ -52,6 +52,12 @@
 //   is); MSG_WAITALL is not looped over.
 // - Completions are queued while requests are carried out and events reaped, and
 //   fed to engine.HandleCompletion only at the end of Poll, never recursively.
+// - Costs: a lone op (no chain, no deadline) on a socket or pipe the driver
+//   already knows is tried at once and, if it would block, parked in a recycled
+//   Job; an fd's state is found by indexing a vector (internal/fd_table.h), a
+//   parked op by its engine slot index; linked timeouts wait in a heap. Jobs,
+//   chain remainders and timer entries are recycled, so steady state allocates
+//   nothing per op.
 //
 // The fd cache: an fd's kind and readiness are learnt on its first op and kept
 // until the engine's Close op for it (or ForgetFd). An fd closed behind the
@@ -67,7 +73,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -76,6 +81,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "drivers/driver.h"
+#include "drivers/epoll/internal/fd_table.h"
 #include "drivers/epoll/internal/file_pool.h"
 #include "drivers/epoll/internal/io_syscalls.h"
 
@@ -161,39 +167,55 @@ class EpollDriver : public Driver {
     bool Idle() const;
   };
 
+  // TimerEntry: one armed linked timeout in timers_, a binary min-heap ordered by
+  // (deadline_ns, seq): timeouts with equal deadlines fire in arming order.
+  struct TimerEntry {
+    uint64_t deadline_ns;
+    uint64_t seq;
+    Job* job;
+  };
+
   EpollDriver(Options options, int epoll_fd, int wake_fd);
 
   // Requests in.
   void SubmitPending(Engine& engine);
+  bool StartLone(const Request& request);
   void StartGroup(std::span<const Request> group);
-  bool TryAtOnce(const Request& request);
   void DoCancel(const Request& request);
   void DoShutdown(const Request& request);
 
-  // An op's life.
+  // An op's life. A ChainRest* returned is the rest of a chain whose op just
+  // succeeded, for RunChain to start (nullptr: nothing to run).
   Job* NewJob(const Request& op_request, const Request* timeout);
-  std::unique_ptr<ChainRest> Begin(Job* job);
-  std::unique_ptr<ChainRest> BeginOnFd(Job* job);
-  std::unique_ptr<ChainRest> Complete(Job* job, int res);
-  void RunChain(std::unique_ptr<ChainRest> rest);
+  Job* GrowJobs();
+  void FreeJob(Job* job);
+  ChainRest* NewChain();
+  void FreeChain(ChainRest* rest);
+  ChainRest* Begin(Job* job);
+  ChainRest* BeginOnFd(Job* job);
+  ChainRest* Complete(Job* job, int res);
+  ChainRest* Finish(Job* job, int res);
+  void RunChain(ChainRest* rest);
   void CancelRest(const ChainRest& rest);
-  int TryPollable(Job* job);
+  int TryPollable(FdState& s, Job* job);
   int TryTransfer(FdState& s, const Op& op);
-  int TryMultishotAccept(Job* job);
+  int TryMultishotAccept(FdState& s, Job* job);
   int AfterRead(FdState& s, int res, uint64_t requested);
   int AfterWrite(FdState& s, int res, uint64_t requested);
   void NoteWouldBlock(bool* ready);
   int CloseOp(int fd);
 
   // Parking.
-  int Park(Job* job);
+  int Park(FdState& s, Job* job);
+  int ParkOn(FdState& s, Job* job, WaitList list, uint32_t need);
   int Register(int fd, FdState& s, uint32_t interest, bool level);
   void Relax(int fd, FdState& s);
   void Unpark(Job* job);
   void Track(Job* job);
+  void TrackOverflow(Job* job);
   void Untrack(Job* job);
   Job* FindActive(uint64_t user_data);
-  void RetryIn(int fd, WaitList list);
+  void RetryIn(FdState& s, WaitList list);
   void RetryAny(int fd);
   void RetryAll(int fd);
   void ProcessRetries();
@@ -204,7 +226,10 @@ class EpollDriver : public Driver {
   void ArmTimer(Job* job);
   void DisarmTimer(Job* job);
   void FireTimers(uint64_t now_ns);
-  std::unique_ptr<ChainRest> SendToPool(Job* job);
+  void TimerSiftUp(size_t i, TimerEntry entry);
+  void TimerSiftDown(size_t i, TimerEntry entry);
+  void TimerRemove(size_t i);
+  ChainRest* SendToPool(Job* job);
   void ReapPool();
   absl::Status WaitAndDispatch(const Engine& engine, bool block);
   void Dispatch(const epoll_event& event);
@@ -218,38 +243,25 @@ class EpollDriver : public Driver {
   std::atomic<uint64_t> wake_writes_{0};
   bool use_pwait2_ = true;  // epoll_pwait2 (5.11) until it says ENOSYS
 
-  // FdTable: FdStates indexed by fd, in fixed chunks: growing it keeps references
-  // to existing states valid while a completion starts the next op of a chain on
-  // a new fd, and a lookup is a shift and a mask (a deque's is a division).
-  class FdTable {
-   public:
-    size_t size() const { return size_; }
-    FdState& operator[](size_t fd) { return chunks_[fd >> kShift][fd & kMask]; }
-    const FdState& operator[](size_t fd) const { return chunks_[fd >> kShift][fd & kMask]; }
-    // resize: grows to at least `n` states (never shrinks).
-    void resize(size_t n) {
-      while (chunks_.size() << kShift < n)
-        chunks_.push_back(std::make_unique<FdState[]>(kMask + 1));
-      if (n > size_) size_ = n;
-    }
-
-   private:
-    static constexpr size_t kShift = 6;
-    static constexpr size_t kMask = (size_t{1} << kShift) - 1;
-    std::vector<std::unique_ptr<FdState[]>> chunks_;
-    size_t size_ = 0;
-  };
-  FdTable fds_;
+  // The FdState of each fd the driver has seen (see internal/fd_table.h).
+  epoll_internal::FdTable<FdState> fds_;
   // Parked or pooled ops (what a kCancel may find), by the engine slot index their
   // user_data names (Engine::DecodeUserData): an array lookup, no hashing, on the
   // hot path. A user_data whose index is taken or too large (not the engine's
   // layout) goes to the overflow map.
   std::vector<Job*> active_by_index_;
   absl::flat_hash_map<uint64_t, Job*> active_overflow_;
-  std::multimap<uint64_t, Job*> timers_;           // linked timeouts, by deadline
-  std::vector<std::unique_ptr<Job>> job_storage_;  // every Job ever made
-  std::vector<Job*> free_jobs_;
-  std::vector<int> retry_fds_;  // fds whose parked ops must be tried again
+  std::vector<TimerEntry> timers_;  // armed linked timeouts: a min-heap
+  uint64_t timer_seq_ = 0;          // arming order, the heap's tie-break
+  // Jobs are made in chunks and recycled through a free list (linked through
+  // Job::next); chain remainders are recycled likewise (their vectors keep their
+  // capacity). Steady state allocates nothing per op.
+  std::vector<std::unique_ptr<Job[]>> job_chunks_;
+  Job* free_jobs_ = nullptr;
+  std::vector<std::unique_ptr<ChainRest>> chain_storage_;
+  std::vector<ChainRest*> free_chains_;
+  std::vector<int> retry_fds_;   // fds whose parked ops must be tried again
+  std::vector<Job*> any_batch_;  // RetryAny's snapshot (kept for its capacity)
   struct Completion {
     uint64_t user_data;
     int32_t res;

@@ -12,10 +12,13 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -764,6 +767,123 @@ TEST_F(EpollDriverTest, WakeFromAnotherThreadEndsABlockedPoll) {
   Step();
   EXPECT_EQ(engine_.stats().timers_fired, 0u);
   Drain();
+}
+
+// The linked timeouts are a heap: ops that complete first leave from its middle,
+// the rest fire in deadline order (equal deadlines in the order they were armed),
+// never early.
+TEST_F(EpollDriverTest, LinkedTimeoutsFireInDeadlineOrder) {
+  constexpr int kPipes = 8;
+  // Deadlines in ms; 1 and 4 are written to at once and never time out.
+  constexpr uint64_t kAfterMs[kPipes] = {60, 20, 50, 20, 90, 40, 30, 20};
+  int p[kPipes][2];
+  char buf[kPipes][4];
+  const uint64_t start = driver_->NowNs();
+  for (int i = 0; i < kPipes; ++i) {
+    ASSERT_EQ(::pipe2(p[i], O_CLOEXEC), 0);
+    Submit(Read{p[i][0], buf[i], sizeof(buf[i])}, 100 + uint64_t(i), start + kAfterMs[i] * kMs);
+  }
+  Step(/*wait=*/false);  // every read parks with its timer armed
+  ASSERT_EQ(::write(p[1][1], "x", 1), 1);
+  ASSERT_EQ(::write(p[4][1], "x", 1), 1);
+  for (int i = 0; i < kPipes; ++i) {
+    const Event e = Final(100 + uint64_t(i));
+    if (i == 1 || i == 4) {
+      EXPECT_EQ(e.res, 1) << i;
+    } else {
+      EXPECT_EQ(e.res, -kTimedOut) << i;
+    }
+  }
+  EXPECT_GE(driver_->NowNs(), start + 60 * kMs);  // the last to time out (pipe 0)
+  EXPECT_EQ(driver_->stats().timeouts_fired, uint64_t(kPipes - 2));
+  // By deadline (20: 3 then 7; 30: 6; 40: 5; 50: 2; 60: 0), never by submission.
+  const int order[] = {3, 7, 6, 5, 2, 0};
+  for (size_t k = 0; k + 1 < std::size(order); ++k) {
+    EXPECT_LT(IndexOf(100 + uint64_t(order[k])), IndexOf(100 + uint64_t(order[k + 1])))
+        << order[k] << " before " << order[k + 1];
+  }
+  for (int i = 0; i < kPipes; ++i) {
+    engine_.Close(p[i][0], 200 + uint64_t(i));
+    engine_.Close(p[i][1], 300 + uint64_t(i));
+  }
+  EXPECT_EQ(Final(300 + kPipes - 1).res, 0);
+  Drain();
+}
+
+// More parked ops than one chunk of jobs holds, each with an armed timer, ended
+// in an order unrelated to their parking: cancels, data, then data again on the
+// same pipes (the recycled jobs and timers start clean).
+TEST_F(EpollDriverTest, ManyParkedOpsWithDeadlinesEndOnceEach) {
+  constexpr int kPipes = 100;  // 200 requests: within the engine's max_in_flight
+  std::vector<std::array<int, 2>> p(kPipes);
+  std::vector<std::array<char, 4>> buf(kPipes);
+  std::vector<OpId> ids(kPipes);
+  const uint64_t far = driver_->NowNs() + 10000 * kMs;
+  for (int round = 0; round < 2; ++round) {
+    const uint64_t tag = 1000 * uint64_t(round + 1);
+    for (int i = 0; i < kPipes; ++i) {
+      if (round == 0) {
+        ASSERT_EQ(::pipe2(p[size_t(i)].data(), O_CLOEXEC), 0);
+      }
+      ids[size_t(i)] = Submit(Read{p[size_t(i)][0], buf[size_t(i)].data(), 4}, tag + uint64_t(i),
+                              far + uint64_t(i % 7) * kMs);
+    }
+    Step(/*wait=*/false);  // all park
+    for (int i = 0; i < kPipes; i += 3) ASSERT_TRUE(engine_.Cancel(ids[size_t(i)]));
+    for (int i = kPipes - 1; i >= 0; --i) {
+      if (i % 3 != 0) {
+        ASSERT_EQ(::write(p[size_t(i)][1], "y", 1), 1);
+      }
+    }
+    for (int i = 0; i < kPipes; ++i) {
+      EXPECT_EQ(Final(tag + uint64_t(i)).res, i % 3 == 0 ? -ECANCELED : 1) << round << "/" << i;
+    }
+  }
+  EXPECT_EQ(driver_->stats().timeouts_fired, 0u);
+  EXPECT_EQ(engine_.stats().rejected_completions, 0u);
+  for (int i = 0; i < kPipes; ++i) {
+    engine_.Close(p[size_t(i)][0], 5000 + uint64_t(i));
+    engine_.Close(p[size_t(i)][1], 6000 + uint64_t(i));
+  }
+  EXPECT_EQ(Final(6000 + kPipes - 1).res, 0);
+  Drain();
+}
+
+// An fd number above the dense part of the fd table (see internal/fd_table.h)
+// works like any other, and is let go of on its Close op.
+TEST_F(EpollDriverTest, HighFdNumbersWork) {
+  rlimit lim;
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &lim), 0);
+  constexpr int kHigh = (1 << 16) + 10;
+  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < rlim_t(kHigh) + 2) {
+    GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << lim.rlim_max << " is below " << kHigh + 2;
+  }
+  const rlimit saved = lim;
+  lim.rlim_cur = std::max<rlim_t>(lim.rlim_cur, rlim_t(kHigh) + 2);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lim), 0);
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  const int r = ::fcntl(p[0], F_DUPFD_CLOEXEC, kHigh);
+  const int w = ::fcntl(p[1], F_DUPFD_CLOEXEC, kHigh);
+  ASSERT_GE(r, kHigh);
+  ASSERT_GE(w, kHigh);
+  ::close(p[0]);
+  ::close(p[1]);
+  char buf[8];
+  Submit(Read{r, buf, sizeof(buf)}, 1);
+  Step(/*wait=*/false);  // parks on the high fd
+  EXPECT_EQ(FindFinal(1), nullptr);
+  EXPECT_TRUE(driver_->SetNonblockOn(r));
+  Submit(Write{w, "hi", 2}, 2);
+  EXPECT_EQ(Final(2).res, 2);
+  EXPECT_EQ(Final(1).res, 2);
+  engine_.Close(r, 3);
+  engine_.Close(w, 4);
+  EXPECT_EQ(Final(3).res, 0);
+  EXPECT_EQ(Final(4).res, 0);
+  EXPECT_FALSE(driver_->SetNonblockOn(r));
+  Drain();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
 }
 
 }  // namespace

@@ -162,28 +162,6 @@ int TryOnce(const Op& op, const FdInfo& info) {
       op);
 }
 
-int ReadOnce(int fd, void* buf, uint32_t len) {
-  return Nonblocking([&] { return ::read(fd, buf, len); });
-}
-
-int WriteOnce(int fd, const void* buf, uint32_t len, bool is_socket) {
-  if (is_socket)
-    return Nonblocking([&] { return ::send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT); });
-  return Nonblocking([&] { return ::write(fd, buf, len); });
-}
-
-int RecvOnce(const Recv& recv) {
-  // Provided-buffer groups are an io_uring feature this driver does not emulate;
-  // io_uring itself refuses multishot recv without one.
-  if (recv.multishot || recv.buf_group != kNoBufferGroup) return -EINVAL;
-  return Nonblocking(
-      [&] { return ::recv(recv.fd, recv.buf, recv.len, recv.flags | MSG_DONTWAIT); });
-}
-
-int SendOnce(int fd, const void* buf, uint32_t len, int flags) {
-  return Nonblocking([&] { return ::send(fd, buf, len, flags | MSG_NOSIGNAL | MSG_DONTWAIT); });
-}
-
 int ConnectResult(int fd) {
   pollfd pfd{.fd = fd, .events = POLLOUT, .revents = 0};
   const int r = Sys([&] { return ::poll(&pfd, 1, 0); });

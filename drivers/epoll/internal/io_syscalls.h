@@ -13,6 +13,10 @@
 #ifndef RINGLOOP_DRIVERS_EPOLL_INTERNAL_IO_SYSCALLS_H_
 #define RINGLOOP_DRIVERS_EPOLL_INTERNAL_IO_SYSCALLS_H_
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <climits>
 #include <cstdint>
 
@@ -67,12 +71,58 @@ bool NeedsPool(const Op& op, FdInfo::Kind kind);
 int TryOnce(const Op& op, const FdInfo& info);
 
 // ReadOnce, WriteOnce, RecvOnce, SendOnce: the hot-path attempts (what TryOnce
-// does for Read, Write, Recv and Send), callable without a variant dispatch.
-// Writes and sends on sockets carry MSG_NOSIGNAL; recv/send add MSG_DONTWAIT.
+// does for Read, Write, Recv and Send), callable without a variant dispatch, and
+// inline: they are the driver's per-op path. Writes and sends on sockets carry
+// MSG_NOSIGNAL; recv/send add MSG_DONTWAIT.
 int ReadOnce(int fd, void* buf, uint32_t len);
 int WriteOnce(int fd, const void* buf, uint32_t len, bool is_socket);
 int RecvOnce(const Recv& recv);
 int SendOnce(int fd, const void* buf, uint32_t len, int flags);
+
+// NonblockingResult: a nonblocking syscall's return value `r` (errno set when
+// negative) as TryOnce answers: the value, kWouldBlock for EAGAIN/EWOULDBLOCK,
+// or -errno. EINTR must have been retried by the caller.
+inline int NonblockingResult(long r) {
+  if (r >= 0) return static_cast<int>(r);
+  return (errno == EAGAIN || errno == EWOULDBLOCK) ? kWouldBlock : -errno;
+}
+
+inline int ReadOnce(int fd, void* buf, uint32_t len) {
+  long r;
+  while ((r = ::read(fd, buf, len)) < 0 && errno == EINTR) {
+  }
+  return NonblockingResult(r);
+}
+
+inline int WriteOnce(int fd, const void* buf, uint32_t len, bool is_socket) {
+  long r;
+  if (is_socket) {
+    while ((r = ::send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EINTR) {
+    }
+  } else {
+    while ((r = ::write(fd, buf, len)) < 0 && errno == EINTR) {
+    }
+  }
+  return NonblockingResult(r);
+}
+
+inline int RecvOnce(const Recv& recv) {
+  // Provided-buffer groups are an io_uring feature this driver does not emulate;
+  // io_uring itself refuses multishot recv without one.
+  if (recv.multishot || recv.buf_group != kNoBufferGroup) return -EINVAL;
+  long r;
+  while ((r = ::recv(recv.fd, recv.buf, recv.len, recv.flags | MSG_DONTWAIT)) < 0 &&
+         errno == EINTR) {
+  }
+  return NonblockingResult(r);
+}
+
+inline int SendOnce(int fd, const void* buf, uint32_t len, int flags) {
+  long r;
+  while ((r = ::send(fd, buf, len, flags | MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EINTR) {
+  }
+  return NonblockingResult(r);
+}
 
 // ConnectResult: the outcome of a connect that answered EINPROGRESS, once its fd
 // may have become writable: kWouldBlock if still in progress, else 0 or -SO_ERROR.
