@@ -332,10 +332,8 @@ void UringDriver::SubmitPending(Engine& engine) {
   const std::span<const Request> requests = engine.PendingRequests();
   size_t done = 0;
   while (done < requests.size()) {
-    if (held_.empty() && sq_free_ > 0 && PrepPlain(requests[done])) {
-      ++done;
-      continue;
-    }
+    done += PrepPlainRun(requests.subspan(done));
+    if (done == requests.size()) break;
     const size_t n = ChainLength(requests, done);
     if (!PushChain(requests.subspan(done, n))) break;
     done += n;
@@ -343,39 +341,53 @@ void UringDriver::SubmitPending(Engine& engine) {
   engine.ConsumeRequests(done);
 }
 
-// PrepPlain: PushChain's straight path for the requests a service sends most: a
-// single op (no link) of a kind the ring runs, with no registered file or buffer
-// to look up and no socket write to turn into a send. Fills its SQE as
-// PrepRequest would (callers made sure no chain is held and the SQ has room);
-// false, having done nothing, for anything else.
-bool UringDriver::PrepPlain(const Request& r) {
-  if (r.kind != RequestKind::kOp || r.link || prep_ctx_.fd_slots != nullptr) return false;
+// PrepPlainRun: PushChain's straight path for the requests a service sends most.
+// Fills the SQEs of the leading plain requests (FillPlain) while the SQ has room
+// and no chain is held; returns how many it took (0: the general path goes next).
+size_t UringDriver::PrepPlainRun(std::span<const Request> requests) {
+  if (!held_.empty() || prep_ctx_.fd_slots != nullptr) return 0;
+  io_uring_sq& sq = ring_.sq;
+  const unsigned mask = sq.ring_mask;
+  unsigned tail = sq.sqe_tail;
+  const size_t room = std::min<size_t>(requests.size(), sq_free_);
+  size_t n = 0;
+  while (n < room && FillPlain(&sq.sqes[tail & mask], requests[n])) {
+    ++n;
+    ++tail;
+  }
+  sq.sqe_tail = tail;
+  sq_free_ -= static_cast<unsigned>(n);
+  sqes_in_kernel_ += n;
+  stats_.sqes += n;
+  return n;
+}
+
+// FillPlain: fills `sqe` for a plain request, as PrepRequest would: a single op
+// (no link) of a kind the ring runs, with no registered buffer to look up and no
+// socket write to turn into a send. False, leaving `sqe` untouched, otherwise.
+bool UringDriver::FillPlain(io_uring_sqe* sqe, const Request& r) const {
+  if (r.kind != RequestKind::kOp || r.link) return false;
   const Op& op = *r.op;
   const OpKind kind = KindOf(op);
   if (RunsSync(kind)) return false;
-  io_uring_sqe* sqe;
   switch (kind) {
     case OpKind::kNop:
-      sqe = NextSqe();
       io_uring_prep_nop(sqe);
       break;
     case OpKind::kRead: {
       if (!prep_ctx_.fixed_buffers.empty()) return false;
       const Read& o = *std::get_if<Read>(&op);
-      sqe = NextSqe();
       io_uring_prep_read(sqe, o.fd, o.buf, o.len, o.offset);
       break;
     }
     case OpKind::kRecv: {
       const Recv& o = *std::get_if<Recv>(&op);
       if (o.multishot || o.buf_group != kNoBufferGroup) return false;
-      sqe = NextSqe();
       io_uring_prep_recv(sqe, o.fd, o.buf, o.len, o.flags);
       break;
     }
     case OpKind::kSend: {
       const Send& o = *std::get_if<Send>(&op);
-      sqe = NextSqe();
       io_uring_prep_send(sqe, o.fd, o.buf, o.len, o.flags | MSG_NOSIGNAL);
       break;
     }
@@ -880,34 +892,51 @@ absl::Status UringDriver::SubmitAndWait(const Engine& engine, uint64_t wait_unti
 // and the completions decided while reaping. `engine` is null while draining.
 absl::Status UringDriver::Reap(Engine* engine) {
   FeedLocal(engine);
+  io_uring_cq& cq = ring_.cq;
+  const unsigned shift = (ring_.flags & IORING_SETUP_CQE32) != 0 ? 1 : 0;
   for (int round = 0; round < kFlushRounds; ++round) {
-    unsigned head;
-    unsigned n = 0;
-    io_uring_cqe* cqe;
+    // The CQEs present now; later ones wait for the next round or Poll.
+    unsigned head = *cq.khead;
+    const unsigned tail = io_uring_smp_load_acquire(cq.ktail);
     // The final CQEs of engine requests, while no chain is held, go to the engine
     // in batches; any other CQE first flushes the batch, so order is kept.
+    // Kept in locals (the batch's stores could alias members otherwise).
     Completion* const batch = reap_batch_.data();
+    const size_t batch_size = reap_batch_.size();
+    const io_uring_cqe* const cqes = cq.cqes;
+    const unsigned mask = cq.ring_mask;
+    bool straight = engine != nullptr && held_.empty();
+    uint64_t in_kernel = sqes_in_kernel_;
     size_t batched = 0;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      ++n;
-      const uint64_t user_data = cqe->user_data;
-      if (engine != nullptr && !IsDriverUserData(user_data) &&
-          (cqe->flags & IORING_CQE_F_MORE) == 0 && held_.empty() && sqes_in_kernel_ > 0) {
-        ++stats_.cqes;
-        --sqes_in_kernel_;
-        batch[batched++] = Completion{user_data, cqe->res, cqe->flags};
-        if (batched == reap_batch_.size()) {
-          engine->HandleCompletions(std::span<const Completion>(batch, batched));
-          batched = 0;
-        }
+    const auto flush = [&] {
+      stats_.cqes += batched;
+      engine->HandleCompletions(std::span<const Completion>(batch, batched));
+      batched = 0;
+    };
+    for (; head != tail; ++head) {
+      const io_uring_cqe& cqe = cqes[(head & mask) << shift];
+      const uint64_t user_data = cqe.user_data;
+      const uint32_t flags = cqe.flags;
+      if (straight && !IsDriverUserData(user_data) && (flags & IORING_CQE_F_MORE) == 0 &&
+          in_kernel > 0) {
+        --in_kernel;
+        Completion& c = batch[batched++];
+        c.user_data = user_data;
+        c.res = cqe.res;
+        c.flags = flags;
+        if (batched == batch_size) flush();
         continue;
       }
-      if (batched > 0) engine->HandleCompletions(std::span<const Completion>(batch, batched));
-      batched = 0;
-      Dispatch(engine, user_data, cqe->res, cqe->flags);
+      if (batched > 0) flush();
+      sqes_in_kernel_ = in_kernel;
+      Dispatch(engine, user_data, cqe.res, flags);
+      in_kernel = sqes_in_kernel_;
+      straight = engine != nullptr && held_.empty();
     }
-    if (batched > 0) engine->HandleCompletions(std::span<const Completion>(batch, batched));
-    io_uring_cq_advance(&ring_, n);
+    if (batched > 0) flush();
+    sqes_in_kernel_ = in_kernel;
+    // Hand the CQ entries back to the kernel only once they have been read.
+    io_uring_smp_store_release(cq.khead, head);
     if (!CqNeedsFlush()) break;
     if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0) {
       ++stats_.overflow_flushes;

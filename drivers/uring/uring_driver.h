@@ -225,7 +225,8 @@ class UringDriver final : public Driver {
 
   // Submission.
   void SubmitPending(Engine& engine);
-  bool PrepPlain(const Request& r);
+  size_t PrepPlainRun(std::span<const Request> requests);
+  bool FillPlain(io_uring_sqe* sqe, const Request& r) const;
   bool PushChain(std::span<const Request> chain);
   bool RunChain(std::span<const Request> chain);
   size_t RunLocal(std::span<const Request> chain, size_t i);
