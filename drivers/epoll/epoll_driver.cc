@@ -71,6 +71,7 @@ struct EpollDriver::Job {
   uint32_t timer_index = kNoTimer;  // position in timers_ while armed
   uint64_t timeout_user_data = 0;
   uint64_t deadline_ns = 0;
+  FdState* state = nullptr;  // while parked: its fd's (states never move)
   Job* prev = nullptr;
   Job* next = nullptr;        // the wait list's, or the free list's
   ChainRest* rest = nullptr;  // what runs after this op succeeds
@@ -182,18 +183,24 @@ void EpollDriver::ForgetFd(int fd) {
 
 absl::Status EpollDriver::Poll(Engine& engine, bool wait) {
   SubmitPending(engine);
-  if (!retry_fds_.empty()) ProcessRetries();
-  if (!timers_.empty()) FireTimers(NowNs());
+  if (!retry_fds_.empty() || !timers_.empty()) RetriesAndTimers();
   const bool block = wait && ready_.empty() && !engine.HasEvents();
   absl::Status status = WaitAndDispatch(engine, block);
-  if (!retry_fds_.empty()) ProcessRetries();
-  if (!timers_.empty()) FireTimers(NowNs());
+  if (!retry_fds_.empty() || !timers_.empty()) RetriesAndTimers();
   // Completions go in only now, after every syscall of this cycle: the engine is
   // never re-entered while the driver is mid-way through a request.
-  for (const Completion& c : ready_) engine.HandleCompletion(c.user_data, c.res, c.flags);
-  ready_.clear();
+  if (!ready_.empty()) {
+    engine.HandleCompletions(ready_);
+    ready_.clear();
+  }
   engine.AdvanceTime(NowNs());
   return status;
+}
+
+// RetriesAndTimers: Poll's rarer steps: parked ops to try again, expired timers.
+void EpollDriver::RetriesAndTimers() {
+  if (!retry_fds_.empty()) ProcessRetries();
+  if (!timers_.empty()) FireTimers(NowNs());
 }
 
 RL_HOT void EpollDriver::SubmitPending(Engine& engine) {
@@ -389,8 +396,8 @@ void EpollDriver::DoShutdown(const Request& request) {
 }
 
 RL_HOT EpollDriver::Job* EpollDriver::NewJob(const Request& op_request, const Request* timeout) {
-  RL_CHECK(op_request.kind == RequestKind::kOp);
-  RL_CHECK(op_request.op != nullptr);
+  // StartLone and StartGroup checked the request's kind.
+  RL_DCHECK(op_request.kind == RequestKind::kOp && op_request.op != nullptr);
   Job* job = free_jobs_ != nullptr ? free_jobs_ : GrowJobs();
   free_jobs_ = job->next;
   // FreeJob and Complete left these so.
@@ -406,7 +413,7 @@ RL_HOT EpollDriver::Job* EpollDriver::NewJob(const Request& op_request, const Re
     job->timeout_user_data = timeout->user_data;
     job->deadline_ns = timeout->deadline_ns;
   }
-  job->prev = job->next = nullptr;
+  // prev and next are set when the job parks (ParkOn), and read only while parked.
   return job;
 }
 
@@ -714,6 +721,7 @@ RL_HOT int EpollDriver::ParkOn(FdState& s, Job* job, WaitList list, uint32_t nee
   }
   const int i = int(list);
   job->list = list;
+  job->state = &s;
   job->next = nullptr;
   job->prev = s.tail[i];
   if (s.tail[i] != nullptr) {
@@ -765,21 +773,21 @@ void EpollDriver::Relax(int fd, FdState& s) {
 
 RL_HOT void EpollDriver::Unpark(Job* job) {
   RL_DCHECK(job->list != WaitList::kNone);
-  FdState& s = *fds_.Find(job->fd);
+  FdState& s = *job->state;
+  RL_DCHECK(&s == fds_.Find(job->fd));
   const int i = int(job->list);
   if (job->prev != nullptr) {
     job->prev->next = job->next;
   } else {
-    RL_CHECK(s.head[i] == job);
+    RL_DCHECK(s.head[i] == job);
     s.head[i] = job->next;
   }
   if (job->next != nullptr) {
     job->next->prev = job->prev;
   } else {
-    RL_CHECK(s.tail[i] == job);
+    RL_DCHECK(s.tail[i] == job);
     s.tail[i] = job->prev;
   }
-  job->prev = job->next = nullptr;
   job->list = WaitList::kNone;
 }
 

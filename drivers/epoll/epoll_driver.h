@@ -51,7 +51,8 @@
 //   accepted once the fd was writable (possibly short, as send(2) under io_uring
 //   is); MSG_WAITALL is not looped over.
 // - Completions are queued while requests are carried out and events reaped, and
-//   fed to engine.HandleCompletion only at the end of Poll, never recursively.
+//   fed to the engine (one HandleCompletions batch) only at the end of Poll,
+//   never recursively.
 // - Costs: a lone op (no chain, no deadline) on a socket or pipe the driver
 //   already knows is tried at once and, if it would block, parked in a recycled
 //   Job; an fd's state is found by indexing a vector (internal/fd_table.h), a
@@ -219,6 +220,7 @@ class EpollDriver : public Driver {
   void RetryAny(int fd);
   void RetryAll(int fd);
   void ProcessRetries();
+  void RetriesAndTimers();
   FdState* StateOf(int fd);
   FdState& EnsureState(int fd);
 
@@ -260,14 +262,9 @@ class EpollDriver : public Driver {
   Job* free_jobs_ = nullptr;
   std::vector<std::unique_ptr<ChainRest>> chain_storage_;
   std::vector<ChainRest*> free_chains_;
-  std::vector<int> retry_fds_;   // fds whose parked ops must be tried again
-  std::vector<Job*> any_batch_;  // RetryAny's snapshot (kept for its capacity)
-  struct Completion {
-    uint64_t user_data;
-    int32_t res;
-    uint32_t flags;
-  };
-  std::vector<Completion> ready_;  // fed to the engine at the end of Poll
+  std::vector<int> retry_fds_;     // fds whose parked ops must be tried again
+  std::vector<Job*> any_batch_;    // RetryAny's snapshot (kept for its capacity)
+  std::vector<Completion> ready_;  // fed to the engine at the end of Poll, in one batch
   std::vector<epoll_event> events_;
   std::vector<epoll_internal::PoolWork*> pool_done_;
   Stats stats_;

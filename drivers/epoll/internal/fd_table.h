@@ -34,7 +34,8 @@ class FdTable {
   FdTable& operator=(const FdTable&) = delete;
 
   // Find: the state of `fd`, or nullptr if the table never held it (or fd < 0).
-  State* Find(int fd) {
+  // Inline on the per-op path; the map is looked at only above the limit.
+  [[gnu::always_inline]] State* Find(int fd) {
     if (unsigned(fd) < dense_.size()) return dense_[size_t(fd)];
     return fd >= dense_limit_ ? FindSparse(fd) : nullptr;
   }
@@ -71,7 +72,7 @@ class FdTable {
  private:
   static constexpr size_t kChunk = 64;
 
-  State* FindSparse(int fd) {
+  [[gnu::noinline]] State* FindSparse(int fd) {
     const auto it = sparse_.find(fd);
     return it == sparse_.end() ? nullptr : it->second.get();
   }
