@@ -61,6 +61,8 @@ enum SlotBit : uint16_t {
   kRecancel = 1 << 10,        // a cancel found nothing while the op waited behind
                               // its chain: cancel again once the chain moves
   kRetry = 1 << 11,           // -EINTR seen: resubmit once every completion is in
+  kStraight = 1 << 12,        // submitted alone, no deadline, one shot, not a close
+                              // or timer: fixed at submit (CompletePlain's test)
 };
 
 struct Slot {
@@ -101,22 +103,32 @@ constexpr int kDenseFds = 1 << 16;
 // allocates nothing and the append is a compare and a store.
 template <class T>
 struct Fifo {
-  std::vector<T> items;  // items[head, size) are pending; never shrinks
+  std::unique_ptr<T[]> items;  // items[head, size) are pending; never shrinks
+  size_t capacity = 0;
   size_t head = 0;
   size_t size = 0;
 
   RL_HOT void Append(const T& x) {
-    if (__builtin_expect(size == items.size(), 0)) items.resize(std::max<size_t>(16, 2 * size));
+    if (__builtin_expect(size == capacity, 0)) Grow(std::max<size_t>(16, 2 * size));
     items[size++] = x;
   }
+  // Full: whether the next Append would grow the buffer (straight paths leave
+  // that to the general ones).
+  bool Full() const { return size == capacity; }
+  [[gnu::noinline]] void Grow(size_t n) {
+    if (n <= capacity) return;
+    auto bigger = std::make_unique<T[]>(n);
+    std::copy_n(items.get(), size, bigger.get());
+    items = std::move(bigger);
+    capacity = n;
+  }
   size_t Pending() const { return size - head; }
-  const T* Front() const { return items.data() + head; }
+  const T* Front() const { return items.get() + head; }
   void Consume(size_t n) {
     head += n;
     if (head == size) head = size = 0;
   }
 };
-
 constexpr uint32_t kChunkShift = 8;
 constexpr uint32_t kChunkSize = 1u << kChunkShift;
 
@@ -687,8 +699,8 @@ Engine::Engine(Options options) : s_(std::make_unique<State>()) {
   s_->options = options;
   while (s_->slot_count < options.initial_slots) s_->Grow();
   s_->heap.reserve(options.initial_slots);
-  s_->ready.items.resize(2 * size_t{options.max_in_flight});
-  s_->events.items.resize(options.initial_slots);
+  s_->ready.Grow(2 * size_t{options.max_in_flight});
+  s_->events.Grow(options.initial_slots);
 }
 
 Engine::~Engine() = default;
@@ -744,6 +756,8 @@ OpId Engine::State::Place(const SubmitArgs& args, const OpFacts& facts, bool lin
   slot.deadline_ns = args.deadline_ns;
   slot.state = SlotState::kQueued;
   slot.Set(kLink, link);
+  slot.Set(kStraight, !link && chain_prev == kNone && slot.deadline_ns == kNoDeadline &&
+                          !slot.Has(kMultishot));
   if (slot.fd >= 0) LinkFd(index);
   const uint32_t needed = slot.deadline_ns == kNoDeadline ? 1 : 2;
   if (!link && q_head == kNone && in_flight + needed <= options.max_in_flight) {
@@ -800,19 +814,20 @@ RL_HOT bool PlainFd(const Op& op, int* fd) {
 
 // SubmitPlain: Submit's straight path, taken when nothing can make it differ
 // from the general one: a plain op (PlainFd) without a deadline, nothing
-// waiting in the queue, room in flight, no drain, and its fd (if any) in the
-// dense table and not closing. It does what Allocate + LinkFd + Emit do for
-// such an op, and nothing else; false (having changed nothing) otherwise.
+// waiting in the queue, room in flight, no drain, a free slot, room in the
+// request buffer, and its fd (if any) already in the dense table and not
+// closing. It does what Allocate + LinkFd + Emit do for such an op, and calls
+// nothing (so Submit needs no stack frame for it); false, having changed
+// nothing, otherwise.
 RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   int fd;
   if (!PlainFd(args.op, &fd) || args.deadline_ns != kNoDeadline || q_head != kNone ||
-      in_flight >= options.max_in_flight || shutting_down || free_head == kNone) {
+      in_flight >= options.max_in_flight || shutting_down || free_head == kNone || ready.Full()) {
     return false;
   }
   FdEntry* e = nullptr;
   if (fd >= 0) {
-    if (fd >= kDenseFds) return false;
-    if (size_t(fd) >= fds.size()) fds.resize(size_t(fd) + 1);
+    if (size_t(fd) >= fds.size()) return false;  // new or far: FdAt grows the table
     e = &fds[fd];
     if (e->close_slot != kNone) return false;
   }
@@ -823,11 +838,8 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   s.op = args.op;
   s.tag = args.tag;
   s.deadline_ns = kNoDeadline;
-  s.q_next = kNone;
   s.heap_pos = kNone;
-  s.op_res = 0;
   s.lt_res = 0;
-  s.op_flags = 0;
   s.fd = fd;
   s.kind = KindOf(args.op);
   s.state = SlotState::kInFlight;
@@ -835,20 +847,23 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   s.chain_next = kNone;
   s.fd_prev = kNone;
   if (e != nullptr) {
-    s.bits = kOpPending | kOnFdList;
+    s.bits = kStraight | kOpPending | kOnFdList;
     s.fd_next = e->head;
     if (e->head != kNone) At(e->head).fd_prev = index;
     e->head = index;
     ++e->count;
   } else {
-    s.bits = kOpPending;
+    s.bits = kStraight | kOpPending;
     s.fd_next = kNone;
   }
-  Request r;
+  Request& r = ready.items[ready.size++];
   r.user_data = Pack(index, s.generation, false, kUdOp);
   r.op = &s.op;
+  r.deadline_ns = 0;
+  r.target = 0;
   r.fd = fd;
-  ready.Append(r);
+  r.kind = RequestKind::kOp;
+  r.link = false;
   ++in_flight;
   ++live;
   ++stats.submitted;
@@ -859,45 +874,58 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
 
 // CompletePlain: HandleCompletion's straight path, for the final completion of
 // an op that nothing else is attached to: no deadline (its linked timeout may
-// have fired already and decide the result), cancel, shutdown,
-// chain neighbour, retry or multishot stream, not a close, not -EINTR. Its
-// event is the completion as is, and its slot is released at once. False
-// (having changed nothing) otherwise.
+// have fired already and decide the result), cancel, shutdown, chain
+// neighbour, retry or multishot stream, not a close, not -EINTR, on a dense fd
+// or none. Its event is the completion as is, and its slot is released at
+// once. It calls nothing; false (having changed nothing) otherwise.
 RL_HOT bool Engine::State::CompletePlain(uint64_t user_data, int32_t res, uint32_t flags) {
   const uint32_t index = uint32_t(user_data);
-  if (index >= slot_count) return false;
+  if (index >= slot_count || events.Full()) return false;
   Slot& s = At(index);
-  if (user_data != Pack(index, s.generation, s.Has(kAttempt), kUdOp)) return false;
-  // Of the flags, only these may be set (kOpPending must be).
-  constexpr uint16_t kPlainBits = kOpPending | kOnFdList | kAttempt;
-  if ((s.bits & ~kPlainBits) != 0 || !s.Has(kOpPending) || s.state != SlotState::kInFlight ||
-      s.deadline_ns != kNoDeadline || s.chain_prev != kNone || s.chain_next != kNone ||
-      s.kind == OpKind::kClose || res == -EINTR || (flags & kCqeFMore) != 0) {
+  // The op request of this slot's current attempt (Pack(index, generation,
+  // attempt, kUdOp); the generation is always within kGenMask).
+  const uint64_t expected = uint64_t{index} | (uint64_t{s.generation} << kGenShift) |
+                            (uint64_t(s.bits & kAttempt) << (kAttemptShift - 4));
+  static_assert(kAttempt == 1 << 4);
+  // A straight op with its request out and nothing else pending or asked.
+  if (user_data != expected || (s.bits & ~(kOnFdList | kAttempt)) != (kStraight | kOpPending) ||
+      s.state != SlotState::kInFlight || res == -EINTR || (flags & kCqeFMore) != 0) {
     return false;
   }
-  Event ev;
+  FdEntry* e = nullptr;
+  if (s.Has(kOnFdList)) {
+    if (s.fd >= kDenseFds) return false;
+    e = &fds[s.fd];
+    // The last op on a closing fd lets the CLOSE go: the general path does that.
+    if (e->count == 1 && e->close_slot != kNone) return false;
+  }
+  Event& ev = events.items[events.size++];
   ev.tag = s.tag;
   ev.res = res;
   ev.flags = (flags & kCqeFBuffer) != 0 ? flags : 0;
   ev.id = OpId{index, s.generation};
   ev.fd = s.fd;
   ev.kind = s.kind;
-  events.Append(ev);
+  ev.more = false;
   RL_CHECK(in_flight > 0);
   --in_flight;
   ++stats.final_events;
   ++stats.completions;
-  s.Set(kOpPending, false);
+  if (e != nullptr) {
+    if (s.fd_prev != kNone) {
+      At(s.fd_prev).fd_next = s.fd_next;
+    } else {
+      e->head = s.fd_next;
+    }
+    if (s.fd_next != kNone) At(s.fd_next).fd_prev = s.fd_prev;
+    --e->count;
+  }
+  s.bits = 0;
   s.state = SlotState::kFree;
   s.generation = (s.generation + 1) & kGenMask;
   s.q_next = free_head;
   free_head = index;
   --live;
-  if (s.Has(kOnFdList)) {
-    const int fd = s.fd;
-    UnlinkFd(index);
-    if (fd >= kDenseFds || fds[fd].count == 0) FdDrained(fd);
-  }
   return true;
 }
 
@@ -994,10 +1022,15 @@ void Engine::Shutdown() {
 bool Engine::HandleCompletion(uint64_t user_data, int32_t res, uint32_t flags) {
   State& s = *s_;
   if (s.CompletePlain(user_data, res, flags)) {
-    if (s.q_head != kNone) s.Pump();
+    if (s.q_head != kNone) return PumpAfterCompletion();
     return true;
   }
   return HandleCompletionGeneral(user_data, res, flags);
+}
+
+bool Engine::PumpAfterCompletion() {
+  s_->Pump();
+  return true;
 }
 
 size_t Engine::HandleCompletions(std::span<const Completion> batch) {

@@ -232,6 +232,7 @@ class Engine {
   // the straight paths of plain ops stay small.
   [[gnu::noinline]] OpId SubmitGeneral(const SubmitArgs& args);
   [[gnu::noinline]] bool HandleCompletionGeneral(uint64_t user_data, int32_t res, uint32_t flags);
+  [[gnu::noinline]] bool PumpAfterCompletion();
 
   std::unique_ptr<State> s_;
 };
