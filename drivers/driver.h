@@ -31,7 +31,9 @@ class Driver {
 
   // Poll: hands every pending request of `engine` to the kernel (whole chains
   // only; what does not fit stays pending), then collects completions and feeds
-  // each to engine.HandleCompletion, then calls engine.AdvanceTime(NowNs()).
+  // each to engine.HandleCompletion(s), then calls engine.AdvanceTime(NowNs())
+  // whenever the engine has a deadline (NextDeadline); the real drivers skip it
+  // when there is none (nothing could fire, and the clock read costs every Poll).
   // With `wait`, blocks until at least one completion arrives, the engine's
   // NextDeadline passes, or Wake() is called; without, never blocks.
   // Returns an error only when the driver itself cannot go on (a lost CQE,

@@ -193,7 +193,7 @@ absl::Status EpollDriver::Poll(Engine& engine, bool wait) {
     engine.HandleCompletions(ready_);
     ready_.clear();
   }
-  engine.AdvanceTime(NowNs());
+  if (engine.NextDeadline().has_value()) engine.AdvanceTime(NowNs());
   return status;
 }
 

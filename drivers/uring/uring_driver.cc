@@ -321,7 +321,7 @@ absl::Status UringDriver::PollFor(Engine& engine, uint64_t max_wait_ns) {
   }
   absl::Status status = SubmitAndWait(engine, wait_until_ns);
   absl::Status reaped = Reap(&engine);
-  engine.AdvanceTime(NowNs());
+  if (engine.NextDeadline().has_value()) engine.AdvanceTime(NowNs());
   return status.ok() ? reaped : status;
 }
 
