@@ -120,6 +120,10 @@ fuzz: setup
 	done; \
 	exit $$rc
 
+# Benchmarks run pinned to one CPU (the last): both sides of every ratio run on
+# one thread, and pinning keeps a migration from landing in one side only.
+BENCH_CPU ?= $(shell echo $$(( $$(nproc) - 1 )))
+
 bench: setup
 	@targets=$$($(call query_tagged,benchmark)); \
 	if [ -z "$$targets" ]; then echo "make bench: no targets tagged benchmark yet"; exit 0; fi; \
@@ -127,7 +131,7 @@ bench: setup
 	rc=0; \
 	for t in $$targets; do \
 	  echo "bench: $$t"; \
-	  $(BAZEL) run --config=opt $(BAZEL_FLAGS) $$t -- $(BENCH_ARGS) || rc=1; \
+	  $(BAZEL) run --config=opt $(BAZEL_FLAGS) --run_under="taskset -c $(BENCH_CPU)" $$t -- $(BENCH_ARGS) || rc=1; \
 	done; \
 	exit $$rc
 

@@ -147,6 +147,7 @@ struct Engine::State {
   // The fd table: dense for the fd numbers services use, sparse above (an fd
   // may be as large as fs.nr_open allows; a dense table would be gigabytes).
   std::vector<FdEntry> fds;
+  uint32_t dense_fds = 0;                     // fds.size(), kept to save a division per lookup
   absl::node_hash_map<int, FdEntry> far_fds;  // fd >= kDenseFds; nodes never move
   std::vector<uint32_t> heap;                 // timer slots, min-heap on (deadline, timer_seq)
   uint64_t timer_seq = 0;
@@ -163,7 +164,7 @@ struct Engine::State {
   // FindFd: the entry of `fd`, or null if it has none.
   RL_HOT FdEntry* FindFd(int fd) {
     if (fd < 0) return nullptr;
-    if (fd < kDenseFds) return size_t(fd) < fds.size() ? &fds[fd] : nullptr;
+    if (fd < kDenseFds) return uint32_t(fd) < dense_fds ? &fds[fd] : nullptr;
     auto it = far_fds.find(fd);
     return it == far_fds.end() ? nullptr : &it->second;
   }
@@ -173,7 +174,10 @@ struct Engine::State {
   RL_HOT FdEntry& FdAt(int fd) {
     RL_CHECK(fd >= 0);
     if (fd >= kDenseFds) return far_fds[fd];
-    if (size_t(fd) >= fds.size()) fds.resize(size_t(fd) + 1);
+    if (uint32_t(fd) >= dense_fds) {
+      fds.resize(size_t(fd) + 1);
+      dense_fds = uint32_t(fds.size());
+    }
     return fds[fd];
   }
   // DropFdIfIdle: forgets a sparse entry with nothing on it.
@@ -827,7 +831,7 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   }
   FdEntry* e = nullptr;
   if (fd >= 0) {
-    if (size_t(fd) >= fds.size()) return false;  // new or far: FdAt grows the table
+    if (uint32_t(fd) >= dense_fds) return false;  // new or far: FdAt grows the table
     e = &fds[fd];
     if (e->close_slot != kNone) return false;
   }
@@ -1140,7 +1144,8 @@ std::optional<Event> Engine::PollEvent() {
 size_t Engine::PollEvents(std::span<Event> out) {
   State& s = *s_;
   const size_t n = std::min(out.size(), s.events.Pending());
-  std::copy_n(s.events.Front(), n, out.begin());
+  const Event* from = s.events.Front();
+  for (size_t i = 0; i < n; ++i) out[i] = from[i];  // a few events: no memmove call
   s.events.Consume(n);
   return n;
 }

@@ -200,7 +200,20 @@ absl::Status Loop::RunUntilIdle() {
 }
 
 void Loop::DrainEvents() {
-  while (std::optional<Event> event = engine_.PollEvent()) Dispatch(*event);
+  // Events come from the engine a batch at a time into event_batch_; the cursor
+  // is shared, so a callback that runs the loop again (a nested DrainEvents)
+  // goes on with the rest of the batch first: every event is dispatched once,
+  // in the engine's order. Each event is copied out before its callback runs
+  // (a nested call may refill the batch).
+  for (;;) {
+    if (batch_next_ == batch_end_) {
+      batch_end_ = engine_.PollEvents(event_batch_);
+      batch_next_ = 0;
+      if (batch_end_ == 0) return;
+    }
+    const Event event = event_batch_[batch_next_++];
+    Dispatch(event);
+  }
 }
 
 void Loop::Dispatch(const Event& event) {

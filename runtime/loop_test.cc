@@ -186,6 +186,28 @@ TEST_P(LoopTest, ChainRunsInOrderAndMultishotAcceptStreams) {
   ::close(p[1]);
 }
 
+TEST_P(LoopTest, NestedRunOnceKeepsEveryCallbackOnceAndInOrder) {
+  // Three nops complete in one Poll, so their events reach the Loop in one
+  // batch. The first callback submits a fourth nop and runs the loop again from
+  // inside: the nested run must go on with the second and third events before
+  // the fourth, and no callback may run twice or be lost.
+  std::vector<int> order;
+  for (int i = 1; i <= 3; ++i) {
+    loop_->Submit(Nop{}, [&, i](const Event& e) {
+      EXPECT_EQ(e.res, 0);
+      order.push_back(i);
+      if (i != 1) return;
+      loop_->Submit(Nop{}, [&](const Event&) { order.push_back(4); });
+      for (int step = 0; step < 100 && order.size() < 4; ++step) {
+        ASSERT_TRUE(loop_->RunOnce(/*wait=*/false).ok());
+      }
+    });
+  }
+  EXPECT_TRUE(RunUntil([&] { return order.size() >= 4; }));
+  ASSERT_TRUE(loop_->RunUntilIdle().ok());
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4}));
+}
+
 TEST_P(LoopTest, PostFromOtherThreadsRunsOnTheLoopThreadAndStopEndsRun) {
   constexpr int kThreads = 4;
   constexpr int kPerThread = 250;
