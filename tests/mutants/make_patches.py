@@ -42,18 +42,20 @@ MUTANTS = {
           "  if (s.kind != OpKind::kClose) ++in_flight;\n")]),
     "slot_freed_on_cancel": (
         "cancelling an in-flight op ends it and frees its slot before the kernel's CQE",
-        [("      s.cancel_requested = true;\n      if (s.op_pending && !s.cancel_pending) {",
-          "      s.cancel_requested = true;\n      if (s.op_pending) {\n        s.op_pending = false;\n"
-          "        --in_flight;\n        if (s.lt_pending) {\n          s.lt_pending = false;\n"
+        [("      s.Set(kCancelRequested, true);\n"
+          "      if (s.Has(kOpPending) && !s.Has(kCancelPending)) {",
+          "      s.Set(kCancelRequested, true);\n      if (s.Has(kOpPending)) {\n"
+          "        s.Set(kOpPending, false);\n        --in_flight;\n"
+          "        if (s.Has(kLtPending)) {\n          s.Set(kLtPending, false);\n"
           "          --in_flight;\n        }\n        EndNow(index, -ECANCELED);\n        return;\n"
-          "      }\n      if (s.op_pending && !s.cancel_pending) {")]),
+          "      }\n      if (s.Has(kOpPending) && !s.Has(kCancelPending)) {")]),
     "duplicate_cqe_accepted": (
         "an op CQE is accepted whatever its attempt bit: a duplicate completes the retry",
-        [("if (same && attempt && slot.op_pending) accepted",
-          "if (same && slot.op_pending) accepted")]),
+        [("if (same && attempt && slot.Has(kOpPending))",
+          "if (same && slot.Has(kOpPending))")]),
     "chain_failure_not_propagated": (
         "chain members are queued unlinked, so a failure does not cancel the rest",
-        [("  slot.link = link;\n", "  slot.link = false;\n  (void)link;\n")]),
+        [("  slot.Set(kLink, link);\n", "  slot.Set(kLink, false);\n")]),
     "timer_one_tick_early": (
         "a Timeout fires one nanosecond before its deadline",
         [("s.At(s.heap.front()).deadline_ns <= now_ns)",
@@ -70,16 +72,25 @@ MUTANTS = {
           "  c.state = SlotState::kQueued;\n  Enqueue(e.close_slot, /*front=*/false);")]),
     "shutdown_only_socket_ops": (
         "a read or write on a socket answering -EALREADY at close is never shut down",
-        [("!slot.shutdown_pending &&\n      slot.fd >= 0) {",
-          "!slot.shutdown_pending &&\n      slot.fd >= 0 && IsSocketOp(slot.op)) {")]),
+        [("!slot.Has(kShutdownPending) && slot.fd >= 0) {",
+          "!slot.Has(kShutdownPending) && slot.fd >= 0 && IsSocketOp(slot.op)) {")]),
     "no_recancel_when_chain_moves": (
         "a chained op whose cancel found it not started is never cancelled again",
-        [("  if (!n.recancel || !n.op_pending || n.cancel_pending) return;",
-          "  if (n.recancel || !n.op_pending || n.cancel_pending) return;")]),
+        [("  if (!n.Has(kRecancel) || !n.Has(kOpPending) || n.Has(kCancelPending)) return;",
+          "  if (n.Has(kRecancel) || !n.Has(kOpPending) || n.Has(kCancelPending)) return;")]),
     "queued_deadline_ignored": (
         "an op waiting in the engine's queue has no timer: its deadline can pass unnoticed",
         [("if (s.deadline_ns != kNoDeadline && s.chain_prev == kNone && s.heap_pos == kNone) {",
           "if (false) {")]),
+    # Mutants of the straight paths (SubmitPlain, CompletePlain).
+    "straight_submit_on_closing_fd": (
+        "a plain op on a closing fd is accepted by the straight submit path",
+        [("    if (e->close_slot != kNone) return false;\n", "")]),
+    "straight_completion_ignores_pending_cancel": (
+        "the straight completion path releases a slot whose cancel is still out",
+        [("(s.bits & ~(kOnFdList | kAttempt)) != (kStraight | kOpPending)",
+          "(s.bits & ~(kOnFdList | kAttempt | kCancelPending | kCancelRequested)) != "
+          "(kStraight | kOpPending)")]),
 }
 
 
