@@ -63,7 +63,7 @@ MUTANTS = {
     "backpressure_lifo": (
         "single ops waiting for room are served last-in first-out",
         [("  Enqueue(index, /*front=*/false);\n  return id;",
-          "  Enqueue(index, /*front=*/!link && (q_tail == kNone || !At(q_tail).link));\n"
+          "  Enqueue(index, /*front=*/!link && (q_tail == kNone || !At(q_tail).Has(kLink)));\n"
           "  return id;")]),
     # Mutants of bugs the property tests found in the engine (each fixed since).
     "close_waits_for_room": (
