@@ -314,7 +314,12 @@ void CoreOracle::Complete(uint64_t user_data, int32_t res, uint32_t flags) {
   if (expected && requests_[index].kind == RequestKind::kOp && more) {
     expected = ops_[requests_[index].op].multishot;
   }
-  const bool got = engine_.HandleCompletion(user_data, res, flags);
+  // Every other completion goes through the batch entry point (a batch of one:
+  // the same effects, checked the same way).
+  const Completion completion{user_data, res, flags};
+  const bool got = ++completion_calls_ % 2 == 0
+                       ? engine_.HandleCompletions(std::span<const Completion>(&completion, 1)) == 1
+                       : engine_.HandleCompletion(user_data, res, flags);
   if (trace_) {
     std::fprintf(stderr, "complete ud=%#llx res=%d flags=%#x -> %d\n",
                  (unsigned long long)user_data, res, flags, got);
@@ -599,7 +604,15 @@ void CoreOracle::OnCloseRequest(OpRecord& close) {
 }
 
 void CoreOracle::SyncEvents() {
-  while (std::optional<Event> e = engine_.PollEvent()) OnEvent(*e);
+  // Alternately one at a time and in batches of two (PollEvents).
+  if (++sync_calls_ % 2 == 0) {
+    while (std::optional<Event> e = engine_.PollEvent()) OnEvent(*e);
+    return;
+  }
+  Event batch[2];
+  while (const size_t n = engine_.PollEvents(batch)) {
+    for (size_t i = 0; i < n; ++i) OnEvent(batch[i]);
+  }
 }
 
 void CoreOracle::OnEvent(const Event& e) {

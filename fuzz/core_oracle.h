@@ -170,6 +170,8 @@ class CoreOracle {
 
   uint64_t final_events_ = 0;
   uint64_t more_events_ = 0;
+  uint64_t completion_calls_ = 0;  // Complete: alternates the entry points
+  uint64_t sync_calls_ = 0;        // SyncEvents: alternates the exits
   uint64_t accepted_ = 0;
   uint64_t rejected_ = 0;
   uint64_t cancels_ = 0;
