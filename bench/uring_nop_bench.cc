@@ -85,8 +85,9 @@ void BM_DriverNop(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(completed));
 }
 
-BENCHMARK(BM_RawLiburingNop)->Arg(1)->Arg(32);
-BENCHMARK(BM_DriverNop)->Arg(1)->Arg(32);
+// Three runs each, the median kept for the ratio (one ring per run).
+BENCHMARK(BM_RawLiburingNop)->Arg(1)->Arg(32)->Repetitions(3)->ReportAggregatesOnly(true);
+BENCHMARK(BM_DriverNop)->Arg(1)->Arg(32)->Repetitions(3)->ReportAggregatesOnly(true);
 
 // RatioReporter: the console output, plus items/s per run kept for the ratios.
 class RatioReporter : public benchmark::ConsoleReporter {
@@ -99,7 +100,11 @@ class RatioReporter : public benchmark::ConsoleReporter {
       const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
       if (run.run_type != Run::RT_Iteration && !median) continue;
       const auto it = run.counters.find("items_per_second");
-      if (it != run.counters.end()) rates_[run.run_name.str()] = it->second.value;
+      if (it == run.counters.end()) continue;
+      // Named without the "/repeats:N" suffix, as PrintRatios looks them up.
+      std::string name = run.run_name.str();
+      if (const size_t at = name.find("/repeats:"); at != std::string::npos) name.resize(at);
+      rates_[name] = it->second.value;
     }
   }
   void PrintRatios() const {
