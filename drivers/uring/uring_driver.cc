@@ -29,6 +29,19 @@ constexpr uint64_t kDriverCancelUserData = kDriverTag | 2;  // CancelFd, drain
 constexpr uint64_t kMsgRingSentUserData = kDriverTag | 3;   // our MSG_RING SQE's own CQE
 constexpr uint64_t kMsgRingWakeUserData = kDriverTag | 4;   // a CQE another ring posted here
 
+// OffsetOf / SetOffset: the offset of a Read or Readv (kCurrentPosition for
+// any other op).
+uint64_t OffsetOf(const Op& op) {
+  if (const Read* r = std::get_if<Read>(&op)) return r->offset;
+  if (const Readv* r = std::get_if<Readv>(&op)) return r->offset;
+  return kCurrentPosition;
+}
+
+void SetOffset(Op& op, uint64_t offset) {
+  if (Read* r = std::get_if<Read>(&op)) r->offset = offset;
+  if (Readv* r = std::get_if<Readv>(&op)) r->offset = offset;
+}
+
 bool IsDriverUserData(uint64_t user_data) { return (user_data >> 61) == 7; }
 
 // kEnterAttempts: io_uring_enter retries within one Poll (EINTR, spurious returns).
@@ -377,6 +390,7 @@ bool UringDriver::FillPlain(io_uring_sqe* sqe, const Request& r) const {
     case OpKind::kRead: {
       if (!prep_ctx_.fixed_buffers.empty()) return false;
       const Read& o = *std::get_if<Read>(&op);
+      if (o.offset != kCurrentPosition) return false;  // a socket ignores it: PrepOpRequest
       io_uring_prep_read(sqe, o.fd, o.buf, o.len, o.offset);
       break;
     }
@@ -589,6 +603,18 @@ void UringDriver::PrepOpRequest(io_uring_sqe* sqe, const Request& r) {
     case OpKind::kWritev:
       send_flags = SendFlagsOf(op);
       break;
+    case OpKind::kRead:
+    case OpKind::kReadv:
+      // A socket has no file position: an explicit offset is ignored, as the
+      // epoll driver and the simulator ignore it (io_uring would fail a nonzero
+      // one with -ESPIPE, and does ignore it on a pipe).
+      if (OffsetOf(op) != kCurrentPosition && IsSocketFd(FdOf(op))) {
+        Op at_position = op;
+        SetOffset(at_position, kCurrentPosition);
+        uring_internal::PrepOp(sqe, at_position, prep_ctx_);
+        return;
+      }
+      break;
     default:
       break;
   }
@@ -669,23 +695,19 @@ void UringDriver::ArmWake() {
 
 // --- Fd facts ------------------------------------------------------------------------
 
-// SendFlagsOf: for a Write or Writev at the current position on a socket, the send
-// flags that make it write(2) on that socket without SIGPIPE; else -1 (the op is
-// prepared as itself). One table lookup once the fd is known.
+// SendFlagsOf: for a Write or Writev on a socket (at any offset: a socket has no
+// position), the send flags that make it write(2) on that socket without SIGPIPE;
+// else -1 (the op is prepared as itself). One table lookup once the fd is known.
 int UringDriver::SendFlagsOf(const Op& op) {
   int fd = -1;
   if (const Write* w = std::get_if<Write>(&op); w != nullptr) {
-    if (w->offset != kCurrentPosition) return -1;
     fd = w->fd;
   } else if (const Writev* v = std::get_if<Writev>(&op); v != nullptr) {
-    if (v->offset != kCurrentPosition) return -1;
     fd = v->fd;
   } else {
     return -1;
   }
-  FdClass c = fd >= 0 && size_t(fd) < fd_classes_.size() ? fd_classes_[fd] : FdClass::kUnknown;
-  if (c == FdClass::kUnknown) c = LearnClass(fd);
-  switch (c) {
+  switch (ClassOf(fd)) {
     case FdClass::kSocket:
       return MSG_NOSIGNAL;
     case FdClass::kSeqpacketSocket:
@@ -693,6 +715,18 @@ int UringDriver::SendFlagsOf(const Op& op) {
     default:
       return -1;
   }
+}
+
+// ClassOf: what `fd` is, from the fd cache (learnt on first use).
+UringDriver::FdClass UringDriver::ClassOf(int fd) {
+  const FdClass c =
+      fd >= 0 && size_t(fd) < fd_classes_.size() ? fd_classes_[fd] : FdClass::kUnknown;
+  return c != FdClass::kUnknown ? c : LearnClass(fd);
+}
+
+bool UringDriver::IsSocketFd(int fd) {
+  const FdClass c = ClassOf(fd);
+  return c == FdClass::kSocket || c == FdClass::kSeqpacketSocket;
 }
 
 // LearnClass: what `fd` is (fstat, then SO_TYPE for a socket), kept in the table

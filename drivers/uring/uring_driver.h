@@ -21,8 +21,12 @@
 //   played the same way, and so is the rest of a chain after an fsync, statx,
 //   unlinkat, mkdirat or renameat: Linux 6.x runs what is linked after those ops even
 //   when they fail.
-// - Writes on sockets: a Write or Writev at the current position on a socket is
-//   sent as IORING_OP_SEND / IORING_OP_SENDMSG with MSG_NOSIGNAL (and MSG_EOR on a
+// - Offsets on sockets: a socket has no file position, so a Read, Readv, Write or
+//   Writev on one ignores its offset, as under the epoll driver and the simulator
+//   (io_uring itself would fail a nonzero offset with -ESPIPE; it ignores the
+//   offset on a pipe). Reads are issued at the current position.
+// - Writes on sockets: a Write or Writev on a socket is sent as IORING_OP_SEND / IORING_OP_SENDMSG
+// with MSG_NOSIGNAL (and MSG_EOR on a
 //   SOCK_SEQPACKET socket, as write(2) adds), so a peer that is gone yields -EPIPE,
 //   never SIGPIPE, as under the epoll driver and the simulator (IORING_OP_WRITE goes
 //   through sock_write_iter, which raises SIGPIPE; seen on 6.18). The kernel breaks
@@ -43,7 +47,7 @@
 //   ops their final events: engine.Shutdown(), then Poll until engine.Quiescent().)
 //
 // The fd cache: whether an fd is a socket is learnt with one fstat (and SO_TYPE) on
-// the first write at the current position on it, and kept until the engine's Close
+// the first write, or read at an explicit offset, on it, and kept until the engine's Close
 // op for it (or ForgetFd). An fd closed behind the driver's back and reused by a new
 // file would inherit the stale answer: close fds the driver has seen through the
 // engine, or call ForgetFd first.
@@ -216,7 +220,7 @@ class UringDriver final : public Driver {
     uint64_t user_data;
     int32_t res;
   };
-  // FdClass: what a write at the current position on an fd must become.
+  // FdClass: what a write (or a read at an offset) on an fd must become.
   enum class FdClass : uint8_t { kUnknown, kNotSocket, kSocket, kSeqpacketSocket };
 
   explicit UringDriver(Options options);
@@ -239,6 +243,8 @@ class UringDriver final : public Driver {
   bool GatesChain(std::span<const Request> chain, size_t k);
   int SendFlagsOf(const Op& op);
   FdClass LearnClass(int fd);
+  FdClass ClassOf(int fd);
+  bool IsSocketFd(int fd);
   io_uring_sqe* NextSqe();
   bool EnsureRoom(unsigned n);
   void ArmWake();

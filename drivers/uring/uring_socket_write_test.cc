@@ -86,6 +86,22 @@ TEST(UringSocketWriteTest, WriteAndWritevToClosedPeerFailEpipeWithoutSigpipe) {
   EXPECT_EQ(h->driver().stats().socket_writes, 2u);
 }
 
+TEST(UringSocketWriteTest, WriteAtAnOffsetToClosedPeerFailsEpipeWithoutSigpipe) {
+  // IORING_OP_WRITE at offset 0 on a socket goes through sock_write_iter (and
+  // SIGPIPE); a socket has no position, so the driver sends it like any write.
+  SigpipeCounter counter;
+  URING_HARNESS_OR_SKIP(h);
+  Fds fds;
+  const Pair s = SocketPair(fds);
+  ASSERT_EQ(close(s.b), 0);
+  fds.Forget(s.b);
+  const int before = counter.count();
+  const OpId w = h->engine().Submit({Write{s.a, "x", 1, /*offset=*/0}, 1});
+  ASSERT_EQ(h->RunUntilFinal(w)->res, -EPIPE);
+  EXPECT_EQ(counter.count(), before) << "a write at an offset on a socket raised SIGPIPE";
+  EXPECT_EQ(h->driver().stats().socket_writes, 1u);
+}
+
 // The counter does see a SIGPIPE from an op in the ring (else the test above would
 // prove nothing), and a pipe keeps write(2)'s meaning: only sockets are sent.
 TEST(UringSocketWriteTest, WriteToPipeWithoutReaderStillRaisesSigpipe) {

@@ -42,6 +42,44 @@ TEST_P(ConformanceTest, ReadWriteRoundTripOnPipe) {
   EXPECT_EQ(got, "to peer");
 }
 
+TEST_P(ConformanceTest, OffsetsAreIgnoredOnPipesAndSockets) {
+  // Pipes and sockets have no file position: every driver ignores an explicit
+  // offset on them (io_uring alone would fail a nonzero one on a socket with
+  // -ESPIPE, and offset 0 there went through sock_write_iter and SIGPIPE).
+  Harness& h = Start();
+  const FdPair p = env().Pipe();
+  const FdPair s = env().SocketPair();
+  ASSERT_GE(p.first, 0);
+  ASSERT_GE(s.first, 0);
+  char pipe_buf[16] = {};
+  char sock_buf[16] = {};
+  char zero_buf[16] = {};
+  iovec iov[1] = {{const_cast<char*>("vec"), 3}};
+  // One write at a time: writes in flight together may land in any order.
+  const OpId pw = h.Submit(Write{p.second, "pipe", 4, /*offset=*/7});
+  ASSERT_TRUE(h.AwaitFinal({pw}));
+  EXPECT_EQ(h.Res(pw), 4);
+  const OpId sw = h.Submit(Write{s.first, "sock", 4, /*offset=*/9});
+  ASSERT_TRUE(h.AwaitFinal({sw}));
+  EXPECT_EQ(h.Res(sw), 4);
+  const OpId zw = h.Submit(Write{s.first, "zero", 4, /*offset=*/0});
+  ASSERT_TRUE(h.AwaitFinal({zw}));
+  EXPECT_EQ(h.Res(zw), 4);
+  const OpId vw = h.Submit(Writev{s.first, iov, 1, /*offset=*/5});
+  ASSERT_TRUE(h.AwaitFinal({vw}));
+  EXPECT_EQ(h.Res(vw), 3);
+  const OpId pr = h.Submit(Read{p.first, pipe_buf, 4, /*offset=*/3});
+  ASSERT_TRUE(h.AwaitFinal({pr}));
+  const OpId sr = h.Submit(Read{s.second, sock_buf, 4, /*offset=*/11});
+  ASSERT_TRUE(h.AwaitFinal({sr}));
+  iovec riov[1] = {{zero_buf, 7}};
+  const OpId vr = h.Submit(Readv{s.second, riov, 1, /*offset=*/2});
+  ASSERT_TRUE(h.AwaitFinal({vr}));
+  EXPECT_EQ(Text(pipe_buf, h.Res(pr)), "pipe");
+  EXPECT_EQ(Text(sock_buf, h.Res(sr)), "sock");
+  EXPECT_EQ(Text(zero_buf, h.Res(vr)), "zerovec");
+}
+
 TEST_P(ConformanceTest, ReadWriteRoundTripOnSocketPair) {
   Harness& h = Start();
   const FdPair s = env().SocketPair();

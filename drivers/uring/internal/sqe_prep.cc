@@ -155,11 +155,9 @@ void PrepSocketWrite(io_uring_sqe* sqe, const Op& op, int send_flags, msghdr* ms
                      const PrepContext& ctx) {
   RL_CHECK((send_flags & MSG_NOSIGNAL) != 0);
   if (const Write* w = std::get_if<Write>(&op); w != nullptr) {
-    RL_CHECK(w->offset == kCurrentPosition);
     io_uring_prep_send(sqe, w->fd, w->buf, w->len, send_flags);
   } else {
     const Writev& v = std::get<Writev>(op);
-    RL_CHECK(v.offset == kCurrentPosition);
     RL_CHECK(msg != nullptr);
     *msg = msghdr{};
     msg->msg_iov = const_cast<iovec*>(v.iov);  // sendmsg(2) only reads the iovecs

@@ -45,11 +45,11 @@ bool UsesFileFd(OpKind kind);
 // multishot flag. `op` must not be a Timeout (the engine keeps those).
 void PrepOp(io_uring_sqe* sqe, const Op& op, const PrepContext& ctx);
 
-// PrepSocketWrite: fills `sqe` for `op`, a Write or Writev at the current position
-// on a socket, as a send: IORING_OP_SEND, or for a Writev IORING_OP_SENDMSG through
-// `msg` (filled here; the kernel may read it until the op's CQE), with
-// `send_flags` (MSG_NOSIGNAL, plus MSG_EOR on a SOCK_SEQPACKET socket: what
-// write(2)'s sock_write_iter passes, minus its SIGPIPE). No registered buffer.
+// PrepSocketWrite: fills `sqe` for `op`, a Write or Writev on a socket (its offset
+// ignored: a socket has no position), as a send: IORING_OP_SEND, or for a Writev IORING_OP_SENDMSG
+// through `msg` (filled here; the kernel may read it until the op's CQE), with `send_flags`
+// (MSG_NOSIGNAL, plus MSG_EOR on a SOCK_SEQPACKET socket: what write(2)'s sock_write_iter passes,
+// minus its SIGPIPE). No registered buffer.
 void PrepSocketWrite(io_uring_sqe* sqe, const Op& op, int send_flags, msghdr* msg,
                      const PrepContext& ctx);
 
