@@ -20,10 +20,10 @@
 
 #include <cstdio>
 #include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
+#include "bench/rate_reporter.h"
 #include "benchmark/benchmark.h"
 #include "core/engine.h"
 #include "drivers/epoll/epoll_driver.h"
@@ -223,48 +223,26 @@ BENCHMARK(BM_HandEpoll)->Apply(Cases);
 BENCHMARK(BM_EngineEpoll)->Apply(Cases);
 BENCHMARK(BM_LoopEpoll)->Apply(Cases);
 
-// RatioReporter: the console output, plus items/s per run kept for the ratios.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& run : runs) {
-      if (run.error_occurred) continue;
-      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
-      if (run.run_type != Run::RT_Iteration && !median) continue;
-      const auto it = run.counters.find("items_per_second");
-      if (it == run.counters.end()) continue;
-      // Named without the "/repeats:N" suffix, as PrintRatios looks them up.
-      std::string name = run.run_name.str();
-      if (const size_t at = name.find("/repeats:"); at != std::string::npos) name.resize(at);
-      rates_[name] = it->second.value;
+// PrintRatios: engine+driver/hand and loop/hand for each case.
+void PrintRatios(const RateReporter& rates) {
+  std::printf(
+      "\nround trips/s (k), ratio against the hand-written epoll loop "
+      "(goal: engine+driver >= 0.9)\n");
+  for (const char* sockets : {"0", "1"}) {
+    for (const char* size : {"64", "4096"}) {
+      const std::string args = std::string("/sockets:") + sockets + "/read_size:" + size;
+      const auto hand = rates.Rate("BM_HandEpoll" + args);
+      const auto engine = rates.Rate("BM_EngineEpoll" + args);
+      const auto loop = rates.Rate("BM_LoopEpoll" + args);
+      if (!hand || !engine) continue;
+      std::printf("%-10s read_size %4s: hand %7.1f  engine+driver %7.1f (%.3f)",
+                  sockets[0] == '1' ? "socketpair" : "pipes", size, *hand / 1e3, *engine / 1e3,
+                  *engine / *hand);
+      if (loop) std::printf("  loop %7.1f (%.3f)", *loop / 1e3, *loop / *hand);
+      std::printf("\n");
     }
   }
-  void PrintRatios() const {
-    std::printf(
-        "\nround trips/s (k), ratio against the hand-written epoll loop "
-        "(goal: engine+driver >= 0.9)\n");
-    for (const char* sockets : {"0", "1"}) {
-      for (const char* size : {"64", "4096"}) {
-        const std::string args = std::string("/sockets:") + sockets + "/read_size:" + size;
-        const auto hand = rates_.find("BM_HandEpoll" + args);
-        const auto engine = rates_.find("BM_EngineEpoll" + args);
-        const auto loop = rates_.find("BM_LoopEpoll" + args);
-        if (hand == rates_.end() || engine == rates_.end() || hand->second <= 0) continue;
-        std::printf("%-10s read_size %4s: hand %7.1f  engine+driver %7.1f (%.3f)",
-                    sockets[0] == '1' ? "socketpair" : "pipes", size, hand->second / 1e3,
-                    engine->second / 1e3, engine->second / hand->second);
-        if (loop != rates_.end()) {
-          std::printf("  loop %7.1f (%.3f)", loop->second / 1e3, loop->second / hand->second);
-        }
-        std::printf("\n");
-      }
-    }
-  }
-
- private:
-  std::map<std::string, double> rates_;
-};
+}
 
 }  // namespace
 }  // namespace ringloop
@@ -272,9 +250,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  ringloop::RatioReporter reporter;
+  ringloop::RateReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.PrintRatios();
+  ringloop::PrintRatios(reporter);
   benchmark::Shutdown();
   return 0;
 }

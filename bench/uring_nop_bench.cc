@@ -11,10 +11,10 @@
 #include <liburing.h>
 
 #include <cstdio>
-#include <map>
 #include <string>
 #include <vector>
 
+#include "bench/rate_reporter.h"
 #include "benchmark/benchmark.h"
 #include "core/engine.h"
 #include "drivers/uring/uring_driver.h"
@@ -89,38 +89,17 @@ void BM_DriverNop(benchmark::State& state) {
 BENCHMARK(BM_RawLiburingNop)->Arg(1)->Arg(32)->Repetitions(3)->ReportAggregatesOnly(true);
 BENCHMARK(BM_DriverNop)->Arg(1)->Arg(32)->Repetitions(3)->ReportAggregatesOnly(true);
 
-// RatioReporter: the console output, plus items/s per run kept for the ratios.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& run : runs) {
-      if (run.error_occurred) continue;
-      // With --benchmark_repetitions, the median stands for the run.
-      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
-      if (run.run_type != Run::RT_Iteration && !median) continue;
-      const auto it = run.counters.find("items_per_second");
-      if (it == run.counters.end()) continue;
-      // Named without the "/repeats:N" suffix, as PrintRatios looks them up.
-      std::string name = run.run_name.str();
-      if (const size_t at = name.find("/repeats:"); at != std::string::npos) name.resize(at);
-      rates_[name] = it->second.value;
-    }
+// PrintRatios: driver/raw for each batch size.
+void PrintRatios(const RateReporter& rates) {
+  for (const char* batch : {"1", "32"}) {
+    const auto raw = rates.Rate(std::string("BM_RawLiburingNop/") + batch);
+    const auto drv = rates.Rate(std::string("BM_DriverNop/") + batch);
+    if (!raw || !drv) continue;
+    std::printf("batch %2s: driver %.2f M nops/s, raw liburing %.2f M nops/s, ratio %.3f%s\n",
+                batch, *drv / 1e6, *raw / 1e6, *drv / *raw,
+                std::string(batch) == "32" ? " (goal >= 0.9)" : "");
   }
-  void PrintRatios() const {
-    for (const char* batch : {"1", "32"}) {
-      const auto raw = rates_.find(std::string("BM_RawLiburingNop/") + batch);
-      const auto drv = rates_.find(std::string("BM_DriverNop/") + batch);
-      if (raw == rates_.end() || drv == rates_.end() || raw->second <= 0) continue;
-      std::printf("batch %2s: driver %.2f M nops/s, raw liburing %.2f M nops/s, ratio %.3f%s\n",
-                  batch, drv->second / 1e6, raw->second / 1e6, drv->second / raw->second,
-                  std::string(batch) == "32" ? " (goal >= 0.9)" : "");
-    }
-  }
-
- private:
-  std::map<std::string, double> rates_;
-};
+}
 
 }  // namespace
 }  // namespace ringloop
@@ -128,9 +107,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  ringloop::RatioReporter reporter;
+  ringloop::RateReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.PrintRatios();
+  ringloop::PrintRatios(reporter);
   benchmark::Shutdown();
   return 0;
 }
