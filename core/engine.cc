@@ -22,6 +22,7 @@
 
 #include "absl/container/node_hash_map.h"
 #include "core/check.h"
+#include "core/internal/indexed_heap.h"
 
 namespace ringloop {
 namespace {
@@ -149,7 +150,17 @@ struct Engine::State {
   std::vector<FdEntry> fds;
   uint32_t dense_fds = 0;                     // fds.size(), kept to save a division per lookup
   absl::node_hash_map<int, FdEntry> far_fds;  // fd >= kDenseFds; nodes never move
-  std::vector<uint32_t> heap;                 // timer slots, min-heap on (deadline, timer_seq)
+  // The timer heap: slots ordered by (deadline, timer_seq); each slot keeps its
+  // position (heap_pos).
+  struct TimerLess {
+    const State* s;
+    bool operator()(uint32_t a, uint32_t b) const;
+  };
+  struct TimerMoved {
+    State* s;
+    void operator()(uint32_t index, size_t pos) const { s->At(index).heap_pos = uint32_t(pos); }
+  };
+  internal::IndexedHeap<uint32_t, TimerLess, TimerMoved> heap{TimerLess{this}, TimerMoved{this}};
   uint64_t timer_seq = 0;
   Fifo<Request> ready;
   Fifo<Event> events;
@@ -222,10 +233,6 @@ struct Engine::State {
   RL_HOT bool SubmitPlain(const SubmitArgs& args, OpId* id);
   RL_HOT bool CompletePlain(uint64_t user_data, int32_t res, uint32_t flags);
 
-  bool TimerLess(uint32_t a, uint32_t b) const;
-  void HeapSwap(size_t i, size_t j);
-  void HeapUp(size_t i);
-  void HeapDown(size_t i);
   void HeapPush(uint32_t index);
   void HeapRemove(uint32_t index);
 };
@@ -640,58 +647,23 @@ void Engine::State::ExpireQueued(uint32_t index) {
 
 // --- Timer heap -------------------------------------------------------------------
 
-bool Engine::State::TimerLess(uint32_t a, uint32_t b) const {
-  const Slot& x = At(a);
-  const Slot& y = At(b);
+bool Engine::State::TimerLess::operator()(uint32_t a, uint32_t b) const {
+  const Slot& x = s->At(a);
+  const Slot& y = s->At(b);
   if (x.deadline_ns != y.deadline_ns) return x.deadline_ns < y.deadline_ns;
   return x.timer_seq < y.timer_seq;
 }
 
-void Engine::State::HeapSwap(size_t i, size_t j) {
-  std::swap(heap[i], heap[j]);
-  At(heap[i]).heap_pos = uint32_t(i);
-  At(heap[j]).heap_pos = uint32_t(j);
-}
-
-void Engine::State::HeapUp(size_t i) {
-  while (i > 0) {
-    const size_t parent = (i - 1) / 2;
-    if (!TimerLess(heap[i], heap[parent])) return;
-    HeapSwap(i, parent);
-    i = parent;
-  }
-}
-
-void Engine::State::HeapDown(size_t i) {
-  for (;;) {
-    size_t best = i;
-    const size_t l = 2 * i + 1;
-    const size_t r = l + 1;
-    if (l < heap.size() && TimerLess(heap[l], heap[best])) best = l;
-    if (r < heap.size() && TimerLess(heap[r], heap[best])) best = r;
-    if (best == i) return;
-    HeapSwap(i, best);
-    i = best;
-  }
-}
-
 void Engine::State::HeapPush(uint32_t index) {
   At(index).timer_seq = timer_seq++;
-  At(index).heap_pos = uint32_t(heap.size());
-  heap.push_back(index);
-  HeapUp(heap.size() - 1);
+  heap.Push(index);
 }
 
 void Engine::State::HeapRemove(uint32_t index) {
   const size_t pos = At(index).heap_pos;
-  RL_CHECK(pos < heap.size() && heap[pos] == index);
-  HeapSwap(pos, heap.size() - 1);
-  heap.pop_back();
+  RL_CHECK(pos < heap.size() && heap.at(pos) == index);
+  heap.Remove(pos);
   At(index).heap_pos = kNone;
-  if (pos < heap.size()) {
-    HeapUp(pos);
-    HeapDown(pos);
-  }
 }
 
 // --- Public interface ------------------------------------------------------------------
@@ -1109,8 +1081,8 @@ void Engine::AdvanceTime(uint64_t now_ns) {
   State& s = *s_;
   if (now_ns < s.now_ns) return;
   s.now_ns = now_ns;
-  while (!s.heap.empty() && s.At(s.heap.front()).deadline_ns <= now_ns) {
-    const uint32_t index = s.heap.front();
+  while (!s.heap.empty() && s.At(s.heap.top()).deadline_ns <= now_ns) {
+    const uint32_t index = s.heap.top();
     s.HeapRemove(index);
     if (s.At(index).state == SlotState::kQueued) {
       s.ExpireQueued(index);
@@ -1154,7 +1126,7 @@ bool Engine::HasEvents() const { return s_->events.Pending() != 0; }
 
 std::optional<uint64_t> Engine::NextDeadline() const {
   if (s_->heap.empty()) return std::nullopt;
-  return s_->At(s_->heap.front()).deadline_ns;
+  return s_->At(s_->heap.top()).deadline_ns;
 }
 
 bool Engine::Quiescent() const { return s_->live == 0 && PendingRequests().empty(); }

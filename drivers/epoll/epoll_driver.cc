@@ -245,7 +245,7 @@ RL_HOT absl::Status EpollDriver::WaitAndDispatch(const Engine& engine, bool bloc
     n = ::epoll_wait(epoll_fd_, events_.data(), max_events, 0);
   } else {
     uint64_t deadline = engine.NextDeadline().value_or(kNoDeadline);
-    if (!timers_.empty()) deadline = std::min(deadline, timers_[0].deadline_ns);
+    if (!timers_.empty()) deadline = std::min(deadline, timers_.top().deadline_ns);
     if (deadline == kNoDeadline) {
       n = ::epoll_wait(epoll_fd_, events_.data(), max_events, -1);  // until ready or Wake()
     } else {
@@ -912,79 +912,30 @@ void EpollDriver::ProcessRetries() {
 // Linked timeouts (a binary min-heap of TimerEntry; each armed job knows its
 // position, so disarming is O(log n) and allocates nothing) and the pool.
 
-namespace {
-
-bool Before(uint64_t a_deadline, uint64_t a_seq, uint64_t b_deadline, uint64_t b_seq) {
-  return a_deadline != b_deadline ? a_deadline < b_deadline : a_seq < b_seq;
-}
-
-}  // namespace
-
-// TimerSiftUp: places `entry` at hole `i` or above, moving parents down.
-void EpollDriver::TimerSiftUp(size_t i, TimerEntry entry) {
-  while (i > 0) {
-    const size_t parent = (i - 1) / 2;
-    const TimerEntry& p = timers_[parent];
-    if (!Before(entry.deadline_ns, entry.seq, p.deadline_ns, p.seq)) break;
-    timers_[i] = p;
-    timers_[i].job->timer_index = uint32_t(i);
-    i = parent;
-  }
-  timers_[i] = entry;
-  entry.job->timer_index = uint32_t(i);
-}
-
-// TimerSiftDown: places `entry` at hole `i` or below, moving children up.
-void EpollDriver::TimerSiftDown(size_t i, TimerEntry entry) {
-  const size_t n = timers_.size();
-  for (;;) {
-    size_t child = 2 * i + 1;
-    if (child >= n) break;
-    if (child + 1 < n && Before(timers_[child + 1].deadline_ns, timers_[child + 1].seq,
-                                timers_[child].deadline_ns, timers_[child].seq)) {
-      ++child;
-    }
-    const TimerEntry& c = timers_[child];
-    if (!Before(c.deadline_ns, c.seq, entry.deadline_ns, entry.seq)) break;
-    timers_[i] = c;
-    timers_[i].job->timer_index = uint32_t(i);
-    i = child;
-  }
-  timers_[i] = entry;
-  entry.job->timer_index = uint32_t(i);
+void EpollDriver::TimerMoved::operator()(const TimerEntry& e, size_t pos) const {
+  e.job->timer_index = uint32_t(pos);
 }
 
 // TimerRemove: takes entry `i` out of the heap and disarms its job.
 void EpollDriver::TimerRemove(size_t i) {
-  RL_CHECK(i < timers_.size());
-  timers_[i].job->timer_index = kNoTimer;
-  const TimerEntry last = timers_.back();
-  timers_.pop_back();
-  if (i == timers_.size()) return;  // it was the last
-  // `last` goes into the hole: up if it is earlier than the hole's parent, else down.
-  if (i > 0 && Before(last.deadline_ns, last.seq, timers_[(i - 1) / 2].deadline_ns,
-                      timers_[(i - 1) / 2].seq)) {
-    TimerSiftUp(i, last);
-  } else {
-    TimerSiftDown(i, last);
-  }
+  timers_.at(i).job->timer_index = kNoTimer;
+  timers_.Remove(i);
 }
 
 void EpollDriver::ArmTimer(Job* job) {
   if (!job->has_timeout) return;
   RL_CHECK(job->timer_index == kNoTimer);
-  timers_.push_back(TimerEntry{});
-  TimerSiftUp(timers_.size() - 1, TimerEntry{job->deadline_ns, timer_seq_++, job});
+  timers_.Push(TimerEntry{job->deadline_ns, timer_seq_++, job});
 }
 
 void EpollDriver::DisarmTimer(Job* job) {
-  RL_CHECK(job->timer_index < timers_.size() && timers_[job->timer_index].job == job);
+  RL_CHECK(job->timer_index < timers_.size() && timers_.at(job->timer_index).job == job);
   TimerRemove(job->timer_index);
 }
 
 void EpollDriver::FireTimers(uint64_t now_ns) {
-  while (!timers_.empty() && timers_[0].deadline_ns <= now_ns) {
-    Job* job = timers_[0].job;
+  while (!timers_.empty() && timers_.top().deadline_ns <= now_ns) {
+    Job* job = timers_.top().job;
     TimerRemove(0);
     ++stats_.timeouts_fired;
     if (job->in_pool) {

@@ -81,6 +81,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "core/internal/indexed_heap.h"
 #include "drivers/driver.h"
 #include "drivers/epoll/internal/fd_table.h"
 #include "drivers/epoll/internal/file_pool.h"
@@ -175,6 +176,15 @@ class EpollDriver : public Driver {
     uint64_t seq;
     Job* job;
   };
+  struct TimerBefore {
+    bool operator()(const TimerEntry& a, const TimerEntry& b) const {
+      return a.deadline_ns != b.deadline_ns ? a.deadline_ns < b.deadline_ns : a.seq < b.seq;
+    }
+  };
+  // TimerMoved: each armed job knows its entry's position (Job::timer_index).
+  struct TimerMoved {
+    void operator()(const TimerEntry& e, size_t pos) const;
+  };
 
   EpollDriver(Options options, int epoll_fd, int wake_fd);
 
@@ -228,8 +238,6 @@ class EpollDriver : public Driver {
   void ArmTimer(Job* job);
   void DisarmTimer(Job* job);
   void FireTimers(uint64_t now_ns);
-  void TimerSiftUp(size_t i, TimerEntry entry);
-  void TimerSiftDown(size_t i, TimerEntry entry);
   void TimerRemove(size_t i);
   ChainRest* SendToPool(Job* job);
   void ReapPool();
@@ -253,8 +261,9 @@ class EpollDriver : public Driver {
   // layout) goes to the overflow map.
   std::vector<Job*> active_by_index_;
   absl::flat_hash_map<uint64_t, Job*> active_overflow_;
-  std::vector<TimerEntry> timers_;  // armed linked timeouts: a min-heap
-  uint64_t timer_seq_ = 0;          // arming order, the heap's tie-break
+  // Armed linked timeouts: a min-heap.
+  internal::IndexedHeap<TimerEntry, TimerBefore, TimerMoved> timers_{TimerBefore{}, TimerMoved{}};
+  uint64_t timer_seq_ = 0;  // arming order, the heap's tie-break
   // Jobs are made in chunks and recycled through a free list (linked through
   // Job::next); chain remainders are recycled likewise (their vectors keep their
   // capacity). Steady state allocates nothing per op.
