@@ -58,8 +58,8 @@ MUTANTS = {
         [("  slot.Set(kLink, link);\n", "  slot.Set(kLink, false);\n")]),
     "timer_one_tick_early": (
         "a Timeout fires one nanosecond before its deadline",
-        [("s.At(s.heap.front()).deadline_ns <= now_ns)",
-          "s.At(s.heap.front()).deadline_ns <= now_ns + 1)")]),
+        [("s.At(s.heap.top()).deadline_ns <= now_ns)",
+          "s.At(s.heap.top()).deadline_ns <= now_ns + 1)")]),
     "backpressure_lifo": (
         "single ops waiting for room are served last-in first-out",
         [("  Enqueue(index, /*front=*/false);\n  return id;",
