@@ -2,15 +2,19 @@
 // by name, for benchmarks that print ratios against a baseline run in the same
 // process.
 //
-//   RateReporter reporter;
-//   benchmark::RunSpecifiedBenchmarks(&reporter);
-//   std::optional<double> hand = reporter.Rate("BM_HandEpoll/sockets:0/read_size:64");
+//   int main(int argc, char** argv) {
+//     return RunWithRatios(argc, argv, [](const RateReporter& rates) {
+//       std::optional<double> hand = rates.Rate("BM_HandEpoll/sockets:0/read_size:64");
+//       ...
+//     });
+//   }
 //
 // With repetitions, the median stands for a benchmark, and its name is given
 // without the "/repeats:N" suffix.
 #ifndef RINGLOOP_BENCH_RATE_REPORTER_H_
 #define RINGLOOP_BENCH_RATE_REPORTER_H_
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -46,6 +50,19 @@ class RateReporter : public benchmark::ConsoleReporter {
  private:
   std::map<std::string, double> rates_;
 };
+
+// RunWithRatios: a benchmark binary's main(): runs the benchmarks named on the
+// command line with a RateReporter, then hands it to `print_ratios`.
+inline int RunWithRatios(int argc, char** argv,
+                         const std::function<void(const RateReporter&)>& print_ratios) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  RateReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  print_ratios(reporter);
+  benchmark::Shutdown();
+  return 0;
+}
 
 }  // namespace ringloop
 

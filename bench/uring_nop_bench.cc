@@ -105,11 +105,5 @@ void PrintRatios(const RateReporter& rates) {
 }  // namespace ringloop
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  ringloop::RateReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  ringloop::PrintRatios(reporter);
-  benchmark::Shutdown();
-  return 0;
+  return ringloop::RunWithRatios(argc, argv, ringloop::PrintRatios);
 }
