@@ -72,6 +72,15 @@ struct Endpoints {
   }
 };
 
+// Buffers: the two read buffers, at the same addresses in every run of every
+// loop (page-aligned, one page apart), so that where the heap happens to put
+// them cannot make one run, or one loop, faster than another.
+struct Buffers {
+  alignas(4096) char a[4096];
+  alignas(4096) char b[4096];
+};
+Buffers shared_buffers;  // one loop runs at a time
+
 ssize_t RawRead(const Endpoints& e, int fd, char* buf, size_t n) {
   return e.sockets ? ::recv(fd, buf, n, 0) : ::read(fd, buf, n);
 }
@@ -93,7 +102,8 @@ void BM_HandEpoll(benchmark::State& state) {
   ::epoll_ctl(ep, EPOLL_CTL_ADD, e.b_in, &ev);
   ev.data.u32 = 1;  // A's side
   ::epoll_ctl(ep, EPOLL_CTL_ADD, e.a_in, &ev);
-  std::vector<char> a_buf(read_size), b_buf(read_size);
+  char* const a_buf = shared_buffers.a;
+  char* const b_buf = shared_buffers.b;
   epoll_event events[8];
   uint64_t trips = 0;
   for (auto _ : state) {
@@ -105,10 +115,10 @@ void BM_HandEpoll(benchmark::State& state) {
       const int n = ::epoll_wait(ep, events, 8, -1);
       for (int i = 0; i < n; ++i) {
         if (events[i].data.u32 == 0) {
-          const ssize_t r = RawRead(e, e.b_in, b_buf.data(), read_size);
-          if (r > 0) RawWrite(e, e.b_out, b_buf.data(), size_t(r));
+          const ssize_t r = RawRead(e, e.b_in, b_buf, read_size);
+          if (r > 0) RawWrite(e, e.b_out, b_buf, size_t(r));
         } else {
-          back = RawRead(e, e.a_in, a_buf.data(), read_size) == kMessage;
+          back = RawRead(e, e.a_in, a_buf, read_size) == kMessage;
         }
       }
     }
@@ -127,11 +137,12 @@ void BM_EngineEpoll(benchmark::State& state) {
   auto driver = EpollDriver::Create();
   if (!driver.ok()) return state.SkipWithError(std::string(driver.status().message()).c_str());
   Engine engine;
-  std::vector<char> a_buf(read_size), b_buf(read_size);
+  char* const a_buf = shared_buffers.a;
+  char* const b_buf = shared_buffers.b;
   std::vector<Event> events(16);
   enum : uint64_t { kA = 1, kB = 2, kWrite = 3 };
-  engine.Submit({e.ReadOp(e.b_in, b_buf.data(), read_size), kB});
-  engine.Submit({e.ReadOp(e.a_in, a_buf.data(), read_size), kA});
+  engine.Submit({e.ReadOp(e.b_in, b_buf, read_size), kB});
+  engine.Submit({e.ReadOp(e.a_in, a_buf, read_size), kA});
   uint64_t trips = 0;
   for (auto _ : state) {
     engine.Submit({e.WriteOp(e.a_out, kMessageBytes, kMessage), kWrite});
@@ -142,12 +153,12 @@ void BM_EngineEpoll(benchmark::State& state) {
         for (size_t i = 0; i < n; ++i) {
           const Event& ev = events[i];
           if (ev.tag == kB && ev.res > 0) {
-            engine.Submit({e.WriteOp(e.b_out, b_buf.data(), uint32_t(ev.res)), kWrite});
-            engine.Submit({e.ReadOp(e.b_in, b_buf.data(), read_size), kB});
+            engine.Submit({e.WriteOp(e.b_out, b_buf, uint32_t(ev.res)), kWrite});
+            engine.Submit({e.ReadOp(e.b_in, b_buf, read_size), kB});
           } else if (ev.tag == kA) {
             back = ev.res == int(kMessage);
             if (!back) return state.SkipWithError("short or failed read");
-            engine.Submit({e.ReadOp(e.a_in, a_buf.data(), read_size), kA});
+            engine.Submit({e.ReadOp(e.a_in, a_buf, read_size), kA});
           }
         }
       }
@@ -175,17 +186,18 @@ void BM_LoopEpoll(benchmark::State& state) {
   auto loop = Loop::Create(options);
   if (!loop.ok()) return state.SkipWithError(std::string(loop.status().message()).c_str());
   Loop& l = **loop;
-  std::vector<char> a_buf(read_size), b_buf(read_size);
+  char* const a_buf = shared_buffers.a;
+  char* const b_buf = shared_buffers.b;
   bool back = false;
   std::function<void()> b_read = [&] {
-    l.Submit(e.ReadOp(e.b_in, b_buf.data(), read_size), [&](const Event& ev) {
+    l.Submit(e.ReadOp(e.b_in, b_buf, read_size), [&](const Event& ev) {
       if (ev.res <= 0) return;
-      l.Submit(e.WriteOp(e.b_out, b_buf.data(), uint32_t(ev.res)), nullptr);
+      l.Submit(e.WriteOp(e.b_out, b_buf, uint32_t(ev.res)), nullptr);
       b_read();
     });
   };
   std::function<void()> a_read = [&] {
-    l.Submit(e.ReadOp(e.a_in, a_buf.data(), read_size), [&](const Event& ev) {
+    l.Submit(e.ReadOp(e.a_in, a_buf, read_size), [&](const Event& ev) {
       if (ev.res <= 0) return;
       back = true;
       a_read();
@@ -207,12 +219,14 @@ void BM_LoopEpoll(benchmark::State& state) {
   (void)l.RunUntilIdle();
 }
 
-// Cases: each case five times, the median kept for the ratio. Every run opens
-// a new pipe or socket pair, and on this kernel a socket pair lands in a fast
-// or a slow mode (~13% apart, for the hand loop as much as for ours) that
-// holds for its whole run: one run per case would compare modes, not loops.
+// Cases: each case nine times, the median kept for the ratio. Every run opens
+// a new pipe or socket pair, and on this kernel a run of a socket pair lands in
+// a fast or a slow mode (~13% apart, for the hand loop as much as for ours; it
+// is not the pair itself, nor where the buffers are): one run per case would
+// compare modes, not loops. RunWithRatios interleaves the runs of all
+// benchmarks, so that drift of the machine hits each loop alike.
 void Cases(benchmark::internal::Benchmark* b) {
-  b->Repetitions(5)->ReportAggregatesOnly(true);
+  b->Repetitions(9)->MinTime(0.3)->ReportAggregatesOnly(true);
   b->ArgNames({"sockets", "read_size"});
   for (int sockets : {0, 1}) {
     for (int read_size : {64, 4096}) b->Args({sockets, read_size});

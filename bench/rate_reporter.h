@@ -10,7 +10,7 @@
 //   }
 //
 // With repetitions, the median stands for a benchmark, and its name is given
-// without the "/repeats:N" suffix.
+// without the "/min_time:T" and "/repeats:N" parts.
 #ifndef RINGLOOP_BENCH_RATE_REPORTER_H_
 #define RINGLOOP_BENCH_RATE_REPORTER_H_
 
@@ -34,9 +34,7 @@ class RateReporter : public benchmark::ConsoleReporter {
       if (run.run_type != Run::RT_Iteration && !median) continue;
       const auto it = run.counters.find("items_per_second");
       if (it == run.counters.end()) continue;
-      std::string name = run.run_name.str();
-      if (const size_t at = name.find("/repeats:"); at != std::string::npos) name.resize(at);
-      rates_[name] = it->second.value;
+      rates_[BaseName(run.run_name.str())] = it->second.value;
     }
   }
 
@@ -48,13 +46,39 @@ class RateReporter : public benchmark::ConsoleReporter {
   }
 
  private:
+  // BaseName: `name` without the "/min_time:..." and "/repeats:..." parts that
+  // the benchmark's settings add.
+  static std::string BaseName(std::string name) {
+    for (const char* part : {"/min_time:", "/repeats:"}) {
+      const size_t at = name.find(part);
+      if (at == std::string::npos) continue;
+      const size_t end = name.find('/', at + 1);
+      name.erase(at, end == std::string::npos ? std::string::npos : end - at);
+    }
+    return name;
+  }
+
   std::map<std::string, double> rates_;
 };
 
 // RunWithRatios: a benchmark binary's main(): runs the benchmarks named on the
-// command line with a RateReporter, then hands it to `print_ratios`.
+// command line with a RateReporter, then hands it to `print_ratios`. Unless the
+// command line says otherwise, repetitions of different benchmarks run
+// interleaved in random order (--benchmark_enable_random_interleaving), so a
+// baseline and what is compared with it see the same drift of the machine.
 inline int RunWithRatios(int argc, char** argv,
                          const std::function<void(const RateReporter&)>& print_ratios) {
+  std::vector<char*> args(argv, argv + argc);
+  bool interleaving_given = false;
+  for (int i = 1; i < argc; ++i) {
+    interleaving_given = interleaving_given ||
+                         std::string(argv[i]).starts_with("--benchmark_enable_random_interleaving");
+  }
+  std::string interleave = "--benchmark_enable_random_interleaving=true";
+  if (!interleaving_given) args.insert(args.begin() + 1, interleave.data());
+  argc = static_cast<int>(args.size());
+  args.push_back(nullptr);
+  argv = args.data();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   RateReporter reporter;

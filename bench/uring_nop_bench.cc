@@ -85,9 +85,15 @@ void BM_DriverNop(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(completed));
 }
 
-// Three runs each, the median kept for the ratio (one ring per run).
-BENCHMARK(BM_RawLiburingNop)->Arg(1)->Arg(32)->Repetitions(3)->ReportAggregatesOnly(true);
-BENCHMARK(BM_DriverNop)->Arg(1)->Arg(32)->Repetitions(3)->ReportAggregatesOnly(true);
+// Seven runs each (interleaved by RunWithRatios), the median kept for the
+// ratio (one ring per run).
+BENCHMARK(BM_RawLiburingNop)
+    ->Arg(1)
+    ->Arg(32)
+    ->Repetitions(7)
+    ->MinTime(0.3)
+    ->ReportAggregatesOnly(true);
+BENCHMARK(BM_DriverNop)->Arg(1)->Arg(32)->Repetitions(7)->MinTime(0.3)->ReportAggregatesOnly(true);
 
 // PrintRatios: driver/raw for each batch size.
 void PrintRatios(const RateReporter& rates) {
