@@ -183,10 +183,10 @@ void EpollDriver::ForgetFd(int fd) {
 
 absl::Status EpollDriver::Poll(Engine& engine, bool wait) {
   SubmitPending(engine);
-  if (!retry_fds_.empty() || !timers_.empty()) RetriesAndTimers();
+  if (maybe_rare_work_) RetriesAndTimers();
   const bool block = wait && ready_.empty() && !engine.HasEvents();
   absl::Status status = WaitAndDispatch(engine, block);
-  if (!retry_fds_.empty() || !timers_.empty()) RetriesAndTimers();
+  if (maybe_rare_work_) RetriesAndTimers();
   // Completions go in only now, after every syscall of this cycle: the engine is
   // never re-entered while the driver is mid-way through a request.
   if (!ready_.empty()) {
@@ -201,6 +201,7 @@ absl::Status EpollDriver::Poll(Engine& engine, bool wait) {
 void EpollDriver::RetriesAndTimers() {
   if (!retry_fds_.empty()) ProcessRetries();
   if (!timers_.empty()) FireTimers(NowNs());
+  maybe_rare_work_ = !retry_fds_.empty() || !timers_.empty();
 }
 
 RL_HOT void EpollDriver::SubmitPending(Engine& engine) {
@@ -392,6 +393,7 @@ void EpollDriver::DoShutdown(const Request& request) {
     s->readable = true;
     s->writable = true;
     retry_fds_.push_back(request.fd);
+    maybe_rare_work_ = true;
   }
 }
 
@@ -495,6 +497,7 @@ EpollDriver::ChainRest* EpollDriver::Begin(Job* job) {
         s->readable = true;
         s->writable = true;
         retry_fds_.push_back(job->fd);
+        maybe_rare_work_ = true;
       }
       return Complete(job, res);
     }
@@ -926,6 +929,7 @@ void EpollDriver::ArmTimer(Job* job) {
   if (!job->has_timeout) return;
   RL_CHECK(job->timer_index == kNoTimer);
   timers_.Push(TimerEntry{job->deadline_ns, timer_seq_++, job});
+  maybe_rare_work_ = true;
 }
 
 void EpollDriver::DisarmTimer(Job* job) {

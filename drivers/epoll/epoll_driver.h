@@ -271,7 +271,11 @@ class EpollDriver : public Driver {
   Job* free_jobs_ = nullptr;
   std::vector<std::unique_ptr<ChainRest>> chain_storage_;
   std::vector<ChainRest*> free_chains_;
-  std::vector<int> retry_fds_;     // fds whose parked ops must be tried again
+  std::vector<int> retry_fds_;  // fds whose parked ops must be tried again
+  // maybe_rare_work_: retry_fds_ or timers_ may be non-empty (set when either
+  // grows, recomputed by RetriesAndTimers): Poll's two checks for them cost one
+  // load instead of four. A stale true (the last timer disarmed) costs one call.
+  bool maybe_rare_work_ = false;
   std::vector<Job*> any_batch_;    // RetryAny's snapshot (kept for its capacity)
   std::vector<Completion> ready_;  // fed to the engine at the end of Poll, in one batch
   std::vector<epoll_event> events_;
