@@ -36,7 +36,7 @@ class FdTable {
   // Find: the state of `fd`, or nullptr if the table never held it (or fd < 0).
   // Inline on the per-op path; the map is looked at only above the limit.
   [[gnu::always_inline]] State* Find(int fd) {
-    if (unsigned(fd) < dense_.size()) return dense_[size_t(fd)];
+    if (unsigned(fd) < dense_count_) return dense_[size_t(fd)];
     return fd >= dense_limit_ ? FindSparse(fd) : nullptr;
   }
   const State* Find(int fd) const { return const_cast<FdTable*>(this)->Find(fd); }
@@ -53,6 +53,7 @@ class FdTable {
     if (size_t(fd) >= dense_.size()) {
       const size_t grown = std::max(size_t(fd) + 1, dense_.size() * 2);
       dense_.resize(std::min(grown, size_t(dense_limit_)), nullptr);
+      dense_count_ = unsigned(dense_.size());
     }
     State* s = NewDenseState();
     dense_[size_t(fd)] = s;
@@ -87,6 +88,9 @@ class FdTable {
 
   const int dense_limit_;
   std::vector<State*> dense_;  // by fd; nullptr: never seen
+  // dense_count_: dense_.size(), kept so that Find compares with one load rather
+  // than computing (end - begin) / 8 on every lookup.
+  unsigned dense_count_ = 0;
   absl::flat_hash_map<int, std::unique_ptr<State>> sparse_;
   std::vector<std::unique_ptr<State[]>> chunks_;  // the dense states' storage
   size_t chunk_used_ = kChunk;                    // states taken from chunks_.back()
