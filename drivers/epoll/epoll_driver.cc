@@ -59,11 +59,15 @@ constexpr size_t kJobChunk = 64;
 // Job: one op request from its start until its final completion is queued.
 // Jobs are recycled (free_jobs_): NewJob sets every field an op's life reads.
 struct EpollDriver::Job {
+  // Tracked: where FindActive finds the job (parked or pooled: cancellable), so
+  // that Untrack goes straight there.
+  enum class Tracked : uint8_t { kNo, kIndexed, kOverflow };
+
   uint64_t user_data = 0;
   const Op* op = nullptr;
   int fd = -1;
   WaitList list = WaitList::kNone;
-  bool tracked = false;             // in active_by_index_ or active_overflow_ (cancellable)
+  Tracked tracked = Tracked::kNo;   // in active_by_index_ or active_overflow_
   bool in_pool = false;             // handed to the worker pool
   bool connecting = false;          // connect(2) said EINPROGRESS
   bool has_timeout = false;         // a kLinkTimeout request came right after the op
@@ -240,7 +244,7 @@ RL_HOT void EpollDriver::SubmitPending(Engine& engine) {
 
 RL_HOT absl::Status EpollDriver::WaitAndDispatch(const Engine& engine, bool block) {
   ++stats_.epoll_waits;
-  const int max_events = int(events_.size());
+  const int max_events = options_.max_events;  // events_.size(), without a division
   int n;
   if (!block) {
     n = ::epoll_wait(epoll_fd_, events_.data(), max_events, 0);
@@ -403,7 +407,7 @@ RL_HOT EpollDriver::Job* EpollDriver::NewJob(const Request& op_request, const Re
   Job* job = free_jobs_ != nullptr ? free_jobs_ : GrowJobs();
   free_jobs_ = job->next;
   // FreeJob and Complete left these so.
-  RL_DCHECK(!job->tracked && !job->in_pool && job->timer_index == kNoTimer);
+  RL_DCHECK(job->tracked == Job::Tracked::kNo && !job->in_pool && job->timer_index == kNoTimer);
   RL_DCHECK(job->list == WaitList::kNone && job->rest == nullptr);
   job->user_data = op_request.user_data;
   job->op = op_request.op;
@@ -432,7 +436,7 @@ EpollDriver::Job* EpollDriver::GrowJobs() {
 }
 
 RL_HOT void EpollDriver::FreeJob(Job* job) {
-  RL_DCHECK(!job->tracked && !job->in_pool && job->timer_index == kNoTimer);
+  RL_DCHECK(job->tracked == Job::Tracked::kNo && !job->in_pool && job->timer_index == kNoTimer);
   RL_DCHECK(job->list == WaitList::kNone && job->rest == nullptr);
   job->op = nullptr;
   job->next = free_jobs_;
@@ -553,7 +557,7 @@ EpollDriver::ChainRest* EpollDriver::Complete(Job* job, int res) { return Finish
 // Finish: Complete's body, inline where an op completes per round trip (RetryIn).
 RL_HOT EpollDriver::ChainRest* EpollDriver::Finish(Job* job, int res) {
   RL_CHECK(!job->in_pool);
-  if (job->tracked) Untrack(job);
+  if (job->tracked != Job::Tracked::kNo) Untrack(job);
   if (job->list != WaitList::kNone) Unpark(job);
   if (job->timer_index != kNoTimer) DisarmTimer(job);
   Emit(job->user_data, res);
@@ -805,10 +809,10 @@ uint32_t SlotIndex(uint64_t user_data) { return static_cast<uint32_t>(user_data)
 }  // namespace
 
 RL_HOT void EpollDriver::Track(Job* job) {
-  RL_CHECK(!job->tracked);
+  RL_CHECK(job->tracked == Job::Tracked::kNo);
   const uint32_t index = SlotIndex(job->user_data);
   if (index < active_by_index_.size() && active_by_index_[index] == nullptr) {
-    job->tracked = true;
+    job->tracked = Job::Tracked::kIndexed;
     active_by_index_[index] = job;
     return;
   }
@@ -818,28 +822,30 @@ RL_HOT void EpollDriver::Track(Job* job) {
 // TrackOverflow: Track's rare cases: the index array must grow, or the index
 // is taken or too large.
 void EpollDriver::TrackOverflow(Job* job) {
-  job->tracked = true;
   const uint32_t index = SlotIndex(job->user_data);
   if (index < kMaxIndexed) {
     if (index >= active_by_index_.size()) active_by_index_.resize(size_t(index) + 1, nullptr);
     if (active_by_index_[index] == nullptr) {
+      job->tracked = Job::Tracked::kIndexed;
       active_by_index_[index] = job;
       return;
     }
   }
+  job->tracked = Job::Tracked::kOverflow;
   const bool inserted = active_overflow_.emplace(job->user_data, job).second;
   RL_CHECK(inserted);  // one request per user_data in flight
 }
 
 RL_HOT void EpollDriver::Untrack(Job* job) {
-  RL_CHECK(job->tracked);
-  job->tracked = false;
-  const uint32_t index = SlotIndex(job->user_data);
-  if (index < active_by_index_.size() && active_by_index_[index] == job) {
+  RL_CHECK(job->tracked != Job::Tracked::kNo);
+  if (job->tracked == Job::Tracked::kIndexed) {
+    const uint32_t index = SlotIndex(job->user_data);
+    RL_DCHECK(index < active_by_index_.size() && active_by_index_[index] == job);
     active_by_index_[index] = nullptr;
-    return;
+  } else {
+    RL_CHECK(active_overflow_.erase(job->user_data) == 1);
   }
-  RL_CHECK(active_overflow_.erase(job->user_data) == 1);
+  job->tracked = Job::Tracked::kNo;
 }
 
 EpollDriver::Job* EpollDriver::FindActive(uint64_t user_data) {
