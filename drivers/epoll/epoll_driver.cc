@@ -722,9 +722,11 @@ RL_HOT int EpollDriver::ParkOn(FdState& s, Job* job, WaitList list, uint32_t nee
   RL_DCHECK(job->list == WaitList::kNone);
   // Reads wait level-triggered (see epoll_driver.h): an fd with a parked read
   // is registered without EPOLLET.
-  const bool level = s.level || list == WaitList::kIn;
-  if (!s.in_epoll || (s.interest & need) != need || level != s.level) {
-    if (const int err = Register(job->fd, s, s.interest | need, level); err < 0) return err;
+  const bool to_level = list == WaitList::kIn && !s.level;
+  if (!s.in_epoll || (s.interest & need) != need || to_level) {
+    if (const int err = Register(job->fd, s, s.interest | need, s.level || to_level); err < 0) {
+      return err;
+    }
   }
   const int i = int(list);
   job->list = list;
