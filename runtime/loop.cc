@@ -101,16 +101,16 @@ uint64_t Loop::Deadline(absl::Duration timeout) const {
   return delta >= kNoDeadline - now ? kNoDeadline - 1 : now + delta;
 }
 
-uint64_t Loop::AllocateTag(Callback callback) {
-  uint32_t index;
+uint64_t Loop::AllocateTag(Callback&& callback) {
   if (free_slots_.empty()) {
-    index = uint32_t(slots_.size());
-    slots_.emplace_back();
-  } else {
-    index = free_slots_.back();
-    free_slots_.pop_back();
+    if ((slot_count_ & (kSlotChunk - 1)) == 0) {
+      slot_chunks_.push_back(std::make_unique<Slot[]>(kSlotChunk));
+    }
+    free_slots_.push_back(slot_count_++);
   }
-  Slot& slot = slots_[index];
+  const uint32_t index = free_slots_.back();
+  free_slots_.pop_back();
+  Slot& slot = SlotAt(index);
   RL_CHECK(!slot.live);
   slot.live = true;
   slot.callback = std::move(callback);
@@ -118,13 +118,19 @@ uint64_t Loop::AllocateTag(Callback callback) {
 }
 
 OpId Loop::Submit(const Op& op, Callback callback) {
-  return Submit(op, absl::InfiniteDuration(), std::move(callback));
+  CheckOwner();
+  return SubmitUntil(op, kNoDeadline, std::move(callback));
 }
 
 OpId Loop::Submit(const Op& op, absl::Duration timeout, Callback callback) {
   CheckOwner();
+  return SubmitUntil(op, Deadline(timeout), std::move(callback));
+}
+
+// SubmitUntil: Submit's work, with the callback moved once, into its slot.
+OpId Loop::SubmitUntil(const Op& op, uint64_t deadline_ns, Callback&& callback) {
   const uint64_t tag = AllocateTag(std::move(callback));
-  return engine_.Submit(SubmitArgs{op, tag, Deadline(timeout)});
+  return engine_.Submit(SubmitArgs{op, tag, deadline_ns});
 }
 
 std::vector<OpId> Loop::SubmitChain(std::vector<Link> links) {
@@ -218,21 +224,19 @@ void Loop::DrainEvents() {
 
 void Loop::Dispatch(const Event& event) {
   const uint32_t index = uint32_t(event.tag & kIndexMask);
-  RL_CHECK(index < slots_.size());
-  Slot& slot = slots_[index];
+  RL_CHECK(index < slot_count_);
+  Slot& slot = SlotAt(index);
   // The engine returns the tags it was given: a mismatch is a bug, not a race.
   RL_CHECK(slot.live);
   RL_CHECK(slot.generation == uint32_t(event.tag >> 32));
-  if (event.more) {
-    if (slot.callback) slot.callback(event);  // the slot stays put (deque)
-    return;
-  }
-  Callback callback = std::move(slot.callback);
+  // The callback runs where it is stored: slots never move, and this one stays
+  // live (no other op can take it) until the call has returned.
+  if (slot.callback) slot.callback(event);
+  if (event.more) return;
   slot.callback = nullptr;
   slot.live = false;
   ++slot.generation;
   free_slots_.push_back(index);
-  if (callback) callback(event);
 }
 
 bool Loop::RunPosted() {

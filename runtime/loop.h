@@ -28,7 +28,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -138,7 +137,11 @@ class Loop {
   Loop(LoopOptions options, SelectedDriver selected);
   void CheckOwner() const;
   uint64_t Deadline(absl::Duration timeout) const;
-  uint64_t AllocateTag(Callback callback);
+  OpId SubmitUntil(const Op& op, uint64_t deadline_ns, Callback&& callback);
+  uint64_t AllocateTag(Callback&& callback);
+  Slot& SlotAt(uint32_t index) {
+    return slot_chunks_[index >> kSlotChunkShift][index & (kSlotChunk - 1)];
+  }
   void Dispatch(const Event& event);
   void DrainEvents();
   bool RunPosted();
@@ -150,9 +153,12 @@ class Loop {
   const std::thread::id owner_;
   std::atomic<bool> stop_{false};
 
-  // Callbacks by tag (index | generation << 32). A deque: a callback that
-  // submits (growing it) while it runs keeps its own slot where it is.
-  std::deque<Slot> slots_;
+  // Callbacks by tag (index | generation << 32), in chunks that never move: a
+  // callback runs in its slot while it may submit (adding chunks).
+  static constexpr uint32_t kSlotChunkShift = 6;
+  static constexpr uint32_t kSlotChunk = 1u << kSlotChunkShift;
+  std::vector<std::unique_ptr<Slot[]>> slot_chunks_;
+  uint32_t slot_count_ = 0;
   std::vector<uint32_t> free_slots_;
   // DrainEvents: events taken from the engine, [batch_next_, batch_end_) not
   // yet dispatched.
