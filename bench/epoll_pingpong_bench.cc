@@ -226,7 +226,7 @@ void BM_LoopEpoll(benchmark::State& state) {
 // compare modes, not loops. RunWithRatios interleaves the runs of all
 // benchmarks, so that drift of the machine hits each loop alike.
 void Cases(benchmark::internal::Benchmark* b) {
-  b->Repetitions(9)->MinTime(0.3)->ReportAggregatesOnly(true);
+  b->Repetitions(9)->MinTime(0.3)->DisplayAggregatesOnly(true);
   b->ArgNames({"sockets", "read_size"});
   for (int sockets : {0, 1}) {
     for (int read_size : {64, 4096}) b->Args({sockets, read_size});

@@ -92,8 +92,8 @@ BENCHMARK(BM_RawLiburingNop)
     ->Arg(32)
     ->Repetitions(7)
     ->MinTime(0.3)
-    ->ReportAggregatesOnly(true);
-BENCHMARK(BM_DriverNop)->Arg(1)->Arg(32)->Repetitions(7)->MinTime(0.3)->ReportAggregatesOnly(true);
+    ->DisplayAggregatesOnly(true);
+BENCHMARK(BM_DriverNop)->Arg(1)->Arg(32)->Repetitions(7)->MinTime(0.3)->DisplayAggregatesOnly(true);
 
 // PrintRatios: driver/raw for each batch size.
 void PrintRatios(const RateReporter& rates) {
