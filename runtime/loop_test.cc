@@ -208,6 +208,32 @@ TEST_P(LoopTest, NestedRunOnceKeepsEveryCallbackOnceAndInOrder) {
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4}));
 }
 
+TEST_P(LoopTest, CallbackThatSubmitsManyOpsKeepsItsOwnState) {
+  // A final callback runs in its slot. While it runs it submits 500 ops, so
+  // the Loop adds slot storage many times over; its own captures (a heap
+  // string, read after the submits) must not move or be freed under it, and
+  // every op it started must end once. Under asan a moved or freed callback
+  // is a use-after-free here.
+  constexpr int kInner = 500;
+  int inner_done = 0;
+  std::string seen;
+  const std::string payload(200, 'x');  // too big for any inline storage
+  loop_->Submit(Nop{}, [&, payload](const Event& e) {
+    EXPECT_EQ(e.res, 0);
+    for (int i = 0; i < kInner; ++i) {
+      loop_->Submit(Nop{}, [&](const Event& inner) {
+        EXPECT_EQ(inner.res, 0);
+        ++inner_done;
+      });
+    }
+    seen = payload;
+  });
+  EXPECT_TRUE(RunUntil([&] { return inner_done == kInner; }));
+  ASSERT_TRUE(loop_->RunUntilIdle().ok());
+  EXPECT_EQ(seen, payload);
+  EXPECT_EQ(inner_done, kInner);
+}
+
 TEST_P(LoopTest, PostFromOtherThreadsRunsOnTheLoopThreadAndStopEndsRun) {
   constexpr int kThreads = 4;
   constexpr int kPerThread = 250;
