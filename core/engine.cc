@@ -22,6 +22,7 @@
 
 #include "absl/container/node_hash_map.h"
 #include "core/check.h"
+#include "core/internal/fifo.h"
 #include "core/internal/indexed_heap.h"
 
 namespace ringloop {
@@ -99,43 +100,13 @@ struct FdEntry {
 
 constexpr int kDenseFds = 1 << 16;
 
-// Fifo: an output queue that empties often. Appended at the back, consumed from
-// the front, and reset (keeping its memory) whenever drained, so steady state
-// allocates nothing and the append is a compare and a store.
-template <class T>
-struct Fifo {
-  std::unique_ptr<T[]> items;  // items[head, size) are pending; never shrinks
-  size_t capacity = 0;
-  size_t head = 0;
-  size_t size = 0;
-
-  RL_HOT void Append(const T& x) {
-    if (__builtin_expect(size == capacity, 0)) Grow(std::max<size_t>(16, 2 * size));
-    items[size++] = x;
-  }
-  // Full: whether the next Append would grow the buffer (straight paths leave
-  // that to the general ones).
-  bool Full() const { return size == capacity; }
-  [[gnu::noinline]] void Grow(size_t n) {
-    if (n <= capacity) return;
-    auto bigger = std::make_unique<T[]>(n);
-    std::copy_n(items.get(), size, bigger.get());
-    items = std::move(bigger);
-    capacity = n;
-  }
-  size_t Pending() const { return size - head; }
-  const T* Front() const { return items.get() + head; }
-  void Consume(size_t n) {
-    head += n;
-    if (head == size) head = size = 0;
-  }
-};
 constexpr uint32_t kChunkShift = 8;
 constexpr uint32_t kChunkSize = 1u << kChunkShift;
 
 }  // namespace
 
-struct Engine::State {
+// State: everything but the outputs, which it inherits (Engine::Outputs).
+struct Engine::State : Outputs {
   Options options;
   EngineStats stats;
   std::vector<std::unique_ptr<Slot[]>> chunks;
@@ -162,8 +133,6 @@ struct Engine::State {
   };
   internal::IndexedHeap<uint32_t, TimerLess, TimerMoved> heap{TimerLess{this}, TimerMoved{this}};
   uint64_t timer_seq = 0;
-  Fifo<Request> ready;
-  Fifo<Event> events;
   uint64_t now_ns = 0;
   bool shutting_down = false;
 
@@ -657,6 +626,7 @@ bool Engine::State::TimerLess::operator()(uint32_t a, uint32_t b) const {
 void Engine::State::HeapPush(uint32_t index) {
   At(index).timer_seq = timer_seq++;
   heap.Push(index);
+  next_deadline = At(heap.top()).deadline_ns;
 }
 
 void Engine::State::HeapRemove(uint32_t index) {
@@ -664,13 +634,14 @@ void Engine::State::HeapRemove(uint32_t index) {
   RL_CHECK(pos < heap.size() && heap.at(pos) == index);
   heap.Remove(pos);
   At(index).heap_pos = kNone;
+  next_deadline = heap.empty() ? kNoDeadline : At(heap.top()).deadline_ns;
 }
 
 // --- Public interface ------------------------------------------------------------------
 
 Engine::Engine() : Engine(Options{}) {}
 
-Engine::Engine(Options options) : s_(std::make_unique<State>()) {
+Engine::Engine(Options options) : s_(std::make_unique<State>()), out_(s_.get()) {
   RL_CHECK(options.max_in_flight >= 2);  // an op and its linked timeout
   s_->options = options;
   while (s_->slot_count < options.initial_slots) s_->Grow();
@@ -1091,42 +1062,6 @@ void Engine::AdvanceTime(uint64_t now_ns) {
     ++s.stats.timers_fired;
     s.EndNow(index, 0);
   }
-}
-
-std::span<const Request> Engine::PendingRequests() const {
-  return std::span<const Request>(s_->ready.Front(), s_->ready.Pending());
-}
-
-void Engine::ConsumeRequests(size_t n) {
-  State& s = *s_;
-  RL_CHECK(n <= s.ready.Pending());
-  if (n == 0) return;
-  RL_CHECK(!s.ready.Front()[n - 1].link);  // never split a chain
-  s.ready.Consume(n);
-}
-
-std::optional<Event> Engine::PollEvent() {
-  State& s = *s_;
-  if (s.events.Pending() == 0) return std::nullopt;
-  const Event e = *s.events.Front();
-  s.events.Consume(1);
-  return e;
-}
-
-size_t Engine::PollEvents(std::span<Event> out) {
-  State& s = *s_;
-  const size_t n = std::min(out.size(), s.events.Pending());
-  const Event* from = s.events.Front();
-  for (size_t i = 0; i < n; ++i) out[i] = from[i];  // a few events: no memmove call
-  s.events.Consume(n);
-  return n;
-}
-
-bool Engine::HasEvents() const { return s_->events.Pending() != 0; }
-
-std::optional<uint64_t> Engine::NextDeadline() const {
-  if (s_->heap.empty()) return std::nullopt;
-  return s_->At(s_->heap.top()).deadline_ns;
 }
 
 bool Engine::Quiescent() const { return s_->live == 0 && PendingRequests().empty(); }

@@ -55,6 +55,7 @@
 #ifndef RINGLOOP_CORE_ENGINE_H_
 #define RINGLOOP_CORE_ENGINE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -62,6 +63,8 @@
 #include <span>
 #include <vector>
 
+#include "core/check.h"
+#include "core/internal/fifo.h"
 #include "core/ops.h"
 #include "core/request.h"
 
@@ -234,8 +237,45 @@ class Engine {
   [[gnu::noinline]] bool HandleCompletionGeneral(uint64_t user_data, int32_t res, uint32_t flags);
   [[gnu::noinline]] bool PumpAfterCompletion();
 
+  // The outputs a driver reads on every cycle: part of State, reached through
+  // out_ so that their getters (below) inline into the driver.
+  using Outputs = internal::EngineOutputs<Request, Event>;
   std::unique_ptr<State> s_;
+  Outputs* out_;  // s_.get()
 };
+
+inline std::span<const Request> Engine::PendingRequests() const {
+  return std::span<const Request>(out_->ready.Front(), out_->ready.Pending());
+}
+
+inline void Engine::ConsumeRequests(size_t n) {
+  RL_CHECK(n <= out_->ready.Pending());
+  if (n == 0) return;
+  RL_CHECK(!out_->ready.Front()[n - 1].link);  // never split a chain
+  out_->ready.Consume(n);
+}
+
+inline std::optional<Event> Engine::PollEvent() {
+  if (out_->events.Pending() == 0) return std::nullopt;
+  const Event e = *out_->events.Front();
+  out_->events.Consume(1);
+  return e;
+}
+
+inline size_t Engine::PollEvents(std::span<Event> out) {
+  const size_t n = std::min(out.size(), out_->events.Pending());
+  const Event* from = out_->events.Front();
+  for (size_t i = 0; i < n; ++i) out[i] = from[i];  // a few events: no memcpy call
+  out_->events.Consume(n);
+  return n;
+}
+
+inline bool Engine::HasEvents() const { return out_->events.Pending() != 0; }
+
+inline std::optional<uint64_t> Engine::NextDeadline() const {
+  if (out_->next_deadline == kNoDeadline) return std::nullopt;
+  return out_->next_deadline;
+}
 
 }  // namespace ringloop
 

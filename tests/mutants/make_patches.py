@@ -82,6 +82,11 @@ MUTANTS = {
         "an op waiting in the engine's queue has no timer: its deadline can pass unnoticed",
         [("if (s.deadline_ns != kNoDeadline && s.chain_prev == kNone && s.heap_pos == kNone) {",
           "if (false) {")]),
+    "stale_next_deadline": (
+        "removing a timer from the heap leaves NextDeadline at the removed timer's deadline",
+        [("  At(index).heap_pos = kNone;\n  next_deadline = heap.empty() ? kNoDeadline : "
+          "At(heap.top()).deadline_ns;\n",
+          "  At(index).heap_pos = kNone;\n")]),
     # Mutants of the straight paths (SubmitPlain, CompletePlain).
     "straight_submit_on_closing_fd": (
         "a plain op on a closing fd is accepted by the straight submit path",
