@@ -72,6 +72,7 @@ struct Slot {
   uint64_t tag = 0;
   uint64_t deadline_ns = kNoDeadline;  // op deadline, or a Timeout's fire time
   uint64_t timer_seq = 0;              // FIFO order among equal timer deadlines
+  uint64_t op_ud = 0;                  // the op request's user_data, while kOpPending
   uint32_t generation = 0;
   uint32_t q_next = kNone;   // submission queue, or free list
   uint32_t fd_prev = kNone;  // list of live slots on the same fd
@@ -83,9 +84,9 @@ struct Slot {
   int fd = -1;                 // FdOf(op) (a Close slot is never on the fd's list)
   OpKind kind = OpKind::kNop;  // KindOf(op)
   SlotState state = SlotState::kFree;
+  uint16_t bits = 0;            // SlotBit flags
   uint32_t chain_prev = kNone;  // the chain member before / after this one, while
   uint32_t chain_next = kNone;  // both are live and the earlier has not completed
-  uint16_t bits = 0;            // SlotBit flags
 
   bool Has(uint16_t bit) const { return (bits & bit) != 0; }
   void Set(uint16_t bit, bool on) { bits = on ? uint16_t(bits | bit) : uint16_t(bits & ~bit); }
@@ -406,6 +407,7 @@ void Engine::State::Emit(uint32_t index, bool link_after) {
   s.Set(kOpPending, true);
   Request op_request;
   op_request.user_data = Pack(index, s.generation, s.Has(kAttempt), kUdOp);
+  s.op_ud = op_request.user_data;
   op_request.kind = RequestKind::kOp;
   op_request.link = link_after || has_deadline;
   op_request.op = &s.op;
@@ -805,6 +807,7 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   }
   Request& r = ready.items[ready.size++];
   r.user_data = Pack(index, s.generation, false, kUdOp);
+  s.op_ud = r.user_data;
   r.op = &s.op;
   r.deadline_ns = 0;
   r.target = 0;
@@ -829,13 +832,9 @@ RL_HOT bool Engine::State::CompletePlain(uint64_t user_data, int32_t res, uint32
   const uint32_t index = uint32_t(user_data);
   if (index >= slot_count || events.Full()) return false;
   Slot& s = At(index);
-  // The op request of this slot's current attempt (Pack(index, generation,
-  // attempt, kUdOp); the generation is always within kGenMask).
-  const uint64_t expected = uint64_t{index} | (uint64_t{s.generation} << kGenShift) |
-                            (uint64_t(s.bits & kAttempt) << (kAttemptShift - 4));
-  static_assert(kAttempt == 1 << 4);
-  // A straight op with its request out and nothing else pending or asked.
-  if (user_data != expected || (s.bits & ~(kOnFdList | kAttempt)) != (kStraight | kOpPending) ||
+  // A straight op with its request (op_ud: set with kOpPending) out and
+  // nothing else pending or asked.
+  if (user_data != s.op_ud || (s.bits & ~(kOnFdList | kAttempt)) != (kStraight | kOpPending) ||
       s.state != SlotState::kInFlight || res == -EINTR || (flags & kCqeFMore) != 0) {
     return false;
   }

@@ -91,6 +91,9 @@ MUTANTS = {
     "straight_submit_on_closing_fd": (
         "a plain op on a closing fd is accepted by the straight submit path",
         [("    if (e->close_slot != kNone) return false;\n", "")]),
+    "straight_submit_keeps_stale_user_data": (
+        "the straight submit path leaves the slot's previous op user_data as the expected one",
+        [("  s.op_ud = r.user_data;\n", "")]),
     "straight_completion_ignores_pending_cancel": (
         "the straight completion path releases a slot whose cancel is still out",
         [("(s.bits & ~(kOnFdList | kAttempt)) != (kStraight | kOpPending)",
