@@ -97,6 +97,28 @@ TEST(Engine, StaleCompletionAfterSlotReuseIsNotMisrouted) {
   EXPECT_EQ(events[0].res, 4);
 }
 
+// The same on one fd: the second op takes Submit's straight path (its fd is
+// known), which must record the new op's user_data as the one to expect.
+TEST(Engine, StaleCompletionAfterStraightSlotReuseIsNotMisrouted) {
+  Harness h;
+  h.engine.Submit(ReadArgs(5, 1));
+  auto first = h.Take();
+  h.Complete(first[0], 1);
+  h.Events();
+  h.engine.Submit(ReadArgs(5, 2));
+  auto second = h.Take();
+  ASSERT_EQ(Engine::DecodeUserData(first[0].user_data).index,
+            Engine::DecodeUserData(second[0].user_data).index);
+  EXPECT_FALSE(h.Complete(first[0], 99));
+  EXPECT_TRUE(h.Events().empty());
+  EXPECT_TRUE(h.Complete(second[0], 4));
+  auto events = h.Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].tag, 2u);
+  EXPECT_EQ(events[0].res, 4);
+  EXPECT_EQ(h.engine.stats().rejected_completions, 1u);
+}
+
 TEST(Engine, BogusUserDataIsRejected) {
   Harness h;
   EXPECT_FALSE(h.engine.HandleCompletion(~uint64_t{0}, 0, 0));
