@@ -11,7 +11,7 @@
 // registered once, level-triggered, per round trip two epoll_waits, two reads, two
 // writes. The driver side is what a user of the engine pays: Engine::Submit per op,
 // Poll (requests -> syscalls, epoll_wait, completions -> engine), PollEvents. The Loop side adds
-// callbacks (absl::AnyInvocable) and tag bookkeeping. After the runs it prints driver/hand and
+// callbacks (InlineFunction) and tag bookkeeping. After the runs it prints driver/hand and
 // loop/hand per case (goal: driver >= 0.9).
 #include <fcntl.h>
 #include <sys/epoll.h>

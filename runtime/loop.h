@@ -42,6 +42,7 @@
 #include "core/engine.h"
 #include "drivers/driver.h"
 #include "runtime/driver_select.h"
+#include "runtime/inline_function.h"
 #include "runtime/result.h"
 
 namespace ringloop {
@@ -59,8 +60,10 @@ struct LoopOptions {
 
 class Loop {
  public:
-  // Callback: runs once per event of its op, on the loop's thread.
-  using Callback = absl::AnyInvocable<void(const Event&)>;
+  // Callback: runs once per event of its op, on the loop's thread. A callable
+  // of up to 48 bytes (InlineFunction::kInlineBytes) is stored without a heap
+  // allocation.
+  using Callback = InlineFunction<void(const Event&)>;
 
   // Link: one op of a chain (SubmitChain), with its own callback and timeout.
   struct Link {
