@@ -54,17 +54,21 @@ struct EpollDriver::ChainRest {
 namespace {
 constexpr uint32_t kNoTimer = ~uint32_t{0};
 constexpr size_t kJobChunk = 64;
+constexpr uint32_t kMaxIndexed = 1u << 20;
+
+// SlotIndex: Engine::DecodeUserData(user_data).index, inline: engine.h documents
+// the layout (the index is bits 0-31).
+uint32_t SlotIndex(uint64_t user_data) { return static_cast<uint32_t>(user_data); }
 }  // namespace
 
 // Job: one op request from its start until its final completion is queued.
 // Jobs are recycled (free_jobs_): NewJob sets every field an op's life reads.
-struct EpollDriver::Job {
+// Waiter's user_data and op are the request's; Waiter::lone stays kNone.
+struct EpollDriver::Job : Waiter {
   // Tracked: where FindActive finds the job (parked or pooled: cancellable), so
   // that Untrack goes straight there.
   enum class Tracked : uint8_t { kNo, kIndexed, kOverflow };
 
-  uint64_t user_data = 0;
-  const Op* op = nullptr;
   int fd = -1;
   WaitList list = WaitList::kNone;
   Tracked tracked = Tracked::kNo;   // in active_by_index_ or active_overflow_
@@ -83,6 +87,9 @@ struct EpollDriver::Job {
 };
 
 bool EpollDriver::FdState::Idle() const {
+  for (const Waiter& w : lone) {
+    if (w.op != nullptr) return false;
+  }
   for (int i = 0; i < kListCount; ++i) {
     if (head[i] != nullptr) return false;
   }
@@ -292,8 +299,8 @@ RL_HOT void EpollDriver::Dispatch(const epoll_event& event) {
   // Whether an op waited for what was reported. A level-triggered registration
   // that reports what nobody waits for reports it again at every epoll_wait:
   // then it is narrowed to what is still waited for (Relax).
-  const bool awaited = ((ev & kInEvents) != 0 && s->head[int(WaitList::kIn)] != nullptr) ||
-                       ((ev & kOutEvents) != 0 && s->head[int(WaitList::kOut)] != nullptr) ||
+  const bool awaited = ((ev & kInEvents) != 0 && s->Waits(WaitList::kIn)) ||
+                       ((ev & kOutEvents) != 0 && s->Waits(WaitList::kOut)) ||
                        s->head[int(WaitList::kAny)] != nullptr;
   if (ev & kInEvents) s->readable = true;
   if (ev & kOutEvents) s->writable = true;
@@ -341,6 +348,12 @@ RL_HOT bool EpollDriver::StartLone(const Request& request) {
     Emit(request.user_data, res);
     return true;
   }
+  const uint32_t index = SlotIndex(request.user_data);
+  if (s->lone[LoneIndex(list)].op == nullptr && s->head[int(list)] == nullptr &&
+      index < active_by_index_.size() && active_by_index_[index] == nullptr) {
+    ParkLone(request, *s, list, need);
+    return true;
+  }
   Job* job = NewJob(request, nullptr);
   if (const int err = ParkOn(*s, job, list, need); err < 0) {
     RL_CHECK(Complete(job, err) == nullptr);  // a lone op has no chain
@@ -369,13 +382,19 @@ void EpollDriver::StartGroup(std::span<const Request> group) {
 }
 
 void EpollDriver::DoCancel(const Request& request) {
-  Job* job = FindActive(request.target);
-  if (job == nullptr) {
+  Waiter* found = FindActive(request.target);
+  if (found == nullptr) {
     // Finished, unknown, or a chain member that has not started: io_uring's
     // ASYNC_CANCEL cannot find those either.
     Emit(request.user_data, -ENOENT);
     return;
   }
+  if (found->lone != WaitList::kNone) {
+    CancelLone(*found);
+    Emit(request.user_data, 0);
+    return;
+  }
+  Job* job = static_cast<Job*>(found);
   if (job->in_pool) {
     if (!pool_->TryCancel(&job->work)) {
       Emit(request.user_data, -EALREADY);  // running: its own result will come
@@ -743,6 +762,47 @@ RL_HOT int EpollDriver::ParkOn(FdState& s, Job* job, WaitList list, uint32_t nee
   return 0;
 }
 
+// ParkLone: parks a lone Read, Recv, Write or Send that would block in the inline
+// slot of `list` on its fd (state `s`), which StartLone found empty, with an
+// empty wait list and a free index in active_by_index_. Registration as ParkOn.
+RL_HOT void EpollDriver::ParkLone(const Request& request, FdState& s, WaitList list,
+                                  uint32_t need) {
+  Waiter& w = s.lone[LoneIndex(list)];
+  RL_DCHECK(w.op == nullptr && w.lone == list && s.head[int(list)] == nullptr);
+  const bool to_level = list == WaitList::kIn && !s.level;
+  if (__builtin_expect(!s.in_epoll || (s.interest & need) != need || to_level, 0)) {
+    const int err = Register(request.fd, s, s.interest | need, s.level || to_level);
+    if (err < 0) {
+      Emit(request.user_data, err);  // as Complete would for a lone op
+      return;
+    }
+  }
+  w.user_data = request.user_data;
+  w.op = request.op;
+  active_by_index_[SlotIndex(request.user_data)] = &w;
+  ++stats_.parked;
+}
+
+// EndLone: queues the final completion of the op in inline slot `w` and empties
+// the slot.
+RL_HOT void EpollDriver::EndLone(Waiter& w, int res) {
+  RL_DCHECK(w.op != nullptr && w.lone != WaitList::kNone);
+  const uint32_t index = SlotIndex(w.user_data);
+  RL_DCHECK(index < active_by_index_.size() && active_by_index_[index] == &w);
+  active_by_index_[index] = nullptr;
+  Emit(w.user_data, res);
+  w.op = nullptr;
+}
+
+// CancelLone: a kCancel found the op in inline slot `w`: it ends -ECANCELED. The
+// registration stays as it is, as for a cancelled Job (Relax narrows it if a
+// report comes that nobody waits for).
+void EpollDriver::CancelLone(Waiter& w) {
+  RL_CHECK(w.op != nullptr);
+  RL_CHECK(&w == &StateOf(FdOf(*w.op))->lone[LoneIndex(w.lone)]);
+  EndLone(w, -ECANCELED);
+}
+
 int EpollDriver::Register(int fd, FdState& s, uint32_t interest, bool level) {
   // ADD and MOD both re-check readiness, so an fd that became ready between the
   // EAGAIN and this call still reports (an edge, or its level).
@@ -769,12 +829,12 @@ int EpollDriver::Register(int fd, FdState& s, uint32_t interest, bool level) {
 void EpollDriver::Relax(int fd, FdState& s) {
   RL_CHECK(s.in_epoll && s.level);
   uint32_t interest = 0;
-  if (s.head[int(WaitList::kIn)] != nullptr) interest |= EPOLLIN | EPOLLRDHUP;
-  if (s.head[int(WaitList::kOut)] != nullptr) interest |= EPOLLOUT;
+  if (s.Waits(WaitList::kIn)) interest |= EPOLLIN | EPOLLRDHUP;
+  if (s.Waits(WaitList::kOut)) interest |= EPOLLOUT;
   for (Job* j = s.head[int(WaitList::kAny)]; j != nullptr; j = j->next) {
     interest |= std::get<PollAdd>(*j->op).events & kPollMask;
   }
-  const bool level = s.head[int(WaitList::kIn)] != nullptr;
+  const bool level = s.Waits(WaitList::kIn);
   if (level && interest == s.interest) return;
   // A failure leaves the registration as it was: at worst one more report.
   (void)Register(fd, s, interest, level);
@@ -799,16 +859,6 @@ RL_HOT void EpollDriver::Unpark(Job* job) {
   }
   job->list = WaitList::kNone;
 }
-
-namespace {
-
-constexpr uint32_t kMaxIndexed = 1u << 20;
-
-// SlotIndex: Engine::DecodeUserData(user_data).index, inline: engine.h documents
-// the layout (the index is bits 0-31).
-uint32_t SlotIndex(uint64_t user_data) { return static_cast<uint32_t>(user_data); }
-
-}  // namespace
 
 RL_HOT void EpollDriver::Track(Job* job) {
   RL_CHECK(job->tracked == Job::Tracked::kNo);
@@ -850,11 +900,11 @@ RL_HOT void EpollDriver::Untrack(Job* job) {
   job->tracked = Job::Tracked::kNo;
 }
 
-EpollDriver::Job* EpollDriver::FindActive(uint64_t user_data) {
+EpollDriver::Waiter* EpollDriver::FindActive(uint64_t user_data) {
   const uint32_t index = SlotIndex(user_data);
   if (index < active_by_index_.size()) {
-    Job* job = active_by_index_[index];
-    if (job != nullptr && job->user_data == user_data) return job;
+    Waiter* w = active_by_index_[index];
+    if (w != nullptr && w->user_data == user_data) return w;
   }
   if (active_overflow_.empty()) return nullptr;
   const auto it = active_overflow_.find(user_data);
@@ -862,10 +912,22 @@ EpollDriver::Job* EpollDriver::FindActive(uint64_t user_data) {
 }
 
 RL_HOT void EpollDriver::RetryIn(FdState& s, WaitList list) {
-  // Oldest first; stop at the first that must wait: with edge triggering, EAGAIN
-  // means a new edge will come. Completing the head may start the next op of its
-  // chain (parked at the tail, or done at once), never end another parked op.
-  // `s` stays valid: the fd table never moves a state.
+  // Oldest first (the inline slot, then the wait list); stop at the first that
+  // must wait: with edge triggering, EAGAIN means a new edge will come.
+  Waiter& w = s.lone[LoneIndex(list)];
+  if (w.op != nullptr) {
+    const int r = TryTransfer(s, *w.op);
+    if (r == kWouldBlock) return;
+    EndLone(w, r);
+  }
+  if (__builtin_expect(s.head[int(list)] != nullptr, 0)) RetryJobs(s, list);
+}
+
+// RetryJobs: RetryIn for the Jobs in the wait list `list` of `s`.
+void EpollDriver::RetryJobs(FdState& s, WaitList list) {
+  // Completing the head may start the next op of its chain (parked at the tail,
+  // or done at once), never end another parked op. `s` stays valid: the fd table
+  // never moves a state.
   while (Job* job = s.head[int(list)]) {
     int r;
     switch (KindOf(*job->op)) {

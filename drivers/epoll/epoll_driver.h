@@ -54,11 +54,12 @@
 //   fed to the engine (one HandleCompletions batch) only at the end of Poll,
 //   never recursively.
 // - Costs: a lone op (no chain, no deadline) on a socket or pipe the driver
-//   already knows is tried at once and, if it would block, parked in a recycled
-//   Job; an fd's state is found by indexing a vector (internal/fd_table.h), a
-//   parked op by its engine slot index; linked timeouts wait in a heap. Jobs,
-//   chain remainders and timer entries are recycled, so steady state allocates
-//   nothing per op.
+//   already knows is tried at once and, if it would block, parked in its fd's
+//   inline slot for that direction (FdState::lone) or, if that is taken, in a
+//   recycled Job; an fd's state is found by indexing a vector
+//   (internal/fd_table.h), a parked op by its engine slot index; linked timeouts
+//   wait in a heap. Jobs, chain remainders and timer entries are recycled, so
+//   steady state allocates nothing per op.
 //
 // The fd cache: an fd's kind and readiness are learnt on its first op and kept
 // until the engine's Close op for it (or ForgetFd). An fd closed behind the
@@ -148,8 +149,30 @@ class EpollDriver : public Driver {
   enum class WaitList : uint8_t { kNone, kIn, kOut, kAny };
   static constexpr int kListCount = 4;
 
-  // FdState: what the driver knows about one fd, and the ops parked on it (one
-  // FIFO per WaitList, linked through Job::prev/next).
+  // Waiter: a parked op as a kCancel finds it (FindActive, by user_data): a Job,
+  // or the op held in an fd's inline slot (FdState::lone).
+  struct Waiter {
+    uint64_t user_data = 0;
+    // op: the parked op; nullptr in an empty inline slot.
+    const Op* op = nullptr;
+    // lone: kIn or kOut for an inline slot (its direction), kNone for a Job.
+    WaitList lone = WaitList::kNone;
+  };
+
+  // LoneIndex: the FdState::lone slot of a direction (kIn or kOut).
+  static int LoneIndex(WaitList list) { return int(list) - int(WaitList::kIn); }
+
+  // FdState: what the driver knows about one fd, and the ops parked on it.
+  //
+  // Per direction (kIn, kOut) the oldest parked op may sit in an inline slot,
+  // `lone`, instead of a Job: a lone Read, Recv, Write or Send (no chain, no
+  // deadline) that found the slot and its wait list both empty and its engine
+  // slot index free in active_by_index_. That is the common case (one read
+  // parked per connection) and costs no Job, no list links and no chain or
+  // timer checks. Later ops on that direction wait in the FIFO behind it (one
+  // per WaitList, linked through Job::prev/next); an occupied slot is always
+  // older than every Job in its list, so retrying the slot first keeps the order
+  // of arrival.
   struct FdState {
     epoll_internal::FdInfo info;
     bool in_epoll = false;
@@ -162,11 +185,16 @@ class EpollDriver : public Driver {
     bool readable = true;
     bool writable = true;
     bool retry_queued = false;  // in retry_fds_
+    Waiter lone[2] = {{0, nullptr, WaitList::kIn}, {0, nullptr, WaitList::kOut}};
     Job* head[kListCount] = {};
     Job* tail[kListCount] = {};
 
     // Idle: no op is parked on the fd.
     bool Idle() const;
+    // Waits: some op is parked in direction `list` (kIn or kOut).
+    bool Waits(WaitList list) const {
+      return lone[LoneIndex(list)].op != nullptr || head[int(list)] != nullptr;
+    }
   };
 
   // TimerEntry: one armed linked timeout in timers_, a binary min-heap ordered by
@@ -225,8 +253,12 @@ class EpollDriver : public Driver {
   void Track(Job* job);
   void TrackOverflow(Job* job);
   void Untrack(Job* job);
-  Job* FindActive(uint64_t user_data);
+  Waiter* FindActive(uint64_t user_data);
+  void ParkLone(const Request& request, FdState& s, WaitList list, uint32_t need);
+  void EndLone(Waiter& w, int res);
+  void CancelLone(Waiter& w);
   void RetryIn(FdState& s, WaitList list);
+  void RetryJobs(FdState& s, WaitList list);
   void RetryAny(int fd);
   void RetryAll(int fd);
   void ProcessRetries();
@@ -258,8 +290,8 @@ class EpollDriver : public Driver {
   // Parked or pooled ops (what a kCancel may find), by the engine slot index their
   // user_data names (Engine::DecodeUserData): an array lookup, no hashing, on the
   // hot path. A user_data whose index is taken or too large (not the engine's
-  // layout) goes to the overflow map.
-  std::vector<Job*> active_by_index_;
+  // layout) goes to the overflow map (Jobs only: an inline slot is always here).
+  std::vector<Waiter*> active_by_index_;
   absl::flat_hash_map<uint64_t, Job*> active_overflow_;
   // Armed linked timeouts: a min-heap.
   internal::IndexedHeap<TimerEntry, TimerBefore, TimerMoved> timers_{TimerBefore{}, TimerMoved{}};

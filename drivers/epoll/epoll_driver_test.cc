@@ -124,6 +124,16 @@ class EpollDriverTest : public ::testing::Test {
     return fd;
   }
 
+  // Learn: one read of a byte written through `peer`, done at once, so that the
+  // driver knows `fd` and later lone ops on it take the per-op path (a parked one
+  // waits in the fd's inline slot, not in a Job).
+  void Learn(int fd, int peer, uint64_t tag) {
+    ASSERT_EQ(::write(peer, "k", 1), 1);
+    char c = 0;
+    Submit(Read{fd, &c, 1}, tag);
+    ASSERT_EQ(Final(tag).res, 1);
+  }
+
   Engine engine_;
   std::unique_ptr<EpollDriver> driver_;
   std::vector<Event> events_;
@@ -315,6 +325,150 @@ TEST_F(EpollDriverTest, CancelEndsAParkedOpAndIsANoOpAfterwards) {
   engine_.Close(s[1], 4);
   EXPECT_EQ(Final(3).res, 0);
   EXPECT_EQ(Final(4).res, 0);
+  Drain();
+}
+
+TEST_F(EpollDriverTest, CancelEndsAnInlineParkedReadAndFreesItsSlot) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  Learn(p[0], p[1], 1);
+  char a = 0;
+  const OpId id = Submit(Read{p[0], &a, 1}, 2);
+  Step(/*wait=*/false);
+  ASSERT_EQ(FindFinal(2), nullptr);
+  ASSERT_TRUE(engine_.Cancel(id));
+  EXPECT_EQ(Final(2).res, -ECANCELED);
+  EXPECT_FALSE(engine_.Cancel(id));
+  // The slot is free again: the next read parks, gets the data, and is the only
+  // one to end.
+  char b = 0;
+  Submit(Read{p[0], &b, 1}, 3);
+  Step(/*wait=*/false);
+  ASSERT_EQ(FindFinal(3), nullptr);
+  ASSERT_EQ(::write(p[1], "z", 1), 1);
+  EXPECT_EQ(Final(3).res, 1);
+  EXPECT_EQ(b, 'z');
+  EXPECT_EQ(a, 0);
+  EXPECT_EQ(
+      std::count_if(events_.begin(), events_.end(), [](const Event& e) { return e.tag == 2; }), 1);
+  engine_.Close(p[0], 4);
+  engine_.Close(p[1], 5);
+  EXPECT_EQ(Final(4).res, 0);
+  EXPECT_EQ(Final(5).res, 0);
+  Drain();
+}
+
+TEST_F(EpollDriverTest, ReadsParkedOnOneFdEndInArrivalOrderAcrossACancel) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  Learn(p[0], p[1], 1);
+  char a = 0, b = 0, c = 0, d = 0, e = 0;
+  const OpId first = Submit(Read{p[0], &a, 1}, 2);  // the inline slot
+  Submit(Read{p[0], &b, 1}, 3);                     // behind it, in a Job
+  Step(/*wait=*/false);
+  ASSERT_TRUE(engine_.Cancel(first));
+  EXPECT_EQ(Final(2).res, -ECANCELED);
+  // The slot is free but 3 is older: 4 must wait behind it.
+  Submit(Read{p[0], &c, 1}, 4);
+  Step(/*wait=*/false);
+  ASSERT_EQ(::write(p[1], "xy", 2), 2);
+  EXPECT_EQ(Final(3).res, 1);
+  EXPECT_EQ(Final(4).res, 1);
+  EXPECT_EQ(b, 'x');
+  EXPECT_EQ(c, 'y');
+  EXPECT_LT(IndexOf(3), IndexOf(4));
+  // Both empty again: the slot, then a Job behind it.
+  Submit(Read{p[0], &d, 1}, 5);
+  Submit(Read{p[0], &e, 1}, 6);
+  Step(/*wait=*/false);
+  ASSERT_EQ(FindFinal(5), nullptr);
+  ASSERT_EQ(::write(p[1], "uv", 2), 2);
+  EXPECT_EQ(Final(5).res, 1);
+  EXPECT_EQ(Final(6).res, 1);
+  EXPECT_EQ(d, 'u');
+  EXPECT_EQ(e, 'v');
+  EXPECT_LT(IndexOf(5), IndexOf(6));
+  engine_.Close(p[0], 7);
+  engine_.Close(p[1], 8);
+  EXPECT_EQ(Final(7).res, 0);
+  EXPECT_EQ(Final(8).res, 0);
+  Drain();
+}
+
+TEST_F(EpollDriverTest, CloseEndsAnInlineParkedReadCanceledBeforeTheClose) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  Learn(p[0], p[1], 1);
+  char buf[8];
+  Submit(Read{p[0], buf, sizeof(buf)}, 2);
+  Step(/*wait=*/false);
+  ASSERT_EQ(FindFinal(2), nullptr);
+  engine_.Close(p[0], 3);
+  EXPECT_EQ(Final(3).res, 0);
+  EXPECT_EQ(Final(2).res, -ECANCELED);
+  EXPECT_LT(IndexOf(2), IndexOf(3)) << "the read must end before the close completes";
+  EXPECT_EQ(::fcntl(p[0], F_GETFD), -1);
+  ::close(p[1]);
+  Drain();
+}
+
+TEST_F(EpollDriverTest, ShutdownOpWakesAnInlineParkedRecv) {
+  int s[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+  Learn(s[0], s[1], 1);
+  char buf[8];
+  Submit(Recv{s[0], buf, sizeof(buf)}, 2);
+  Step(/*wait=*/false);
+  ASSERT_EQ(FindFinal(2), nullptr);
+  Submit(Shutdown{s[0], SHUT_RDWR}, 3);
+  EXPECT_EQ(Final(3).res, 0);
+  EXPECT_EQ(Final(2).res, 0);  // EOF
+  engine_.Close(s[0], 4);
+  engine_.Close(s[1], 5);
+  EXPECT_EQ(Final(4).res, 0);
+  EXPECT_EQ(Final(5).res, 0);
+  Drain();
+}
+
+TEST_F(EpollDriverTest, SendsParkedOnAFullSocketEndInOrderAndCancel) {
+  int s[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+  Submit(Send{s[0], "k", 1}, 1);  // the driver learns s[0] (and makes it nonblocking)
+  ASSERT_EQ(Final(1).res, 1);
+  std::vector<char> chunk(4096, 'f');
+  while (::send(s[0], chunk.data(), chunk.size(), MSG_DONTWAIT) > 0) {
+  }
+  ASSERT_EQ(errno, EAGAIN);
+  const OpId cancelled = Submit(Send{s[0], "c", 1}, 2);  // the inline slot
+  Step(/*wait=*/false);
+  ASSERT_EQ(FindFinal(2), nullptr);
+  ASSERT_TRUE(engine_.Cancel(cancelled));
+  EXPECT_EQ(Final(2).res, -ECANCELED);
+  Submit(Send{s[0], "q", 1}, 3);  // the slot again
+  Submit(Send{s[0], "r", 1}, 4);  // a Job behind it
+  Step(/*wait=*/false);
+  ASSERT_EQ(FindFinal(3), nullptr);
+  // Drain the peer until both sends went out; the last two bytes are theirs.
+  std::string tail;
+  const auto drain = [&] {
+    for (ssize_t n; (n = ::recv(s[1], chunk.data(), chunk.size(), MSG_DONTWAIT)) > 0;) {
+      tail.append(chunk.data(), size_t(n));
+      if (tail.size() > 2) tail.erase(0, tail.size() - 2);
+    }
+  };
+  for (int i = 0; i < 1000 && FindFinal(4) == nullptr; ++i) {
+    drain();
+    Step(/*wait=*/false);
+  }
+  drain();
+  EXPECT_EQ(Final(3).res, 1);
+  EXPECT_EQ(Final(4).res, 1);
+  EXPECT_LT(IndexOf(3), IndexOf(4));
+  EXPECT_EQ(tail, "qr");
+  engine_.Close(s[0], 5);
+  engine_.Close(s[1], 6);
+  EXPECT_EQ(Final(5).res, 0);
+  EXPECT_EQ(Final(6).res, 0);
   Drain();
 }
 
