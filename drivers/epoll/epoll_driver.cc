@@ -109,8 +109,8 @@ absl::StatusOr<std::unique_ptr<EpollDriver>> EpollDriver::Create(Options options
     return SyscallError("eventfd", -1, err);
   }
   epoll_event ev{};
-  ev.events = EPOLLIN;  // level-triggered: drained by one read whenever reported
-  ev.data.fd = wake_fd;
+  ev.events = EPOLLIN;    // level-triggered: drained by one read whenever reported
+  ev.data.ptr = nullptr;  // the wake-up fd; every other fd's data is its FdState
   if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev) < 0) {
     const int err = errno;
     ::close(wake_fd);
@@ -169,7 +169,9 @@ RL_HOT EpollDriver::FdState* EpollDriver::StateOf(int fd) { return fds_.Find(fd)
 
 EpollDriver::FdState& EpollDriver::EnsureState(int fd) {
   RL_CHECK(fd >= 0);
-  return fds_.Ensure(fd);  // keeps references to existing states valid
+  FdState& s = fds_.Ensure(fd);  // keeps references to existing states valid
+  s.fd = fd;                     // again after a reset (CloseOp, ForgetFd)
+  return s;
 }
 
 bool EpollDriver::SetNonblockOn(int fd) const {
@@ -287,14 +289,18 @@ RL_HOT absl::Status EpollDriver::WaitAndDispatch(const Engine& engine, bool bloc
 }
 
 RL_HOT void EpollDriver::Dispatch(const epoll_event& event) {
-  const int fd = event.data.fd;
-  if (fd == wake_fd_) {
+  // Register puts the fd's FdState in the event (states never move, and an fd
+  // number keeps its state for the driver's life); the wake-up fd has nullptr.
+  // A state reset by a Close op earlier in this batch has no waiters and is not
+  // level-triggered: its stale report only marks it ready, as a lookup by fd
+  // number would.
+  FdState* s = static_cast<FdState*>(event.data.ptr);
+  if (__builtin_expect(s == nullptr, 0)) {
     DrainWakeFd();
     ReapPool();
     return;
   }
-  FdState* s = StateOf(fd);
-  if (s == nullptr) return;
+  const int fd = s->fd;
   const uint32_t ev = event.events;
   // Whether an op waited for what was reported. A level-triggered registration
   // that reports what nobody waits for reports it again at every epoll_wait:
@@ -804,11 +810,12 @@ void EpollDriver::CancelLone(Waiter& w) {
 }
 
 int EpollDriver::Register(int fd, FdState& s, uint32_t interest, bool level) {
+  RL_DCHECK(s.fd == fd);
   // ADD and MOD both re-check readiness, so an fd that became ready between the
   // EAGAIN and this call still reports (an edge, or its level).
   epoll_event ev{};
   ev.events = interest | (level ? 0u : uint32_t{EPOLLET});
-  ev.data.fd = fd;
+  ev.data.ptr = &s;  // for Dispatch
   int op = s.in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
   ++stats_.epoll_ctls;
   int r = ::epoll_ctl(epoll_fd_, op, fd, &ev);

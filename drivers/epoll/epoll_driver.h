@@ -174,6 +174,8 @@ class EpollDriver : public Driver {
   // older than every Job in its list, so retrying the slot first keeps the order
   // of arrival.
   struct FdState {
+    // fd: the number whose state this is (set by EnsureState), for Dispatch.
+    int fd = -1;
     epoll_internal::FdInfo info;
     bool in_epoll = false;
     // level: registered without EPOLLET. Then interest includes EPOLLIN.

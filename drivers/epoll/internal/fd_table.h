@@ -36,7 +36,7 @@ class FdTable {
   // Find: the state of `fd`, or nullptr if the table never held it (or fd < 0).
   // Inline on the per-op path; the map is looked at only above the limit.
   [[gnu::always_inline]] State* Find(int fd) {
-    if (unsigned(fd) < dense_count_) return dense_[size_t(fd)];
+    if (__builtin_expect(unsigned(fd) < dense_count_, 1)) return dense_[size_t(fd)];
     return fd >= dense_limit_ ? FindSparse(fd) : nullptr;
   }
   const State* Find(int fd) const { return const_cast<FdTable*>(this)->Find(fd); }
