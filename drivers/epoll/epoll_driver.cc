@@ -59,6 +59,11 @@ constexpr uint32_t kMaxIndexed = 1u << 20;
 // SlotIndex: Engine::DecodeUserData(user_data).index, inline: engine.h documents
 // the layout (the index is bits 0-31).
 uint32_t SlotIndex(uint64_t user_data) { return static_cast<uint32_t>(user_data); }
+
+// NeedOf: the events a read (kIn) or a write (kOut) parks for.
+constexpr uint32_t NeedOf(bool in) {
+  return in ? uint32_t{EPOLLIN | EPOLLRDHUP} : uint32_t{EPOLLOUT};
+}
 }  // namespace
 
 // Job: one op request from its start until its final completion is queued.
@@ -334,17 +339,14 @@ RL_HOT bool EpollDriver::StartLone(const Request& request) {
   if (s == nullptr || s->info.kind != FdInfo::Kind::kPollable) return false;
   const Op& op = *request.op;
   WaitList list;
-  uint32_t need;
   switch (KindOf(op)) {
     case OpKind::kRead:
     case OpKind::kRecv:
       list = WaitList::kIn;
-      need = EPOLLIN | EPOLLRDHUP;
       break;
     case OpKind::kWrite:
     case OpKind::kSend:
       list = WaitList::kOut;
-      need = EPOLLOUT;
       break;
     default:
       return false;
@@ -355,18 +357,25 @@ RL_HOT bool EpollDriver::StartLone(const Request& request) {
     return true;
   }
   const uint32_t index = SlotIndex(request.user_data);
-  if (s->lone[LoneIndex(list)].op == nullptr && s->head[int(list)] == nullptr &&
-      index < active_by_index_.size() && active_by_index_[index] == nullptr) {
-    ParkLone(request, *s, list, need);
-    return true;
+  if (__builtin_expect(s->lone[LoneIndex(list)].op == nullptr && s->head[int(list)] == nullptr &&
+                           index < active_by_index_.size() && active_by_index_[index] == nullptr,
+                       1)) {
+    ParkLone(request, *s, list);
+  } else {
+    ParkLoneInJob(request, *s, list);
   }
+  return true;
+}
+
+// ParkLoneInJob: StartLone's op would block and cannot have the inline slot (it
+// is taken, older Jobs wait, or the op's index is not free): it parks in a Job.
+void EpollDriver::ParkLoneInJob(const Request& request, FdState& s, WaitList list) {
   Job* job = NewJob(request, nullptr);
-  if (const int err = ParkOn(*s, job, list, need); err < 0) {
+  if (const int err = ParkOn(s, job, list, NeedOf(list == WaitList::kIn)); err < 0) {
     RL_CHECK(Complete(job, err) == nullptr);  // a lone op has no chain
-    return true;
+    return;
   }
   Track(job);
-  return true;
 }
 
 void EpollDriver::StartGroup(std::span<const Request> group) {
@@ -771,9 +780,9 @@ RL_HOT int EpollDriver::ParkOn(FdState& s, Job* job, WaitList list, uint32_t nee
 // ParkLone: parks a lone Read, Recv, Write or Send that would block in the inline
 // slot of `list` on its fd (state `s`), which StartLone found empty, with an
 // empty wait list and a free index in active_by_index_. Registration as ParkOn.
-RL_HOT void EpollDriver::ParkLone(const Request& request, FdState& s, WaitList list,
-                                  uint32_t need) {
+RL_HOT void EpollDriver::ParkLone(const Request& request, FdState& s, WaitList list) {
   Waiter& w = s.lone[LoneIndex(list)];
+  const uint32_t need = NeedOf(list == WaitList::kIn);
   RL_DCHECK(w.op == nullptr && w.lone == list && s.head[int(list)] == nullptr);
   const bool to_level = list == WaitList::kIn && !s.level;
   if (__builtin_expect(!s.in_epoll || (s.interest & need) != need || to_level, 0)) {

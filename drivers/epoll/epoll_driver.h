@@ -256,7 +256,8 @@ class EpollDriver : public Driver {
   void TrackOverflow(Job* job);
   void Untrack(Job* job);
   Waiter* FindActive(uint64_t user_data);
-  void ParkLone(const Request& request, FdState& s, WaitList list, uint32_t need);
+  void ParkLone(const Request& request, FdState& s, WaitList list);
+  [[gnu::cold]] void ParkLoneInJob(const Request& request, FdState& s, WaitList list);
   void EndLone(Waiter& w, int res);
   void CancelLone(Waiter& w);
   void RetryIn(FdState& s, WaitList list);
