@@ -677,7 +677,8 @@ RL_HOT int EpollDriver::TryTransfer(FdState& s, const Op& op) {
       const Recv& r = *std::get_if<Recv>(&op);
       const int res = epoll_internal::RecvOnce(r);
       // A peek consumes nothing: it never says the queue is empty.
-      return (r.flags & MSG_PEEK) != 0 && res >= 0 ? res : AfterRead(s, res, r.len);
+      const bool peek = __builtin_expect((r.flags & MSG_PEEK) != 0, 0);
+      return peek && res >= 0 ? res : AfterRead(s, res, r.len);
     }
     case OpKind::kWrite: {
       if (!s.writable) return kWouldBlock;
@@ -700,7 +701,7 @@ RL_HOT void EpollDriver::NoteWouldBlock(bool* ready) {
 }
 
 RL_HOT int EpollDriver::AfterRead(FdState& s, int res, uint64_t requested) {
-  if (res == kWouldBlock) {
+  if (__builtin_expect(res == kWouldBlock, 0)) {
     NoteWouldBlock(&s.readable);
   } else if (res > 0 && (s.level || (s.info.is_stream && uint64_t(res) < requested))) {
     // Level-triggered, epoll reports whatever is left, so the next read waits
@@ -713,7 +714,7 @@ RL_HOT int EpollDriver::AfterRead(FdState& s, int res, uint64_t requested) {
 }
 
 RL_HOT int EpollDriver::AfterWrite(FdState& s, int res, uint64_t requested) {
-  if (res == kWouldBlock) {
+  if (__builtin_expect(res == kWouldBlock, 0)) {
     NoteWouldBlock(&s.writable);
   } else if (res >= 0 && s.info.is_stream && uint64_t(res) < requested) {
     s.writable = false;  // the send buffer filled up
