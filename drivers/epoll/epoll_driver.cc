@@ -226,32 +226,33 @@ RL_HOT void EpollDriver::SubmitPending(Engine& engine) {
   const std::span<const Request> pending = engine.PendingRequests();
   const size_t n = pending.size();
   if (n == 0) return;
-  size_t i = 0;
-  while (i < n) {
-    const Request& r = pending[i];
-    if (r.kind == RequestKind::kOp && !r.link) {
+  // By pointer, not by index: one register fewer live across each op's syscall.
+  const Request* r = pending.data();
+  const Request* const end = r + n;
+  while (r != end) {
+    if (r->kind == RequestKind::kOp && !r->link) {
       // A lone op (no chain, no deadline): the common case.
-      if (!StartLone(r)) StartGroup(pending.subspan(i, 1));
-      ++i;
+      if (!StartLone(*r)) StartGroup(std::span<const Request>(r, 1));
+      ++r;
       continue;
     }
-    if (r.kind == RequestKind::kCancel) {
-      DoCancel(r);
-      ++i;
+    if (r->kind == RequestKind::kCancel) {
+      DoCancel(*r);
+      ++r;
       continue;
     }
-    if (r.kind == RequestKind::kShutdown) {
-      DoShutdown(r);
-      ++i;
+    if (r->kind == RequestKind::kShutdown) {
+      DoShutdown(*r);
+      ++r;
       continue;
     }
-    size_t end = i;
-    while (pending[end].link) {
-      ++end;
-      RL_CHECK(end < n);  // the engine never splits a chain
+    const Request* last = r;
+    while (last->link) {
+      ++last;
+      RL_CHECK(last != end);  // the engine never splits a chain
     }
-    StartGroup(pending.subspan(i, end - i + 1));
-    i = end + 1;
+    StartGroup(std::span<const Request>(r, last + 1));
+    r = last + 1;
   }
   engine.ConsumeRequests(n);
 }
@@ -670,7 +671,8 @@ RL_HOT int EpollDriver::TryTransfer(FdState& s, const Op& op) {
     case OpKind::kRead: {
       if (!s.readable) return kWouldBlock;
       const Read& r = *std::get_if<Read>(&op);
-      return AfterRead(s, epoll_internal::ReadOnce(r.fd, r.buf, r.len), r.len);
+      const int res = epoll_internal::ReadOnce(r);
+      return AfterRead(s, res, r.len);  // len read after the call: not kept across it
     }
     case OpKind::kRecv: {
       if (!s.readable) return kWouldBlock;
@@ -683,12 +685,14 @@ RL_HOT int EpollDriver::TryTransfer(FdState& s, const Op& op) {
     case OpKind::kWrite: {
       if (!s.writable) return kWouldBlock;
       const Write& w = *std::get_if<Write>(&op);
-      return AfterWrite(s, epoll_internal::WriteOnce(w.fd, w.buf, w.len, s.info.is_socket), w.len);
+      const int res = epoll_internal::WriteOnce(w, s.info.is_socket);
+      return AfterWrite(s, res, w.len);
     }
     case OpKind::kSend: {
       if (!s.writable) return kWouldBlock;
       const Send& w = *std::get_if<Send>(&op);
-      return AfterWrite(s, epoll_internal::SendOnce(w.fd, w.buf, w.len, w.flags), w.len);
+      const int res = epoll_internal::SendOnce(w);
+      return AfterWrite(s, res, w.len);
     }
     default:
       return kWouldBlock;

@@ -132,17 +132,17 @@ int TryOnce(const Op& op, const FdInfo& info) {
         if constexpr (std::is_same_v<T, Nop>) {
           return 0;
         } else if constexpr (std::is_same_v<T, Read>) {
-          return ReadOnce(o.fd, o.buf, o.len);
+          return ReadOnce(o);
         } else if constexpr (std::is_same_v<T, Readv>) {
           return Nonblocking([&] { return ::readv(o.fd, o.iov, int(o.iovcnt)); });
         } else if constexpr (std::is_same_v<T, Write>) {
-          return WriteOnce(o.fd, o.buf, o.len, info.is_socket);
+          return WriteOnce(o, info.is_socket);
         } else if constexpr (std::is_same_v<T, Writev>) {
           return TryWritev(o, info.is_socket);
         } else if constexpr (std::is_same_v<T, Recv>) {
           return RecvOnce(o);
         } else if constexpr (std::is_same_v<T, Send>) {
-          return SendOnce(o.fd, o.buf, o.len, o.flags);
+          return SendOnce(o);
         } else if constexpr (std::is_same_v<T, Accept>) {
           return Nonblocking([&] { return ::accept4(o.fd, o.addr, o.addrlen, o.flags); });
         } else if constexpr (std::is_same_v<T, Connect>) {

@@ -73,11 +73,14 @@ int TryOnce(const Op& op, const FdInfo& info);
 // ReadOnce, WriteOnce, RecvOnce, SendOnce: the hot-path attempts (what TryOnce
 // does for Read, Write, Recv and Send), callable without a variant dispatch, and
 // inline: they are the driver's per-op path. Writes and sends on sockets carry
-// MSG_NOSIGNAL; recv/send add MSG_DONTWAIT.
-int ReadOnce(int fd, void* buf, uint32_t len);
-int WriteOnce(int fd, const void* buf, uint32_t len, bool is_socket);
+// MSG_NOSIGNAL; recv/send add MSG_DONTWAIT. They take the op itself and read
+// its fields at each call: then nothing but the op's address has to survive the
+// syscall in a register (the driver's per-op path spilled fd, buf and len to
+// the stack around the call when they were passed by value).
+int ReadOnce(const Read& read);
+int WriteOnce(const Write& write, bool is_socket);
 int RecvOnce(const Recv& recv);
-int SendOnce(int fd, const void* buf, uint32_t len, int flags);
+int SendOnce(const Send& send);
 
 // NonblockingResult: a nonblocking syscall's return value `r` (errno set when
 // negative) as TryOnce answers: the value, kWouldBlock for EAGAIN/EWOULDBLOCK,
@@ -87,20 +90,21 @@ inline int NonblockingResult(long r) {
   return (errno == EAGAIN || errno == EWOULDBLOCK) ? kWouldBlock : -errno;
 }
 
-inline int ReadOnce(int fd, void* buf, uint32_t len) {
+inline int ReadOnce(const Read& read) {
   long r;
-  while ((r = ::read(fd, buf, len)) < 0 && errno == EINTR) {
+  while ((r = ::read(read.fd, read.buf, read.len)) < 0 && errno == EINTR) {
   }
   return NonblockingResult(r);
 }
 
-inline int WriteOnce(int fd, const void* buf, uint32_t len, bool is_socket) {
+inline int WriteOnce(const Write& write, bool is_socket) {
   long r;
   if (is_socket) {
-    while ((r = ::send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EINTR) {
+    while ((r = ::send(write.fd, write.buf, write.len, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 &&
+           errno == EINTR) {
     }
   } else {
-    while ((r = ::write(fd, buf, len)) < 0 && errno == EINTR) {
+    while ((r = ::write(write.fd, write.buf, write.len)) < 0 && errno == EINTR) {
     }
   }
   return NonblockingResult(r);
@@ -117,9 +121,10 @@ inline int RecvOnce(const Recv& recv) {
   return NonblockingResult(r);
 }
 
-inline int SendOnce(int fd, const void* buf, uint32_t len, int flags) {
+inline int SendOnce(const Send& send) {
   long r;
-  while ((r = ::send(fd, buf, len, flags | MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EINTR) {
+  while ((r = ::send(send.fd, send.buf, send.len, send.flags | MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 &&
+         errno == EINTR) {
   }
   return NonblockingResult(r);
 }
