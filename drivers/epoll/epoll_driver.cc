@@ -787,11 +787,10 @@ RL_HOT int EpollDriver::ParkOn(FdState& s, Job* job, WaitList list, uint32_t nee
 // empty wait list and a free index in active_by_index_. Registration as ParkOn.
 RL_HOT void EpollDriver::ParkLone(const Request& request, FdState& s, WaitList list) {
   Waiter& w = s.lone[LoneIndex(list)];
-  const uint32_t need = NeedOf(list == WaitList::kIn);
   RL_DCHECK(w.op == nullptr && w.lone == list && s.head[int(list)] == nullptr);
-  const bool to_level = list == WaitList::kIn && !s.level;
-  if (__builtin_expect(!s.in_epoll || (s.interest & need) != need || to_level, 0)) {
-    const int err = Register(request.fd, s, s.interest | need, s.level || to_level);
+  if (__builtin_expect(!s.covers[LoneIndex(list)], 0)) {
+    const bool in = list == WaitList::kIn;
+    const int err = Register(request.fd, s, s.interest | NeedOf(in), s.level || in);
     if (err < 0) {
       Emit(request.user_data, err);  // as Complete would for a lone op
       return;
@@ -844,6 +843,8 @@ int EpollDriver::Register(int fd, FdState& s, uint32_t interest, bool level) {
   s.in_epoll = true;
   s.interest = interest;
   s.level = level;
+  s.covers[LoneIndex(WaitList::kIn)] = level && (interest & NeedOf(true)) == NeedOf(true);
+  s.covers[LoneIndex(WaitList::kOut)] = (interest & NeedOf(false)) == NeedOf(false);
   return 0;
 }
 

@@ -187,6 +187,11 @@ class EpollDriver : public Driver {
     bool readable = true;
     bool writable = true;
     bool retry_queued = false;  // in retry_fds_
+    // covers: per direction (LoneIndex), whether the registration already is
+    // what an op parking there needs (in the set, the direction's events, and
+    // level-triggered for kIn), so that ParkLone tests one byte. Kept by
+    // Register, the only writer of in_epoll, interest and level.
+    bool covers[2] = {false, false};
     Waiter lone[2] = {{0, nullptr, WaitList::kIn}, {0, nullptr, WaitList::kOut}};
     Job* head[kListCount] = {};
     Job* tail[kListCount] = {};

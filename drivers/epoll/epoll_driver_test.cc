@@ -666,6 +666,45 @@ TEST_F(EpollDriverTest, ReportsNobodyWaitsForDoNotSpinTheLoop) {
   Drain();
 }
 
+// A lone read parks in its fd's inline slot with no epoll_ctl when the
+// registration already covers it (FdState::covers); after Relax narrowed the
+// registration to nothing (edge-triggered, no EPOLLIN), the next lone read must
+// register again, or it would never be woken.
+TEST_F(EpollDriverTest, InlineParkedReadReRegistersAfterTheRegistrationWasNarrowed) {
+  int s[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+  Learn(s[0], s[1], 1);
+  char buf[8] = {};
+  Submit(Read{s[0], buf, sizeof(buf)}, 2);  // the short read cleared the cache: parks
+  Step(/*wait=*/false);
+  const uint64_t ctls_parked = driver_->stats().epoll_ctls;
+  ASSERT_EQ(::write(s[1], "a", 1), 1);
+  EXPECT_EQ(Final(2).res, 1);
+  // Parked again on the unchanged level-triggered registration: no epoll_ctl.
+  Submit(Read{s[0], buf, sizeof(buf)}, 3);
+  Step(/*wait=*/false);
+  EXPECT_EQ(driver_->stats().epoll_ctls, ctls_parked);
+  ASSERT_EQ(::write(s[1], "b", 1), 1);
+  EXPECT_EQ(Final(3).res, 1);
+  // Data nobody waits for: the level-triggered report narrows the registration.
+  ASSERT_EQ(::write(s[1], "cd", 2), 2);
+  for (int i = 0; i < 3; ++i) Step(/*wait=*/false);
+  const uint64_t ctls_narrowed = driver_->stats().epoll_ctls;
+  EXPECT_GT(ctls_narrowed, ctls_parked);
+  Submit(Read{s[0], buf, sizeof(buf)}, 4);  // done at once, short: cache cleared
+  EXPECT_EQ(Final(4).res, 2);
+  Submit(Read{s[0], buf, sizeof(buf)}, 5);  // parks: must register EPOLLIN again
+  Step(/*wait=*/false);
+  EXPECT_GT(driver_->stats().epoll_ctls, ctls_narrowed);
+  ASSERT_EQ(::write(s[1], "e", 1), 1);
+  EXPECT_EQ(Final(5).res, 1);
+  EXPECT_EQ(buf[0], 'e');
+  engine_.Close(s[0], 6);
+  EXPECT_EQ(Final(6).res, 0);
+  ::close(s[1]);
+  Drain();
+}
+
 TEST_F(EpollDriverTest, SocketPairPingPong) {
   int s[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
