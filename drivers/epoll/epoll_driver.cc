@@ -290,7 +290,9 @@ RL_HOT absl::Status EpollDriver::WaitAndDispatch(const Engine& engine, bool bloc
     if (errno == EINTR) return absl::OkStatus();
     return SyscallError("epoll_wait", epoll_fd_, errno);
   }
-  for (int i = 0; i < n; ++i) Dispatch(events_[size_t(i)]);
+  // By pointer: Dispatch may call out (Register, pool work), so events_.data()
+  // would otherwise be loaded again for each event.
+  for (const epoll_event *e = events_.data(), *const end = e + n; e != end; ++e) Dispatch(*e);
   return absl::OkStatus();
 }
 
@@ -359,7 +361,7 @@ RL_HOT bool EpollDriver::StartLone(const Request& request) {
   }
   const uint32_t index = SlotIndex(request.user_data);
   if (__builtin_expect(s->lone[LoneIndex(list)].op == nullptr && s->head[int(list)] == nullptr &&
-                           index < active_by_index_.size() && active_by_index_[index] == nullptr,
+                           index < active_size_ && active_by_index_[index] == nullptr,
                        1)) {
     ParkLone(request, *s, list);
   } else {
@@ -898,7 +900,10 @@ RL_HOT void EpollDriver::Track(Job* job) {
 void EpollDriver::TrackOverflow(Job* job) {
   const uint32_t index = SlotIndex(job->user_data);
   if (index < kMaxIndexed) {
-    if (index >= active_by_index_.size()) active_by_index_.resize(size_t(index) + 1, nullptr);
+    if (index >= active_by_index_.size()) {
+      active_by_index_.resize(size_t(index) + 1, nullptr);
+      active_size_ = uint32_t(active_by_index_.size());
+    }
     if (active_by_index_[index] == nullptr) {
       job->tracked = Job::Tracked::kIndexed;
       active_by_index_[index] = job;

@@ -300,6 +300,9 @@ class EpollDriver : public Driver {
   // hot path. A user_data whose index is taken or too large (not the engine's
   // layout) goes to the overflow map (Jobs only: an inline slot is always here).
   std::vector<Waiter*> active_by_index_;
+  // active_size_: active_by_index_.size() (it only grows, in TrackOverflow), for
+  // StartLone's bounds check without a subtraction and a shift.
+  uint32_t active_size_ = 0;
   absl::flat_hash_map<uint64_t, Job*> active_overflow_;
   // Armed linked timeouts: a min-heap.
   internal::IndexedHeap<TimerEntry, TimerBefore, TimerMoved> timers_{TimerBefore{}, TimerMoved{}};
