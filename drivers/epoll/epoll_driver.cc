@@ -308,7 +308,6 @@ RL_HOT void EpollDriver::Dispatch(const epoll_event& event) {
     ReapPool();
     return;
   }
-  const int fd = s->fd;
   const uint32_t ev = event.events;
   // Whether an op waited for what was reported. A level-triggered registration
   // that reports what nobody waits for reports it again at every epoll_wait:
@@ -320,8 +319,9 @@ RL_HOT void EpollDriver::Dispatch(const epoll_event& event) {
   if (ev & kOutEvents) s->writable = true;
   if (ev & kInEvents) RetryIn(*s, WaitList::kIn);
   if (ev & kOutEvents) RetryIn(*s, WaitList::kOut);
-  if (s->head[int(WaitList::kAny)] != nullptr) RetryAny(fd);
-  if (!awaited && s->level) Relax(fd, *s);
+  // s->fd is read only here, on the rare paths: not kept across the attempts.
+  if (s->head[int(WaitList::kAny)] != nullptr) RetryAny(s->fd);
+  if (!awaited && s->level) Relax(s->fd, *s);
 }
 
 RL_HOT void EpollDriver::Emit(uint64_t user_data, int res, uint32_t flags) {
