@@ -338,8 +338,9 @@ RL_HOT void EpollDriver::Emit(uint64_t user_data, int res, uint32_t flags) {
 // StartGroup takes it.
 RL_HOT bool EpollDriver::StartLone(const Request& request) {
   RL_DCHECK(request.kind == RequestKind::kOp && !request.link);
-  FdState* s = StateOf(request.fd);
-  if (s == nullptr || s->info.kind != FdInfo::Kind::kPollable) return false;
+  // Lookup: an fd never seen gives the table's none() state, of kind kUnknown.
+  FdState* s = fds_.Lookup(request.fd);
+  if (s->info.kind != FdInfo::Kind::kPollable) return false;
   const Op& op = *request.op;
   WaitList list;
   switch (KindOf(op)) {

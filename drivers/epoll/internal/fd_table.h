@@ -34,11 +34,22 @@ class FdTable {
   FdTable& operator=(const FdTable&) = delete;
 
   // Find: the state of `fd`, or nullptr if the table never held it (or fd < 0).
-  // Inline on the per-op path; the map is looked at only above the limit.
-  [[gnu::always_inline]] State* Find(int fd) {
-    if (__builtin_expect(unsigned(fd) < dense_count_, 1)) return dense_[size_t(fd)];
-    return fd >= dense_limit_ ? FindSparse(fd) : nullptr;
+  // The map is looked at only above the limit.
+  State* Find(int fd) {
+    State* s = Lookup(fd);
+    return s != &none_ ? s : nullptr;
   }
+  // Lookup: as Find, but an fd the table never held gives none(), a
+  // value-initialised state, instead of nullptr: a caller that only reads (the
+  // driver's per-op path asks whether an fd is a known pollable one) tests no
+  // pointer. Nobody may write through none(). Inline: one bounds check, one load.
+  [[gnu::always_inline]] State* Lookup(int fd) {
+    if (__builtin_expect(unsigned(fd) < dense_count_, 1)) return dense_[size_t(fd)];
+    if (fd < dense_limit_) return &none_;
+    State* s = FindSparse(fd);
+    return s != nullptr ? s : &none_;
+  }
+  const State* none() const { return &none_; }
   const State* Find(int fd) const { return const_cast<FdTable*>(this)->Find(fd); }
 
   // Ensure: the state of `fd` (>= 0), made (value-initialised) if absent.
@@ -52,7 +63,7 @@ class FdTable {
     }
     if (size_t(fd) >= dense_.size()) {
       const size_t grown = std::max(size_t(fd) + 1, dense_.size() * 2);
-      dense_.resize(std::min(grown, size_t(dense_limit_)), nullptr);
+      dense_.resize(std::min(grown, size_t(dense_limit_)), &none_);
       dense_count_ = unsigned(dense_.size());
     }
     State* s = NewDenseState();
@@ -65,7 +76,7 @@ class FdTable {
   template <typename F>
   void ForEach(F f) const {
     for (size_t fd = 0; fd < dense_.size(); ++fd) {
-      if (dense_[fd] != nullptr) f(int(fd), *dense_[fd]);
+      if (dense_[fd] != &none_) f(int(fd), *dense_[fd]);
     }
     for (const auto& [fd, state] : sparse_) f(fd, *state);
   }
@@ -87,7 +98,9 @@ class FdTable {
   }
 
   const int dense_limit_;
-  std::vector<State*> dense_;  // by fd; nullptr: never seen
+  // none_: what dense_ holds for an fd never seen, and what Lookup answers for it.
+  State none_{};
+  std::vector<State*> dense_;  // by fd; &none_: never seen
   // dense_count_: dense_.size(), kept so that Find compares with one load rather
   // than computing (end - begin) / 8 on every lookup.
   unsigned dense_count_ = 0;

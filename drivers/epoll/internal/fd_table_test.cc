@@ -27,6 +27,27 @@ TEST(FdTableTest, UnknownAndNegativeFdsAreNotFound) {
   EXPECT_EQ(table.Find(3)->value, 7);
 }
 
+// Lookup answers none() for every fd the table never held (below, inside and
+// above the dense range, negative), the state itself for one it holds; Find
+// and ForEach never show none().
+TEST(FdTableTest, LookupGivesNoneForUnknownFds) {
+  FdTable<State> table(/*dense_limit=*/16);
+  EXPECT_EQ(table.Lookup(0), table.none());
+  table.Ensure(3).value = 7;
+  table.Ensure(40).value = 9;  // above the limit: the map
+  for (int fd : {-1, 0, 2, 4, 15, 16, 39, 41, 1000}) {
+    EXPECT_EQ(table.Lookup(fd), table.none()) << fd;
+    EXPECT_EQ(table.Find(fd), nullptr) << fd;
+  }
+  EXPECT_EQ(table.Lookup(3), table.Find(3));
+  EXPECT_EQ(table.Lookup(3)->value, 7);
+  EXPECT_EQ(table.Lookup(40)->value, 9);
+  EXPECT_EQ(table.none()->value, 0);
+  std::map<int, int> seen;
+  table.ForEach([&](int fd, const State& s) { seen[fd] = s.value; });
+  EXPECT_EQ(seen, (std::map<int, int>{{3, 7}, {40, 9}}));
+}
+
 TEST(FdTableTest, StatesNeverMoveWhileTheTableGrows) {
   FdTable<State> table(/*dense_limit=*/1000);
   State& first = table.Ensure(0);
