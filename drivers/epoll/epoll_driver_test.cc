@@ -910,6 +910,25 @@ TEST_F(EpollDriverTest, WakeWritesOncePerWakeUp) {
   Drain();
 }
 
+// One Poll that queues more completions than the completion buffer first holds
+// (64): it grows mid-Poll (GrowReady) and keeps what was queued before, in order.
+TEST_F(EpollDriverTest, ManyCompletionsInOnePollAreAllDeliveredInOrder) {
+  constexpr uint64_t kOps = 200;
+  for (uint64_t i = 0; i < kOps; ++i) Submit(Nop{}, 1000 + i);
+  Step(/*wait=*/false);
+  ASSERT_EQ(events_.size(), size_t(kOps));
+  for (uint64_t i = 0; i < kOps; ++i) {
+    EXPECT_EQ(events_[i].tag, 1000 + i);
+    EXPECT_EQ(events_[i].res, 0);
+  }
+  // And the buffer is reused, empty, by the next Poll.
+  Submit(Nop{}, 2000);
+  Step(/*wait=*/false);
+  ASSERT_EQ(events_.size(), size_t(kOps) + 1);
+  EXPECT_EQ(events_.back().tag, 2000u);
+  Drain();
+}
+
 TEST_F(EpollDriverTest, MoreReadyFdsThanEventSlotsAreAllServed) {
   // Two epoll_event slots, ten ready pipes: the edges that did not fit stay in
   // the epoll ready list for the next Poll; none is lost.
