@@ -230,9 +230,9 @@ RL_HOT void EpollDriver::SubmitPending(Engine& engine) {
   const Request* r = pending.data();
   const Request* const end = r + n;
   while (r != end) {
-    if (r->kind == RequestKind::kOp && !r->link) {
+    if (__builtin_expect(r->kind == RequestKind::kOp && !r->link, 1)) {
       // A lone op (no chain, no deadline): the common case.
-      if (!StartLone(*r)) StartGroup(std::span<const Request>(r, 1));
+      if (__builtin_expect(!StartLone(*r), 0)) StartGroup(std::span<const Request>(r, 1));
       ++r;
       continue;
     }
