@@ -802,18 +802,24 @@ RL_HOT int EpollDriver::ParkOn(FdState& s, Job* job, WaitList list, uint32_t nee
 RL_HOT void EpollDriver::ParkLone(const Request& request, FdState& s, WaitList list) {
   Waiter& w = s.lone[LoneIndex(list)];
   RL_DCHECK(w.op == nullptr && w.lone == list && s.head[int(list)] == nullptr);
-  if (__builtin_expect(!s.covers[LoneIndex(list)], 0)) {
-    const bool in = list == WaitList::kIn;
-    const int err = Register(request.fd, s, s.interest | NeedOf(in), s.level || in);
-    if (err < 0) {
-      Emit(request.user_data, err);  // as Complete would for a lone op
-      return;
-    }
-  }
+  if (__builtin_expect(!s.covers[LoneIndex(list)], 0) && !CoverLone(request, s, list)) return;
   w.user_data = request.user_data;
   w.op = request.op;
   active_by_index_[SlotIndex(request.user_data)] = &w;
   ++stats_.parked;
+}
+
+// CoverLone: ParkLone's rare step, out of line: makes the registration of `s`
+// cover a lone op parking in `list`. On failure the op ends with the error (as
+// Complete would end a lone op) and the answer is false.
+bool EpollDriver::CoverLone(const Request& request, FdState& s, WaitList list) {
+  const bool in = list == WaitList::kIn;
+  const int err = Register(request.fd, s, s.interest | NeedOf(in), s.level || in);
+  if (err < 0) {
+    Emit(request.user_data, err);
+    return false;
+  }
+  return true;
 }
 
 // EndLone: queues the final completion of the op in inline slot `w` and empties

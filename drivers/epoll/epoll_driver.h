@@ -262,6 +262,7 @@ class EpollDriver : public Driver {
   void Untrack(Job* job);
   Waiter* FindActive(uint64_t user_data);
   void ParkLone(const Request& request, FdState& s, WaitList list);
+  [[gnu::cold, gnu::noinline]] bool CoverLone(const Request& request, FdState& s, WaitList list);
   [[gnu::cold]] void ParkLoneInJob(const Request& request, FdState& s, WaitList list);
   void EndLone(Waiter& w, int res);
   void CancelLone(Waiter& w);
