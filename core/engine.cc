@@ -628,6 +628,7 @@ bool Engine::State::TimerLess::operator()(uint32_t a, uint32_t b) const {
 void Engine::State::HeapPush(uint32_t index) {
   At(index).timer_seq = timer_seq++;
   heap.Push(index);
+  has_deadline = true;
   next_deadline = At(heap.top()).deadline_ns;
 }
 
@@ -636,7 +637,8 @@ void Engine::State::HeapRemove(uint32_t index) {
   RL_CHECK(pos < heap.size() && heap.at(pos) == index);
   heap.Remove(pos);
   At(index).heap_pos = kNone;
-  next_deadline = heap.empty() ? kNoDeadline : At(heap.top()).deadline_ns;
+  has_deadline = !heap.empty();
+  next_deadline = has_deadline ? At(heap.top()).deadline_ns : 0;
 }
 
 // --- Public interface ------------------------------------------------------------------

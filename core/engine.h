@@ -273,7 +273,7 @@ inline size_t Engine::PollEvents(std::span<Event> out) {
 inline bool Engine::HasEvents() const { return out_->events.Pending() != 0; }
 
 inline std::optional<uint64_t> Engine::NextDeadline() const {
-  if (out_->next_deadline == kNoDeadline) return std::nullopt;
+  if (!out_->has_deadline) return std::nullopt;
   return out_->next_deadline;
 }
 

@@ -690,6 +690,16 @@ TEST(Engine, TimersFireInDeadlineThenSubmissionOrderAndNeverEarly) {
   EXPECT_FALSE(h.engine.NextDeadline().has_value());
 }
 
+// NextDeadline reports a pending timer even at the largest deadline (the value
+// kNoDeadline has for ops): "no timer" and "a timer at the end of time" differ.
+TEST(Engine, NextDeadlineReportsATimerAtTheLargestDeadline) {
+  Harness h;
+  const OpId id = h.engine.Submit(SubmitArgs{Timeout{kNoDeadline}, 1});
+  EXPECT_EQ(h.engine.NextDeadline(), kNoDeadline);
+  EXPECT_TRUE(h.engine.Cancel(id));
+  EXPECT_FALSE(h.engine.NextDeadline().has_value());
+}
+
 TEST(Engine, CancelledTimerEndsAtOnceAndNeverFires) {
   Harness h;
   const OpId id = h.engine.Submit(SubmitArgs{Timeout{100}, 1});

@@ -50,9 +50,10 @@ struct Fifo {
 // output getters inline into drivers.
 template <class RequestT, class EventT>
 struct EngineOutputs {
-  Fifo<RequestT> ready;            // requests for the driver
-  Fifo<EventT> events;             // events for users
-  uint64_t next_deadline = ~0ull;  // the timer heap's earliest deadline (none: ~0)
+  Fifo<RequestT> ready;        // requests for the driver
+  Fifo<EventT> events;         // events for users
+  bool has_deadline = false;   // the timer heap is not empty
+  uint64_t next_deadline = 0;  // if so, its earliest deadline
 };
 
 }  // namespace ringloop::internal

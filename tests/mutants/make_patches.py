@@ -84,9 +84,8 @@ MUTANTS = {
           "if (false) {")]),
     "stale_next_deadline": (
         "removing a timer from the heap leaves NextDeadline at the removed timer's deadline",
-        [("  At(index).heap_pos = kNone;\n  next_deadline = heap.empty() ? kNoDeadline : "
-          "At(heap.top()).deadline_ns;\n",
-          "  At(index).heap_pos = kNone;\n")]),
+        [("  has_deadline = !heap.empty();\n"
+          "  next_deadline = has_deadline ? At(heap.top()).deadline_ns : 0;\n", "")]),
     # Mutants of the straight paths (SubmitPlain, CompletePlain).
     "straight_submit_on_closing_fd": (
         "a plain op on a closing fd is accepted by the straight submit path",
