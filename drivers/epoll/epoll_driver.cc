@@ -202,14 +202,14 @@ void EpollDriver::ForgetFd(int fd) {
 absl::Status EpollDriver::Poll(Engine& engine, bool wait) {
   SubmitPending(engine);
   if (maybe_rare_work_) RetriesAndTimers();
-  const bool block = wait && ready_end_ == ready_.get() && !engine.HasEvents();
+  const bool block = wait && ready_.empty() && !engine.HasEvents();
   absl::Status status = WaitAndDispatch(engine, block);
   if (maybe_rare_work_) RetriesAndTimers();
   // Completions go in only now, after every syscall of this cycle: the engine is
   // never re-entered while the driver is mid-way through a request.
-  if (ready_end_ != ready_.get()) {
-    engine.HandleCompletions(std::span<const Completion>(ready_.get(), ready_end_));
-    ready_end_ = ready_.get();
+  if (!ready_.empty()) {
+    engine.HandleCompletions(ready_);
+    ready_.clear();
   }
   if (engine.NextDeadline().has_value()) engine.AdvanceTime(NowNs());
   return status;
@@ -329,18 +329,7 @@ RL_HOT void EpollDriver::Dispatch(const epoll_event& event) {
 }
 
 RL_HOT void EpollDriver::Emit(uint64_t user_data, int res, uint32_t flags) {
-  if (__builtin_expect(ready_end_ == ready_limit_, 0)) GrowReady();
-  *ready_end_++ = Completion{user_data, res, flags};
-}
-
-void EpollDriver::GrowReady() {
-  const size_t size = size_t(ready_end_ - ready_.get());
-  const size_t room = std::max<size_t>(2 * size_t(ready_limit_ - ready_.get()), 64);
-  auto grown = std::make_unique_for_overwrite<Completion[]>(room);
-  std::copy(ready_.get(), ready_end_, grown.get());
-  ready_ = std::move(grown);
-  ready_end_ = ready_.get() + size;
-  ready_limit_ = ready_.get() + room;
+  ready_.push_back(Completion{user_data, res, flags});
 }
 
 // ---------------------------------------------------------------------------

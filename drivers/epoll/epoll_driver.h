@@ -286,7 +286,6 @@ class EpollDriver : public Driver {
   void Dispatch(const epoll_event& event);
   void DrainWakeFd();
   void Emit(uint64_t user_data, int res, uint32_t flags = 0);
-  [[gnu::cold, gnu::noinline]] void GrowReady();
 
   const Options options_;
   const int epoll_fd_;
@@ -321,14 +320,8 @@ class EpollDriver : public Driver {
   // grows, recomputed by RetriesAndTimers): Poll's two checks for them cost one
   // load instead of four. A stale true (the last timer disarmed) costs one call.
   bool maybe_rare_work_ = false;
-  std::vector<Job*> any_batch_;  // RetryAny's snapshot (kept for its capacity)
-  // ready_: the completions queued in this Poll, [ready_.get(), ready_end_), fed
-  // to the engine at its end in one batch; room up to ready_limit_. A plain
-  // buffer rather than a vector so that Emit's rare growth (GrowReady) is one
-  // out-of-line call, not a reallocation inlined at each of Emit's sites.
-  std::unique_ptr<Completion[]> ready_;
-  Completion* ready_end_ = nullptr;
-  Completion* ready_limit_ = nullptr;
+  std::vector<Job*> any_batch_;    // RetryAny's snapshot (kept for its capacity)
+  std::vector<Completion> ready_;  // fed to the engine at the end of Poll, in one batch
   std::vector<epoll_event> events_;
   std::vector<epoll_internal::PoolWork*> pool_done_;
   Stats stats_;

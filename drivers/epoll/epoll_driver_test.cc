@@ -910,8 +910,8 @@ TEST_F(EpollDriverTest, WakeWritesOncePerWakeUp) {
   Drain();
 }
 
-// One Poll that queues more completions than the completion buffer first holds
-// (64): it grows mid-Poll (GrowReady) and keeps what was queued before, in order.
+// One Poll that queues more completions than the completion queue's first
+// capacity: it grows mid-Poll and keeps what was queued before, in order.
 TEST_F(EpollDriverTest, ManyCompletionsInOnePollAreAllDeliveredInOrder) {
   constexpr uint64_t kOps = 200;
   for (uint64_t i = 0; i < kOps; ++i) Submit(Nop{}, 1000 + i);
