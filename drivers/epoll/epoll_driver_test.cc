@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <thread>
 #include <vector>
@@ -109,6 +110,16 @@ class EpollDriverTest : public ::testing::Test {
     engine_.Shutdown();
     EXPECT_TRUE(RunUntil([&] { return engine_.Quiescent(); }));
   }
+
+  // CloseAndDrain: the orderly close of each of `fds` through the engine, each
+  // of which must succeed, then Drain. Its tags are above any a test uses.
+  void CloseAndDrain(std::initializer_list<int> fds) {
+    uint64_t tag = kCloseTags;
+    for (int fd : fds) engine_.Close(fd, tag++);
+    for (uint64_t t = kCloseTags; t < tag; ++t) EXPECT_EQ(Final(t).res, 0) << "close tag " << t;
+    Drain();
+  }
+  static constexpr uint64_t kCloseTags = uint64_t{1} << 40;
 
   static int ListenLoopback(sockaddr_in* addr) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -205,11 +216,7 @@ TEST_F(EpollDriverTest, ReadWithDeadlineOnEmptyPipeTimesOutNeverEarly) {
   EXPECT_EQ(e.res, -kTimedOut);
   EXPECT_GE(seen, deadline) << "timed out " << (deadline - seen) << " ns early";
   EXPECT_EQ(driver_->stats().timeouts_fired, 1u);
-  engine_.Close(p[0], 2);
-  engine_.Close(p[1], 3);
-  EXPECT_EQ(Final(2).res, 0);
-  EXPECT_EQ(Final(3).res, 0);
-  Drain();
+  CloseAndDrain({p[0], p[1]});
 }
 
 TEST_F(EpollDriverTest, ReadWithDeadlineCompletesWhenDataWins) {
@@ -238,11 +245,7 @@ TEST_F(EpollDriverTest, WriteToPipeWithoutReaderIsEpipe) {
   ::close(s[0]);
   Submit(Send{s[1], "x", 1}, 2);
   EXPECT_EQ(Final(2).res, -EPIPE);
-  engine_.Close(p[1], 3);
-  engine_.Close(s[1], 4);
-  EXPECT_EQ(Final(3).res, 0);
-  EXPECT_EQ(Final(4).res, 0);
-  Drain();
+  CloseAndDrain({p[1], s[1]});
 }
 
 std::string TempPath(const char* name) {
@@ -321,11 +324,7 @@ TEST_F(EpollDriverTest, CancelEndsAParkedOpAndIsANoOpAfterwards) {
   ASSERT_EQ(::write(s[1], "ok", 2), 2);
   Submit(Recv{s[0], buf, sizeof(buf)}, 2);
   EXPECT_EQ(Final(2).res, 2);
-  engine_.Close(s[0], 3);
-  engine_.Close(s[1], 4);
-  EXPECT_EQ(Final(3).res, 0);
-  EXPECT_EQ(Final(4).res, 0);
-  Drain();
+  CloseAndDrain({s[0], s[1]});
 }
 
 TEST_F(EpollDriverTest, CancelEndsAnInlineParkedReadAndFreesItsSlot) {
@@ -351,11 +350,7 @@ TEST_F(EpollDriverTest, CancelEndsAnInlineParkedReadAndFreesItsSlot) {
   EXPECT_EQ(a, 0);
   EXPECT_EQ(
       std::count_if(events_.begin(), events_.end(), [](const Event& e) { return e.tag == 2; }), 1);
-  engine_.Close(p[0], 4);
-  engine_.Close(p[1], 5);
-  EXPECT_EQ(Final(4).res, 0);
-  EXPECT_EQ(Final(5).res, 0);
-  Drain();
+  CloseAndDrain({p[0], p[1]});
 }
 
 TEST_F(EpollDriverTest, ReadsParkedOnOneFdEndInArrivalOrderAcrossACancel) {
@@ -363,6 +358,16 @@ TEST_F(EpollDriverTest, ReadsParkedOnOneFdEndInArrivalOrderAcrossACancel) {
   ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
   Learn(p[0], p[1], 1);
   char a = 0, b = 0, c = 0, d = 0, e = 0;
+  // Two bytes written at once end the reads `first` and `second` in that order.
+  auto expect_in_order = [&](uint64_t first_tag, uint64_t second_tag, const char* bytes,
+                             const char& into_first, const char& into_second) {
+    ASSERT_EQ(::write(p[1], bytes, 2), 2);
+    EXPECT_EQ(Final(first_tag).res, 1);
+    EXPECT_EQ(Final(second_tag).res, 1);
+    EXPECT_EQ(into_first, bytes[0]);
+    EXPECT_EQ(into_second, bytes[1]);
+    EXPECT_LT(IndexOf(first_tag), IndexOf(second_tag));
+  };
   const OpId first = Submit(Read{p[0], &a, 1}, 2);  // the inline slot
   Submit(Read{p[0], &b, 1}, 3);                     // behind it, in a Job
   Step(/*wait=*/false);
@@ -371,28 +376,14 @@ TEST_F(EpollDriverTest, ReadsParkedOnOneFdEndInArrivalOrderAcrossACancel) {
   // The slot is free but 3 is older: 4 must wait behind it.
   Submit(Read{p[0], &c, 1}, 4);
   Step(/*wait=*/false);
-  ASSERT_EQ(::write(p[1], "xy", 2), 2);
-  EXPECT_EQ(Final(3).res, 1);
-  EXPECT_EQ(Final(4).res, 1);
-  EXPECT_EQ(b, 'x');
-  EXPECT_EQ(c, 'y');
-  EXPECT_LT(IndexOf(3), IndexOf(4));
+  expect_in_order(3, 4, "xy", b, c);
   // Both empty again: the slot, then a Job behind it.
   Submit(Read{p[0], &d, 1}, 5);
   Submit(Read{p[0], &e, 1}, 6);
   Step(/*wait=*/false);
   ASSERT_EQ(FindFinal(5), nullptr);
-  ASSERT_EQ(::write(p[1], "uv", 2), 2);
-  EXPECT_EQ(Final(5).res, 1);
-  EXPECT_EQ(Final(6).res, 1);
-  EXPECT_EQ(d, 'u');
-  EXPECT_EQ(e, 'v');
-  EXPECT_LT(IndexOf(5), IndexOf(6));
-  engine_.Close(p[0], 7);
-  engine_.Close(p[1], 8);
-  EXPECT_EQ(Final(7).res, 0);
-  EXPECT_EQ(Final(8).res, 0);
-  Drain();
+  expect_in_order(5, 6, "uv", d, e);
+  CloseAndDrain({p[0], p[1]});
 }
 
 TEST_F(EpollDriverTest, CloseEndsAnInlineParkedReadCanceledBeforeTheClose) {
@@ -423,11 +414,7 @@ TEST_F(EpollDriverTest, ShutdownOpWakesAnInlineParkedRecv) {
   Submit(Shutdown{s[0], SHUT_RDWR}, 3);
   EXPECT_EQ(Final(3).res, 0);
   EXPECT_EQ(Final(2).res, 0);  // EOF
-  engine_.Close(s[0], 4);
-  engine_.Close(s[1], 5);
-  EXPECT_EQ(Final(4).res, 0);
-  EXPECT_EQ(Final(5).res, 0);
-  Drain();
+  CloseAndDrain({s[0], s[1]});
 }
 
 TEST_F(EpollDriverTest, SendsParkedOnAFullSocketEndInOrderAndCancel) {
@@ -465,11 +452,7 @@ TEST_F(EpollDriverTest, SendsParkedOnAFullSocketEndInOrderAndCancel) {
   EXPECT_EQ(Final(4).res, 1);
   EXPECT_LT(IndexOf(3), IndexOf(4));
   EXPECT_EQ(tail, "qr");
-  engine_.Close(s[0], 5);
-  engine_.Close(s[1], 6);
-  EXPECT_EQ(Final(5).res, 0);
-  EXPECT_EQ(Final(6).res, 0);
-  Drain();
+  CloseAndDrain({s[0], s[1]});
 }
 
 TEST_F(EpollDriverTest, MultishotAcceptYieldsOneEventPerConnection) {
@@ -736,11 +719,7 @@ TEST_F(EpollDriverTest, SocketPairPingPong) {
   // Stream reads shorter than the buffer cleared the readiness cache: most parks
   // did not need a doomed recv(2) first.
   EXPECT_LT(driver_->stats().syscalls_would_block, uint64_t(kRounds));
-  engine_.Close(s[0], 1);
-  engine_.Close(s[1], 2);
-  EXPECT_EQ(Final(1).res, 0);
-  EXPECT_EQ(Final(2).res, 0);
-  Drain();
+  CloseAndDrain({s[0], s[1]});
 }
 
 TEST_F(EpollDriverTest, CancelRacingCompletionYieldsExactlyOneFinalEvent) {
