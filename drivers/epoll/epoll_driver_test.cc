@@ -908,6 +908,43 @@ TEST_F(EpollDriverTest, ManyCompletionsInOnePollAreAllDeliveredInOrder) {
   Drain();
 }
 
+// An epoll registration belongs to the open file description, not to the fd
+// number: a dup keeps the description (and a registration) alive after the
+// loop closed the fd. The driver removes the registration before close(2), so
+// readiness of the old description never reaches the fd that reuses the number
+// (not even as a doomed read).
+TEST_F(EpollDriverTest, ADupOfAClosedFdDoesNotWakeTheFdThatReusesItsNumber) {
+  int old_pipe[2];
+  ASSERT_EQ(::pipe2(old_pipe, O_CLOEXEC), 0);
+  const int dup_fd = ::fcntl(old_pipe[0], F_DUPFD_CLOEXEC, 100);
+  ASSERT_GE(dup_fd, 0);
+  char a = 0;
+  Submit(Read{old_pipe[0], &a, 1}, 1);
+  Step(/*wait=*/false);  // parked, so registered
+  ASSERT_EQ(FindFinal(1), nullptr);
+  engine_.Close(old_pipe[0], 2);
+  EXPECT_EQ(Final(1).res, -ECANCELED);
+  EXPECT_EQ(Final(2).res, 0);
+  int new_pipe[2];
+  ASSERT_EQ(::pipe2(new_pipe, O_CLOEXEC), 0);
+  ASSERT_EQ(new_pipe[0], old_pipe[0]);  // the number is reused
+  char b = 0;
+  Submit(Read{new_pipe[0], &b, 1}, 3);
+  Step(/*wait=*/false);
+  ASSERT_EQ(FindFinal(3), nullptr);
+  const uint64_t would_block = driver_->stats().syscalls_would_block;
+  ASSERT_EQ(::write(old_pipe[1], "o", 1), 1);  // the old description turns readable
+  for (int i = 0; i < 3; ++i) Step(/*wait=*/false);
+  EXPECT_EQ(FindFinal(3), nullptr);
+  EXPECT_EQ(driver_->stats().syscalls_would_block, would_block);
+  ASSERT_EQ(::write(new_pipe[1], "n", 1), 1);
+  EXPECT_EQ(Final(3).res, 1);
+  EXPECT_EQ(b, 'n');
+  ::close(dup_fd);
+  ::close(old_pipe[1]);
+  CloseAndDrain({new_pipe[0], new_pipe[1]});
+}
+
 TEST_F(EpollDriverTest, MoreReadyFdsThanEventSlotsAreAllServed) {
   // Two epoll_event slots, ten ready pipes: the edges that did not fit stay in
   // the epoll ready list for the next Poll; none is lost.
