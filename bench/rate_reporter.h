@@ -14,6 +14,7 @@
 #ifndef RINGLOOP_BENCH_RATE_REPORTER_H_
 #define RINGLOOP_BENCH_RATE_REPORTER_H_
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <optional>
@@ -30,20 +31,23 @@ class RateReporter : public benchmark::ConsoleReporter {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {
       if (run.error_occurred) continue;
-      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
-      if (run.run_type != Run::RT_Iteration && !median) continue;
+      const bool aggregate = run.run_type == Run::RT_Aggregate;
+      const bool median = aggregate && run.aggregate_name == "median";
+      const bool max = aggregate && run.aggregate_name == "max";
+      if (run.run_type != Run::RT_Iteration && !median && !max) continue;
       const auto it = run.counters.find("items_per_second");
       if (it == run.counters.end()) continue;
-      rates_[BaseName(run.run_name.str())] = it->second.value;
+      (max ? best_rates_ : rates_)[BaseName(run.run_name.str())] = it->second.value;
     }
   }
 
-  // Rate: items/s of the benchmark named `name`, if it ran (and was not zero).
-  std::optional<double> Rate(const std::string& name) const {
-    const auto it = rates_.find(name);
-    if (it == rates_.end() || it->second <= 0) return std::nullopt;
-    return it->second;
-  }
+  // Rate: items/s of the benchmark named `name` (the median of its
+  // repetitions), if it ran (and was not zero).
+  std::optional<double> Rate(const std::string& name) const { return Find(rates_, name); }
+
+  // BestRate: items/s of the fastest repetition of `name`, for benchmarks that
+  // add the "max" statistic (AddMaxStatistic).
+  std::optional<double> BestRate(const std::string& name) const { return Find(best_rates_, name); }
 
  private:
   // BaseName: `name` without the "/min_time:..." and "/repeats:..." parts that
@@ -58,8 +62,24 @@ class RateReporter : public benchmark::ConsoleReporter {
     return name;
   }
 
+  static std::optional<double> Find(const std::map<std::string, double>& rates,
+                                    const std::string& name) {
+    const auto it = rates.find(name);
+    if (it == rates.end() || it->second <= 0) return std::nullopt;
+    return it->second;
+  }
+
   std::map<std::string, double> rates_;
+  std::map<std::string, double> best_rates_;
 };
+
+// AddMaxStatistic: a "max" aggregate over a benchmark's repetitions: of each
+// column, so its items/s is the fastest repetition's (read with BestRate).
+inline void AddMaxStatistic(benchmark::internal::Benchmark* b) {
+  b->ComputeStatistics("max", [](const std::vector<double>& v) {
+    return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end());
+  });
+}
 
 // RunWithRatios: a benchmark binary's main(): runs the benchmarks named on the
 // command line with a RateReporter, then hands it to `print_ratios`. Unless the
