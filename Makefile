@@ -25,7 +25,7 @@ FUZZ_SECONDS ?= 60
 BENCH_ARGS ?=
 
 # Directories holding project C++ (formatting); third_party/ holds only our own files.
-SOURCE_DIRS := core drivers runtime tests fuzz bench examples tools third_party
+SOURCE_DIRS := ringloop tests fuzz bench examples tools third_party
 
 comma := ,
 

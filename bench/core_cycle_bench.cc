@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "core/engine.h"
+#include "ringloop/core/engine.h"
 
 namespace {
 std::atomic<uint64_t> g_allocations{0};

@@ -27,9 +27,9 @@
 
 #include "bench/rate_reporter.h"
 #include "benchmark/benchmark.h"
-#include "core/engine.h"
-#include "drivers/epoll/epoll_driver.h"
-#include "runtime/loop.h"
+#include "ringloop/core/engine.h"
+#include "ringloop/drivers/epoll/epoll_driver.h"
+#include "ringloop/runtime/loop.h"
 
 namespace ringloop {
 namespace {

@@ -16,8 +16,8 @@
 
 #include "bench/rate_reporter.h"
 #include "benchmark/benchmark.h"
-#include "core/engine.h"
-#include "drivers/uring/uring_driver.h"
+#include "ringloop/core/engine.h"
+#include "ringloop/drivers/uring/uring_driver.h"
 
 namespace ringloop {
 namespace {

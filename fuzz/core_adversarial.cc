@@ -28,10 +28,10 @@
 #include <utility>
 #include <vector>
 
-#include "core/engine.h"
-#include "core/ops.h"
 #include "fuzz/core_oracle.h"
 #include "fuzz/fuzzer/FuzzedDataProvider.h"
+#include "ringloop/core/engine.h"
+#include "ringloop/core/ops.h"
 
 namespace ringloop::fuzz {
 namespace {

@@ -2,7 +2,7 @@
 //
 // CoreOracle owns an Engine and plays both its user and its kernel. Every input
 // goes through the oracle, which records what the engine was asked and predicts
-// what the contract (core/engine.h) says must follow: which submissions fail at
+// what the contract (ringloop/core/engine.h) says must follow: which submissions fail at
 // once and with which errno, which completions are accepted, whether Cancel
 // finds a live op, which fds are closing, which timers are due. After each input
 // it pulls the engine's outputs (new requests, events) and checks them and the
@@ -29,9 +29,9 @@
 #include <utility>
 #include <vector>
 
-#include "core/engine.h"
-#include "core/ops.h"
-#include "core/request.h"
+#include "ringloop/core/engine.h"
+#include "ringloop/core/ops.h"
+#include "ringloop/core/request.h"
 
 namespace ringloop::fuzz {
 

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "drivers/sim/prng.h"
 #include "fuzz/sim_input.h"
+#include "ringloop/drivers/sim/prng.h"
 #include "tests/property/program.h"
 #include "tests/property/runner.h"
 

@@ -3,7 +3,7 @@
 // An input is a machine (fault rates, queue sizes, latency), a program of
 // abstract commands (tests/property/program.h) and a tape of the simulated
 // kernel's choices (which legal result a race gets, which fault fires; see
-// drivers/sim/chooser.h). Decode reads them with FuzzedDataProvider, Encode
+// ringloop/drivers/sim/chooser.h). Decode reads them with FuzzedDataProvider, Encode
 // writes the bytes that decode to a given SimInput, so seeds can be made from
 // programs that the property harness runs (fuzz/make_sim_seeds.cc).
 //
@@ -22,7 +22,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "drivers/sim/faults.h"
+#include "ringloop/drivers/sim/faults.h"
 #include "tests/property/program.h"
 
 namespace ringloop::fuzz {

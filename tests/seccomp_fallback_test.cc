@@ -25,7 +25,7 @@
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
-#include "runtime/loop.h"
+#include "ringloop/runtime/loop.h"
 
 namespace ringloop {
 namespace {

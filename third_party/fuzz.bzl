@@ -7,7 +7,7 @@ Usage, in fuzz/BUILD.bazel:
     fuzz_target(
         name = "completions_fuzzer",
         srcs = ["completions_fuzzer.cc"],  # defines LLVMFuzzerTestOneInput
-        deps = ["//core"],
+        deps = ["//ringloop/core"],
         corpus = glob(["corpus/completions/**"]),  # optional seed inputs
     )
 

@@ -35,7 +35,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "runtime/loop.h"
+#include "ringloop/runtime/loop.h"
 
 ABSL_FLAG(double, seconds, 1.5, "seconds per workload per driver");
 ABSL_FLAG(int, clients, 64, "TCP echo client connections");

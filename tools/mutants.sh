@@ -1,7 +1,7 @@
 #!/bin/bash
 # tools/mutants.sh: shows the tests kill every planted engine bug.
 #
-# For each tests/mutants/*.patch (one realistic bug in core/engine.cc, see
+# For each tests/mutants/*.patch (one realistic bug in ringloop/core/engine.cc, see
 # tests/mutants/make_patches.py) this applies the patch to a temporary copy of
 # the committed tree (never to the working tree), runs the property tests
 # there, and expects them to FAIL. It first checks that the unpatched copy
@@ -23,7 +23,7 @@ BAZEL=${BAZEL:-bazel}
 # behind a chain waiting for room) need a rare interleaving that 1000 random
 # programs seldom build, and the regression test written when the real bug was
 # fixed pins it directly. The log of each mutant names the target that failed.
-read -r -a targets <<<"${MUTANT_TARGETS:-//tests/property:engine_sim_property_test //core:engine_test}"
+read -r -a targets <<<"${MUTANT_TARGETS:-//tests/property:engine_sim_property_test //ringloop/core:engine_test}"
 work=${MUTANT_WORKDIR:-/tmp/ringloop-mutants-$(id -u)}
 output_base=${MUTANT_OUTPUT_BASE:-$HOME/.cache/bazel-mutants}
 export RC_PARAMS=${RC_PARAMS:-max_success=1000}
@@ -40,7 +40,7 @@ rm -rf "$tree" && mkdir -p "$tree" || exit 2
 # The committed tree (HEAD), so that others' uncommitted edits in the shared
 # working tree cannot make a mutant look killed or alive.
 git archive --format=tar HEAD | tar -xf - -C "$tree" || exit 2
-cp "$tree/core/engine.cc" "$work/engine.cc.pristine" || exit 2
+cp "$tree/ringloop/core/engine.cc" "$work/engine.cc.pristine" || exit 2
 
 run_tests() {  # run_tests LOG: bazel test the property targets in the copy
   # 9>&-: the Bazel server outlives this script and must not inherit the lock.
@@ -67,9 +67,9 @@ survived=0
 broken=0
 for patch in "${patches[@]}"; do
   name=$(basename "$patch" .patch)
-  cp "$work/engine.cc.pristine" "$tree/core/engine.cc"
+  cp "$work/engine.cc.pristine" "$tree/ringloop/core/engine.cc"
   if ! patch -s -p1 -d "$tree" --dry-run <"$root/$patch" >/dev/null 2>&1; then
-    echo "BROKEN   $name: the patch no longer applies to core/engine.cc" \
+    echo "BROKEN   $name: the patch no longer applies to ringloop/core/engine.cc" \
          "(python3 tests/mutants/make_patches.py)"
     broken=$((broken + 1))
     continue
@@ -89,7 +89,7 @@ for patch in "${patches[@]}"; do
     killed=$((killed + 1))
   fi
 done
-cp "$work/engine.cc.pristine" "$tree/core/engine.cc"
+cp "$work/engine.cc.pristine" "$tree/ringloop/core/engine.cc"
 
 echo "mutants.sh: $killed killed, $survived survived, $broken could not be applied" \
      "(logs in $work)"

@@ -11,7 +11,7 @@
 //     first failing seed (printing it), and prints how often each racy path
 //     was reached.
 // --faults: "swarm" (default: each seed picks its own plan), "none", "all", or
-// a list such as "eintr,cq_overflow=300" (see drivers/sim/faults.h).
+// a list such as "eintr,cq_overflow=300" (see ringloop/drivers/sim/faults.h).
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -23,8 +23,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
-#include "drivers/sim/faults.h"
-#include "drivers/sim/trace.h"
+#include "ringloop/drivers/sim/faults.h"
+#include "ringloop/drivers/sim/trace.h"
 #include "tests/property/program.h"
 #include "tests/property/runner.h"
 

@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "drivers/epoll/epoll_driver.h"
-#include "drivers/sim/sim_driver.h"
-#include "drivers/uring/uring_driver.h"
+#include "ringloop/drivers/epoll/epoll_driver.h"
+#include "ringloop/drivers/sim/sim_driver.h"
+#include "ringloop/drivers/uring/uring_driver.h"
 
 namespace ringloop::conformance {
 namespace {

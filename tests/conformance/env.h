@@ -32,8 +32,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "core/engine.h"
-#include "drivers/driver.h"
+#include "ringloop/core/engine.h"
+#include "ringloop/drivers/driver.h"
 
 namespace ringloop::conformance {
 

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "core/engine.h"
+#include "ringloop/core/engine.h"
 #include "tests/conformance/env.h"
 
 namespace ringloop::conformance {

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """tests/mutants/make_patches.py: (re)writes tests/mutants/*.patch.
 
-Each mutant plants one realistic bug in core/engine.cc by replacing one exact
+Each mutant plants one realistic bug in ringloop/core/engine.cc by replacing one exact
 snippet; the patch is `diff -u` of the result against the pristine file, the
 committed one (HEAD, which tools/mutants.sh tests), or the working tree's with
---worktree. Run it from the repository root after core/engine.cc changed; a
+--worktree. Run it from the repository root after ringloop/core/engine.cc changed; a
 snippet that no longer exists is reported (fix the mutant, never silently drop
 it).
 
@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 
-ENGINE = "core/engine.cc"
+ENGINE = "ringloop/core/engine.cc"
 
 # name -> (what the bug is, [(old, new), ...])
 MUTANTS = {
@@ -120,8 +120,8 @@ def main():
             text = text.replace(old, new)
         else:
             with tempfile.TemporaryDirectory() as tmp:
-                os.makedirs(os.path.join(tmp, "a/core"))
-                os.makedirs(os.path.join(tmp, "b/core"))
+                os.makedirs(os.path.join(tmp, "a/ringloop/core"))
+                os.makedirs(os.path.join(tmp, "b/ringloop/core"))
                 open(os.path.join(tmp, "a", ENGINE), "w").write(pristine)
                 open(os.path.join(tmp, "b", ENGINE), "w").write(text)
                 diff = subprocess.run(["diff", "-u", "--label", f"a/{ENGINE}", "--label", f"b/{ENGINE}",

@@ -40,9 +40,9 @@
 #include <string>
 #include <vector>
 
-#include "core/engine.h"
-#include "drivers/sim/sim_driver.h"
-#include "drivers/sim/trace.h"
+#include "ringloop/core/engine.h"
+#include "ringloop/drivers/sim/sim_driver.h"
+#include "ringloop/drivers/sim/trace.h"
 
 namespace ringloop::prop {
 

@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "core/engine.h"
-#include "drivers/sim/faults.h"
-#include "drivers/sim/prng.h"
-#include "drivers/sim/sim_driver.h"
+#include "ringloop/core/engine.h"
+#include "ringloop/drivers/sim/faults.h"
+#include "ringloop/drivers/sim/prng.h"
+#include "ringloop/drivers/sim/sim_driver.h"
 
 namespace ringloop::prop {
 

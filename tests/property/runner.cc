@@ -14,8 +14,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/check.h"
-#include "drivers/sim/sim_driver.h"
+#include "ringloop/core/check.h"
+#include "ringloop/drivers/sim/sim_driver.h"
 
 namespace ringloop::prop {
 namespace {

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "drivers/sim/trace.h"
+#include "ringloop/drivers/sim/trace.h"
 #include "tests/property/checker.h"
 #include "tests/property/program.h"
 

@@ -1,0 +1,282 @@
+// ringloop/core/engine.h: the sans-I/O event-loop state machine.
+//
+// Engine tracks every op from submission to its final event: which ops wait for
+// room in the kernel's queue, which are in flight, what a close must wait for,
+// which timeout belongs to which op, what a cancel may race with. It performs no
+// syscall, reads no clock, starts no thread and draws no random number. It is
+// changed only by its inputs and read only through its outputs.
+//
+// Inputs (plain calls; none blocks):
+//   Submit / SubmitChain   accept ops (with a deadline, a tag, links)
+//   Cancel                 cancel one op (idempotent; a no-op once it ended)
+//   Close                  orderly close of an fd (see "Close" below)
+//   Shutdown               cancel everything and drain
+//   HandleCompletion(s)    one kernel completion (user_data, res, flags), or a batch
+//   AdvanceTime            the current time, in the driver's clock
+// Outputs (pulled, in this order after each batch of inputs):
+//   PendingRequests / ConsumeRequests   what to hand to the kernel, in order
+//   PollEvent(s)                        results for users
+//   NextDeadline                        when the driver must next call AdvanceTime
+//
+// Guarantees (DESIGN.md, "Semantics the core must guarantee"):
+// - Exactly once: every accepted op yields exactly one final Event.
+// - Close waits: Close(fd) makes new ops on fd fail at once with EBADF, cancels
+//   every op in flight on fd, and emits the CLOSE request only after each of
+//   those ops has had its final completion. Only then may the fd number be
+//   reused. If an op answers its cancel with -EALREADY, the fd is shutdown(2)
+//   so that a socket op ends (on other files that fails harmlessly). If a
+//   chained op answers -ENOENT (it has not started), the op it waits behind
+//   is cancelled too, and it is cancelled again once its chain moves. The
+//   CLOSE itself skips the queue and the in-flight bound.
+// - Buffers: an op's final event (and the release of its slot) comes only after
+//   its own final completion and its linked timeout's completion are both in.
+// - Chains: SubmitChain hands a chain to the driver whole; the kernel (or the
+//   driver that plays it) cancels the rest of a chain when a link fails. A
+//   chain member's deadline is enforced once the chain reaches it (as the
+//   kernel arms a linked timeout when its op starts). -EINTR on a member
+//   resubmits that member alone: the kernel has already failed the rest.
+// - Deadlines: an op with a deadline is followed by its own kLinkTimeout
+//   request; when the timeout wins, the op ends with -kTimedOut. An op whose
+//   deadline passes while it still waits in the engine's queue ends with
+//   -kTimedOut at that AdvanceTime, without reaching the kernel.
+// - Backpressure: at most Options::max_in_flight op requests are outstanding;
+//   the rest wait in FIFO order. Cancel, shutdown and close requests are never
+//   held back (they are what frees room).
+// - Completions that match no live request (stale generation, unknown kind,
+//   duplicate) are counted in Stats and otherwise ignored.
+// - -EINTR from the kernel is never surfaced: the op is submitted again.
+// - fds: the engine knows an fd only through the ops that name it. An fd
+//   number obtained outside the loop (socket(2), open(2)) while a Close of
+//   that number is still pending in the engine is refused with EBADF until the
+//   close's event: open such fds after the close's event, or through the loop.
+// - Determinism: the same inputs produce the same outputs.
+//
+// Not thread-safe: one thread owns an Engine.
+#ifndef RINGLOOP_CORE_ENGINE_H_
+#define RINGLOOP_CORE_ENGINE_H_
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "ringloop/core/check.h"
+#include "ringloop/core/internal/fifo.h"
+#include "ringloop/core/ops.h"
+#include "ringloop/core/request.h"
+
+namespace ringloop {
+
+// kNoDeadline: an op without a deadline.
+inline constexpr uint64_t kNoDeadline = ~uint64_t{0};
+
+// SubmitArgs: one op to submit, with what the engine needs to know about it.
+struct SubmitArgs {
+  Op op;
+  uint64_t tag = 0;                    // returned in every Event of the op
+  uint64_t deadline_ns = kNoDeadline;  // absolute, in the driver's clock
+};
+
+// Stats: counters for diagnostics and tests. Monotonic.
+struct EngineStats {
+  uint64_t submitted = 0;             // ops accepted (including chain members)
+  uint64_t final_events = 0;          // final events delivered
+  uint64_t more_events = 0;           // multishot intermediate events delivered
+  uint64_t requests = 0;              // requests handed to the driver
+  uint64_t completions = 0;           // completions accepted
+  uint64_t rejected_completions = 0;  // stale, duplicate or bogus completions
+  uint64_t eintr_retries = 0;         // ops resubmitted after -EINTR
+  uint64_t rejected_at_submit = 0;    // ops failed at once (EBADF on closing fd, ...)
+  uint64_t cancels_sent = 0;          // kCancel requests emitted
+  uint64_t shutdowns_sent = 0;        // kShutdown requests emitted by Close
+  uint64_t closes_sent = 0;           // CLOSE requests emitted
+  uint64_t timers_fired = 0;          // Timeout ops that fired
+};
+
+class Engine {
+ public:
+  struct Options {
+    // max_in_flight: most op requests (including their linked timeouts) handed
+    // to the driver and not yet completed. A chain longer than this is refused.
+    uint32_t max_in_flight = 256;
+    // initial_slots: op slots allocated up front; more are added (never moved)
+    // when all are in use, so steady state allocates nothing.
+    uint32_t initial_slots = 256;
+  };
+
+  Engine();
+  explicit Engine(Options options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // --- Inputs ------------------------------------------------------------
+
+  // Submit: accepts one op. It always yields exactly one final event, possibly at
+  // once (EBADF when its fd is closing, a CheckArguments error, -ECANCELED after
+  // Shutdown). A Timeout op is kept in the timer table and never reaches the
+  // driver. A multishot op may not have a deadline (-EINVAL).
+  OpId Submit(const SubmitArgs& args);
+
+  // SubmitChain: accepts ops linked in order (IOSQE_IO_LINK): each starts only
+  // after the one before it succeeded; when one fails (or reads/writes short)
+  // the rest end with -ECANCELED. The chain reaches the driver whole. Writes one
+  // OpId per op into `ids` (same size as `ops`). Timeout, Close and multishot
+  // ops cannot be linked, and a chain longer than max_in_flight cannot be
+  // submitted: then every op of it ends at once with -EINVAL.
+  void SubmitChain(std::span<SubmitArgs> ops, std::span<OpId> ids);
+
+  // Cancel: asks for op `id` to end early. If it has not reached the driver it
+  // ends at once with -ECANCELED; if it is in flight a kCancel request is sent
+  // and the op ends with -ECANCELED or its real result (whichever the kernel
+  // says). Returns false if `id` is no longer live (already ended: a no-op).
+  // Calling it twice is the same as once.
+  bool Cancel(OpId id);
+
+  // Close: the orderly close of `fd`, as an op with its own final event (close's
+  // result). New ops on fd fail at once with -EBADF; ops on fd waiting for room
+  // end -ECANCELED; ops in flight on fd are cancelled; the CLOSE request is
+  // emitted only once every one of them has had its final completion. Closing
+  // an fd that is already closing ends at once with -EBADF.
+  OpId Close(int fd, uint64_t tag);
+
+  // Shutdown: cancels every op (queued ops and timers end at once, in-flight
+  // ops are cancelled) and refuses new ones with -ECANCELED. Pending closes
+  // still complete. An op on an fd that answers its cancel with -EALREADY gets
+  // its fd shutdown(2), as under Close, so that the drain ends. Quiescent()
+  // turns true once every final completion is in.
+  void Shutdown();
+
+  // HandleCompletion: one completion from the kernel. `flags` are the CQE's
+  // flags (kCqeFMore, kCqeFBuffer). Returns false if it matched nothing live
+  // (counted in stats().rejected_completions and otherwise ignored).
+  bool HandleCompletion(uint64_t user_data, int32_t res, uint32_t flags);
+
+  // HandleCompletions: HandleCompletion for each completion of `batch`, in
+  // order (exactly the same effects), in one call. Returns how many were
+  // accepted.
+  size_t HandleCompletions(std::span<const Completion> batch);
+
+  // AdvanceTime: the current time. Fires every Timeout whose deadline is
+  // <= now_ns, in (deadline, submission) order. Time never goes backwards: an
+  // earlier `now_ns` than the last one is ignored.
+  void AdvanceTime(uint64_t now_ns);
+
+  // --- Outputs -----------------------------------------------------------
+
+  // PendingRequests: requests to hand to the kernel, in order. Chains are never
+  // split between two spans. The span stays valid until the next input call.
+  std::span<const Request> PendingRequests() const;
+
+  // ConsumeRequests: marks the first `n` pending requests as handed over. `n`
+  // must not end inside a chain (the last consumed request has link == false).
+  // A driver that cannot take a whole chain now leaves it pending.
+  void ConsumeRequests(size_t n);
+
+  // PollEvent: the next event for users, in the order results were decided.
+  std::optional<Event> PollEvent();
+
+  // PollEvents: up to out.size() events, as PollEvent would return them one by
+  // one, written to the front of `out`. Returns how many.
+  size_t PollEvents(std::span<Event> out);
+
+  // HasEvents: whether PollEvent would return an event.
+  bool HasEvents() const;
+
+  // NextDeadline: the earliest Timeout deadline still pending, if any.
+  std::optional<uint64_t> NextDeadline() const;
+
+  // --- Getters -----------------------------------------------------------
+
+  // Quiescent: no op is live (every accepted op has had its final event and
+  // every completion the engine waits for is in) and no request is pending.
+  bool Quiescent() const;
+
+  // LiveOps: ops accepted whose slot is not yet released.
+  size_t LiveOps() const;
+
+  // InFlight: op requests handed to the driver and not yet completed.
+  uint32_t InFlight() const;
+
+  // IsClosing: whether `fd` is between Close and its CLOSE completion.
+  bool IsClosing(int fd) const;
+
+  // OpsOnFd: live ops tracked on `fd` (not counting the close itself).
+  uint32_t OpsOnFd(int fd) const;
+
+  // Now: the last time given to AdvanceTime.
+  uint64_t Now() const;
+
+  const EngineStats& stats() const;
+  const Options& options() const;
+
+  // DecodeUserData: the slot an engine user_data names (for traces and tests).
+  // Layout: index (bits 0-31), generation (32-59), attempt (60), kind (61-63).
+  // The engine issues kinds 0-3 only; kinds 4-7 are reserved for drivers'
+  // own requests (a wake-up read, a MSG_RING), which they must filter out
+  // before HandleCompletion (which counts them as rejected otherwise).
+  // A slot's linked timeout is issued again (after -EINTR) only once the
+  // previous one's completion is in, so a driver may keep one timespec per
+  // slot index.
+  struct Decoded {
+    uint32_t index;
+    uint32_t generation;
+    uint8_t kind;  // 0 op, 1 link timeout, 2 cancel, 3 shutdown
+  };
+  static constexpr uint8_t kFirstDriverKind = 4;
+  static Decoded DecodeUserData(uint64_t user_data);
+
+ private:
+  struct State;
+  // The general paths of Submit and HandleCompletion, kept out of line so that
+  // the straight paths of plain ops stay small.
+  [[gnu::noinline]] OpId SubmitGeneral(const SubmitArgs& args);
+  [[gnu::noinline]] bool HandleCompletionGeneral(uint64_t user_data, int32_t res, uint32_t flags);
+  [[gnu::noinline]] bool PumpAfterCompletion();
+
+  // The outputs a driver reads on every cycle: part of State, reached through
+  // out_ so that their getters (below) inline into the driver.
+  using Outputs = internal::EngineOutputs<Request, Event>;
+  std::unique_ptr<State> s_;
+  Outputs* out_;  // s_.get()
+};
+
+inline std::span<const Request> Engine::PendingRequests() const {
+  return std::span<const Request>(out_->ready.Front(), out_->ready.Pending());
+}
+
+inline void Engine::ConsumeRequests(size_t n) {
+  RL_CHECK(n <= out_->ready.Pending());
+  if (n == 0) return;
+  RL_CHECK(!out_->ready.Front()[n - 1].link);  // never split a chain
+  out_->ready.Consume(n);
+}
+
+inline std::optional<Event> Engine::PollEvent() {
+  if (out_->events.Pending() == 0) return std::nullopt;
+  const Event e = *out_->events.Front();
+  out_->events.Consume(1);
+  return e;
+}
+
+inline size_t Engine::PollEvents(std::span<Event> out) {
+  const size_t n = std::min(out.size(), out_->events.Pending());
+  const Event* from = out_->events.Front();
+  for (size_t i = 0; i < n; ++i) out[i] = from[i];  // a few events: no memcpy call
+  out_->events.Consume(n);
+  return n;
+}
+
+inline bool Engine::HasEvents() const { return out_->events.Pending() != 0; }
+
+inline std::optional<uint64_t> Engine::NextDeadline() const {
+  if (!out_->has_deadline) return std::nullopt;
+  return out_->next_deadline;
+}
+
+}  // namespace ringloop
+
+#endif  // RINGLOOP_CORE_ENGINE_H_

@@ -1,0 +1,260 @@
+// ringloop/drivers/sim/kernel.cc: fds, reference counts, pipes, eventfds, sockets and
+// the virtual network.
+#include "ringloop/drivers/sim/kernel.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "ringloop/core/check.h"
+#include "ringloop/core/ops.h"
+
+namespace ringloop::sim {
+
+Kernel::Kernel(uint64_t latency_ns) : latency_ns_(latency_ns) {
+  // fds 0, 1 and 2 stand for a process's stdio: never handed out, never closed.
+  const int64_t inode = fs_.Open(kRootInode, ".stdio", O_CREAT | O_RDWR, 0600);
+  RL_CHECK(inode >= 0);
+  for (int i = 0; i < 3; ++i) AllocFd(NewPathFile(static_cast<uint32_t>(inode), O_RDWR));
+}
+
+// --- Clock and network ------------------------------------------------------------
+
+void Kernel::AdvanceClock(uint64_t now_ns) {
+  if (now_ns > now_ns_) now_ns_ = now_ns;
+  while (!wire_.empty() && wire_.begin()->first.first <= now_ns_) {
+    Segment seg = std::move(wire_.begin()->second);
+    wire_.erase(wire_.begin());
+    Arrive(seg);
+  }
+}
+
+std::optional<uint64_t> Kernel::NextSegment() const {
+  if (wire_.empty()) return std::nullopt;
+  return wire_.begin()->first.first;
+}
+
+void Kernel::Send(Segment seg) {
+  const bool tcp =
+      seg.from != kNoFile ? sockets_[seg.from].tcp : (seg.to == kNoFile || sockets_[seg.to].tcp);
+  if (seg.kind == Segment::Kind::kData && seg.from != kNoFile) {
+    sockets_[seg.from].in_flight += static_cast<uint32_t>(seg.data.size());
+  }
+  if (!tcp || latency_ns_ == 0) {
+    Arrive(seg);
+    return;
+  }
+  wire_.emplace(std::make_pair(now_ns_ + latency_ns_, segment_seq_++), std::move(seg));
+}
+
+void Kernel::Arrive(Segment& seg) {
+  using Kind = Segment::Kind;
+  if (seg.kind == Kind::kData && seg.from != kNoFile) {
+    Socket& from = sockets_[seg.from];
+    from.in_flight -= std::min<uint32_t>(from.in_flight, uint32_t(seg.data.size()));
+  }
+  if (seg.kind == Kind::kSyn) {
+    auto it = ports_.find(seg.port);
+    if (it != ports_.end()) {
+      Socket& l = sockets_[it->second];
+      if (l.state == Socket::State::kListening && !l.shut_rd && l.accept_queue.size() < l.backlog) {
+        const uint32_t server = NewSocket(/*tcp=*/true);
+        Socket& s = sockets_[server];
+        s.state = Socket::State::kConnected;
+        s.peer = seg.from;
+        s.port = seg.port;
+        sockets_[it->second].accept_queue.push_back(server);
+        Send(Segment{Kind::kSynAck, server, seg.from, 0, {}});
+        return;
+      }
+    }
+    Send(Segment{Kind::kRst, kNoFile, seg.from, 0, {}});
+    return;
+  }
+  Socket& to = sockets_[seg.to];
+  const bool alive = to.open && to.state != Socket::State::kClosed;
+  switch (seg.kind) {
+    case Kind::kSynAck:
+      if (alive && to.state == Socket::State::kConnecting) {
+        to.state = Socket::State::kConnected;
+        to.peer = seg.from;
+      } else {
+        Send(Segment{Kind::kRst, seg.to, seg.from, 0, {}});
+      }
+      return;
+    case Kind::kData:
+      if (alive && to.state == Socket::State::kConnected && !to.reset) {
+        to.rx += seg.data;
+      } else if (seg.from != kNoFile) {
+        Send(Segment{Kind::kRst, seg.to, seg.from, 0, {}});
+      }
+      return;
+    case Kind::kFin:
+      to.rx_eof = true;
+      return;
+    case Kind::kRst:
+      if (to.state == Socket::State::kConnecting) {
+        to.error = -ECONNREFUSED;
+      } else {
+        to.reset = true;
+      }
+      return;
+    case Kind::kSyn:
+      return;
+  }
+}
+
+// --- Files and fds --------------------------------------------------------------
+
+uint32_t Kernel::NewFile(FileType type, uint32_t object, bool nonblock, bool readable,
+                         bool writable) {
+  OpenFile f;
+  f.type = type;
+  f.object = object;
+  f.nonblock = nonblock;
+  f.readable = readable;
+  f.writable = writable;
+  files_.push_back(f);
+  return static_cast<uint32_t>(files_.size() - 1);
+}
+
+int Kernel::AllocFd(uint32_t file) {
+  size_t fd = 0;
+  while (fd < fds_.size() && fds_[fd] != kNoFile) ++fd;
+  if (fd == fds_.size()) {
+    fds_.push_back(kNoFile);
+    ever_used_.push_back(false);
+  }
+  fds_[fd] = file;
+  Ref(file);
+  if (fd_hook_) fd_hook_(static_cast<int>(fd), true);
+  ever_used_[fd] = true;
+  return static_cast<int>(fd);
+}
+
+int Kernel::CloseFd(int fd) {
+  const uint32_t file = FileOf(fd);
+  if (file == kNoFile || fd < 3) return -EBADF;
+  fds_[fd] = kNoFile;
+  if (fd_hook_) fd_hook_(fd, false);
+  Unref(file);
+  return 0;
+}
+
+uint32_t Kernel::FileOf(int fd) const {
+  return fd >= 0 && size_t(fd) < fds_.size() ? fds_[fd] : kNoFile;
+}
+
+std::vector<int> Kernel::OpenFds() const {
+  std::vector<int> out;
+  for (size_t fd = 0; fd < fds_.size(); ++fd) {
+    if (fds_[fd] != kNoFile) out.push_back(static_cast<int>(fd));
+  }
+  return out;
+}
+
+void Kernel::Unref(uint32_t file) {
+  OpenFile& f = files_[file];
+  RL_CHECK(f.refs > 0);
+  if (--f.refs == 0) Release(file);
+}
+
+void Kernel::Release(uint32_t file) {
+  const OpenFile& f = files_[file];
+  switch (f.type) {
+    case FileType::kPipeRead:
+      --pipes_[f.object].readers;
+      return;
+    case FileType::kPipeWrite:
+      --pipes_[f.object].writers;
+      return;
+    case FileType::kSocket:
+      ReleaseSocket(f.object);
+      return;
+    case FileType::kRegular:
+    case FileType::kDirectory:
+    case FileType::kEventfd:
+      return;
+  }
+}
+
+// ReleaseSocket: the last reference went. A connected socket sends FIN, or RST
+// when unread data is left (as Linux does); a listener resets its queue.
+void Kernel::ReleaseSocket(uint32_t s) {
+  Socket& sock = sockets_[s];
+  RL_CHECK(sock.open);
+  sock.open = false;
+  const Socket::State state = sock.state;
+  sock.state = Socket::State::kClosed;
+  if (state == Socket::State::kListening || (state == Socket::State::kFresh && sock.port != 0)) {
+    auto it = ports_.find(sock.port);
+    if (it != ports_.end() && it->second == s) ports_.erase(it);
+  }
+  if (state == Socket::State::kListening) {
+    std::deque<uint32_t> queue;
+    queue.swap(sockets_[s].accept_queue);
+    for (uint32_t q : queue) ReleaseSocket(q);
+    return;
+  }
+  if (state != Socket::State::kConnected) return;
+  const Socket& now = sockets_[s];
+  if (!now.rx.empty() && !now.reset) {
+    Send(Segment{Segment::Kind::kRst, s, now.peer, 0, {}});
+  } else if (!now.shut_wr && !now.reset) {
+    Send(Segment{Segment::Kind::kFin, s, now.peer, 0, {}});
+  }
+}
+
+// --- Object creation --------------------------------------------------------------
+
+std::pair<uint32_t, uint32_t> Kernel::NewPipe(uint32_t capacity, bool nonblock) {
+  Pipe p;
+  p.capacity = std::max<uint32_t>(capacity, 1);
+  p.readers = 1;
+  p.writers = 1;
+  pipes_.push_back(std::move(p));
+  const uint32_t id = static_cast<uint32_t>(pipes_.size() - 1);
+  const uint32_t r = NewFile(FileType::kPipeRead, id, nonblock, true, false);
+  const uint32_t w = NewFile(FileType::kPipeWrite, id, nonblock, false, true);
+  return {r, w};
+}
+
+uint32_t Kernel::NewEventFd(uint64_t initval, bool nonblock) {
+  eventfds_.push_back(EventFd{initval});
+  return NewFile(FileType::kEventfd, uint32_t(eventfds_.size() - 1), nonblock, true, true);
+}
+
+uint32_t Kernel::NewSocket(bool tcp) {
+  Socket s;
+  s.tcp = tcp;
+  sockets_.push_back(std::move(s));
+  return static_cast<uint32_t>(sockets_.size() - 1);
+}
+
+std::pair<uint32_t, uint32_t> Kernel::NewSocketPair() {
+  const uint32_t a = NewSocket(/*tcp=*/false);
+  const uint32_t b = NewSocket(/*tcp=*/false);
+  for (auto [x, y] : {std::pair{a, b}, std::pair{b, a}}) {
+    sockets_[x].state = Socket::State::kConnected;
+    sockets_[x].peer = y;
+  }
+  return {NewFile(FileType::kSocket, a, false, true, true),
+          NewFile(FileType::kSocket, b, false, true, true)};
+}
+
+uint32_t Kernel::NewTcpSocket(bool nonblock) {
+  return NewFile(FileType::kSocket, NewSocket(/*tcp=*/true), nonblock, true, true);
+}
+
+uint32_t Kernel::NewPathFile(uint32_t inode, int flags) {
+  const int access = flags & O_ACCMODE;
+  const bool dir = fs_.inode(inode).dir;
+  const uint32_t f = NewFile(dir ? FileType::kDirectory : FileType::kRegular, inode,
+                             (flags & O_NONBLOCK) != 0, access != O_WRONLY, access != O_RDONLY);
+  files_[f].append = (flags & O_APPEND) != 0;
+  return f;
+}
+
+}  // namespace ringloop::sim

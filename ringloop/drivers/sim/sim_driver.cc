@@ -1,0 +1,647 @@
+// ringloop/drivers/sim/sim_driver.cc: the simulated ring: taking requests, chains,
+// cancels, linked timeouts, the CQ and its overflow, and Poll.
+#include "ringloop/drivers/sim/sim_driver.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ringloop/core/check.h"
+#include "ringloop/drivers/sim/internal/kreq.h"
+
+namespace ringloop::sim {
+namespace {
+
+using State = SimDriver::KReq::State;
+
+constexpr int kMaxMovesPerPoll = 1'000'000;
+constexpr int kMaxWaitRounds = 100'000;
+
+}  // namespace
+
+SimDriver::SimDriver(SimOptions options)
+    : options_(options), kernel_(options.latency_ns), trace_(options.keep_trace) {
+  if (options_.chooser != nullptr) {
+    chooser_ = options_.chooser;
+  } else {
+    own_chooser_ = std::make_unique<PrngChooser>(options_.seed);
+    chooser_ = own_chooser_.get();
+  }
+  RL_CHECK(options_.cq_entries > 0);
+  kernel_.set_fd_hook([this](int fd, bool open) { OnFd(fd, open); });
+}
+
+SimDriver::~SimDriver() = default;
+
+void SimDriver::Record(TraceRecord record) {
+  record.time_ns = kernel_.now_ns();
+  trace_.Add(record);
+  if (listener_) listener_(record);
+}
+
+void SimDriver::OnFd(int fd, bool open) {
+  if (open && kernel_.EverUsed(fd)) ++stats_.fds_reused;
+  TraceRecord r;
+  r.type = open ? TraceType::kFdOpen : TraceType::kFdClose;
+  r.fd = fd;
+  Record(r);
+}
+
+bool SimDriver::Inject(Fault f, const KReq* r) {
+  if (!chooser_->Chance(options_.faults[f])) return false;
+  ++stats_.faults;
+  TraceRecord t;
+  t.type = TraceType::kFault;
+  t.detail = static_cast<uint8_t>(f);
+  if (r != nullptr) {
+    t.user_data = r->user_data;
+    t.fd = r->fd;
+    t.op_kind = static_cast<uint8_t>(KindOf(r->op));
+  }
+  Record(t);
+  return true;
+}
+
+// --- Taking requests ---------------------------------------------------------------
+
+size_t SimDriver::TakeRequests(Engine& engine) {
+  const std::span<const Request> pending = engine.PendingRequests();
+  if (pending.empty()) return 0;
+  if (Inject(Fault::kSubmitBusy, nullptr)) {
+    ++stats_.busy_refusals;
+    TraceRecord t;
+    t.type = TraceType::kBusy;
+    Record(t);
+    return 0;
+  }
+  // Whole chains only; the SQ always has room for the first chain.
+  size_t end = 0;
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (pending[i].link) continue;
+    if (end > 0 && i + 1 > options_.sq_entries) break;
+    end = i + 1;
+  }
+  std::vector<KReq*> taken;
+  taken.reserve(end);
+  for (size_t i = 0; i < end; ++i) taken.push_back(Take(pending[i]));
+  engine.ConsumeRequests(end);
+  BuildChains(taken);
+  return end;
+}
+
+SimDriver::KReq* SimDriver::Take(const Request& r) {
+  auto k = std::make_unique<KReq>();
+  k->seq = next_seq_++;
+  k->user_data = r.user_data;
+  k->kind = r.kind;
+  k->link = r.link;
+  k->fd = r.fd;
+  k->deadline_ns = r.deadline_ns;
+  k->target = r.target;
+  if (r.kind == RequestKind::kOp) {
+    RL_CHECK(r.op != nullptr);
+    k->op = *r.op;
+    KReq& q = *k;
+    auto copy_path = [](std::string& dst, const char*& src) {
+      if (src == nullptr) return;
+      dst = src;
+      src = dst.c_str();
+    };
+    auto copy_addr = [&q](const sockaddr* addr, socklen_t len) {
+      if (addr == nullptr) return;
+      q.addrlen = std::min<socklen_t>(len, sizeof(q.addr));
+      std::memcpy(&q.addr, addr, q.addrlen);
+    };
+    if (auto* o = std::get_if<Openat>(&k->op)) copy_path(k->path, o->path);
+    if (auto* o = std::get_if<Statx>(&k->op)) copy_path(k->path, o->path);
+    if (auto* o = std::get_if<Unlinkat>(&k->op)) copy_path(k->path, o->path);
+    if (auto* o = std::get_if<Mkdirat>(&k->op)) copy_path(k->path, o->path);
+    if (auto* o = std::get_if<Renameat>(&k->op)) {
+      copy_path(k->path, o->oldpath);
+      copy_path(k->path2, o->newpath);
+    }
+    if (auto* o = std::get_if<Connect>(&k->op)) copy_addr(o->addr, o->addrlen);
+    if (auto* o = std::get_if<Bind>(&k->op)) copy_addr(o->addr, o->addrlen);
+  }
+  ++stats_.requests;
+  TraceRecord t;
+  t.type = TraceType::kRequest;
+  t.user_data = r.user_data;
+  t.req_kind = static_cast<uint8_t>(r.kind);
+  t.op_kind = static_cast<uint8_t>(KindOf(k->op));
+  t.fd = r.fd;
+  t.flags = r.link ? 1 : 0;
+  t.aux = r.kind == RequestKind::kCancel        ? r.target
+          : r.kind == RequestKind::kLinkTimeout ? r.deadline_ns
+                                                : 0;
+  KReq* raw = k.get();
+  inflight_.push_back(std::move(k));
+  Record(t);
+  return raw;
+}
+
+// BuildChains: links the requests of one submission as IOSQE_IO_LINK does. A
+// linked timeout attaches to the op right before it (which must have `link`);
+// the chain goes on after the timeout only if the timeout has `link` too.
+void SimDriver::BuildChains(const std::vector<KReq*>& taken) {
+  KReq* wait_on = nullptr;  // the member the next member starts after
+  KReq* prev = nullptr;
+  std::vector<KReq*> heads;
+  for (KReq* r : taken) {
+    if (r->kind == RequestKind::kLinkTimeout) {
+      if (prev != nullptr && prev->kind == RequestKind::kOp && prev->link && prev->lt == nullptr) {
+        prev->lt = r;
+        r->owner = prev;
+        r->fd = prev->fd;
+        r->state = State::kWaitLink;  // armed when its op starts
+        if (prev->state == State::kIssued) r->state = State::kIssued;
+      } else {
+        r->lt_invalid = true;  // Linux: a lone linked timeout fails -EINVAL
+        r->state = State::kIssued;
+      }
+      if (!r->link) wait_on = nullptr;
+      prev = r;
+      continue;
+    }
+    if (wait_on != nullptr) {
+      wait_on->next = r;
+      r->chain_pos = wait_on->chain_pos + 1;
+      r->state = State::kWaitLink;
+    } else {
+      heads.push_back(r);
+    }
+    wait_on = r->link ? r : nullptr;
+    prev = r;
+  }
+  for (KReq* r : heads) Issue(r);
+}
+
+void SimDriver::Issue(KReq* r) {
+  r->state = State::kIssued;
+  if (r->lt != nullptr) r->lt->state = State::kIssued;  // the timer starts now
+  const bool op = r->kind == RequestKind::kOp;
+  if (!op && r->kind != RequestKind::kShutdown) return;
+  if (op && KindOf(r->op) == OpKind::kClose) return;  // close acts on the number
+  const int fd = op ? FdOf(r->op) : r->fd;
+  if (fd < 0) return;
+  r->file = kernel_.FileOf(fd);
+  if (r->file == kNoFile) {
+    r->issue_error = -EBADF;
+    return;
+  }
+  kernel_.Ref(r->file);
+  if (op && KindOf(r->op) == OpKind::kConnect) StartConnect(*r);
+}
+
+void SimDriver::Retire(KReq* r) {
+  if (r->file != kNoFile) kernel_.Unref(r->file);
+  if (r->owner != nullptr && r->owner->lt == r) r->owner->lt = nullptr;
+  finished_.insert(r->user_data);
+  auto it = std::find_if(inflight_.begin(), inflight_.end(),
+                         [r](const std::unique_ptr<KReq>& p) { return p.get() == r; });
+  RL_CHECK(it != inflight_.end());
+  inflight_.erase(it);
+}
+
+SimDriver::KReq* SimDriver::Find(uint64_t user_data) const {
+  for (const auto& r : inflight_) {
+    if (r->user_data == user_data && r->kind == RequestKind::kOp) return r.get();
+  }
+  return nullptr;
+}
+
+// --- Completions -----------------------------------------------------------------------
+
+bool SimDriver::Overflows() {
+  if (!overflow_.empty() || cq_.size() >= options_.cq_entries) return true;
+  return Inject(Fault::kCqOverflow, nullptr);
+}
+
+void SimDriver::PostCqe(const KReq& r, int32_t res, uint32_t flags, bool overflow) {
+  const Cqe cqe{r.user_data, res, flags, r.fd, static_cast<uint8_t>(KindOf(r.op))};
+  ++stats_.cqes_posted;
+  if (overflow) {
+    ++stats_.cq_overflows;
+    overflow_.push_back(cqe);
+  } else {
+    cq_.push_back(cqe);
+  }
+  TraceRecord t;
+  t.type = TraceType::kPost;
+  t.user_data = r.user_data;
+  t.req_kind = static_cast<uint8_t>(r.kind);
+  t.op_kind = cqe.op_kind;
+  t.fd = r.fd;
+  t.res = res;
+  t.flags = flags;
+  t.detail = overflow ? 1 : 0;
+  Record(t);
+}
+
+// FinishOp: `r` is done with `res`: posts its CQE (and its linked timeout's
+// -ECANCELED, in either order), retires it, and starts or aborts the rest of
+// its chain. `overflow` < 0 lets the CQ decide where the CQE goes.
+void SimDriver::FinishOp(KReq* r, int32_t res, uint32_t flags, int overflow) {
+  KReq* lt = r->lt;
+  KReq* next = r->next;
+  const bool broken = r->kind == RequestKind::kOp ? BreaksChain(r->op, res) : res < 0;
+  const bool lt_first = lt != nullptr && chooser_->Choose(2) == 1;
+  if (lt_first) PostCqe(*lt, -ECANCELED, 0, Overflows());
+  PostCqe(*r, res, flags & ~kCqeFMore, overflow < 0 ? Overflows() : overflow == 1);
+  if (lt != nullptr && !lt_first) PostCqe(*lt, -ECANCELED, 0, Overflows());
+  const uint32_t pos = r->chain_pos;
+  if (lt != nullptr) Retire(lt);
+  Retire(r);
+  if (next == nullptr) return;
+  if (!broken) {
+    Issue(next);
+    return;
+  }
+  ++stats_.chains_broken;
+  if (pos > 0) ++stats_.chains_broken_midway;
+  AbortChainFrom(next);
+}
+
+void SimDriver::AbortChainFrom(KReq* first) {
+  for (KReq* m = first; m != nullptr;) {
+    KReq* next = m->next;
+    KReq* lt = m->lt;
+    PostCqe(*m, -ECANCELED, 0, Overflows());
+    if (lt != nullptr) {
+      PostCqe(*lt, -ECANCELED, 0, Overflows());
+      Retire(lt);
+    }
+    Retire(m);
+    m = next;
+  }
+}
+
+void SimDriver::FlushOverflow() {
+  while (!overflow_.empty() && cq_.size() < options_.cq_entries) {
+    cq_.push_back(overflow_.front());
+    overflow_.pop_front();
+  }
+}
+
+void SimDriver::Deliver(Engine& engine) {
+  std::deque<Cqe> batch;
+  batch.swap(cq_);
+  auto hand = [&](const Cqe& c) {
+    const bool accepted = engine.HandleCompletion(c.user_data, c.res, c.flags);
+    ++stats_.cqes_delivered;
+    if (!accepted) ++stats_.cqes_rejected;
+    TraceRecord t;
+    t.type = TraceType::kDeliver;
+    t.user_data = c.user_data;
+    t.op_kind = c.op_kind;
+    t.fd = c.fd;
+    t.res = c.res;
+    t.flags = c.flags;
+    t.detail = accepted ? 1 : 0;
+    Record(t);
+  };
+  for (const Cqe& c : batch) {
+    hand(c);
+    // A duplicate is the final CQE just delivered, handed over again at once:
+    // the engine must reject it. (An older one could legally match a later
+    // attempt of the same op, whose user_data differs only in a 1-bit attempt
+    // counter; the kernel never sends either, so only the direct case is
+    // modelled.)
+    if ((c.flags & kCqeFMore) == 0 && Inject(Fault::kDuplicateCqe, nullptr)) {
+      ++stats_.duplicates_delivered;
+      hand(c);
+    }
+  }
+  ++delivered_batches_;
+}
+
+// --- Cancels ---------------------------------------------------------------------------
+
+void SimDriver::ProcessCancel(KReq* c) {
+  KReq* t = Find(c->target);
+  int32_t res = 0;
+  if (t != nullptr && t->state == State::kWaitLink && options_.cancel_finds_unstarted_links) {
+    for (const auto& p : inflight_) {
+      if (p->next == t) p->next = nullptr;  // its predecessor no longer starts it
+    }
+    ++stats_.cancels_ok;
+    c->fd = t->fd;
+    PostCqe(*c, 0, 0, Overflows());
+    Retire(c);
+    AbortChainFrom(t);
+    return;
+  }
+  if (t == nullptr || t->state == State::kWaitLink) {
+    // Not found: already done (its real result stands) or not started yet
+    // (a linked request the cancel cannot see).
+    if (t == nullptr && finished_.contains(c->target)) ++stats_.cancel_races;
+    ++stats_.cancels_enoent;
+    res = -ENOENT;
+  } else if (t->state == State::kDoomed || t->state == State::kStuck) {
+    ++stats_.cancels_ealready;
+    res = -EALREADY;
+  } else {
+    CancelTarget(c, t);
+    return;
+  }
+  if (t != nullptr) c->fd = t->fd;
+  PostCqe(*c, res, 0, Overflows());
+  Retire(c);
+}
+
+// CancelTarget: the cancel found `t` running: pick one legal outcome.
+void SimDriver::CancelTarget(KReq* c, KReq* t) {
+  enum Outcome { kCancelled, kInterrupted, kAlready, kCompleted, kConsumed };
+  // Poll requests are always cancellable (io_poll_cancel): never -EALREADY.
+  std::vector<Outcome> legal = {kCancelled, kInterrupted};
+  if (KindOf(t->op) != OpKind::kPollAdd) legal.push_back(kAlready);
+  const bool multishot = IsMultishot(t->op);
+  if (Ready(*t) && !multishot) legal.push_back(kCompleted);
+  if (CanConsumeOnCancel(*t)) legal.push_back(kConsumed);
+  const Outcome outcome = legal[chooser_->Choose(uint32_t(legal.size()))];
+  const bool cancel_first = chooser_->Choose(2) == 0;
+  c->fd = t->fd;
+  auto post_cancel = [&](int32_t res) {
+    PostCqe(*c, res, 0, Overflows());
+    Retire(c);
+  };
+  switch (outcome) {
+    case kAlready:
+      ++stats_.cancels_ealready;
+      t->state = kernel_.IsSocket(t->file) && !Ready(*t) ? State::kStuck : State::kDoomed;
+      post_cancel(-EALREADY);
+      return;
+    case kCompleted: {
+      ++stats_.cancels_enoent;
+      ++stats_.cancel_races;
+      const OpKind kind = KindOf(t->op);
+      const bool fd_result = kind == OpKind::kAccept || kind == OpKind::kOpenat;
+      if (cancel_first) post_cancel(-ENOENT);
+      const size_t before = kernel_.OpenFds().size();
+      Complete(t);
+      if (fd_result && kernel_.OpenFds().size() > before) ++stats_.fds_from_cancelled;
+      if (!cancel_first) post_cancel(-ENOENT);
+      return;
+    }
+    case kConsumed:
+      ++stats_.bytes_lost_on_cancel;
+      ConsumeOnCancel(*t);
+      [[fallthrough]];
+    case kCancelled:
+    case kInterrupted:
+      ++stats_.cancels_ok;
+      if (cancel_first) post_cancel(0);
+      FinishOp(t, outcome == kInterrupted ? -EINTR : -ECANCELED, 0, -1);
+      if (!cancel_first) post_cancel(0);
+      return;
+  }
+}
+
+// --- Linked timeouts -------------------------------------------------------------------
+
+bool SimDriver::FireDue() {
+  bool fired = false;
+  for (;;) {
+    KReq* due = nullptr;
+    for (const auto& r : inflight_) {
+      if (r->kind != RequestKind::kLinkTimeout || r->lt_invalid) continue;
+      if (r->state != State::kIssued || r->deadline_ns > kernel_.now_ns()) continue;
+      if (due == nullptr || r->deadline_ns < due->deadline_ns) due = r.get();
+    }
+    if (due == nullptr) return fired;
+    FireTimeout(due);
+    fired = true;
+  }
+}
+
+void SimDriver::FireTimeout(KReq* lt) {
+  KReq* op = lt->owner;
+  RL_CHECK(op != nullptr && op->lt == lt);
+  if (op->state != State::kWaitLink && Ready(*op) && !IsMultishot(op->op) &&
+      chooser_->Choose(2) == 1) {
+    ++stats_.link_timeouts_lost;  // the op completes first; its timeout gets -ECANCELED
+    Complete(op);
+    return;
+  }
+  ++stats_.link_timeouts_fired;
+  op->lt = nullptr;
+  lt->owner = nullptr;  // FinishOp frees `op`; Retire(lt) after it must not look at it
+  const int32_t op_res = chooser_->Choose(4) == 3 ? -EINTR : -ECANCELED;
+  const bool lt_first = chooser_->Choose(2) == 0;
+  if (lt_first) {
+    PostCqe(*lt, -ETIME, 0, Overflows());
+    Retire(lt);
+  }
+  FinishOp(op, op_res, 0, -1);
+  if (!lt_first) {
+    PostCqe(*lt, -ETIME, 0, Overflows());
+    Retire(lt);
+  }
+}
+
+std::optional<uint64_t> SimDriver::NextTimer() const {
+  std::optional<uint64_t> next = kernel_.NextSegment();
+  for (const auto& r : inflight_) {
+    if (r->kind != RequestKind::kLinkTimeout || r->lt_invalid || r->state != State::kIssued) {
+      continue;
+    }
+    if (!next || r->deadline_ns < *next) next = r->deadline_ns;
+  }
+  return next;
+}
+
+// --- Moves and Poll --------------------------------------------------------------------
+
+std::vector<SimDriver::Move> SimDriver::Moves() const {
+  std::vector<Move> moves;
+  for (const auto& r : inflight_) {
+    switch (r->kind) {
+      case RequestKind::kOp:
+        if (r->state == State::kDoomed || (r->state != State::kWaitLink && Ready(*r))) {
+          moves.push_back(Move{MoveKind::kComplete, r.get()});
+        }
+        break;
+      case RequestKind::kCancel:
+        if (r->state == State::kIssued) moves.push_back(Move{MoveKind::kCancel, r.get()});
+        break;
+      case RequestKind::kShutdown:
+        if (r->state == State::kIssued) moves.push_back(Move{MoveKind::kComplete, r.get()});
+        break;
+      case RequestKind::kLinkTimeout:
+        if (r->lt_invalid) moves.push_back(Move{MoveKind::kComplete, r.get()});
+        break;
+    }
+  }
+  if (!cq_.empty()) moves.push_back(Move{MoveKind::kDeliver, nullptr});
+  return moves;
+}
+
+bool SimDriver::Step(Engine& engine) {
+  const bool fired = FireDue();
+  const std::vector<Move> moves = Moves();
+  if (moves.empty()) return fired;
+  const Move& m = moves[chooser_->Choose(uint32_t(moves.size()))];
+  ++stats_.moves;
+  switch (m.kind) {
+    case MoveKind::kComplete:
+      Complete(m.req);
+      break;
+    case MoveKind::kCancel:
+      ProcessCancel(m.req);
+      break;
+    case MoveKind::kDeliver:
+      Deliver(engine);
+      break;
+  }
+  return true;
+}
+
+void SimDriver::SetClock(uint64_t now_ns) {
+  if (now_ns <= kernel_.now_ns()) return;
+  kernel_.AdvanceClock(now_ns);
+  TraceRecord t;
+  t.type = TraceType::kClock;
+  t.aux = now_ns;
+  Record(t);
+  FireDue();
+}
+
+void SimDriver::AdvanceClock(uint64_t ns) { SetClock(kernel_.now_ns() + ns); }
+
+absl::Status SimDriver::Poll(Engine& engine, bool wait) {
+  FlushOverflow();
+  TakeRequests(engine);
+  const uint64_t start = delivered_batches_;
+  int moves = 0;
+  for (int round = 0;; ++round) {
+    if (round > kMaxWaitRounds)
+      return absl::InternalError("sim: Poll: no progress after many waits");
+    while (delivered_batches_ == start && Step(engine)) {
+      if (++moves > kMaxMovesPerPoll) return absl::InternalError("sim: Poll: livelock");
+    }
+    if (delivered_batches_ != start || !wait || engine.HasEvents()) break;
+    if (woken_.exchange(false, std::memory_order_relaxed)) break;
+    if (!overflow_.empty()) {
+      FlushOverflow();
+      continue;
+    }
+    if (!engine.PendingRequests().empty()) break;  // refused (-EBUSY): poll again
+    std::optional<uint64_t> next = NextTimer();
+    const std::optional<uint64_t> engine_next = engine.NextDeadline();
+    if (engine_next && (!next || *engine_next < *next)) next = engine_next;
+    if (!next) {
+      if (engine.Quiescent() && inflight_.empty()) break;
+      return absl::FailedPreconditionError(
+          absl::StrCat("sim: Poll(wait): deadlock: the engine has ", engine.LiveOps(),
+                       " live ops (", engine.InFlight(), " of ", engine.options().max_in_flight,
+                       " in flight), ", inflight_.size(),
+                       " requests in the kernel, and nothing can ever move:", DescribeInFlight()));
+    }
+    SetClock(std::max(*next, kernel_.now_ns()));
+    engine.AdvanceTime(kernel_.now_ns());
+    if (engine.HasEvents()) break;
+  }
+  engine.AdvanceTime(kernel_.now_ns());
+  return absl::OkStatus();
+}
+
+std::string SimDriver::DescribeInFlight() const {
+  static constexpr const char* kStates[] = {"waiting for its link", "parked", "doomed",
+                                            "stuck after -EALREADY"};
+  std::string out;
+  for (const auto& r : inflight_) {
+    absl::StrAppendFormat(
+        &out, " [ud=%x %s fd=%d %s", r->user_data,
+        r->kind == RequestKind::kOp ? std::string(OpName(KindOf(r->op))) : std::string("control"),
+        r->fd, kStates[static_cast<int>(r->state)]);
+    if (kernel_.IsSocket(r->file)) {
+      static constexpr const char* kSocket[] = {"fresh", "listening", "connecting", "connected",
+                                                "closed"};
+      const Socket& so = kernel_.socket(kernel_.file(r->file).object);
+      absl::StrAppendFormat(&out, ", socket %s%s%s%s", kSocket[static_cast<int>(so.state)],
+                            so.tcp ? " tcp" : " pair", so.rx_eof ? " eof" : "",
+                            so.shut_rd ? " shut_rd" : "");
+    }
+    out += "]";
+  }
+  return out;
+}
+
+// --- Sim-side API ------------------------------------------------------------------------
+
+std::pair<int, int> SimDriver::Pipe(std::optional<uint32_t> capacity, bool nonblock) {
+  if (Inject(Fault::kEagain, nullptr)) nonblock = true;
+  const auto [r, w] = kernel_.NewPipe(capacity.value_or(options_.pipe_capacity), nonblock);
+  const int rfd = kernel_.AllocFd(r);
+  return {rfd, kernel_.AllocFd(w)};
+}
+
+std::pair<int, int> SimDriver::SocketPair() {
+  const auto [a, b] = kernel_.NewSocketPair();
+  const int afd = kernel_.AllocFd(a);
+  return {afd, kernel_.AllocFd(b)};
+}
+
+int SimDriver::EventFd(uint64_t initval, bool nonblock) {
+  if (Inject(Fault::kEagain, nullptr)) nonblock = true;
+  return kernel_.AllocFd(kernel_.NewEventFd(initval, nonblock));
+}
+
+int SimDriver::Listen(uint16_t port, int backlog) {
+  const int fd = kernel_.AllocFd(kernel_.NewTcpSocket(false));
+  const uint32_t file = kernel_.FileOf(fd);
+  int err = kernel_.Bind(file, port);
+  if (err == 0) err = kernel_.Listen(file, backlog);
+  if (err == 0) return fd;
+  kernel_.CloseFd(fd);
+  return err;
+}
+
+int SimDriver::ConnectTo(uint16_t port) {
+  const int fd = kernel_.AllocFd(kernel_.NewTcpSocket(false));
+  const int err = kernel_.StartConnect(kernel_.FileOf(fd), port);
+  if (err == 0) return fd;
+  kernel_.CloseFd(fd);
+  return err;
+}
+
+int SimDriver::Open(std::string_view path, int flags, mode_t mode) {
+  const int64_t inode = kernel_.fs().Open(kRootInode, path, flags, mode);
+  if (inode < 0) return static_cast<int>(inode);
+  return kernel_.AllocFd(kernel_.NewPathFile(static_cast<uint32_t>(inode), flags));
+}
+
+int SimDriver::CloseFd(int fd) { return kernel_.CloseFd(fd); }
+
+int SimDriver::ResetFd(int fd) {
+  const uint32_t file = kernel_.FileOf(fd);
+  if (file == kNoFile) return -EBADF;
+  if (kernel_.IsSocket(file)) kernel_.Reset(kernel_.file(file).object);
+  return kernel_.CloseFd(fd);
+}
+
+int64_t SimDriver::WriteFd(int fd, std::string_view data) {
+  const uint32_t file = kernel_.FileOf(fd);
+  if (file == kNoFile) return -EBADF;
+  return kernel_.Write(file, data.data(), uint32_t(data.size()), kCurrentPosition);
+}
+
+int64_t SimDriver::ReadFd(int fd, std::string* out, uint32_t max) {
+  const uint32_t file = kernel_.FileOf(fd);
+  if (file == kNoFile) return -EBADF;
+  std::string buf(max, '\0');
+  const int64_t n = kernel_.Read(file, buf.data(), max, kCurrentPosition);
+  if (n > 0) out->append(buf.data(), size_t(n));
+  return n;
+}
+
+std::optional<FileType> SimDriver::FdType(int fd) const {
+  const uint32_t file = kernel_.FileOf(fd);
+  if (file == kNoFile) return std::nullopt;
+  return kernel_.file(file).type;
+}
+
+}  // namespace ringloop::sim

@@ -1,0 +1,248 @@
+// ringloop/drivers/sim/sim_driver.h: a simulated Linux behind the Driver contract.
+//
+// SimDriver is not an io_uring emulator: it is another implementation of the
+// Driver interface (ringloop/drivers/driver.h), over a simulated machine (Kernel: fds,
+// pipes, socket pairs, TCP on a virtual network, eventfds, in-memory files)
+// with a virtual clock. Every choice Linux may make differently from run to
+// run is a Chooser draw, so a run is a pure function of the seed (or tape):
+//   - which in-flight request moves next, and when CQEs are reaped;
+//   - how a cancel races its target: target -ECANCELED or -EINTR or its real
+//     result; the cancel 0, -ENOENT or -EALREADY; the two CQEs in either order;
+//   - a linked timeout against its op: -ETIME and the op -ECANCELED/-EINTR, or
+//     the op wins and the timeout gets -ECANCELED;
+//   - faults, each with a per-seed probability (faults.h).
+// Hazards are modelled, not smoothed over: close(fd) drops only the fd's
+// reference, so a read blocked on it keeps blocking; the number is reused by
+// the next open; a cancelled accept or openat may still return an fd; a
+// cancelled read may already have consumed bytes; after -EALREADY a blocked
+// socket op stays blocked until data or shutdown(2), other ops end later.
+// Chains (Request.link) run in order; a failure or a short read/write (see
+// BreaksChain in ringloop/core/ops.h) ends the rest -ECANCELED, in order.
+//
+// Call order: the Driver contract (one thread). Step() and the sim-side API
+// (Pipe, SocketPair, Listen, ...: what another process or the test itself
+// does directly) may be interleaved freely with Poll from the same thread.
+// Wake() is the only thread-safe call.
+#ifndef RINGLOOP_DRIVERS_SIM_SIM_DRIVER_H_
+#define RINGLOOP_DRIVERS_SIM_SIM_DRIVER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "ringloop/core/engine.h"
+#include "ringloop/drivers/driver.h"
+#include "ringloop/drivers/sim/chooser.h"
+#include "ringloop/drivers/sim/faults.h"
+#include "ringloop/drivers/sim/kernel.h"
+#include "ringloop/drivers/sim/trace.h"
+
+namespace ringloop::sim {
+
+// SimOptions: the simulated machine.
+struct SimOptions {
+  uint64_t seed = 1;               // drives the Prng when no chooser is given
+  Chooser* chooser = nullptr;      // not owned; overrides `seed` (property tests)
+  FaultPlan faults;                // all off by default
+  uint32_t sq_entries = 64;        // most requests taken per Poll (one chain always fits)
+  uint32_t cq_entries = 128;       // CQEs beyond this wait in the overflow list
+  uint64_t latency_ns = 50'000;    // one-way latency of the virtual network
+  uint32_t pipe_capacity = 65536;  // default capacity of Pipe()
+  bool keep_trace = true;          // keep records (else only the hash)
+  // cancel_finds_unstarted_links: a cancel aimed at a linked request that has
+  // not started finds it (0; it and the rest of its chain end -ECANCELED).
+  // Linux answers -ENOENT instead (the request is on no cancelable list until
+  // its predecessor completes), which is the default here.
+  bool cancel_finds_unstarted_links = false;
+};
+
+// SimStats: counters, mostly for tests and for tagging racy paths.
+struct SimStats {
+  uint64_t moves = 0;     // kernel-side moves made by Step
+  uint64_t requests = 0;  // requests taken from the engine
+  uint64_t cqes_posted = 0;
+  uint64_t cqes_delivered = 0;
+  uint64_t cqes_rejected = 0;  // HandleCompletion said no
+  uint64_t busy_refusals = 0;  // submissions refused with -EBUSY
+  uint64_t cq_overflows = 0;   // CQEs that went to the overflow list
+  uint64_t faults = 0;         // faults injected (all kinds)
+  uint64_t cancels_ok = 0;     // cancel found its target: 0
+  uint64_t cancels_enoent = 0;
+  uint64_t cancels_ealready = 0;
+  uint64_t cancel_races = 0;          // target completed with its real result around its cancel
+  uint64_t bytes_lost_on_cancel = 0;  // cancelled reads that had consumed bytes
+  uint64_t fds_from_cancelled = 0;    // cancelled accept/openat that still returned an fd
+  uint64_t link_timeouts_fired = 0;
+  uint64_t link_timeouts_lost = 0;    // op won the race against its due timeout
+  uint64_t chains_broken = 0;         // chains whose rest was cancelled
+  uint64_t chains_broken_midway = 0;  // ... after at least one member succeeded
+  uint64_t fds_reused = 0;            // fd numbers handed out again
+  uint64_t duplicates_delivered = 0;
+  uint64_t unblocked_by_shutdown = 0;  // stuck socket ops ended by shutdown(2)
+};
+
+class SimDriver final : public Driver {
+ public:
+  explicit SimDriver(SimOptions options = {});
+  ~SimDriver() override;
+  SimDriver(const SimDriver&) = delete;
+  SimDriver& operator=(const SimDriver&) = delete;
+
+  // --- Driver --------------------------------------------------------------
+  std::string_view Name() const override { return "sim"; }
+  // Poll: takes pending requests (whole chains, up to sq_entries; -EBUSY may
+  // refuse them), then Steps until a batch of CQEs was delivered or nothing can
+  // move. With `wait`, if nothing was delivered, advances virtual time to the
+  // next timer (the engine's NextDeadline, a linked timeout, a network segment)
+  // and goes on. Calls engine.AdvanceTime(NowNs()) last. Returns
+  // FailedPrecondition if it must wait but nothing can ever move again while
+  // the engine still waits for completions (a deadlock).
+  absl::Status Poll(Engine& engine, bool wait) override;
+  void Wake() override { woken_.store(true, std::memory_order_relaxed); }
+  uint64_t NowNs() const override { return kernel_.now_ns(); }
+
+  // --- Kernel-side moves ------------------------------------------------------
+  // Step: one kernel-side move (fire due timers, complete a ready request,
+  // process a cancel, or reap the CQ into `engine`), chosen by the Chooser.
+  // Returns whether anything moved.
+  bool Step(Engine& engine);
+  // TakeRequests: the submission half of Poll alone (io_uring_enter without
+  // waiting); returns how many requests were taken.
+  size_t TakeRequests(Engine& engine);
+  // AdvanceClock: lets `ns` of virtual time pass (firing due linked timeouts
+  // and delivering network segments); the engine hears of it at the next Poll.
+  void AdvanceClock(uint64_t ns);
+
+  // --- Sim-side API: what the test or another process does directly ------
+  std::pair<int, int> Pipe(std::optional<uint32_t> capacity = std::nullopt, bool nonblock = false);
+  std::pair<int, int> SocketPair();
+  int EventFd(uint64_t initval = 0, bool nonblock = false);
+  // Listen: a TCP socket listening on `port`: its fd, or -errno.
+  int Listen(uint16_t port, int backlog = 128);
+  // ConnectTo: a TCP socket whose connect to `port` has started: its fd, or
+  // -errno. The handshake takes a round trip of virtual time.
+  int ConnectTo(uint16_t port);
+  // Open: openat(AT_FDCWD, path, flags, mode): an fd or -errno.
+  int Open(std::string_view path, int flags, mode_t mode = 0644);
+  // CloseFd / WriteFd / ReadFd: close(2), and nonblocking write(2)/read(2)
+  // (-EAGAIN when they would block).
+  int CloseFd(int fd);
+  // ResetFd: close(2) after setsockopt(SO_LINGER, {1, 0}): a connected TCP
+  // socket aborts its connection (the peer sees ECONNRESET); any other fd is
+  // just closed.
+  int ResetFd(int fd);
+  int64_t WriteFd(int fd, std::string_view data);
+  int64_t ReadFd(int fd, std::string* out, uint32_t max);
+  // FdType: what `fd` refers to, if it is open.
+  std::optional<FileType> FdType(int fd) const;
+  std::vector<int> OpenFds() const { return kernel_.OpenFds(); }
+
+  // --- Introspection ---------------------------------------------------------
+  // InFlight: requests taken and not finished (their final CQE not posted).
+  size_t InFlight() const { return inflight_.size(); }
+  // Idle: nothing in flight and no CQE waiting to be delivered.
+  bool Idle() const { return inflight_.empty() && cq_.empty() && overflow_.empty(); }
+  size_t PendingCqes() const { return cq_.size() + overflow_.size(); }
+  // DescribeInFlight: one bracketed item per request in flight, for messages.
+  std::string DescribeInFlight() const;
+  // NextTimer: the earliest armed linked timeout or network arrival.
+  std::optional<uint64_t> NextTimer() const;
+
+  void SetFaults(const FaultPlan& plan) { options_.faults = plan; }
+  const FaultPlan& faults() const { return options_.faults; }
+  const SimStats& stats() const { return stats_; }
+  const SimOptions& options() const { return options_; }
+  Trace& trace() { return trace_; }
+  const Trace& trace() const { return trace_; }
+  // Record: appends a record made by the caller (engine inputs and user
+  // events), stamped with the virtual time, and shows it to the listener.
+  void Record(TraceRecord record);
+  // set_listener: called with every trace record as it is made (checkers).
+  void set_listener(std::function<void(const TraceRecord&)> fn) { listener_ = std::move(fn); }
+  Chooser& chooser() { return *chooser_; }
+
+ public:
+  // KReq: a request inside the simulated ring (ringloop/drivers/sim/internal/kreq.h).
+  struct KReq;
+
+ private:
+  struct Cqe {
+    uint64_t user_data;
+    int32_t res;
+    uint32_t flags;
+    int fd;
+    uint8_t op_kind;
+  };
+  enum class MoveKind : uint8_t { kComplete, kCancel, kDeliver };
+  struct Move {
+    MoveKind kind;
+    KReq* req;
+  };
+
+  // Requests (sim_driver.cc).
+  KReq* Take(const Request& r);
+  void BuildChains(const std::vector<KReq*>& taken);
+  void Issue(KReq* r);
+  void Retire(KReq* r);
+  KReq* Find(uint64_t user_data) const;
+  std::vector<Move> Moves() const;
+  bool FireDue();
+  void FireTimeout(KReq* lt);
+  void ProcessCancel(KReq* c);
+  void CancelTarget(KReq* c, KReq* t);
+  void FinishOp(KReq* r, int32_t res, uint32_t flags, int overflow);
+  void AbortChainFrom(KReq* first);
+  void PostCqe(const KReq& r, int32_t res, uint32_t flags, bool overflow);
+  bool Overflows();
+  void FlushOverflow();
+  void Deliver(Engine& engine);
+  void SetClock(uint64_t now_ns);
+  bool Inject(Fault f, const KReq* r);
+  void OnFd(int fd, bool open);
+
+  // Op execution (sim_exec.cc).
+  struct Outcome {
+    int32_t res = 0;
+    uint32_t flags = 0;
+    bool more = false;  // a multishot op stays armed
+  };
+  bool Ready(const KReq& r) const;
+  void Complete(KReq* r);
+  Outcome Execute(KReq& r);
+  int32_t ExecuteIo(KReq& r);
+  int32_t ExecuteAccept(KReq& r);
+  int32_t ExecutePath(KReq& r);
+  int32_t ExecuteSocketCall(KReq& r);
+  void StartConnect(KReq& r);
+  int32_t ResolveDir(int dirfd, uint32_t* inode) const;
+  bool CanConsumeOnCancel(const KReq& t) const;
+  void ConsumeOnCancel(KReq& t);
+
+  SimOptions options_;
+  std::unique_ptr<Chooser> own_chooser_;
+  Chooser* chooser_;
+  Kernel kernel_;
+  Trace trace_;
+  SimStats stats_;
+  std::function<void(const TraceRecord&)> listener_;
+  std::vector<std::unique_ptr<KReq>> inflight_;  // in take order
+  uint64_t next_seq_ = 0;
+  std::deque<Cqe> cq_;
+  std::deque<Cqe> overflow_;
+  absl::flat_hash_set<uint64_t> finished_;  // user_data whose final CQE was posted
+  uint64_t delivered_batches_ = 0;
+  std::atomic<bool> woken_{false};
+};
+
+}  // namespace ringloop::sim
+
+#endif  // RINGLOOP_DRIVERS_SIM_SIM_DRIVER_H_

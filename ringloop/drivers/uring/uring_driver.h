@@ -1,0 +1,299 @@
+// ringloop/drivers/uring/uring_driver.h: the io_uring driver (liburing 2.3, probed kernel).
+//
+// UringDriver owns one io_uring. Each Poll hands the engine's pending requests to
+// the kernel as SQEs (one prep visitor, ringloop/drivers/uring/internal/sqe_prep.h), waits
+// once for completions with a single timeout for the engine's next deadline
+// (IORING_ENTER_EXT_ARG, never one kernel timer per sleep), feeds every CQE's
+// (user_data, res, flags) to Engine::HandleCompletion, then AdvanceTime(NowNs()).
+//
+// What the driver guarantees on top of the Driver contract:
+// - Chains: a chain's SQEs are filled and published with one SQ tail store; if the
+//   SQ lacks room for the whole chain, what is queued is submitted first. A chain is
+//   never split across submissions, except where the driver itself plays the link
+//   (below). Request.link becomes IOSQE_IO_LINK in sqe->flags; a kLinkTimeout is
+//   IORING_OP_LINK_TIMEOUT with IORING_TIMEOUT_ABS on CLOCK_MONOTONIC (NowNs's clock).
+// - Per-op fallback: an op whose opcode the kernel lacks (BIND/LISTEN before 6.11,
+//   SOCKET before 5.19, ...) runs as its syscall on the loop's thread (ringloop/drivers/sync_op.h)
+//   and its result is posted as its completion. Inside a chain the driver then plays the link: the
+//   ops before it are submitted as one linked group, the rest is held until the last of them
+//   completes, and is cancelled (-ECANCELED) if that one failed or was short, as the kernel would
+//   (core's BreaksChain). A chain longer than the SQ is played the same way, and so is the rest of
+//   a chain after an fsync, statx, unlinkat, mkdirat or renameat: Linux 6.x runs what is linked
+//   after those ops even when they fail.
+// - Offsets on sockets: a socket has no file position, so a Read, Readv, Write or
+//   Writev on one ignores its offset, as under the epoll driver and the simulator
+//   (io_uring itself would fail a nonzero offset with -ESPIPE; it ignores the
+//   offset on a pipe). Reads are issued at the current position.
+// - Writes on sockets: a Write or Writev on a socket is sent as IORING_OP_SEND / IORING_OP_SENDMSG
+// with MSG_NOSIGNAL (and MSG_EOR on a
+//   SOCK_SEQPACKET socket, as write(2) adds), so a peer that is gone yields -EPIPE,
+//   never SIGPIPE, as under the epoll driver and the simulator (IORING_OP_WRITE goes
+//   through sock_write_iter, which raises SIGPIPE; seen on 6.18). The kernel breaks
+//   a chain on a short write but not on a short send (without MSG_WAITALL), so
+//   inside a chain the driver plays the link after such a write.
+// - Kernel errors: -EINTR is retried; -EBUSY/-EAGAIN make Poll reap and leave the rest
+//   queued; CQ overflow (IORING_FEAT_NODROP, required) is flushed with GETEVENTS. An
+//   SQE once filled is the kernel's whatever io_uring_enter returned: it stays in the
+//   SQ until the kernel takes it, and its op is never forgotten.
+// - Wake: an eventfd read is kept armed in the ring; Wake() writes the eventfd at most
+//   once per wake-up (an atomic pending flag). SendWake() wakes another UringDriver
+//   through IORING_OP_MSG_RING (Linux 5.18), the way to go under SINGLE_ISSUER.
+//   Other code must not MSG_RING into a UringDriver's ring: a CQE the driver did not
+//   ask for is indistinguishable from its own.
+// - Destruction drains: every SQE still in the kernel is cancelled
+//   (IORING_ASYNC_CANCEL_ANY) and its CQE awaited before the ring is unmapped, so no
+//   buffer is written after the driver is gone. (Drain the engine first to give its
+//   ops their final events: engine.Shutdown(), then Poll until engine.Quiescent().)
+//
+// The fd cache: whether an fd is a socket is learnt with one fstat (and SO_TYPE) on
+// the first write, or read at an explicit offset, on it, and kept until the engine's Close
+// op for it (or ForgetFd). An fd closed behind the driver's back and reused by a new
+// file would inherit the stale answer: close fds the driver has seen through the
+// engine, or call ForgetFd first.
+//
+// Driver-owned SQEs carry user_data whose top three bits are 7 (the engine's kind
+// field uses 0..3, see Engine::DecodeUserData), so they never reach the engine.
+//
+// Threads: Create, Poll, the destructor and every other method run on one thread,
+// the owner (with single_issuer, the thread that called Create). Wake() alone may be
+// called from any thread, as long as the driver outlives the call.
+#ifndef RINGLOOP_DRIVERS_URING_URING_DRIVER_H_
+#define RINGLOOP_DRIVERS_URING_URING_DRIVER_H_
+
+#include <liburing.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "ringloop/core/engine.h"
+#include "ringloop/core/request.h"
+#include "ringloop/drivers/driver.h"
+#include "ringloop/drivers/uring/buffer_ring.h"
+#include "ringloop/drivers/uring/internal/sqe_prep.h"
+#include "ringloop/drivers/uring/uring_probe.h"
+
+namespace ringloop {
+
+// UringStats: counters for diagnostics and tests. Monotonic; owner thread only.
+struct UringStats {
+  uint64_t enters = 0;            // io_uring_enter calls
+  uint64_t sqes = 0;              // SQEs filled
+  uint64_t cqes = 0;              // CQEs reaped
+  uint64_t full_sq_submits = 0;   // submits made early because the SQ lacked room
+  uint64_t overflow_flushes = 0;  // GETEVENTS entries to flush an overflowed CQ
+  uint64_t sync_ops = 0;          // ops performed as plain syscalls
+  uint64_t played_links = 0;      // chain links the driver played itself
+  uint64_t wakeups = 0;           // eventfd wake-up completions
+  uint64_t msg_ring_wakeups = 0;  // wake-ups received through MSG_RING
+  uint64_t eintr = 0;             // io_uring_enter calls interrupted
+  uint64_t busy = 0;              // -EBUSY / -EAGAIN from io_uring_enter
+  uint64_t foreign_cqes = 0;      // driver-kind CQEs no SQE of ours produced (ignored)
+  uint64_t socket_writes = 0;     // Write/Writev ops sent as SEND/SENDMSG (on a socket)
+  uint64_t fd_probes = 0;         // fstat calls to learn whether an fd is a socket
+};
+
+class UringDriver final : public Driver {
+ public:
+  struct Options {
+    // sq_entries: submission queue size (2..32768; the kernel rounds up to a power
+    // of two). cq_entries: completion queue size, 0 for the kernel's 2 * SQ; else at
+    // least sq_entries.
+    uint32_t sq_entries = 256;
+    uint32_t cq_entries = 0;
+    // sqpoll: a kernel thread polls the SQ (IORING_SETUP_SQPOLL), sleeping after
+    // sqpoll_idle_ms without work; Poll wakes it when needed.
+    bool sqpoll = false;
+    uint32_t sqpoll_idle_ms = 1000;
+    // single_issuer: only the creating thread submits (IORING_SETUP_SINGLE_ISSUER,
+    // 6.0). defer_taskrun: completions run only when the owner polls
+    // (IORING_SETUP_DEFER_TASKRUN, 6.1; needs single_issuer, excludes sqpoll).
+    bool single_issuer = false;
+    bool defer_taskrun = false;
+    // coop_taskrun: no IPI to run completions (IORING_SETUP_COOP_TASKRUN, 5.19;
+    // excludes sqpoll).
+    bool coop_taskrun = false;
+    // registered_file_slots: size of the registered-file table (0: none). Fds put in
+    // it with RegisterFile() are used as fixed files (IOSQE_FIXED_FILE); the slot is
+    // released when the engine closes the fd.
+    uint32_t registered_file_slots = 0;
+    // registered_buffers: buffers registered at setup; a Read/Write whose buffer lies
+    // inside one becomes READ_FIXED/WRITE_FIXED. They must outlive the driver.
+    std::vector<iovec> registered_buffers;
+    // force_sync_ops: OpKinds (bit i = OpKind i) to perform as plain syscalls even if
+    // the kernel has their opcode; only kinds for which CanRunSync() holds. For tests,
+    // and to behave like an older kernel.
+    uint32_t force_sync_ops = 0;
+  };
+
+  // Create: sets up the ring, probes the kernel, registers the options' resources.
+  // Errors are those of uring_probe.h (kUnavailable: io_uring unusable here, fall
+  // back to epoll; kPermissionDenied/kFailedPrecondition: an option is refused, retry
+  // without it; kInvalidArgument: inconsistent options; kResourceExhausted: memlock
+  // or fds).
+  static absl::StatusOr<std::unique_ptr<UringDriver>> Create(Options options);
+
+  // Probe: OK if io_uring works in this process and the kernel has what the driver
+  // needs; else why not (same codes as Create). Sets up and tears down a tiny ring.
+  static absl::Status Probe();
+
+  // ~UringDriver: cancels every SQE still in the kernel, waits for all their CQEs,
+  // unregisters buffer rings, unmaps the ring. Owner thread only.
+  ~UringDriver() override;
+  UringDriver(const UringDriver&) = delete;
+  UringDriver& operator=(const UringDriver&) = delete;
+
+  // --- Driver ----------------------------------------------------------------
+
+  std::string_view Name() const override { return "uring"; }
+  absl::Status Poll(Engine& engine, bool wait) override;
+  void Wake() override;
+  uint64_t NowNs() const override;
+
+  // --- io_uring extras (owner thread) ------------------------------------------
+
+  // PollFor: Poll that waits at most `max_wait_ns` (0: never blocks; kNoDeadline:
+  // as Poll(engine, true)), for callers with a bound of their own (tests, runtimes
+  // that merge other timers).
+  absl::Status PollFor(Engine& engine, uint64_t max_wait_ns);
+
+  // RegisterFile: puts `fd` in the registered-file table; later ops on it use the
+  // fixed file. Needs Options::registered_file_slots > 0. Registering twice is OK.
+  absl::Status RegisterFile(int fd);
+
+  // IsRegistered: whether `fd` is in the registered-file table.
+  bool IsRegistered(int fd) const;
+
+  // ForgetFd: drops what the driver knows about `fd` (whether it is a socket) and
+  // releases its registered-file slot, if any, as the engine's Close op does, for
+  // an fd about to be closed outside the engine. No op may be in flight on it.
+  void ForgetFd(int fd);
+
+  // AddBufferRing: a provided-buffer ring for Recv.buf_group == `group` (see
+  // buffer_ring.h), owned by the driver and valid until it is destroyed.
+  absl::StatusOr<BufferRing*> AddBufferRing(uint16_t group, uint32_t count, uint32_t buffer_size);
+
+  // CancelFd: asks the kernel to cancel every op in flight on `fd`
+  // (IORING_ASYNC_CANCEL_FD | ALL, Linux 5.19), sent with the next Poll. Those ops
+  // end -ECANCELED through the engine as usual. The engine's Close already cancels
+  // per op; this is for bulk teardown.
+  void CancelFd(int fd);
+
+  // SendWake: makes a Poll of `target` (another ring, possibly blocked in another
+  // thread) return, by posting a CQE into its ring with IORING_OP_MSG_RING
+  // (Linux 5.18). Owner thread of *this; `target` must outlive the call.
+  absl::Status SendWake(UringDriver& target);
+
+  // RunsSync: whether ops of `kind` are performed as syscalls (kernel lacks the
+  // opcode, or Options::force_sync_ops).
+  bool RunsSync(OpKind kind) const { return (sync_mask_ >> static_cast<unsigned>(kind)) & 1u; }
+
+  const UringCapabilities& capabilities() const { return caps_; }
+  const UringStats& stats() const { return stats_; }
+  // wake_writes: eventfd writes made by Wake() (any thread).
+  uint64_t wake_writes() const { return wake_writes_.load(std::memory_order_relaxed); }
+  // sqes_in_kernel: SQEs filled whose final CQE has not come back.
+  uint64_t sqes_in_kernel() const { return sqes_in_kernel_; }
+  int ring_fd() const { return ring_.ring_fd; }
+
+ private:
+  // HeldChain: the rest of a chain whose link the driver plays: it may start once
+  // the op whose user_data is `gate` completes successfully (or now, if !gated).
+  // (Any uint64_t is a valid engine user_data, 0 included: hence the flag.)
+  struct HeldChain {
+    bool gated = false;
+    uint64_t gate = 0;
+    const Op* gate_op = nullptr;  // the engine's op slot: stable until its final event
+    std::vector<Request> rest;
+  };
+  struct LocalCompletion {
+    uint64_t user_data;
+    int32_t res;
+  };
+  // FdClass: what a write (or a read at an offset) on an fd must become.
+  enum class FdClass : uint8_t { kUnknown, kNotSocket, kSocket, kSeqpacketSocket };
+
+  explicit UringDriver(Options options);
+  absl::Status Setup();
+  absl::Status RegisterResources();
+
+  // Submission.
+  void SubmitPending(Engine& engine);
+  size_t PrepPlainRun(std::span<const Request> requests);
+  bool FillPlain(io_uring_sqe* sqe, const Request& r) const;
+  bool PushChain(std::span<const Request> chain);
+  bool RunChain(std::span<const Request> chain);
+  size_t RunLocal(std::span<const Request> chain, size_t i);
+  bool IsLocal(const Request& r) const;
+  bool ResumeHeld();
+  bool CancelHeld(uint64_t target);
+  void CancelAll(std::span<const Request> requests);
+  void PrepRequest(const Request& r, bool link);
+  void PrepOpRequest(io_uring_sqe* sqe, const Request& r);
+  bool GatesChain(std::span<const Request> chain, size_t k);
+  int SendFlagsOf(const Op& op);
+  FdClass LearnClass(int fd);
+  FdClass ClassOf(int fd);
+  bool IsSocketFd(int fd);
+  io_uring_sqe* NextSqe();
+  bool EnsureRoom(unsigned n);
+  void ArmWake();
+  void PostLocal(uint64_t user_data, int32_t res) { local_.push_back({user_data, res}); }
+
+  // The kernel boundary.
+  unsigned FlushSq();
+  unsigned SubmitFlags() const;
+  int Enter(unsigned to_submit, unsigned min_complete, unsigned flags, const __kernel_timespec* ts);
+  absl::Status SubmitAndWait(const Engine& engine, uint64_t wait_until_ns);
+  bool CqNeedsFlush() const;
+  absl::Status Reap(Engine* engine);
+  void FeedLocal(Engine* engine);
+  void Dispatch(Engine* engine, uint64_t user_data, int32_t res, uint32_t flags);
+  void ResolveGate(uint64_t user_data, int32_t res);
+  void Drain();
+  void UnregisterFile(int fd);
+
+  Options options_;
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  UringCapabilities caps_;
+  std::array<Completion, 64> reap_batch_;  // Reap: CQEs on their way to the engine
+  uint32_t sync_mask_ = 0;
+  unsigned sq_capacity_ = 0;
+  unsigned sq_free_ = 0;  // SQ entries known free (a lower bound; EnsureRoom refreshes)
+  uring_internal::PrepContext prep_ctx_;
+
+  int event_fd_ = -1;
+  uint64_t wake_buf_ = 0;  // the armed eventfd read's buffer (the kernel writes it)
+  bool wake_armed_ = false;
+  std::atomic<bool> wake_pending_{false};
+  std::atomic<uint64_t> wake_writes_{0};
+
+  uint64_t sqes_in_kernel_ = 0;
+  // link_timeouts_[slot index]: the absolute deadline of that slot's linked timeout.
+  // A deque, so that growing it never moves a timespec the kernel may still read.
+  std::deque<__kernel_timespec> link_timeouts_;
+  std::vector<LocalCompletion> local_;
+  std::vector<HeldChain> held_;
+  // send_msgs_[slot index]: the msghdr of that slot's Writev sent as SENDMSG (a
+  // deque, like link_timeouts_).
+  std::deque<msghdr> send_msgs_;
+  std::vector<FdClass> fd_classes_;   // fd -> what it is (the fd cache)
+  std::vector<int32_t> fd_slots_;     // fd -> registered-file index, or -1
+  std::vector<uint32_t> free_slots_;  // unused registered-file indexes
+  std::vector<std::unique_ptr<BufferRing>> buffer_rings_;
+  UringStats stats_;
+};
+
+}  // namespace ringloop
+
+#endif  // RINGLOOP_DRIVERS_URING_URING_DRIVER_H_

@@ -1,0 +1,80 @@
+// ringloop/runtime/driver_select.h: which driver a Loop runs on, and why.
+//
+// The choice: io_uring where it works, epoll where it does not, said out loud.
+// SelectDriver, in kAuto, first asks the kernel directly (a raw io_uring_setup of
+// a one-entry ring) so that the reason names the real errno: ENOSYS (no io_uring
+// in this kernel), EPERM (kernel.io_uring_disabled, or a seccomp filter as in
+// Docker's and containerd's default profiles), ENOMEM (RLIMIT_MEMLOCK before
+// Linux 5.12). If the ring can be set up, it builds the uring driver, which
+// probes for the opcodes and features it needs; any failure there also falls
+// back to epoll, with the uring driver's own message as the reason. Forcing
+// kUring where io_uring cannot work is an error, never a silent fallback.
+//
+// The factories are a seam: tests (and the demo) replace them to play a kernel
+// without io_uring, or to force options.
+//
+// Thread safety: free functions; the factories run on the calling thread.
+#ifndef RINGLOOP_RUNTIME_DRIVER_SELECT_H_
+#define RINGLOOP_RUNTIME_DRIVER_SELECT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "ringloop/drivers/driver.h"
+
+namespace ringloop {
+
+// DriverChoice: what to run on. kAuto: io_uring if it works here, else epoll.
+enum class DriverChoice { kAuto, kUring, kEpoll };
+
+// kDriverEnvVar: the environment variable that overrides a kAuto choice.
+inline constexpr char kDriverEnvVar[] = "RINGLOOP_DRIVER";
+
+// ParseDriverChoice: "uring", "epoll" or "auto"; anything else is kInvalidArgument.
+absl::StatusOr<DriverChoice> ParseDriverChoice(absl::string_view text);
+
+// DriverChoiceName: "uring", "epoll" or "auto".
+std::string_view DriverChoiceName(DriverChoice choice);
+
+// DriverFactory: makes one driver, or says why it cannot.
+using DriverFactory = std::function<absl::StatusOr<std::unique_ptr<Driver>>()>;
+
+// DriverFactories: how SelectDriver makes and probes drivers (copyable, so that
+// LoopOptions is). Empty members use
+// the real ones (UringDriver::Create with default options, EpollDriver::Create,
+// ProbeUringSetup).
+struct DriverFactories {
+  DriverFactory uring;
+  DriverFactory epoll;
+  // probe_setup: 0 if io_uring_setup works in this process, else its errno.
+  std::function<int()> probe_setup;
+};
+
+// SelectedDriver: the driver to run on, and one human sentence on why.
+struct SelectedDriver {
+  std::unique_ptr<Driver> driver;
+  std::string reason;
+};
+
+// SelectDriver: makes the driver `choice` asks for. `source` says where the choice
+// came from ("RINGLOOP_DRIVER=uring", "LoopOptions::driver"), for messages.
+// kEpoll: the epoll driver. kUring: the uring driver, or an error naming why it
+// cannot run here. kAuto: uring, or epoll with the reason uring was refused.
+absl::StatusOr<SelectedDriver> SelectDriver(DriverChoice choice, absl::string_view source,
+                                            DriverFactories factories);
+
+// ProbeUringSetup: sets up and closes a one-entry io_uring; 0 or the errno.
+int ProbeUringSetup();
+
+// ExplainSetupErrno: why io_uring_setup failing with `err` means "no io_uring
+// here", in words (reads /proc/sys/kernel/io_uring_disabled and the Seccomp line of
+// /proc/self/status to tell a sysctl from a seccomp filter).
+std::string ExplainSetupErrno(int err);
+
+}  // namespace ringloop
+
+#endif  // RINGLOOP_RUNTIME_DRIVER_SELECT_H_

@@ -1,0 +1,60 @@
+// ringloop/runtime/result.cc: errno -> status and message.
+#include "ringloop/runtime/result.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "ringloop/core/check.h"
+
+namespace ringloop {
+namespace {
+
+std::string OpLabel(OpKind kind, int fd) {
+  const std::string name(OpName(kind));
+  if (fd < 0) return name;
+  return absl::StrCat(name, "(fd=", fd, ")");
+}
+
+}  // namespace
+
+int32_t Result::value() const {
+  RL_CHECK(ok());
+  return res_;
+}
+
+absl::Status Result::status() const {
+  if (ok()) return absl::OkStatus();
+  return OpErrorStatus(kind_, fd_, -res_);
+}
+
+std::string Result::ToString() const {
+  if (ok()) return absl::StrCat(OpLabel(kind_, fd_), ": ", res_);
+  return ErrnoMessage(OpLabel(kind_, fd_), -res_);
+}
+
+absl::StatusCode ErrnoStatusCode(int err) {
+  switch (err) {
+    case ECANCELED:
+      return absl::StatusCode::kCancelled;
+    case ETIME:
+    case ETIMEDOUT:
+      return absl::StatusCode::kDeadlineExceeded;
+    default:
+      return absl::ErrnoToStatusCode(err);
+  }
+}
+
+std::string ErrnoMessage(absl::string_view what, int err) {
+  // strerrordesc_np/strerrorname_np (glibc 2.32): thread-safe, locale-free.
+  const char* description = strerrordesc_np(err);
+  const char* name = strerrorname_np(err);
+  return absl::StrCat(what, ": ", description != nullptr ? description : "Unknown error", " [",
+                      name != nullptr ? name : absl::StrCat("errno ", err), "]");
+}
+
+absl::Status OpErrorStatus(OpKind kind, int fd, int err) {
+  return absl::Status(ErrnoStatusCode(err), ErrnoMessage(OpLabel(kind, fd), err));
+}
+
+}  // namespace ringloop
