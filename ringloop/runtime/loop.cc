@@ -2,6 +2,8 @@
 #include "ringloop/runtime/loop.h"
 
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ringloop/core/check.h"
+#include "ringloop/runtime/scope.h"
 
 namespace ringloop {
 namespace {
@@ -62,19 +65,23 @@ Loop::Loop(LoopOptions options, SelectedDriver selected)
     : engine_(options.engine),
       driver_(std::move(selected.driver)),
       driver_reason_(std::move(selected.reason)),
-      owner_(std::this_thread::get_id()) {
+      owner_(std::this_thread::get_id()),
+      owner_tid_(int(::syscall(SYS_gettid))) {
   RL_CHECK(driver_ != nullptr);
   RL_CHECK(current_loop == nullptr);
   current_loop = this;
 }
 
 Loop::~Loop() {
-  CheckOwner();
+  CheckOwner("~Loop");
+  // Spawned tasks are cancelled like every other op; they end as their ops do.
+  if (root_scope_ != nullptr) root_scope_->Cancel();
   engine_.Shutdown();
   // Every live op ends (its callback runs); then nothing may be left in flight.
   // Not step-bounded: an op the kernel never finishes would leave its buffer in
   // the kernel's hands, and returning would free it.
-  while (!engine_.Quiescent() || HasPosted()) {
+  while (!engine_.Quiescent() || HasPosted() || !deferred_.empty() ||
+         (root_scope_ != nullptr && root_scope_->size() > 0)) {
     const absl::Status status = RunOnce(/*wait=*/true);
     if (!status.ok()) {
       std::fprintf(stderr, "ringloop: ~Loop: driver failed while draining: %s\n",
@@ -82,14 +89,32 @@ Loop::~Loop() {
       std::abort();
     }
   }
+  root_scope_.reset();
   current_loop = nullptr;
 }
 
 Loop* Loop::Current() { return current_loop; }
 
-void Loop::CheckOwner() const {
-  // One Loop per thread: every method but Post and Stop runs on the creator.
-  RL_CHECK(std::this_thread::get_id() == owner_);
+Loop* Loop::OwnerThreadLoop() { return current_loop; }
+
+void Loop::WrongThread(const char* method) const {
+  Misuse(absl::StrCat("Loop::", method, " called from thread ", int(::syscall(SYS_gettid)),
+                      ", not the loop's thread ", owner_tid_,
+                      "; a Loop belongs to the thread that created it: use Loop::Post to run "
+                      "code on it from another thread"));
+}
+
+void Loop::Misuse(const std::string& sentence) {
+  std::fprintf(stderr, "ringloop: %s\n", sentence.c_str());
+  std::abort();
+}
+
+void Loop::RunStepOrDie(const char* method) {
+  const absl::Status status = RunOnce(/*wait=*/true);
+  if (status.ok()) return;
+  std::fprintf(stderr, "ringloop: Loop::%s: the driver failed: %s\n", method,
+               std::string(status.message()).c_str());
+  std::abort();
 }
 
 uint64_t Loop::Deadline(absl::Duration timeout) const {
@@ -118,12 +143,12 @@ uint64_t Loop::AllocateTag(Callback&& callback) {
 }
 
 OpId Loop::Submit(const Op& op, Callback callback) {
-  CheckOwner();
+  CheckOwner("Submit");
   return SubmitUntil(op, kNoDeadline, std::move(callback));
 }
 
 OpId Loop::Submit(const Op& op, absl::Duration timeout, Callback callback) {
-  CheckOwner();
+  CheckOwner("Submit");
   return SubmitUntil(op, Deadline(timeout), std::move(callback));
 }
 
@@ -134,7 +159,7 @@ OpId Loop::SubmitUntil(const Op& op, uint64_t deadline_ns, Callback&& callback) 
 }
 
 std::vector<OpId> Loop::SubmitChain(std::vector<Link> links) {
-  CheckOwner();
+  CheckOwner("SubmitChain");
   std::vector<SubmitArgs> args;
   args.reserve(links.size());
   for (Link& link : links) {
@@ -147,17 +172,17 @@ std::vector<OpId> Loop::SubmitChain(std::vector<Link> links) {
 }
 
 bool Loop::Cancel(OpId id) {
-  CheckOwner();
+  CheckOwner("Cancel");
   return engine_.Cancel(id);
 }
 
 OpId Loop::Close(int fd, Callback callback) {
-  CheckOwner();
+  CheckOwner("Close");
   return engine_.Close(fd, AllocateTag(std::move(callback)));
 }
 
 OpId Loop::Sleep(absl::Duration duration, Callback callback) {
-  CheckOwner();
+  CheckOwner("Sleep");
   const uint64_t deadline = Deadline(duration);
   const uint64_t tag = AllocateTag(std::move(callback));
   return engine_.Submit(SubmitArgs{Timeout{deadline}, tag, kNoDeadline});
@@ -178,17 +203,18 @@ void Loop::Stop() {
 }
 
 absl::Status Loop::RunOnce(bool wait) {
-  CheckOwner();
-  const bool block = wait && !engine_.HasEvents() && !HasPosted();
+  CheckOwner("RunOnce");
+  const bool block = wait && !engine_.HasEvents() && !HasPosted() && deferred_.empty();
   absl::Status status = driver_->Poll(engine_, block);
   // Callbacks run only now, after the driver is done reaping.
   DrainEvents();
   RunPosted();
+  RunDeferred();
   return status;
 }
 
 absl::Status Loop::Run() {
-  CheckOwner();
+  CheckOwner("Run");
   while (!stop_.load(std::memory_order_acquire)) {
     if (absl::Status status = RunOnce(/*wait=*/true); !status.ok()) return status;
   }
@@ -197,12 +223,76 @@ absl::Status Loop::Run() {
 }
 
 absl::Status Loop::RunUntilIdle() {
-  CheckOwner();
-  while (!stop_.load(std::memory_order_acquire) && (!engine_.Quiescent() || HasPosted())) {
+  CheckOwner("RunUntilIdle");
+  while (!stop_.load(std::memory_order_acquire) &&
+         (!engine_.Quiescent() || HasPosted() || !deferred_.empty())) {
     if (absl::Status status = RunOnce(/*wait=*/true); !status.ok()) return status;
   }
   stop_.store(false, std::memory_order_release);
   return absl::OkStatus();
+}
+
+absl::Status Loop::RunFor(absl::Duration duration) {
+  CheckOwner("RunFor");
+  const absl::Status status = RunUntil([] { return false; }, duration);
+  if (absl::IsDeadlineExceeded(status) || absl::IsCancelled(status)) return absl::OkStatus();
+  return status;
+}
+
+absl::Status Loop::RunUntil(absl::FunctionRef<bool()> done, absl::Duration timeout) {
+  CheckOwner("RunUntil");
+  // The timeout is an engine timer, so that a blocked step wakes for it.
+  bool timer_ended = timeout == absl::InfiniteDuration();
+  bool timer_fired = false;
+  OpId timer;
+  if (!timer_ended) {
+    timer = Sleep(timeout, [&](const Event& e) {
+      timer_ended = true;
+      timer_fired = e.res == 0;
+    });
+  }
+  absl::Status status;
+  for (;;) {
+    if (done()) break;
+    if (stop_.load(std::memory_order_acquire)) {
+      stop_.store(false, std::memory_order_release);
+      status = absl::CancelledError("Loop::RunUntil: Stop() was called");
+      break;
+    }
+    if (timer_fired) {
+      status = absl::DeadlineExceededError(
+          absl::StrCat("Loop::RunUntil: not done after ", absl::FormatDuration(timeout)));
+      break;
+    }
+    status = RunOnce(/*wait=*/true);
+    if (!status.ok()) return status;  // the driver is gone; so is the timer
+  }
+  // The timer's callback names this frame's locals: wait for its final event.
+  if (!timer_ended) Cancel(timer);
+  while (!timer_ended) {
+    if (absl::Status s = RunOnce(/*wait=*/true); !s.ok()) return s;
+  }
+  return status;
+}
+
+void Loop::Defer(InlineFunction<void()> fn) {
+  CheckOwner("Defer");
+  deferred_.push_back(std::move(fn));
+}
+
+bool Loop::RunDeferred() {
+  if (deferred_.empty()) return false;
+  // What these run may defer more: that waits for the next step.
+  running_deferred_.swap(deferred_);
+  for (auto& fn : running_deferred_) fn();
+  running_deferred_.clear();
+  return true;
+}
+
+void Loop::Spawn(Task<void> task) {
+  CheckOwner("Spawn");
+  if (root_scope_ == nullptr) root_scope_.reset(new Scope(*this, nullptr));
+  root_scope_->Spawn(std::move(task));
 }
 
 void Loop::DrainEvents() {

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -44,8 +45,11 @@
 #include "ringloop/runtime/driver_select.h"
 #include "ringloop/runtime/inline_function.h"
 #include "ringloop/runtime/result.h"
+#include "ringloop/runtime/task.h"
 
 namespace ringloop {
+
+class Scope;
 
 // LoopOptions: how to build a Loop.
 struct LoopOptions {
@@ -107,11 +111,44 @@ class Loop {
   // Post: runs `fn` on the loop's thread soon. Any thread.
   void Post(absl::AnyInvocable<void()> fn);
 
+  // Defer: runs `fn` on the loop's thread after the callbacks that are ready
+  // now, without a syscall (the next step does not block while deferred work
+  // waits). Owner thread only; use Post from other threads.
+  void Defer(InlineFunction<void()> fn);
+
+  // --- Coroutines (task.h, io.h, scope.h) -----------------------------------
+
+  // BlockOn: runs `task` on this loop until it finishes and returns its
+  // result (rethrowing its exception), running everything else meanwhile.
+  // Not from inside a task (await it instead). Stop() does not end it. If the
+  // driver fails (a lost completion, a dead ring) the process stops with the
+  // driver's message: nothing could finish the task.
+  template <class T>
+  T BlockOn(Task<T> task);
+
+  // Spawn: starts `task` detached, owned by the loop: it runs until it
+  // finishes, or until the Loop is destroyed, which cancels it and waits for
+  // it (as a Scope would).
+  void Spawn(Task<void> task);
+
+  // --- Running ----------------------------------------------------------------
+
   // Run: runs until Stop(). Returns an error only if the driver failed.
   absl::Status Run();
 
-  // RunUntilIdle: runs until no op is live and nothing is posted (or Stop()).
+  // RunUntilIdle: runs until no op is live and nothing is posted or deferred
+  // (or Stop()). A parked read counts as live: a server never gets idle; use
+  // RunFor or RunUntil.
   absl::Status RunUntilIdle();
+
+  // RunFor: runs for `duration` of the driver's clock (or until Stop()).
+  absl::Status RunFor(absl::Duration duration);
+
+  // RunUntil: runs until `done()` is true, checked after every step. Returns
+  // kDeadlineExceeded if `timeout` passed first, kCancelled if Stop() came
+  // first, or the driver's error.
+  absl::Status RunUntil(absl::FunctionRef<bool()> done,
+                        absl::Duration timeout = absl::InfiniteDuration());
 
   // RunOnce: one Poll (blocking for an event if `wait` and nothing is ready),
   // then every resulting callback and posted function.
@@ -123,12 +160,15 @@ class Loop {
   // NowNs: the driver's clock (CLOCK_MONOTONIC).
   uint64_t NowNs() const { return driver_->NowNs(); }
 
+  // engine_stats: the engine's counters (ops submitted, final events, ...), for
+  // diagnostics and tests.
+  const EngineStats& engine_stats() const { return engine_.stats(); }
+  // LiveOps: ops submitted whose final event has not been delivered yet.
+  size_t LiveOps() const { return engine_.LiveOps(); }
+
   // driver_name: "uring" or "epoll". driver_reason: why it was chosen.
   std::string_view driver_name() const { return driver_->Name(); }
   const std::string& driver_reason() const { return driver_reason_; }
-
-  Engine& engine() { return engine_; }
-  Driver& driver() { return *driver_; }
 
  private:
   struct Slot {
@@ -138,7 +178,16 @@ class Loop {
   };
 
   Loop(LoopOptions options, SelectedDriver selected);
-  void CheckOwner() const;
+  // CheckOwner: stops the process, naming `method` and the fix, if called from
+  // a thread that is not the loop's.
+  void CheckOwner(const char* method) const {
+    if (__builtin_expect(OwnerThreadLoop() != this, 0)) WrongThread(method);
+  }
+  static Loop* OwnerThreadLoop();
+  [[noreturn]] void WrongThread(const char* method) const;
+  // Misuse: stops the process with `sentence` (a mistake and its fix).
+  [[noreturn]] static void Misuse(const std::string& sentence);
+  void RunStepOrDie(const char* method);
   uint64_t Deadline(absl::Duration timeout) const;
   OpId SubmitUntil(const Op& op, uint64_t deadline_ns, Callback&& callback);
   uint64_t AllocateTag(Callback&& callback);
@@ -148,12 +197,14 @@ class Loop {
   void Dispatch(const Event& event);
   void DrainEvents();
   bool RunPosted();
+  bool RunDeferred();
   bool HasPosted() const { return has_posted_.load(std::memory_order_acquire); }
 
   Engine engine_;  // declared before driver_: the driver goes first
   std::unique_ptr<Driver> driver_;
   std::string driver_reason_;
   const std::thread::id owner_;
+  const int owner_tid_;
   std::atomic<bool> stop_{false};
 
   // Callbacks by tag (index | generation << 32), in chunks that never move: a
@@ -173,7 +224,24 @@ class Loop {
   std::vector<absl::AnyInvocable<void()>> posted_;   // guarded by posted_mu_
   std::vector<absl::AnyInvocable<void()>> running_;  // owner thread only
   std::atomic<bool> has_posted_{false};
+  // Defer's queue (owner thread only), and the batch being run.
+  std::vector<InlineFunction<void()>> deferred_;
+  std::vector<InlineFunction<void()>> running_deferred_;
+  // Spawn's tasks.
+  std::unique_ptr<Scope> root_scope_;
 };
+
+template <class T>
+T Loop::BlockOn(Task<T> task) {
+  CheckOwner("BlockOn");
+  if (internal::CurrentPromise() != nullptr) {
+    Misuse("Loop::BlockOn called from inside a task; co_await the task instead");
+  }
+  RL_CHECK(task.valid());
+  internal::StartTask(task.promise(), this, nullptr);
+  while (!task.done()) RunStepOrDie("BlockOn");
+  return task.promise().Take();
+}
 
 }  // namespace ringloop
 
