@@ -40,7 +40,7 @@ exec {sock}>&-  # EOF for the server: it closes the connection and exits
 # on timeout).
 rc=0
 IFS= read -r -t "$limit_s" -u "$server_out" line || rc=$?
-((rc != 0)) && [[ -z $line ]] || fail "unexpected output from the server: '$line'"
+if ((rc == 0)) || [[ -n $line ]]; then fail "unexpected output from the server: '$line'"; fi
 ((rc == 1)) || fail "the server did not exit within ${limit_s}s of the peer's close"
 status=0
 wait "$pid" || status=$?
