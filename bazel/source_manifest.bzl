@@ -1,6 +1,6 @@
 """source_manifest: what the Bazel build compiles into ringloop, as a text file.
 
-    source_manifest(name = "bazel_sources", api = RINGLOOP_API.values())
+    source_manifest(name = "bazel_sources", api = RINGLOOP_PUBLIC)
 
 writes <name>.txt with one line per fact about every cc_library under ringloop/ that
 the `api` targets reach through deps (tests and tools are not part of the library):
