@@ -23,8 +23,10 @@ fail() {
 exec {server_out}< <(exec "$echo_bin" 0)
 pid=$!
 
-IFS= read -r -t "$limit_s" -u "$server_out" line ||
-  fail "no 'listening' line from $echo_bin within ${limit_s}s"
+rc=0
+IFS= read -r -t "$limit_s" -u "$server_out" line || rc=$?
+if ((rc == 1)); then fail "$echo_bin ended without a 'listening' line"; fi
+if ((rc != 0)); then fail "no 'listening' line from $echo_bin within ${limit_s}s"; fi
 port=${line##*127.0.0.1:}
 [[ $line == "echo: listening on 127.0.0.1:"* && $port =~ ^[0-9]+$ ]] ||
   fail "unexpected first line from the server: '$line'"
