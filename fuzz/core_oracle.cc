@@ -585,7 +585,7 @@ void CoreOracle::OnNewRequest(const Request& r) {
 }
 
 // OnCloseRequest: the CLOSE goes to the kernel only once nothing of the fd is
-// outstanding (DESIGN.md guarantee 2).
+// outstanding (docs/design.md, guarantee 2).
 void CoreOracle::OnCloseRequest(OpRecord& close) {
   const int fd = close.fd;
   auto closing = closing_.find(fd);

@@ -6,13 +6,16 @@
 # (or sudo). Prints one status line. Usage: tools/setup.sh
 set -euo pipefail
 
-# Exactly what the build, tests, sanitizers, fuzzers and format check need.
+# Exactly what the build, tests, sanitizers, fuzzers, format check and consumer
+# builds need.
 #   bazel-bootstrap   Bazel 4.2.3 (pulls in build-essential: gcc/g++ 12 with
 #                     libasan/libubsan/libtsan, and a JDK)
 #   lib*-dev          the system libraries wrapped in third_party/BUILD.bazel
 #   clang, libclang-rt-14-dev   libFuzzer (--config=fuzz)
 #   clang-format      make format / format-check
 #   make, git         the Makefile; file lists for the format check
+#   python3           //tools:build_lists_test (Bazel vs CMake source lists)
+#   cmake, pkg-config the CMake build and the consumer builds (tools/consumers.sh)
 PACKAGES=(
   bazel-bootstrap
   libabsl-dev
@@ -26,6 +29,9 @@ PACKAGES=(
   clang-format
   make
   git
+  python3
+  cmake
+  pkg-config
 )
 
 # One dpkg-query for all; it exits non-zero when some package is unknown to dpkg.
