@@ -276,6 +276,28 @@ TEST(SimDriverTest, TcpAcceptWaitsForAConnectionAndDataCrossesWithLatency) {
   EXPECT_EQ(std::string(buf, 4), "ping");
 }
 
+// A multishot op is armed by a poll in the kernel, which a cancel always finds
+// (io_poll_cancel): it never answers -EALREADY, so a Cancel alone ends the stream,
+// under every seed, whether connections are still queued or not.
+TEST(SimDriverTest, CancelEndsAMultishotAcceptUnderEverySeed) {
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    SimOptions options;
+    options.seed = seed;
+    SimDriver sim(options);
+    Engine engine;
+    const int listener = sim.Listen(80);
+    ASSERT_GE(listener, 0);
+    const OpId a = engine.Submit(SubmitArgs{Accept{.fd = listener, .multishot = true}, 1});
+    ASSERT_TRUE(sim.Poll(engine, false).ok());
+    for (int i = 0; i < int(seed % 4); ++i) ASSERT_GE(sim.ConnectTo(80), 0);
+    sim.AdvanceClock(options.latency_ns);  // the SYNs arrive: connections queue
+    engine.Cancel(a);
+    const std::optional<Event> end = EventFor(sim, engine, 1);
+    ASSERT_TRUE(end.has_value()) << "seed " << seed << ": the accept never ended";
+    EXPECT_EQ(end->res, -ECANCELED) << "seed " << seed;
+  }
+}
+
 TEST(SimDriverTest, ConnectToAClosedPortIsRefused) {
   SimDriver sim;
   Engine engine;
