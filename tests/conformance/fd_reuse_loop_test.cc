@@ -18,53 +18,18 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
-#include <utility>
 
 #include "gtest/gtest.h"
+#include "ringloop/drivers/testing/unblock_guard.h"
 #include "ringloop/runtime/loop.h"
 
 namespace ringloop {
 namespace {
 
-// Guard: unless disarmed within 10 s, runs `rescue` on its own thread.
-class Guard {
- public:
-  explicit Guard(std::function<void()> rescue)
-      : rescue_(std::move(rescue)), thread_([this] { Run(); }) {}
-  ~Guard() { Disarm(); }
-  // Disarm: whether the rescue had to run.
-  bool Disarm() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-    return fired_;
-  }
-
- private:
-  void Run() {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_for(lock, std::chrono::seconds(10), [this] { return done_; })) return;
-    fired_ = true;
-    lock.unlock();
-    rescue_();
-  }
-  std::function<void()> rescue_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  bool fired_ = false;
-  std::thread thread_;  // last: starts once the members above exist
-};
+using testing::UnblockGuard;
 
 class FdReuseLoopTest : public ::testing::TestWithParam<DriverChoice> {
  protected:
@@ -106,7 +71,7 @@ TEST_P(FdReuseLoopTest, ReadWithATimeoutOnAPipeThatReusedAClosedPipesNumberTimes
   ASSERT_EQ(new_pipe[0], old_pipe[0]) << "the new pipe did not reuse the numbers";
   ASSERT_EQ(new_pipe[1], old_pipe[1]);
   const int writer = new_pipe[1];
-  Guard guard([writer] { (void)!::write(writer, "!", 1); });
+  UnblockGuard guard([writer] { (void)!::write(writer, "!", 1); });
   const uint64_t start = loop_->NowNs();
   std::optional<Event> done;
   uint64_t ended = 0;
@@ -138,7 +103,7 @@ TEST_P(FdReuseLoopTest, WriteToAPipeThatReusedAClosedSocketsNumberSucceeds) {
   ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
   ASSERT_EQ(p[1], sv[1]) << "the pipe did not reuse the socket's number";
   const int reader = p[0];
-  Guard guard([reader] {
+  UnblockGuard guard([reader] {
     char sink[64];
     (void)!::read(reader, sink, sizeof(sink));
   });

@@ -15,62 +15,15 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
-#include <condition_variable>
-#include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <utility>
 
+#include "ringloop/drivers/testing/unblock_guard.h"
 #include "tests/conformance/fixture.h"
 
 namespace ringloop::conformance {
 namespace {
 
-// kBlockBound: how long a guarded scenario may take before the guard concludes
-// that the loop thread is stuck in a syscall. Every scenario needs well under a
-// second; sanitizers and a loaded machine stretch that, never to this.
-constexpr std::chrono::seconds kBlockBound(10);
-
-// UnblockGuard: see the file comment. `rescue` runs on the guard's thread, at
-// most once, only on a real kernel (a simulated kernel cannot block a thread).
-class UnblockGuard {
- public:
-  UnblockGuard(bool real_kernel, std::function<void()> rescue) : rescue_(std::move(rescue)) {
-    if (real_kernel) thread_ = std::thread([this] { Run(); });
-  }
-  ~UnblockGuard() { Disarm(); }
-  UnblockGuard(const UnblockGuard&) = delete;
-  UnblockGuard& operator=(const UnblockGuard&) = delete;
-
-  // Disarm: the scenario is over; whether the guard had to rescue the loop.
-  bool Disarm() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-    return fired_;
-  }
-
- private:
-  void Run() {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_for(lock, kBlockBound, [this] { return done_; })) return;
-    fired_ = true;
-    lock.unlock();
-    rescue_();
-  }
-
-  std::function<void()> rescue_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  bool fired_ = false;  // written by the guard's thread before join, read after
-  std::thread thread_;
-};
+using testing::UnblockGuard;
 
 // TakeNumbers: gives the fds of `fresh` (just made) the numbers of `old` (just
 // closed outside the loop). Linux hands out the lowest free numbers, so they
@@ -150,7 +103,7 @@ void PipeReusedByPipe(Env& env, Harness& h, bool park_first) {
   ASSERT_GE(fresh.first, 0);
   ASSERT_TRUE(TakeNumbers(env, &fresh, old));
   const int writer = fresh.second;
-  UnblockGuard guard(env.real_kernel(), [writer] { (void)!::write(writer, "!", 1); });
+  UnblockGuard guard([writer] { (void)!::write(writer, "!", 1); }, env.real_kernel());
   char buf2[8] = {};
   const uint64_t deadline = h.Now() + 200 * kMs;
   const OpId r = h.Submit(Read{fresh.first, buf2, sizeof(buf2)}, 0, deadline);
@@ -191,10 +144,12 @@ TEST_P(ConformanceTest, SocketReusedByPipeWritesSucceed) {
   ASSERT_GE(fresh.first, 0);
   ASSERT_TRUE(TakeNumbers(env(), &fresh, old));
   const int reader = fresh.first;
-  UnblockGuard guard(env().real_kernel(), [reader] {
-    char sink[64];
-    (void)!::read(reader, sink, sizeof(sink));
-  });
+  UnblockGuard guard(
+      [reader] {
+        char sink[64];
+        (void)!::read(reader, sink, sizeof(sink));
+      },
+      env().real_kernel());
   const OpId w1 = h.Submit(Write{fresh.second, "pipe", 4});
   ASSERT_TRUE(h.AwaitFinal({w1}));
   EXPECT_EQ(h.Res(w1), 4);
@@ -225,7 +180,7 @@ TEST_P(ConformanceTest, PipeReusedBySocketPairBehavesAsASocket) {
   ASSERT_GE(fresh.first, 0);
   ASSERT_TRUE(TakeNumbers(env(), &fresh, old));
   const int a = fresh.first;
-  UnblockGuard guard(env().real_kernel(), [a] { (void)!::write(a, "!", 1); });
+  UnblockGuard guard([a] { (void)!::write(a, "!", 1); }, env().real_kernel());
   // The number the loop wrote to as a pipe is now a socket: a write reaches its peer.
   const OpId w1 = h.Submit(Write{fresh.second, "ping", 4});
   ASSERT_TRUE(h.AwaitFinal({w1}));
@@ -258,7 +213,7 @@ TEST_P(ConformanceTest, FileReusedBySocketReadsAtAnOffsetAsASocket) {
   FdPair want{file, fresh.second == file ? fresh.first : fresh.second};
   ASSERT_TRUE(TakeNumbers(env(), &fresh, want));
   const int a = fresh.first;
-  UnblockGuard guard(env().real_kernel(), [a] { (void)!::write(a, "!", 1); });
+  UnblockGuard guard([a] { (void)!::write(a, "!", 1); }, env().real_kernel());
   ExpectReadsAsNewFile(h, fresh.first, fresh.second, /*offset=*/3);
   const OpId w1 = h.Submit(Write{fresh.first, "back", 4, /*offset=*/5});
   ASSERT_TRUE(h.AwaitFinal({w1}));
@@ -293,11 +248,13 @@ TEST_P(ConformanceTest, ListenerReusedByListenerAcceptNeverBlocksTheLoop) {
     numbers.first = old;
   }
   const int listener = numbers.first;
-  UnblockGuard guard(env().real_kernel(), [addr] {
-    const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    (void)::connect(s, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
-    ::close(s);
-  });
+  UnblockGuard guard(
+      [addr] {
+        const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        (void)::connect(s, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+        ::close(s);
+      },
+      env().real_kernel());
   const uint64_t deadline = h.Now() + 200 * kMs;
   const OpId a1 = h.Submit(Accept{.fd = listener}, 0, deadline);
   ASSERT_TRUE(h.AwaitFinal({a1}));

@@ -20,20 +20,17 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <chrono>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <initializer_list>
-#include <mutex>
 #include <string>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "ringloop/core/engine.h"
+#include "ringloop/drivers/testing/unblock_guard.h"
 
 namespace ringloop {
 namespace {
@@ -1138,40 +1135,6 @@ TEST_F(EpollDriverTest, HighFdNumbersWork) {
 // another file, and check that ops on it behave as the new file says: nothing the
 // driver learnt about the old one may block the loop or strand an op.
 
-// Rescuer: if not disarmed within a bound, runs `rescue` on its own thread (to
-// end a syscall the loop's thread is stuck in) and remembers it had to.
-class Rescuer {
- public:
-  explicit Rescuer(std::function<void()> rescue)
-      : rescue_(std::move(rescue)), thread_([this] { Run(); }) {}
-  ~Rescuer() { Disarm(); }
-  // Disarm: whether the rescue had to run.
-  bool Disarm() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-    return fired_;
-  }
-
- private:
-  void Run() {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_for(lock, std::chrono::seconds(10), [this] { return done_; })) return;
-    fired_ = true;
-    lock.unlock();
-    rescue_();
-  }
-  std::function<void()> rescue_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  bool fired_ = false;
-  std::thread thread_;  // last: starts once the members above exist
-};
-
 class EpollFdReuseTest : public EpollDriverTest {
  protected:
   // PipeAt: a new pipe whose read end has the number `fd` (just closed): Linux
@@ -1184,15 +1147,21 @@ class EpollFdReuseTest : public EpollDriverTest {
     p[0] = fd;
   }
 
-  // ReadParkedThenWoken: a one-byte read of `p[0]` that parks (registering the
-  // fd with epoll) and is then woken by a write: the driver knows the fd well.
-  void ReadParkedThenWoken(const int p[2], uint64_t tag) {
+  // ClosedKnownPipe: a pipe whose read end the driver knows well (a one-byte
+  // read of it parked, registering it with epoll, and was woken), then both ends
+  // closed with close(2) behind the driver's back. The read end's number, free.
+  int ClosedKnownPipe(uint64_t tag) {
+    int p[2];
+    EXPECT_EQ(::pipe2(p, O_CLOEXEC), 0);
     char c = 0;
     Submit(Read{p[0], &c, 1}, tag);
     Step(/*wait=*/false);
-    ASSERT_EQ(FindFinal(tag), nullptr);
-    ASSERT_EQ(::write(p[1], "k", 1), 1);
-    ASSERT_EQ(Final(tag).res, 1);
+    EXPECT_EQ(FindFinal(tag), nullptr);
+    EXPECT_EQ(::write(p[1], "k", 1), 1);
+    EXPECT_EQ(Final(tag).res, 1);
+    ::close(p[0]);
+    ::close(p[1]);
+    return p[0];
   }
 };
 
@@ -1200,12 +1169,7 @@ class EpollFdReuseTest : public EpollDriverTest {
 // dropped with it: the check before the loop sleeps adds it again, so data on the
 // new pipe wakes the read.
 TEST_F(EpollFdReuseTest, ReadParkedOnADroppedRegistrationIsWokenByTheNewPipe) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  ReadParkedThenWoken(p, 1);
-  const int fd = p[0];
-  ::close(p[0]);
-  ::close(p[1]);
+  const int fd = ClosedKnownPipe(1);
   int q[2];
   PipeAt(fd, q);
   char c = 0;
@@ -1222,12 +1186,7 @@ TEST_F(EpollFdReuseTest, ReadParkedOnADroppedRegistrationIsWokenByTheNewPipe) {
 // A loop that never sleeps (Poll without waiting, or always busy) checks such
 // registrations every few Polls instead.
 TEST_F(EpollFdReuseTest, ALoopThatNeverSleepsStillFindsTheDroppedRegistration) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  ReadParkedThenWoken(p, 1);
-  const int fd = p[0];
-  ::close(p[0]);
-  ::close(p[1]);
+  const int fd = ClosedKnownPipe(1);
   int q[2];
   PipeAt(fd, q);
   char c = 0;
@@ -1245,12 +1204,7 @@ TEST_F(EpollFdReuseTest, ALoopThatNeverSleepsStillFindsTheDroppedRegistration) {
 // The number of a pipe's read end reused by a regular file: a read at an offset
 // reads the file there (epoll refuses the file: the op moves to the file path).
 TEST_F(EpollFdReuseTest, PipeReusedByARegularFileReadsTheFileAtItsOffset) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  ReadParkedThenWoken(p, 1);
-  const int fd = p[0];
-  ::close(p[0]);
-  ::close(p[1]);
+  const int fd = ClosedKnownPipe(1);
   const std::string path = TempPath("reused_by_file");
   const int file = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   ASSERT_GE(file, 0);
@@ -1344,7 +1298,7 @@ TEST_F(EpollFdReuseTest, ConnectOnAReusedBlockingSocketNeverBlocksTheLoop) {
   ASSERT_EQ(::fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
   // If connect(2) blocks the loop, the guard ends it after a bound (the test
   // then fails instead of hanging for minutes).
-  Rescuer guard([fd] { ::shutdown(fd, SHUT_RDWR); });
+  testing::UnblockGuard guard([fd] { ::shutdown(fd, SHUT_RDWR); });
   Submit(Connect{fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)}, 2,
          driver_->NowNs() + 100 * kMs);
   const int res = Final(2).res;
