@@ -9,7 +9,6 @@
 // sends real signals from another thread (bounded rounds, as the uring driver's
 // wake test does), to see the real kernel's EINTR handled too.
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -17,11 +16,11 @@
 #include <atomic>
 #include <cerrno>
 #include <optional>
-#include <thread>
 
 #include "gtest/gtest.h"
 #include "ringloop/core/engine.h"
 #include "ringloop/drivers/epoll/epoll_driver.h"
+#include "ringloop/drivers/testing/signal_storm.h"
 
 extern "C" int __real_epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout);
 extern "C" int __real_epoll_pwait2(int epfd, epoll_event* events, int maxevents,
@@ -131,40 +130,18 @@ TEST_F(EpollEintrTest, InterruptedWaitForADeadlineGoesOnForTheRestOfTheTime) {
   EXPECT_GE(driver_->NowNs(), deadline);
 }
 
-void IgnoreSignal(int) {}
-
 // Real signals, without SA_RESTART, sent at a Poll blocked in epoll_wait until
 // one of them interrupts it (bounded rounds; a failsafe timer ends any wait).
 TEST_F(EpollEintrTest, RealSignalsDuringTheWaitAreSurvived) {
-  struct sigaction sa {};
-  sa.sa_handler = IgnoreSignal;  // no SA_RESTART: the wait sees EINTR
-  ASSERT_EQ(sigaction(SIGUSR1, &sa, nullptr), 0);
   const OpId failsafe = engine_.Submit({Timeout{driver_->NowNs() + 20'000 * kMs}, 99});
-  const pthread_t poller = pthread_self();
-  std::atomic<uint32_t> round{0};
-  std::atomic<bool> stop{false};
-  std::thread signaller([&] {
-    for (uint32_t r = 1; !stop.load(); ++r) {
-      for (uint32_t x = round.load(); x < r && !stop.load(); x = round.load()) round.wait(x);
-      for (int i = 0; i < 50; ++i) {
-        pthread_kill(poller, SIGUSR1);
-        std::this_thread::yield();
-      }
-      driver_->Wake();  // ends the round's wait if no signal landed in it
-    }
-  });
   bool fired = false;
-  for (uint32_t r = 1; r <= 100 && driver_->stats().eintr == 0 && !fired; ++r) {
-    round.store(r);
-    round.notify_one();
-    ASSERT_TRUE(driver_->Poll(engine_, /*wait=*/true).ok());
+  bool failed = false;
+  testing::SignalStorm(*driver_, 100, [&] {
+    failed = !driver_->Poll(engine_, /*wait=*/true).ok();
     while (std::optional<Event> e = engine_.PollEvent()) fired = fired || e->id == failsafe;
-  }
-  stop.store(true);
-  round.store(~0u);
-  round.notify_one();
-  signaller.join();
-  signal(SIGUSR1, SIG_IGN);  // a straggling signal must not kill the test binary
+    return driver_->stats().eintr == 0 && !fired && !failed;
+  });
+  EXPECT_FALSE(failed) << "Poll failed";
   EXPECT_FALSE(fired);
   if (driver_->stats().eintr == 0) {
     GTEST_SKIP() << "no signal landed inside epoll_wait in 100 rounds (the injected tests pin "
