@@ -7,7 +7,9 @@
 // run is a Chooser draw, so a run is a pure function of the seed (or tape):
 //   - which in-flight request moves next, and when CQEs are reaped;
 //   - how a cancel races its target: target -ECANCELED or -EINTR or its real
-//     result; the cancel 0, -ENOENT or -EALREADY; the two CQEs in either order;
+//     result; the cancel 0, -ENOENT or -EALREADY (never for a PollAdd or a
+//     multishot op: the kernel runs those from a poll, which a cancel always
+//     finds); the two CQEs in either order;
 //   - a linked timeout against its op: -ETIME and the op -ECANCELED/-EINTR, or
 //     the op wins and the timeout gets -ECANCELED;
 //   - faults, each with a per-seed probability (faults.h).
