@@ -374,7 +374,7 @@ class SimEnv final : public Env {
 std::string ParamName(const EnvParam& param) {
   switch (param.kind) {
     case DriverKind::kUring:
-      return "uring";
+      return param.sqpoll ? "uring_sqpoll" : "uring";
     case DriverKind::kEpoll:
       return "epoll";
     case DriverKind::kSim:
@@ -389,9 +389,14 @@ absl::StatusOr<std::unique_ptr<Env>> Env::Create(const EnvParam& param) {
   InstallSigpipeCounter();
   switch (param.kind) {
     case DriverKind::kUring: {
-      absl::StatusOr<std::unique_ptr<UringDriver>> d = UringDriver::Create({});
+      UringDriver::Options options;
+      options.sqpoll = param.sqpoll;
+      absl::StatusOr<std::unique_ptr<UringDriver>> d = UringDriver::Create(options);
       if (!d.ok()) {
-        if (absl::IsUnavailable(d.status()) || absl::IsPermissionDenied(d.status())) {
+        // An option this kernel or privilege level refuses (SQPOLL) is
+        // kFailedPrecondition: as unusable here as io_uring itself.
+        if (absl::IsUnavailable(d.status()) || absl::IsPermissionDenied(d.status()) ||
+            (param.sqpoll && absl::IsFailedPrecondition(d.status()))) {
           return absl::UnavailableError(
               absl::StrCat("io_uring unusable here: ", d.status().message()));
         }

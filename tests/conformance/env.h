@@ -43,14 +43,17 @@ enum class DriverKind : uint8_t { kUring, kEpoll, kSim };
 // EnvParam: one instantiation of the battery. `seed` drives the simulator's
 // choices (ignored by real drivers); `invisible_faults` turns on the simulator's
 // faults that the contract says users never see (EINTR, CQ overflow, -EBUSY on
-// submit, duplicate CQEs).
+// submit, duplicate CQEs); `sqpoll` runs the uring driver with a kernel thread
+// polling its SQ (the kernel then reads SQEs at a time of its choosing).
 struct EnvParam {
   DriverKind kind = DriverKind::kSim;
   uint64_t seed = 1;
   bool invisible_faults = false;
+  bool sqpoll = false;
 };
 
-// ParamName: "uring", "epoll", "sim_seed3", "sim_faults_seed4" (gtest names).
+// ParamName: "uring", "uring_sqpoll", "epoll", "sim_seed3", "sim_faults_seed4"
+// (gtest names).
 std::string ParamName(const EnvParam& param);
 
 // PrintTo: gtest prints a parameter by its name.

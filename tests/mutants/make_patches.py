@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """tests/mutants/make_patches.py: (re)writes tests/mutants/*.patch.
 
-Each mutant plants one realistic bug in ringloop/core/engine.cc by replacing one exact
-snippet; the patch is `diff -u` of the result against the pristine file, the
-committed one (HEAD, which tools/mutants.sh tests), or the working tree's with
---worktree. Run it from the repository root after ringloop/core/engine.cc changed; a
-snippet that no longer exists is reported (fix the mutant, never silently drop
-it).
+Each mutant plants one realistic bug in one file, ringloop/core/engine.cc unless it
+names another, by replacing exact snippets; the patch is `diff -u` of the result
+against the pristine file, the committed one (HEAD, which tools/mutants.sh tests),
+or the working tree's with --worktree. A mutant that names its file also names the
+test targets that must kill it: they go in the patch's "Targets:" line, which
+tools/mutants.sh runs instead of its default targets. Run it from the repository
+root after a mutated file changed; a snippet that no longer exists is reported
+(fix the mutant, never silently drop it).
 
     python3 tests/mutants/make_patches.py [--worktree]
 """
+import collections
 import os
 import subprocess
 import sys
@@ -17,7 +20,12 @@ import tempfile
 
 ENGINE = "ringloop/core/engine.cc"
 
-# name -> (what the bug is, [(old, new), ...])
+# Where: the file a mutant edits, and the test targets that must kill it (None:
+# tools/mutants.sh's default targets).
+Where = collections.namedtuple("Where", ["file", "targets"])
+
+# name -> (what the bug is, [(old, new), ...]) for ringloop/core/engine.cc, or
+#         (what the bug is, [(old, new), ...], Where(file, targets)).
 MUTANTS = {
     "close_before_ops_finish": (
         "CLOSE is issued while ops on the fd are still in flight",
@@ -98,37 +106,102 @@ MUTANTS = {
         [("(s.bits & ~(kOnFdList | kAttempt)) != (kStraight | kOpPending)",
           "(s.bits & ~(kOnFdList | kAttempt | kCancelPending | kCancelRequested)) != "
           "(kStraight | kOpPending)")]),
+    # Mutants of the drivers (each names its file and the targets that must kill it).
+    # An fd closed with close(2) behind the loop's back, its number reused:
+    "epoll_stale_socket_kept": (
+        "a socket call's ENOTSOCK for a read or write is passed on: the reused number stays a socket",
+        [("    if (res == -ENOTSOCK && info->is_socket && !learnt) {", "    if (false) {")],
+        Where("ringloop/drivers/epoll/internal/io_syscalls.cc",
+              ["//tests/conformance:conformance_test"])),
+    "epoll_parks_unchecked": (
+        "an op parked on an earlier op's epoll registration is never checked: a dropped one strands it",
+        [("  if (__builtin_expect(s.suspect, 1)) return;\n", "  if (true) return;\n")],
+        Where("ringloop/drivers/epoll/epoll_driver.cc",
+              ["//ringloop/drivers/epoll:epoll_driver_test", "//tests/conformance:conformance_test"])),
+    "uring_stale_class_answers": (
+        "a send's ENOTSOCK (or an offset's ESPIPE) from a stale fd class reaches the engine",
+        [("  if (LearnClass(s.fd) == s.used) {", "  if (true) {")],
+        Where("ringloop/drivers/uring/uring_driver.cc",
+              ["//ringloop/drivers/uring:uring_fd_reuse_test", "//tests/conformance:conformance_test"])),
+    "sim_op_follows_reused_number": (
+        "a simulated read or write looks its fd up again when it runs, not keeping its file",
+        [("int32_t SimDriver::ExecuteIo(KReq& r) {\n",
+          "int32_t SimDriver::ExecuteIo(KReq& r) {\n"
+          "  if (const uint32_t now = kernel_.FileOf(FdOf(r.op)); now != kNoFile && now != r.file) {\n"
+          "    kernel_.Ref(now);\n    kernel_.Unref(r.file);\n    r.file = now;\n  }\n")],
+        Where("ringloop/drivers/sim/sim_exec.cc", ["//ringloop/drivers/sim:sim_driver_test"])),
+    # Deadlines of ops handed over in one batch:
+    "uring_shared_link_timespec": (
+        "every linked timeout points at one timespec, which the last one of a batch overwrites",
+        [("      link_timeouts_[index] = ToTimespec(r.deadline_ns);\n"
+          "      io_uring_prep_link_timeout(sqe, &link_timeouts_[index], IORING_TIMEOUT_ABS);",
+          "      link_timeouts_[0] = ToTimespec(r.deadline_ns);\n"
+          "      io_uring_prep_link_timeout(sqe, &link_timeouts_[0], IORING_TIMEOUT_ABS);")],
+        Where("ringloop/drivers/uring/uring_driver.cc", ["//tests/conformance:conformance_test"])),
+    # Readiness interest on an fd already registered:
+    "epoll_park_keeps_old_interest": (
+        "an op parking on an fd already in the epoll set does not add the events it waits for",
+        [("  if (!s.in_epoll || (s.interest & need) != need || to_level) {",
+          "  if (!s.in_epoll) {")],
+        Where("ringloop/drivers/epoll/epoll_driver.cc", ["//tests/conformance:conformance_test"])),
+    # Paths only a fuzz corpus file or a hang covered:
+    "epoll_eintr_ends_poll": (
+        "an epoll_wait interrupted by a signal ends Poll at once, empty-handed",
+        [("    if (n != -EINTR) break;\n    ++stats_.eintr;",
+          "    if (n == -EINTR) return absl::OkStatus();\n    break;")],
+        Where("ringloop/drivers/epoll/epoll_driver.cc", ["//ringloop/drivers/epoll:epoll_eintr_test"])),
+    "uring_room_per_sqe": (
+        "room in the SQ is made per SQE: an op and its linked timeout may go in two submissions",
+        [("  if (!EnsureRoom(static_cast<unsigned>(chain.size()))) return false;\n"
+          "  for (const Request& r : chain) PrepRequest(r, r.link);",
+          "  for (const Request& r : chain) {\n    if (!EnsureRoom(1)) return false;\n"
+          "    PrepRequest(r, r.link);\n  }")],
+        Where("ringloop/drivers/uring/uring_driver.cc", ["//ringloop/drivers/uring:uring_sq_room_test"])),
+    "sim_multishot_cancel_ealready": (
+        "a simulated cancel may answer -EALREADY for a multishot op, leaving it stuck for ever",
+        [("  if (KindOf(t->op) != OpKind::kPollAdd && !multishot) legal.push_back(kAlready);",
+          "  if (KindOf(t->op) != OpKind::kPollAdd) legal.push_back(kAlready);")],
+        Where("ringloop/drivers/sim/sim_driver.cc", ["//ringloop/drivers/sim:sim_driver_test"])),
 }
 
 
+def pristine_text(path, worktree):
+    if worktree:
+        return open(path).read()
+    return subprocess.run(["git", "show", f"HEAD:{path}"], capture_output=True, text=True,
+                          check=True).stdout
+
+
 def main():
-    if "--worktree" in sys.argv[1:]:
-        pristine = open(ENGINE).read()
-    else:
-        pristine = subprocess.run(["git", "show", f"HEAD:{ENGINE}"], capture_output=True,
-                                  text=True, check=True).stdout
+    worktree = "--worktree" in sys.argv[1:]
     out_dir = os.path.dirname(os.path.abspath(__file__))
     failed = False
-    for name, (why, edits) in MUTANTS.items():
+    for name, entry in MUTANTS.items():
+        why, edits = entry[0], entry[1]
+        where = entry[2] if len(entry) > 2 else Where(ENGINE, None)
+        path = where.file
+        pristine = pristine_text(path, worktree)
         text = pristine
         for old, new in edits:
             if text.count(old) != 1:
-                print(f"{name}: snippet found {text.count(old)} times in {ENGINE}: update it",
+                print(f"{name}: snippet found {text.count(old)} times in {path}: update it",
                       file=sys.stderr)
                 failed = True
                 break
             text = text.replace(old, new)
         else:
             with tempfile.TemporaryDirectory() as tmp:
-                os.makedirs(os.path.join(tmp, "a/ringloop/core"))
-                os.makedirs(os.path.join(tmp, "b/ringloop/core"))
-                open(os.path.join(tmp, "a", ENGINE), "w").write(pristine)
-                open(os.path.join(tmp, "b", ENGINE), "w").write(text)
-                diff = subprocess.run(["diff", "-u", "--label", f"a/{ENGINE}", "--label", f"b/{ENGINE}",
-                                   f"a/{ENGINE}", f"b/{ENGINE}"], cwd=tmp,
+                os.makedirs(os.path.join(tmp, "a", os.path.dirname(path)))
+                os.makedirs(os.path.join(tmp, "b", os.path.dirname(path)))
+                open(os.path.join(tmp, "a", path), "w").write(pristine)
+                open(os.path.join(tmp, "b", path), "w").write(text)
+                diff = subprocess.run(["diff", "-u", "--label", f"a/{path}", "--label", f"b/{path}",
+                                       f"a/{path}", f"b/{path}"], cwd=tmp,
                                       capture_output=True, text=True).stdout
             with open(os.path.join(out_dir, f"{name}.patch"), "w") as f:
                 f.write(f"Mutant {name}: {why}.\n")
+                if where.targets:
+                    f.write("Targets: " + " ".join(where.targets) + "\n")
                 f.write(diff)
             print(f"wrote tests/mutants/{name}.patch")
     return 1 if failed else 0

@@ -25,6 +25,7 @@
 namespace ringloop {
 
 using epoll_internal::FdInfo;
+using epoll_internal::kNowFile;
 using epoll_internal::kWouldBlock;
 using epoll_internal::PoolWork;
 
@@ -201,6 +202,9 @@ void EpollDriver::ForgetFd(int fd) {
 
 absl::Status EpollDriver::Poll(Engine& engine, bool wait) {
   SubmitPending(engine);
+  if (__builtin_expect(!suspects_.empty(), 0) && ++polls_since_check_ >= kPollsPerCheck) {
+    CheckSuspects(/*all=*/false);
+  }
   if (maybe_rare_work_) RetriesAndTimers();
   const bool block = wait && ready_.empty() && !engine.HasEvents();
   absl::Status status = WaitAndDispatch(engine, block);
@@ -264,40 +268,67 @@ RL_HOT void EpollDriver::SubmitPending(Engine& engine) {
 RL_HOT absl::Status EpollDriver::WaitAndDispatch(const Engine& engine, bool block) {
   ++stats_.epoll_waits;
   const int max_events = options_.max_events;  // events_.size(), without a division
+  if (__builtin_expect(block && !suspects_.empty(), 0)) {
+    // Ops wait on registrations made for earlier ops: look first without
+    // sleeping, and check those registrations only before really sleeping
+    // (see CheckSuspects). A loop that never sleeps never pays for them here.
+    const int n = Wait(max_events, 0);
+    if (n < 0) return SyscallError("epoll_wait", epoll_fd_, -n);
+    if (n > 0) DispatchEvents(n);
+    if (ready_.empty() && retry_fds_.empty()) CheckSuspects(/*all=*/true);
+    if (!ready_.empty() || !retry_fds_.empty()) return absl::OkStatus();
+  }
   int n;
-  if (!block) {
-    n = ::epoll_wait(epoll_fd_, events_.data(), max_events, 0);
-  } else {
-    uint64_t deadline = engine.NextDeadline().value_or(kNoDeadline);
-    if (!timers_.empty()) deadline = std::min(deadline, timers_.top().deadline_ns);
-    if (deadline == kNoDeadline) {
-      n = ::epoll_wait(epoll_fd_, events_.data(), max_events, -1);  // until ready or Wake()
+  for (;;) {
+    if (!block) {
+      n = Wait(max_events, 0);
     } else {
-      const uint64_t now = NowNs();
-      const uint64_t wait_ns = deadline > now ? deadline - now : 0;
-      // A finite, non-zero wait uses epoll_pwait2 (Linux 5.11), which takes
-      // nanoseconds: no early wake-up from rounding.
-      n = -1;
-      if (wait_ns != 0 && use_pwait2_) {
-        const timespec ts{time_t(wait_ns / 1000000000u), long(wait_ns % 1000000000u)};
-        n = ::epoll_pwait2(epoll_fd_, events_.data(), max_events, &ts, nullptr);
-        if (n < 0 && (errno == ENOSYS || errno == EPERM)) use_pwait2_ = false;
-      }
-      if (wait_ns == 0 || !use_pwait2_) {
-        // Round up so that a deadline is never reported early.
-        const int ms = int(std::min<uint64_t>((wait_ns + 999999) / 1000000, INT_MAX));
-        n = ::epoll_wait(epoll_fd_, events_.data(), max_events, ms);
-      }
+      uint64_t deadline = engine.NextDeadline().value_or(kNoDeadline);
+      if (!timers_.empty()) deadline = std::min(deadline, timers_.top().deadline_ns);
+      n = Wait(max_events, deadline);
+    }
+    // A signal without SA_RESTART: wait again (for the rest of the time).
+    if (n != -EINTR) break;
+    ++stats_.eintr;
+  }
+  if (n < 0) return SyscallError("epoll_wait", epoll_fd_, -n);
+  DispatchEvents(n);
+  return absl::OkStatus();
+}
+
+// Wait: one epoll_wait into events_ until `deadline_ns` (0: do not sleep;
+// kNoDeadline: until ready or Wake()); the number of events or -errno.
+RL_HOT int EpollDriver::Wait(int max_events, uint64_t deadline_ns) {
+  int n;
+  if (deadline_ns == 0) {
+    n = ::epoll_wait(epoll_fd_, events_.data(), max_events, 0);
+  } else if (deadline_ns == kNoDeadline) {
+    n = ::epoll_wait(epoll_fd_, events_.data(), max_events, -1);
+  } else {
+    const uint64_t now = NowNs();
+    const uint64_t wait_ns = deadline_ns > now ? deadline_ns - now : 0;
+    // A finite, non-zero wait uses epoll_pwait2 (Linux 5.11), which takes
+    // nanoseconds: no early wake-up from rounding.
+    n = -1;
+    if (wait_ns != 0 && use_pwait2_) {
+      const timespec ts{time_t(wait_ns / 1000000000u), long(wait_ns % 1000000000u)};
+      n = ::epoll_pwait2(epoll_fd_, events_.data(), max_events, &ts, nullptr);
+      if (n < 0 && (errno == ENOSYS || errno == EPERM)) use_pwait2_ = false;
+    }
+    if (wait_ns == 0 || !use_pwait2_) {
+      // Round up so that a deadline is never reported early.
+      const int ms = int(std::min<uint64_t>((wait_ns + 999999) / 1000000, INT_MAX));
+      n = ::epoll_wait(epoll_fd_, events_.data(), max_events, ms);
     }
   }
-  if (n < 0) {
-    if (errno == EINTR) return absl::OkStatus();
-    return SyscallError("epoll_wait", epoll_fd_, errno);
-  }
+  return n < 0 ? -errno : n;
+}
+
+// DispatchEvents: Dispatch for the first `n` events of events_.
+RL_HOT void EpollDriver::DispatchEvents(int n) {
   // By pointer: Dispatch may call out (Register, pool work), so events_.data()
   // would otherwise be loaded again for each event.
   for (const epoll_event *e = events_.data(), *const end = e + n; e != end; ++e) Dispatch(*e);
-  return absl::OkStatus();
 }
 
 RL_HOT void EpollDriver::Dispatch(const epoll_event& event) {
@@ -360,10 +391,11 @@ RL_HOT bool EpollDriver::StartLone(const Request& request) {
       return false;
   }
   const int res = TryTransfer(*s, op);
-  if (res != kWouldBlock) {
+  if (__builtin_expect(res > kNowFile, 1)) {
     Emit(request.user_data, res);
     return true;
   }
+  if (res == kNowFile) return false;  // the number names a file now: StartGroup
   const uint32_t index = SlotIndex(request.user_data);
   if (__builtin_expect(s->lone[LoneIndex(list)].op == nullptr && s->head[int(list)] == nullptr &&
                            index < active_size_ && active_by_index_[index] == nullptr,
@@ -380,6 +412,11 @@ RL_HOT bool EpollDriver::StartLone(const Request& request) {
 void EpollDriver::ParkLoneInJob(const Request& request, FdState& s, WaitList list) {
   Job* job = NewJob(request, nullptr);
   if (const int err = ParkOn(s, job, list, NeedOf(list == WaitList::kIn)); err < 0) {
+    // epoll refuses regular files (EPERM): the number may name one now.
+    if (err == -EPERM && NowFile(request.fd, s)) {
+      RL_CHECK(BeginOnFd(job) == nullptr);  // a lone op has no chain
+      return;
+    }
     RL_CHECK(Complete(job, err) == nullptr);  // a lone op has no chain
     return;
   }
@@ -430,17 +467,12 @@ void EpollDriver::DoCancel(const Request& request) {
 }
 
 void EpollDriver::DoShutdown(const Request& request) {
-  const int res = epoll_internal::TryOnce(Op(Shutdown{request.fd, SHUT_RDWR}), FdInfo());
+  FdInfo none;
+  const int res = epoll_internal::TryOnce(Op(Shutdown{request.fd, SHUT_RDWR}), &none);
   Emit(request.user_data, res);
   // The ops parked on it can now end (EOF, EPIPE, EINVAL for a listener): the
   // kernel signals that too, but a retry does not depend on it.
-  if (FdState* s = StateOf(request.fd); s != nullptr && !s->retry_queued) {
-    s->retry_queued = true;
-    s->readable = true;
-    s->writable = true;
-    retry_fds_.push_back(request.fd);
-    maybe_rare_work_ = true;
-  }
+  if (FdState* s = StateOf(request.fd); s != nullptr) RetryAfterShutdown(*s);
 }
 
 RL_HOT EpollDriver::Job* EpollDriver::NewJob(const Request& op_request, const Request* timeout) {
@@ -537,14 +569,9 @@ EpollDriver::ChainRest* EpollDriver::Begin(Job* job) {
     case OpKind::kClose:
       return Complete(job, CloseOp(job->fd));
     case OpKind::kShutdown: {
-      const int res = epoll_internal::TryOnce(op, FdInfo());
-      if (FdState* s = StateOf(job->fd); s != nullptr && res == 0 && !s->retry_queued) {
-        s->retry_queued = true;
-        s->readable = true;
-        s->writable = true;
-        retry_fds_.push_back(job->fd);
-        maybe_rare_work_ = true;
-      }
+      FdInfo none;
+      const int res = epoll_internal::TryOnce(op, &none);
+      if (FdState* s = StateOf(job->fd); s != nullptr && res == 0) RetryAfterShutdown(*s);
       return Complete(job, res);
     }
     case OpKind::kRead:
@@ -559,12 +586,12 @@ EpollDriver::ChainRest* EpollDriver::Begin(Job* job) {
       return BeginOnFd(job);
     default:
       if (epoll_internal::NeedsPool(op, FdInfo::Kind::kUnknown)) return SendToPool(job);
-      return Complete(job, epoll_internal::TryOnce(op, FdInfo()));
+      FdInfo none;
+      return Complete(job, epoll_internal::TryOnce(op, &none));
   }
 }
 
 EpollDriver::ChainRest* EpollDriver::BeginOnFd(Job* job) {
-  const Op& op = *job->op;
   const int fd = job->fd;
   if (fd < 0) return Complete(job, -EBADF);
   FdState& s = EnsureState(fd);
@@ -574,24 +601,78 @@ EpollDriver::ChainRest* EpollDriver::BeginOnFd(Job* job) {
       return Complete(job, r);
     }
   }
-  if (s.info.kind == FdInfo::Kind::kFile) {
-    const OpKind kind = KindOf(op);
-    if (kind == OpKind::kRead || kind == OpKind::kReadv) {
-      const int r = epoll_internal::TryReadNowait(op);
-      if (r != kWouldBlock) return Complete(job, r);
-    }
-    if (epoll_internal::NeedsPool(op, s.info.kind)) return SendToPool(job);
-    // recv/send/accept/connect on a file fail at once (ENOTSOCK); poll on a file
-    // answers at once (files are always ready; no asked-for event -> 0).
-    const int r = epoll_internal::TryOnce(op, s.info);
-    return Complete(job, r == kWouldBlock ? 0 : r);
-  }
+  if (s.info.kind == FdInfo::Kind::kFile) return BeginOnFile(job, s);
   const int r = TryPollable(s, job);
+  if (r == kNowFile) return BeginOnFile(job, s);
   if (r != kWouldBlock) return Complete(job, r);
-  if (const int err = Park(s, job); err < 0) return Complete(job, err);
+  if (const int err = Park(s, job); err < 0) {
+    // epoll refuses regular files (EPERM): the number may name one now.
+    if (err == -EPERM && NowFile(fd, s)) return BeginOnFile(job, s);
+    return Complete(job, err);
+  }
   ArmTimer(job);
   Track(job);
   return nullptr;
+}
+
+// BeginOnFile: BeginOnFd for an fd learnt as a regular file (or a directory).
+// What would block on the loop's thread, or take a pollable fd for a file (a
+// pool op waiting forever for a pipe, a recv answered as if by a file), first
+// checks that the number still names a file: it may have been closed and
+// reused behind the driver's back. Those checks cost one fstat on paths that
+// already pay a pool hand-off or fail.
+EpollDriver::ChainRest* EpollDriver::BeginOnFile(Job* job, FdState& s) {
+  const Op& op = *job->op;
+  const OpKind kind = KindOf(op);
+  if (kind == OpKind::kRead || kind == OpKind::kReadv) {
+    const int r = epoll_internal::TryReadNowait(op);
+    // ESPIPE: an offset on a stream; kWouldBlock: not in the page cache, or a
+    // pollable file with nothing to read.
+    if (r != kWouldBlock && r != -ESPIPE) return Complete(job, r);
+    if (NowPollable(job->fd, s)) return BeginOnFd(job);
+    if (r == -ESPIPE) return Complete(job, r);
+  } else if (epoll_internal::NeedsPool(op, FdInfo::Kind::kFile) && kind != OpKind::kFsync &&
+             NowPollable(job->fd, s)) {
+    return BeginOnFd(job);
+  }
+  if (epoll_internal::NeedsPool(op, s.info.kind)) return SendToPool(job);
+  // recv/send/accept/connect on a file fail at once (ENOTSOCK); poll on a file
+  // answers at once (files are always ready; no asked-for event -> 0).
+  if (NowPollable(job->fd, s)) return BeginOnFd(job);
+  const int r = epoll_internal::TryOnce(op, &s.info);
+  return Complete(job, r == kWouldBlock ? 0 : r);
+}
+
+// NowFile: the fd learnt as pollable (state `s`) answered as if it were not
+// (epoll_ctl's EPERM): learns it again. True if it now names a regular file or
+// a directory; then its registration is forgotten (the kernel dropped it when
+// the old file went) and its ops must start again as file ops.
+bool EpollDriver::NowFile(int fd, FdState& s) {
+  ++stats_.fds_relearnt;
+  if (epoll_internal::ClassifyFd(fd, &s.info) < 0 || s.info.kind != FdInfo::Kind::kFile) {
+    return false;
+  }
+  ForgetRegistration(s);
+  return true;
+}
+
+// NowPollable: the fd learnt as a file (state `s`) is about to be used in a way
+// only a file allows: learns it again. True if it names a pollable file now.
+bool EpollDriver::NowPollable(int fd, FdState& s) {
+  ++stats_.fds_relearnt;
+  return epoll_internal::ClassifyFd(fd, &s.info) == 0 && s.info.kind == FdInfo::Kind::kPollable;
+}
+
+// ForgetRegistration: what the driver believed about `s`'s epoll registration
+// and readiness no longer holds (the file it was made for is gone).
+void EpollDriver::ForgetRegistration(FdState& s) {
+  s.in_epoll = false;
+  s.level = false;
+  s.interest = 0;
+  s.covers[0] = false;
+  s.covers[1] = false;
+  s.readable = true;
+  s.writable = true;
 }
 
 EpollDriver::ChainRest* EpollDriver::Complete(Job* job, int res) { return Finish(job, res); }
@@ -645,25 +726,25 @@ int EpollDriver::TryPollable(FdState& s, Job* job) {
     // total): what AfterRead/AfterWrite compare the result with.
     case OpKind::kReadv:
       if (!s.readable) return kWouldBlock;
-      return AfterRead(s, epoll_internal::TryOnce(op, s.info), ChainMinimum(op));
+      return AfterRead(s, epoll_internal::TryOnce(op, &s.info), ChainMinimum(op));
     case OpKind::kWritev:
       if (!s.writable) return kWouldBlock;
-      return AfterWrite(s, epoll_internal::TryOnce(op, s.info), ChainMinimum(op));
+      return AfterWrite(s, epoll_internal::TryOnce(op, &s.info), ChainMinimum(op));
     case OpKind::kAccept: {
       if (std::get_if<Accept>(&op)->multishot) return TryMultishotAccept(s, job);
       if (!s.readable) return kWouldBlock;
-      const int r = epoll_internal::TryOnce(op, s.info);
+      const int r = epoll_internal::TryOnce(op, &s.info);
       if (r == kWouldBlock) NoteWouldBlock(&s.readable);
       if (r >= 0 && s.level) s.readable = false;  // as AfterRead: epoll reports the rest
       return r;
     }
     case OpKind::kConnect:
       if (job->connecting) return epoll_internal::ConnectResult(job->fd);
-      if (const int r = epoll_internal::TryOnce(op, s.info); r != kWouldBlock) return r;
+      if (const int r = epoll_internal::TryOnce(op, &s.info); r != kWouldBlock) return r;
       job->connecting = true;
       return kWouldBlock;
     case OpKind::kPollAdd:
-      return epoll_internal::TryOnce(op, s.info);
+      return epoll_internal::TryOnce(op, &s.info);
     default:
       RL_CHECK(false && "TryPollable: not an fd op");
       return -EINVAL;
@@ -678,7 +759,7 @@ RL_HOT int EpollDriver::TryTransfer(FdState& s, const Op& op) {
     case OpKind::kRead: {
       if (!s.readable) return kWouldBlock;
       const Read& r = *std::get_if<Read>(&op);
-      const int res = epoll_internal::ReadOnce(r);
+      const int res = epoll_internal::ReadOnce(r, &s.info);
       return AfterRead(s, res, r.len);  // len read after the call: not kept across it
     }
     case OpKind::kRecv: {
@@ -692,7 +773,7 @@ RL_HOT int EpollDriver::TryTransfer(FdState& s, const Op& op) {
     case OpKind::kWrite: {
       if (!s.writable) return kWouldBlock;
       const Write& w = *std::get_if<Write>(&op);
-      const int res = epoll_internal::WriteOnce(w, s.info.is_socket);
+      const int res = epoll_internal::WriteOnce(w, &s.info);
       return AfterWrite(s, res, w.len);
     }
     case OpKind::kSend: {
@@ -738,7 +819,7 @@ int EpollDriver::TryMultishotAccept(FdState& s, Job* job) {
   // kCqeFMore completion per connection; an error ends the stream.
   for (;;) {
     if (!s.readable) return kWouldBlock;
-    const int r = epoll_internal::TryOnce(*job->op, s.info);
+    const int r = epoll_internal::TryOnce(*job->op, &s.info);
     if (r == kWouldBlock) {
       NoteWouldBlock(&s.readable);
       return kWouldBlock;
@@ -773,6 +854,8 @@ RL_HOT int EpollDriver::ParkOn(FdState& s, Job* job, WaitList list, uint32_t nee
     if (const int err = Register(job->fd, s, s.interest | need, s.level || to_level); err < 0) {
       return err;
     }
+  } else {
+    Suspect(s);  // parked on a registration made for an earlier op
   }
   const int i = int(list);
   job->list = list;
@@ -795,7 +878,11 @@ RL_HOT int EpollDriver::ParkOn(FdState& s, Job* job, WaitList list, uint32_t nee
 RL_HOT void EpollDriver::ParkLone(const Request& request, FdState& s, WaitList list) {
   Waiter& w = s.lone[LoneIndex(list)];
   RL_DCHECK(w.op == nullptr && w.lone == list && s.head[int(list)] == nullptr);
-  if (__builtin_expect(!s.covers[LoneIndex(list)], 0) && !CoverLone(request, s, list)) return;
+  if (__builtin_expect(!s.covers[LoneIndex(list)], 0)) {
+    if (!CoverLone(request, s, list)) return;
+  } else {
+    Suspect(s);  // parked on a registration made for an earlier op
+  }
   w.user_data = request.user_data;
   w.op = request.op;
   active_by_index_[SlotIndex(request.user_data)] = &w;
@@ -809,6 +896,12 @@ bool EpollDriver::CoverLone(const Request& request, FdState& s, WaitList list) {
   const bool in = list == WaitList::kIn;
   const int err = Register(request.fd, s, s.interest | NeedOf(in), s.level || in);
   if (err < 0) {
+    // epoll refuses regular files (EPERM): the number may name one now, and
+    // the op starts again as a file op.
+    if (err == -EPERM && NowFile(request.fd, s)) {
+      RL_CHECK(BeginOnFd(NewJob(request, nullptr)) == nullptr);  // a lone op has no chain
+      return false;
+    }
     Emit(request.user_data, err);
     return false;
   }
@@ -847,7 +940,9 @@ int EpollDriver::Register(int fd, FdState& s, uint32_t interest, bool level) {
   int r = ::epoll_ctl(epoll_fd_, op, fd, &ev);
   if (r < 0 && (errno == EEXIST || errno == ENOENT)) {
     // The epoll set and the cache disagree (the fd was closed and reopened
-    // behind the driver's back): believe the kernel.
+    // behind the driver's back: the kernel dropped the registration with the
+    // old file): believe the kernel.
+    if (errno == ENOENT) ++stats_.stale_registrations;
     op = errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     ++stats_.epoll_ctls;
     r = ::epoll_ctl(epoll_fd_, op, fd, &ev);
@@ -955,7 +1050,10 @@ RL_HOT void EpollDriver::RetryIn(FdState& s, WaitList list) {
   Waiter& w = s.lone[LoneIndex(list)];
   if (w.op != nullptr) {
     const int r = TryTransfer(s, *w.op);
-    if (r == kWouldBlock) return;
+    if (__builtin_expect(r <= kNowFile, 0)) {
+      if (r == kNowFile) RestartParked(s);
+      return;
+    }
     EndLone(w, r);
   }
   if (__builtin_expect(s.head[int(list)] != nullptr, 0)) RetryJobs(s, list);
@@ -980,6 +1078,10 @@ void EpollDriver::RetryJobs(FdState& s, WaitList list) {
         break;
     }
     if (r == kWouldBlock) return;
+    if (r == kNowFile) {
+      RestartParked(s);
+      return;
+    }
     if (ChainRest* rest = Finish(job, r)) RunChain(rest);
   }
 }
@@ -1017,6 +1119,136 @@ void EpollDriver::ProcessRetries() {
     RetryAll(fd);
   }
   retry_fds_.clear();
+}
+
+// ---------------------------------------------------------------------------
+// Registrations made for earlier ops.
+//
+// An op that parks on a registration the driver made for an earlier op costs no
+// epoll_ctl: that is what keeps a connection's steady read cheap. But the fd
+// may have been closed with close(2) and its number reused since: the kernel
+// then dropped the registration with the old file (if no other fd kept that
+// file open), and the op would wait for a report that never comes. Such parks
+// are "suspects". Before the loop really sleeps, every suspect that still has
+// ops parked is checked with EPOLL_CTL_MOD (ENOENT: the registration is gone,
+// so it is added again, and the kernel reports what is already ready); and
+// every kPollsPerCheck Polls, a loop that never sleeps checks the suspects whose
+// ops have stayed parked since the previous check. So an op on a reused number
+// waits at most until the loop would sleep, or two checks, never forever; ops
+// that complete quickly cost nothing but the bookkeeping.
+
+RL_HOT void EpollDriver::Suspect(FdState& s) {
+  s.suspect_epoch = check_epoch_;
+  if (__builtin_expect(s.suspect, 1)) return;
+  s.suspect = true;
+  suspects_.push_back(&s);
+}
+
+// CheckSuspects: checks the registrations of suspects with ops still parked:
+// all of them, or (`all` false) those parked since before the previous check.
+void EpollDriver::CheckSuspects(bool all) {
+  polls_since_check_ = 0;
+  size_t kept = 0;
+  // Index-based: a check may restart ops, which may park and add suspects.
+  for (size_t i = 0; i < suspects_.size(); ++i) {
+    FdState& s = *suspects_[i];
+    if (!s.suspect) continue;  // reset (Close op, ForgetFd) since it was listed
+    if (s.Idle() || !s.in_epoll) {
+      s.suspect = false;
+      continue;
+    }
+    if (!all && s.suspect_epoch == check_epoch_) {
+      suspects_[kept++] = &s;  // parked since the last check: next time
+      continue;
+    }
+    s.suspect = false;
+    CheckRegistration(s);
+  }
+  suspects_.resize(kept);
+  ++check_epoch_;
+}
+
+// CheckRegistration: makes sure the registration of `s` (with ops parked) is for
+// the file its number names now.
+void EpollDriver::CheckRegistration(FdState& s) {
+  const uint64_t stale = stats_.stale_registrations;
+  const int err = Register(s.fd, s, s.interest, s.level);
+  if (err == 0) {
+    if (stats_.stale_registrations != stale) {
+      // A new file: what the driver knew of the old one's readiness is void.
+      s.readable = true;
+      s.writable = true;
+      QueueRetry(s);
+    }
+    return;
+  }
+  if (err == -EPERM && NowFile(s.fd, s)) {
+    RestartParked(s);  // a regular file or a directory now: file ops
+    return;
+  }
+  // EBADF: the number names nothing now; the parked ops cannot go on. Other
+  // errors (ENOMEM, ENOSPC) fail them too, rather than leave them waiting.
+  ++stats_.registrations_lost;
+  FailParked(s, err);
+}
+
+// RetryAfterShutdown: `s`'s fd was shut down: its parked ops can end now.
+void EpollDriver::RetryAfterShutdown(FdState& s) {
+  if (s.retry_queued) return;
+  s.readable = true;
+  s.writable = true;
+  QueueRetry(s);
+}
+
+// QueueRetry: the ops parked on `s` are tried again at the next retry step.
+void EpollDriver::QueueRetry(FdState& s) {
+  if (s.retry_queued) return;
+  s.retry_queued = true;
+  retry_fds_.push_back(s.fd);
+  maybe_rare_work_ = true;
+}
+
+// TakeParked: takes every op parked on `s` out of its wait lists, oldest first
+// per list, as Jobs no longer parked or tracked (inline slots become Jobs).
+void EpollDriver::TakeParked(FdState& s, std::vector<Job*>* out) {
+  for (Waiter& w : s.lone) {
+    if (w.op == nullptr) continue;
+    Request request;
+    request.user_data = w.user_data;
+    request.op = w.op;
+    request.fd = s.fd;
+    const uint32_t index = SlotIndex(w.user_data);
+    RL_CHECK(index < active_by_index_.size() && active_by_index_[index] == &w);
+    active_by_index_[index] = nullptr;
+    w.op = nullptr;
+    out->push_back(NewJob(request, nullptr));
+  }
+  for (int i = 0; i < kListCount; ++i) {
+    while (Job* job = s.head[i]) {
+      Unpark(job);
+      Untrack(job);
+      if (job->timer_index != kNoTimer) DisarmTimer(job);
+      out->push_back(job);
+    }
+  }
+}
+
+// RestartParked: the fd of `s` names another kind of file now: every op parked
+// on it starts again (Begin), as if just submitted, with its deadline.
+void EpollDriver::RestartParked(FdState& s) {
+  std::vector<Job*> jobs;
+  TakeParked(s, &jobs);
+  for (Job* job : jobs) RunChain(Begin(job));
+}
+
+// FailParked: every op parked on `s` ends with `err`; the driver forgets what
+// it knew about the fd.
+void EpollDriver::FailParked(FdState& s, int err) {
+  std::vector<Job*> jobs;
+  TakeParked(s, &jobs);
+  for (Job* job : jobs) RL_CHECK(Complete(job, err) == nullptr);  // a failure ends a chain
+  ForgetRegistration(s);
+  s.info = FdInfo();
 }
 
 // ---------------------------------------------------------------------------

@@ -6,10 +6,14 @@
 //
 // - Sockets, pipes, FIFOs, eventfds: the op is tried at once as a nonblocking
 //   syscall; on EAGAIN it is parked on the fd until epoll says the fd is ready,
-//   then tried again. The driver sets O_NONBLOCK on every such fd it is given
-//   (io_uring does not need it) and remembers which it changed, to put the flag
-//   back when it lets go of the fd (Close op, ForgetFd, destruction): an fd may
-//   share its open file description with another process (a shell's tty, a pipe).
+//   then tried again. Every attempt asks not to block in the call itself
+//   (MSG_DONTWAIT; RWF_NOWAIT through preadv2/pwritev2), so the fds keep their
+//   flags. Only where a call has no such flag (accept, connect) or the file
+//   refuses RWF_NOWAIT (a tty) is O_NONBLOCK checked with F_GETFL right before
+//   the call and turned on if it is off; the driver then turns it off again when
+//   it lets go of the fd (Close op, ForgetFd, destruction), if the number still
+//   names that file: an fd may share its open file description with another
+//   process (a shell's tty, a listener).
 // - Registration: each fd is added to the epoll set the first time an op parks on
 //   it, and stays until its Close op. While a read (read, readv, recv, accept) is
 //   parked on it, it is level-triggered; otherwise edge-triggered. The readiness
@@ -61,10 +65,37 @@
 //   wait in a heap. Jobs, chain remainders and timer entries are recycled, so
 //   steady state allocates nothing per op.
 //
-// The fd cache: an fd's kind and readiness are learnt on its first op and kept
-// until the engine's Close op for it (or ForgetFd). An fd closed behind the
-// driver's back and reused by a new file would inherit stale facts: close fds the
-// driver has seen through the engine, or call ForgetFd first.
+// fds: the driver takes the fds it is given as borrowed: it never closes one
+// except for the engine's Close op, and changes no flag but O_NONBLOCK as above.
+// What it learns about an fd (regular file or pollable, socket or not, its epoll
+// registration and readiness) is kept until that Close op (or ForgetFd), but
+// never trusted where trusting it could block the loop or answer for another
+// file, because an fd may be closed with close(2) behind the driver's back and
+// its number reused:
+// - The loop's thread never blocks in a syscall other than epoll_wait, whatever
+//   the fd now names (see above; regular-file I/O goes to the pool only after an
+//   fstat says the number still names a regular file).
+// - An answer that contradicts what was learnt (ENOTSOCK from a send or recv
+//   made for a write or read, EPERM from epoll_ctl for a file learnt as
+//   pollable, a pollable answer where a file was learnt) makes the driver learn
+//   the fd again and start the op again, once; the stale answer is never the
+//   op's result.
+// - An op parked on a registration made for an earlier op may wait on one the
+//   kernel dropped with the old file: such registrations are checked with
+//   EPOLL_CTL_MOD (ENOENT: added again, and the kernel reports what is ready)
+//   before the loop sleeps, and every 64 Polls for those whose ops stay parked
+//   in a loop that never sleeps (see CheckSuspects in the .cc). Ops that
+//   complete promptly cost no syscall for this.
+// - If the number is closed while an op is parked on it: an op parked on a
+//   registration of its own keeps waiting (as a blocked read keeps its file in
+//   the kernel); one parked on an earlier op's registration ends -EBADF at the
+//   next check if the number names nothing, or starts again on the new file.
+// - A closed file kept open elsewhere (a dup, a child process) keeps its
+//   registration, which epoll cannot remove once the number is gone: its reports
+//   (at every epoll_wait while it is level-triggered and ready) reach the fd's
+//   new file as spurious readiness: attempts that find nothing and park again.
+// So closing outside costs a relearning fstat and one EPOLL_CTL_MOD/ADD at most,
+// and a wait until the loop would sleep; ForgetFd before close(2) costs nothing.
 //
 // Threads: one thread owns the driver (Poll, ForgetFd, the destructor). Wake() may
 // be called from any thread while the driver exists. Pool workers are internal.
@@ -108,6 +139,11 @@ class EpollDriver : public Driver {
     uint64_t epoll_waits = 0;
     uint64_t pool_ops = 0;        // ops handed to the worker pool
     uint64_t timeouts_fired = 0;  // linked timeouts that cut their op
+    uint64_t eintr = 0;           // epoll_waits interrupted by a signal (and resumed)
+    // Closes behind the driver's back (see "fds" in the file comment):
+    uint64_t fds_relearnt = 0;         // fds learnt again (a file/pollable answer contradicted)
+    uint64_t stale_registrations = 0;  // registrations the kernel had dropped (added again)
+    uint64_t registrations_lost = 0;   // parked ops failed: their fd could not be registered
   };
 
   // Create: an epoll set and a wake-up eventfd; fails with the syscall's errno
@@ -132,8 +168,9 @@ class EpollDriver : public Driver {
   uint64_t NowNs() const override;
 
   // ForgetFd: drops what the driver knows about `fd` (and puts O_NONBLOCK back if
-  // the driver set it), for an fd about to be closed outside the engine. No op
-  // may be in flight on it.
+  // the driver set it), for an fd about to be closed outside the engine: then
+  // the number's next file starts afresh (see "fds" above). No op may be in
+  // flight on it.
   void ForgetFd(int fd);
 
   // SetNonblockOn: whether the driver turned O_NONBLOCK on for `fd` (tests).
@@ -187,6 +224,10 @@ class EpollDriver : public Driver {
     bool readable = true;
     bool writable = true;
     bool retry_queued = false;  // in retry_fds_
+    // suspect: in suspects_ (an op parked without an epoll_ctl of its own);
+    // suspect_epoch: check_epoch_ when the last such op parked.
+    bool suspect = false;
+    uint32_t suspect_epoch = 0;
     // covers: per direction (LoneIndex), whether the registration already is
     // what an op parking there needs (in the set, the direction's events, and
     // level-triggered for kIn), so that ParkLone tests one byte. Kept by
@@ -243,6 +284,10 @@ class EpollDriver : public Driver {
   ChainRest* Finish(Job* job, int res);
   void RunChain(ChainRest* rest);
   void CancelRest(const ChainRest& rest);
+  ChainRest* BeginOnFile(Job* job, FdState& s);
+  bool NowFile(int fd, FdState& s);
+  bool NowPollable(int fd, FdState& s);
+  static void ForgetRegistration(FdState& s);
   int TryPollable(FdState& s, Job* job);
   int TryTransfer(FdState& s, const Op& op);
   int TryMultishotAccept(FdState& s, Job* job);
@@ -272,6 +317,16 @@ class EpollDriver : public Driver {
   void RetryAll(int fd);
   void ProcessRetries();
   void RetriesAndTimers();
+  void RetryAfterShutdown(FdState& s);
+  void QueueRetry(FdState& s);
+
+  // Registrations made for earlier ops (see CheckSuspects).
+  void Suspect(FdState& s);
+  [[gnu::cold]] void CheckSuspects(bool all);
+  void CheckRegistration(FdState& s);
+  void TakeParked(FdState& s, std::vector<Job*>* out);
+  void RestartParked(FdState& s);
+  void FailParked(FdState& s, int err);
   FdState* StateOf(int fd);
   FdState& EnsureState(int fd);
 
@@ -283,6 +338,8 @@ class EpollDriver : public Driver {
   ChainRest* SendToPool(Job* job);
   void ReapPool();
   absl::Status WaitAndDispatch(const Engine& engine, bool block);
+  int Wait(int max_events, uint64_t deadline_ns);
+  void DispatchEvents(int n);
   void Dispatch(const epoll_event& event);
   void DrainWakeFd();
   void Emit(uint64_t user_data, int res, uint32_t flags = 0);
@@ -316,6 +373,13 @@ class EpollDriver : public Driver {
   std::vector<std::unique_ptr<ChainRest>> chain_storage_;
   std::vector<ChainRest*> free_chains_;
   std::vector<int> retry_fds_;  // fds whose parked ops must be tried again
+  // Suspects: states with an op parked on a registration made for an earlier
+  // op, to be checked before the loop sleeps or, for those parked a whole
+  // check_epoch_ earlier, every kPollsPerCheck Polls (see CheckSuspects).
+  static constexpr uint32_t kPollsPerCheck = 64;
+  std::vector<FdState*> suspects_;
+  uint32_t check_epoch_ = 0;
+  uint32_t polls_since_check_ = 0;
   // maybe_rare_work_: retry_fds_ or timers_ may be non-empty (set when either
   // grows, recomputed by RetriesAndTimers): Poll's two checks for them cost one
   // load instead of four. A stale true (the last timer disarmed) costs one call.

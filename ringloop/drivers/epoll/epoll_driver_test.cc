@@ -30,6 +30,7 @@
 
 #include "gtest/gtest.h"
 #include "ringloop/core/engine.h"
+#include "ringloop/drivers/testing/unblock_guard.h"
 
 namespace ringloop {
 namespace {
@@ -162,7 +163,9 @@ TEST_F(EpollDriverTest, PipeReadParksUntilDataArrives) {
   const Event e = Final(1);
   EXPECT_EQ(e.res, 5);
   EXPECT_EQ(std::string(buf, 5), "hello");
-  EXPECT_TRUE(driver_->SetNonblockOn(p[0]));
+  // Reads ask for RWF_NOWAIT in the call: the pipe's flags are left alone.
+  EXPECT_FALSE(driver_->SetNonblockOn(p[0]));
+  EXPECT_EQ(::fcntl(p[0], F_GETFL) & O_NONBLOCK, 0);
   Submit(Read{p[0], buf, sizeof(buf)}, 2);
   engine_.Close(p[0], 3);
   EXPECT_EQ(Final(2).res, -ECANCELED);
@@ -578,20 +581,26 @@ TEST_F(EpollDriverTest, MetadataOpsRunOnThePool) {
   Drain();
 }
 
+// accept(2) has no per-call nonblocking flag: the driver turns O_NONBLOCK on
+// for a listener it accepts on, and off again when it lets go of it.
 TEST_F(EpollDriverTest, ForgetFdRestoresBlockingMode) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  ASSERT_EQ(::fcntl(p[0], F_GETFL) & O_NONBLOCK, 0);
-  Submit(PollAdd{p[0], POLLIN}, 1);
+  sockaddr_in addr{};
+  const int listener = ListenLoopback(&addr);
+  ASSERT_EQ(::fcntl(listener, F_GETFL) & O_NONBLOCK, 0);
+  Submit(Accept{.fd = listener}, 1);
   Step(/*wait=*/false);
-  EXPECT_NE(::fcntl(p[0], F_GETFL) & O_NONBLOCK, 0);
-  ASSERT_EQ(::write(p[1], "x", 1), 1);
-  EXPECT_GT(Final(1).res, 0);
-  driver_->ForgetFd(p[0]);
-  EXPECT_EQ(::fcntl(p[0], F_GETFL) & O_NONBLOCK, 0);
-  EXPECT_FALSE(driver_->SetNonblockOn(p[0]));
-  ::close(p[0]);
-  ::close(p[1]);
+  EXPECT_NE(::fcntl(listener, F_GETFL) & O_NONBLOCK, 0);
+  EXPECT_TRUE(driver_->SetNonblockOn(listener));
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const int server = Final(1).res;
+  ASSERT_GE(server, 0);
+  driver_->ForgetFd(listener);
+  EXPECT_EQ(::fcntl(listener, F_GETFL) & O_NONBLOCK, 0);
+  EXPECT_FALSE(driver_->SetNonblockOn(listener));
+  ::close(listener);
+  ::close(client);
+  ::close(server);
   Drain();
 }
 
@@ -969,16 +978,20 @@ TEST_F(EpollDriverTest, MoreReadyFdsThanEventSlotsAreAllServed) {
 }
 
 TEST_F(EpollDriverTest, DestructionPutsBlockingModeBack) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  Submit(Write{p[1], "x", 1}, 1);
-  EXPECT_EQ(Final(1).res, 1);
-  EXPECT_NE(::fcntl(p[1], F_GETFL) & O_NONBLOCK, 0);
+  sockaddr_in addr{};
+  const int listener = ListenLoopback(&addr);
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  Submit(Accept{.fd = listener}, 1);
+  const int server = Final(1).res;
+  ASSERT_GE(server, 0);
+  EXPECT_NE(::fcntl(listener, F_GETFL) & O_NONBLOCK, 0);
   Drain();
   driver_.reset();  // the fd stays open: the driver must leave it as it found it
-  EXPECT_EQ(::fcntl(p[1], F_GETFL) & O_NONBLOCK, 0);
-  ::close(p[0]);
-  ::close(p[1]);
+  EXPECT_EQ(::fcntl(listener, F_GETFL) & O_NONBLOCK, 0);
+  ::close(listener);
+  ::close(client);
+  ::close(server);
 }
 
 TEST_F(EpollDriverTest, WakeFromAnotherThreadEndsABlockedPoll) {
@@ -1104,7 +1117,6 @@ TEST_F(EpollDriverTest, HighFdNumbersWork) {
   Submit(Read{r, buf, sizeof(buf)}, 1);
   Step(/*wait=*/false);  // parks on the high fd
   EXPECT_EQ(FindFinal(1), nullptr);
-  EXPECT_TRUE(driver_->SetNonblockOn(r));
   Submit(Write{w, "hi", 2}, 2);
   EXPECT_EQ(Final(2).res, 2);
   EXPECT_EQ(Final(1).res, 2);
@@ -1112,9 +1124,212 @@ TEST_F(EpollDriverTest, HighFdNumbersWork) {
   engine_.Close(w, 4);
   EXPECT_EQ(Final(3).res, 0);
   EXPECT_EQ(Final(4).res, 0);
-  EXPECT_FALSE(driver_->SetNonblockOn(r));
   Drain();
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
+
+// --- Fds closed with close(2) behind the driver's back -----------------------------
+//
+// The driver learns what an fd is, and registers it with epoll, on its first ops.
+// These tests close an fd the driver has seen with close(2), reuse the number for
+// another file, and check that ops on it behave as the new file says: nothing the
+// driver learnt about the old one may block the loop or strand an op.
+
+class EpollFdReuseTest : public EpollDriverTest {
+ protected:
+  // PipeAt: a new pipe whose read end has the number `fd` (just closed): Linux
+  // hands out the lowest free number, and dup3 moves it otherwise.
+  static void PipeAt(int fd, int p[2]) {
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    if (p[0] == fd) return;
+    ASSERT_EQ(::dup3(p[0], fd, O_CLOEXEC), fd);
+    ::close(p[0]);
+    p[0] = fd;
+  }
+
+  // ClosedKnownPipe: a pipe whose read end the driver knows well (a one-byte
+  // read of it parked, registering it with epoll, and was woken), then both ends
+  // closed with close(2) behind the driver's back. The read end's number, free.
+  int ClosedKnownPipe(uint64_t tag) {
+    int p[2];
+    EXPECT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    char c = 0;
+    Submit(Read{p[0], &c, 1}, tag);
+    Step(/*wait=*/false);
+    EXPECT_EQ(FindFinal(tag), nullptr);
+    EXPECT_EQ(::write(p[1], "k", 1), 1);
+    EXPECT_EQ(Final(tag).res, 1);
+    ::close(p[0]);
+    ::close(p[1]);
+    return p[0];
+  }
+};
+
+// The new read parks on the registration made for the old pipe, which the kernel
+// dropped with it: the check before the loop sleeps adds it again, so data on the
+// new pipe wakes the read.
+TEST_F(EpollFdReuseTest, ReadParkedOnADroppedRegistrationIsWokenByTheNewPipe) {
+  const int fd = ClosedKnownPipe(1);
+  int q[2];
+  PipeAt(fd, q);
+  char c = 0;
+  Submit(Read{fd, &c, 1}, 2);
+  Step(/*wait=*/false);
+  ASSERT_EQ(FindFinal(2), nullptr);
+  ASSERT_EQ(::write(q[1], "n", 1), 1);
+  EXPECT_EQ(Final(2).res, 1);
+  EXPECT_EQ(c, 'n');
+  EXPECT_EQ(driver_->stats().stale_registrations, 1u);
+  CloseAndDrain({q[0], q[1]});
+}
+
+// A loop that never sleeps (Poll without waiting, or always busy) checks such
+// registrations every few Polls instead.
+TEST_F(EpollFdReuseTest, ALoopThatNeverSleepsStillFindsTheDroppedRegistration) {
+  const int fd = ClosedKnownPipe(1);
+  int q[2];
+  PipeAt(fd, q);
+  char c = 0;
+  Submit(Read{fd, &c, 1}, 2);
+  ASSERT_EQ(::write(q[1], "n", 1), 1);
+  int polls = 0;
+  for (; polls < 1000 && FindFinal(2) == nullptr; ++polls) Step(/*wait=*/false);
+  ASSERT_NE(FindFinal(2), nullptr) << "the read was never woken";
+  EXPECT_EQ(FindFinal(2)->res, 1);
+  EXPECT_LE(polls, 2 * 64 + 2) << "found only after " << polls << " Polls";
+  EXPECT_EQ(driver_->stats().stale_registrations, 1u);
+  CloseAndDrain({q[0], q[1]});
+}
+
+// The number of a pipe's read end reused by a regular file: a read at an offset
+// reads the file there (epoll refuses the file: the op moves to the file path).
+TEST_F(EpollFdReuseTest, PipeReusedByARegularFileReadsTheFileAtItsOffset) {
+  const int fd = ClosedKnownPipe(1);
+  const std::string path = TempPath("reused_by_file");
+  const int file = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(file, 0);
+  ASSERT_EQ(::write(file, "0123456789", 10), 10);
+  if (file != fd) {
+    ASSERT_EQ(::dup3(file, fd, O_CLOEXEC), fd);
+    ::close(file);
+  }
+  char buf[4] = {};
+  Submit(Read{fd, buf, sizeof(buf), /*offset=*/2}, 2);
+  EXPECT_EQ(Final(2).res, 4);
+  EXPECT_EQ(std::string(buf, 4), "2345");
+  const std::string more = "abc";
+  Submit(Write{fd, more.data(), 3, /*offset=*/8}, 3);
+  EXPECT_EQ(Final(3).res, 3);
+  char all[16] = {};
+  EXPECT_EQ(::pread(fd, all, sizeof(all), 0), 11);
+  EXPECT_EQ(std::string(all, 11), "01234567abc");
+  CloseAndDrain({fd});
+  ::unlink(path.c_str());
+}
+
+// The number of a regular file reused by a pipe: a read (learnt as a file op,
+// which would go to the worker pool and block a worker on the pipe forever)
+// waits for the pipe's data on the loop instead.
+TEST_F(EpollFdReuseTest, RegularFileReusedByAPipeReadsWaitForThePipe) {
+  const std::string path = TempPath("reused_by_pipe");
+  const int file = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(file, 0);
+  ASSERT_EQ(::write(file, "xy", 2), 2);
+  char buf[8] = {};
+  Submit(Read{file, buf, sizeof(buf), /*offset=*/0}, 1);
+  EXPECT_EQ(Final(1).res, 2);
+  ::close(file);
+  ::unlink(path.c_str());
+  int q[2];
+  PipeAt(file, q);
+  const uint64_t pool_ops = driver_->stats().pool_ops;
+  Submit(Read{file, buf, sizeof(buf)}, 2);
+  Step(/*wait=*/false);
+  EXPECT_EQ(FindFinal(2), nullptr);
+  ASSERT_EQ(::write(q[1], "pipe", 4), 4);
+  EXPECT_EQ(Final(2).res, 4);
+  EXPECT_EQ(std::string(buf, 4), "pipe");
+  EXPECT_EQ(driver_->stats().pool_ops, pool_ops) << "a read of a pipe went to the pool";
+  CloseAndDrain({q[0], q[1]});
+}
+
+// A pty refuses RWF_NOWAIT (EOPNOTSUPP): the driver turns O_NONBLOCK on for it
+// (and off when it lets go), so a read never blocks the loop either.
+TEST_F(EpollFdReuseTest, AFileRefusingNowaitIsReadWithONonblock) {
+  const int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) GTEST_SKIP() << "no pty here: " << std::strerror(errno);
+  ASSERT_EQ(::grantpt(master), 0);
+  ASSERT_EQ(::unlockpt(master), 0);
+  const int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(slave, 0);
+  ASSERT_EQ(::fcntl(master, F_GETFL) & O_NONBLOCK, 0);
+  char buf[16] = {};
+  Submit(Read{master, buf, sizeof(buf)}, 1);
+  Step(/*wait=*/false);
+  EXPECT_EQ(FindFinal(1), nullptr) << "read " << (FindFinal(1) ? FindFinal(1)->res : 0);
+  EXPECT_TRUE(driver_->SetNonblockOn(master));
+  ASSERT_EQ(::write(slave, "tty\n", 4), 4);
+  EXPECT_GT(Final(1).res, 0);
+  driver_->ForgetFd(master);
+  EXPECT_EQ(::fcntl(master, F_GETFL) & O_NONBLOCK, 0);
+  ::close(slave);
+  ::close(master);
+  Drain();
+}
+
+// A connect on a socket whose number the driver has seen, reused by a new socket
+// without O_NONBLOCK, to a listener whose accept queue is full (its SYN is
+// dropped and retried for minutes): it must wait in epoll, not in connect(2).
+TEST_F(EpollFdReuseTest, ConnectOnAReusedBlockingSocketNeverBlocksTheLoop) {
+  sockaddr_in addr{};
+  const int listener = ListenLoopback(&addr);
+  ASSERT_EQ(::listen(listener, 0), 0);  // room for one connection, taken below
+  const int filler = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(filler, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  // The driver sees a socket at this number first (connect turns O_NONBLOCK on).
+  const int first = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in refused = addr;
+  refused.sin_port = 0;
+  Submit(Connect{first, reinterpret_cast<sockaddr*>(&refused), sizeof(refused)}, 1);
+  EXPECT_LT(Final(1).res, 0);
+  ::close(first);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(fd, first);
+  ASSERT_EQ(::fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+  // If connect(2) blocks the loop, the guard ends it after a bound (the test
+  // then fails instead of hanging for minutes).
+  testing::UnblockGuard guard([fd] { ::shutdown(fd, SHUT_RDWR); });
+  Submit(Connect{fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)}, 2,
+         driver_->NowNs() + 100 * kMs);
+  const int res = Final(2).res;
+  EXPECT_FALSE(guard.Disarm()) << "the loop thread was stuck in connect(2)";
+  EXPECT_EQ(res, -ETIME);
+  ::close(filler);
+  ::close(listener);
+  CloseAndDrain({fd});
+}
+
+// The driver turned O_NONBLOCK on for a listener; the listener was closed behind
+// its back and the number reused by a file whose O_NONBLOCK the user set: letting
+// go of the number must not turn the user's flag off.
+TEST_F(EpollFdReuseTest, LettingGoOfAReusedNumberLeavesTheNewFilesFlagsAlone) {
+  sockaddr_in addr{};
+  const int listener = ListenLoopback(&addr);
+  Submit(Accept{.fd = listener}, 1);
+  Step(/*wait=*/false);
+  ASSERT_TRUE(driver_->SetNonblockOn(listener));
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const int server = Final(1).res;
+  ASSERT_GE(server, 0);
+  ::close(listener);  // behind the driver's back
+  int p[2];
+  PipeAt(listener, p);
+  ASSERT_EQ(::fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+  Drain();
+  driver_.reset();  // lets go of every fd
+  EXPECT_NE(::fcntl(p[0], F_GETFL) & O_NONBLOCK, 0) << "the driver cleared the new pipe's flag";
+  for (int fd : {p[0], p[1], client, server}) ::close(fd);
 }
 
 }  // namespace

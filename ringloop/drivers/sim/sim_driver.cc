@@ -355,10 +355,11 @@ void SimDriver::ProcessCancel(KReq* c) {
 // CancelTarget: the cancel found `t` running: pick one legal outcome.
 void SimDriver::CancelTarget(KReq* c, KReq* t) {
   enum Outcome { kCancelled, kInterrupted, kAlready, kCompleted, kConsumed };
-  // Poll requests are always cancellable (io_poll_cancel): never -EALREADY.
+  // Poll requests, and multishot ops (which the kernel arms with a poll and runs
+  // from its wake-ups), are always cancellable (io_poll_cancel): never -EALREADY.
   std::vector<Outcome> legal = {kCancelled, kInterrupted};
-  if (KindOf(t->op) != OpKind::kPollAdd) legal.push_back(kAlready);
   const bool multishot = IsMultishot(t->op);
+  if (KindOf(t->op) != OpKind::kPollAdd && !multishot) legal.push_back(kAlready);
   if (Ready(*t) && !multishot) legal.push_back(kCompleted);
   if (CanConsumeOnCancel(*t)) legal.push_back(kConsumed);
   const Outcome outcome = legal[chooser_->Choose(uint32_t(legal.size()))];

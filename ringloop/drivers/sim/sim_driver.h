@@ -7,7 +7,9 @@
 // run is a Chooser draw, so a run is a pure function of the seed (or tape):
 //   - which in-flight request moves next, and when CQEs are reaped;
 //   - how a cancel races its target: target -ECANCELED or -EINTR or its real
-//     result; the cancel 0, -ENOENT or -EALREADY; the two CQEs in either order;
+//     result; the cancel 0, -ENOENT or -EALREADY (never for a PollAdd or a
+//     multishot op: the kernel runs those from a poll, which a cancel always
+//     finds); the two CQEs in either order;
 //   - a linked timeout against its op: -ETIME and the op -ECANCELED/-EINTR, or
 //     the op wins and the timeout gets -ECANCELED;
 //   - faults, each with a per-seed probability (faults.h).
@@ -134,7 +136,12 @@ class SimDriver final : public Driver {
   // Open: openat(AT_FDCWD, path, flags, mode): an fd or -errno.
   int Open(std::string_view path, int flags, mode_t mode = 0644);
   // CloseFd / WriteFd / ReadFd: close(2), and nonblocking write(2)/read(2)
-  // (-EAGAIN when they would block).
+  // (-EAGAIN when they would block). CloseFd is also how a test closes an fd the
+  // loop uses behind its back (a library, an error path): the number is freed at
+  // once and the next object made takes the lowest free number, as on Linux; a
+  // request already in the kernel on that fd keeps the old file (a blocked read
+  // waits for the old file's data, never the new one's), while requests issued
+  // later (a chain member that had not started included) act on the new file.
   int CloseFd(int fd);
   // ResetFd: close(2) after setsockopt(SO_LINGER, {1, 0}): a connected TCP
   // socket aborts its connection (the peer sees ECONNRESET); any other fd is

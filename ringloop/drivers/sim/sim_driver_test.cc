@@ -96,6 +96,77 @@ TEST(SimDriverTest, ReusedFdNumberIsTheNewFile) {
   (void)w;
 }
 
+// close(2) outside the loop with a read blocked on the fd, and the number reused
+// by a new pipe at once (lowest first): the read keeps blocking on the old pipe
+// (its request holds the old file), never on the new one; ops submitted after
+// the reuse act on the new pipe. Under every seed, faults the contract hides
+// included.
+TEST(SimDriverTest, ReadBlockedOnAClosedFdKeepsItsFileWhenTheNumberIsReused) {
+  for (uint64_t seed = 1; seed <= 50; ++seed) {
+    SimOptions options;
+    options.seed = seed;
+    for (Fault f : {Fault::kEintr, Fault::kCqOverflow, Fault::kSubmitBusy, Fault::kDuplicateCqe}) {
+      options.faults[f] = seed % 2 == 0 ? 100 : 0;
+    }
+    SimDriver sim(options);
+    Engine engine;
+    const auto [r, w] = sim.Pipe();
+    char old_buf[8] = {};
+    engine.Submit(SubmitArgs{Read{r, old_buf, sizeof(old_buf)}, /*tag=*/1});
+    for (int i = 0; i < 5 && sim.InFlight() == 0; ++i) {
+      ASSERT_TRUE(sim.Poll(engine, /*wait=*/false).ok());  // -EBUSY may refuse it once
+    }
+    ASSERT_EQ(sim.InFlight(), 1u) << "seed " << seed;
+    ASSERT_EQ(sim.CloseFd(r), 0);
+    const auto [r2, w2] = sim.Pipe();
+    ASSERT_EQ(r2, r) << "seed " << seed << ": the lowest free number is the closed one";
+    // Data on the new pipe: the old read does not see it; a new read does.
+    ASSERT_EQ(sim.WriteFd(w2, "new"), 3);
+    char new_buf[8] = {};
+    engine.Submit(SubmitArgs{Read{r2, new_buf, sizeof(new_buf)}, /*tag=*/2});
+    const std::optional<Event> fresh = EventFor(sim, engine, 2);
+    ASSERT_TRUE(fresh.has_value()) << "seed " << seed;
+    EXPECT_EQ(fresh->res, 3) << "seed " << seed;
+    EXPECT_EQ(std::string(new_buf, 3), "new");
+    EXPECT_EQ(std::string(old_buf), "") << "seed " << seed << ": the old read got the new data";
+    EXPECT_EQ(sim.InFlight(), 1u) << "seed " << seed << ": the old read ended";
+    // Data on the old pipe (still open for writing) ends the old read.
+    ASSERT_EQ(sim.WriteFd(w, "old"), 3);
+    const std::optional<Event> old = EventFor(sim, engine, 1);
+    ASSERT_TRUE(old.has_value()) << "seed " << seed;
+    EXPECT_EQ(old->res, 3) << "seed " << seed;
+    EXPECT_EQ(std::string(old_buf, 3), "old");
+  }
+}
+
+// A chain member that had not started when its fd was closed outside and the
+// number reused acts on the new file once it starts (it resolves its fd then, as
+// io_uring's linked requests do).
+TEST(SimDriverTest, ChainMemberStartedAfterTheReuseActsOnTheNewFile) {
+  SimDriver sim;
+  Engine engine;
+  const auto [r, w] = sim.Pipe();
+  char first[4] = {};
+  char second[4] = {};
+  SubmitArgs chain[] = {{Read{r, first, 3}, 1}, {Read{r, second, 3}, 2}};
+  OpId ids[2];
+  engine.SubmitChain(chain, ids);
+  ASSERT_TRUE(sim.Poll(engine, /*wait=*/false).ok());
+  ASSERT_EQ(sim.CloseFd(r), 0);
+  const auto [r2, w2] = sim.Pipe();
+  ASSERT_EQ(r2, r);
+  ASSERT_EQ(sim.WriteFd(w2, "new"), 3);
+  ASSERT_EQ(sim.WriteFd(w, "old"), 3);
+  const std::optional<Event> a = EventFor(sim, engine, 1);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->res, 3);
+  EXPECT_EQ(std::string(first, 3), "old");
+  const std::optional<Event> b = EventFor(sim, engine, 2);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->res, 3);
+  EXPECT_EQ(std::string(second, 3), "new");
+}
+
 // Over many seeds (each picking its own cancel outcomes and orders), the
 // engine's close of an fd with a blocked read issues CLOSE only after the
 // read's final completion was delivered.
@@ -203,6 +274,28 @@ TEST(SimDriverTest, TcpAcceptWaitsForAConnectionAndDataCrossesWithLatency) {
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->res, 4);
   EXPECT_EQ(std::string(buf, 4), "ping");
+}
+
+// A multishot op is armed by a poll in the kernel, which a cancel always finds
+// (io_poll_cancel): it never answers -EALREADY, so a Cancel alone ends the stream,
+// under every seed, whether connections are still queued or not.
+TEST(SimDriverTest, CancelEndsAMultishotAcceptUnderEverySeed) {
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    SimOptions options;
+    options.seed = seed;
+    SimDriver sim(options);
+    Engine engine;
+    const int listener = sim.Listen(80);
+    ASSERT_GE(listener, 0);
+    const OpId a = engine.Submit(SubmitArgs{Accept{.fd = listener, .multishot = true}, 1});
+    ASSERT_TRUE(sim.Poll(engine, false).ok());
+    for (int i = 0; i < int(seed % 4); ++i) ASSERT_GE(sim.ConnectTo(80), 0);
+    sim.AdvanceClock(options.latency_ns);  // the SYNs arrive: connections queue
+    engine.Cancel(a);
+    const std::optional<Event> end = EventFor(sim, engine, 1);
+    ASSERT_TRUE(end.has_value()) << "seed " << seed << ": the accept never ended";
+    EXPECT_EQ(end->res, -ECANCELED) << "seed " << seed;
+  }
 }
 
 TEST(SimDriverTest, ConnectToAClosedPortIsRefused) {

@@ -100,6 +100,36 @@ TEST_F(BufferRingTest, RunningDryEndsWithEnobufsAndRearmingLosesNothing) {
   ASSERT_TRUE(h->RunUntilFinal(again).has_value());
 }
 
+// End of stream: the multishot recv's last event is its final one, result 0, with
+// no buffer and no F_MORE; nothing re-arms it (a recv re-armed at EOF would end
+// with 0 again at once, for ever).
+TEST_F(BufferRingTest, MultishotRecvEndsWithZeroAtEofAndIsNotRearmed) {
+  URING_HARNESS_OR_SKIP(h);
+  absl::StatusOr<BufferRing*> ring = h->driver().AddBufferRing(kGroup, 4, 64);
+  ASSERT_TRUE(ring.ok()) << ring.status();
+  const OpId recv = ArmRecv(*h);
+  ASSERT_TRUE(h->Step(false).ok());
+  for (int i = 0; i < 2; ++i) {
+    Send("part " + std::to_string(i));
+    ASSERT_TRUE(h->RunUntil([&] { return DataEvents(*h, recv) == i + 1; }));
+    (*ring)->Return(*BufferRing::BufferIdOf(h->events().back().flags));
+  }
+  ASSERT_EQ(shutdown(sv_[1], SHUT_WR), 0);
+  std::optional<Event> end = h->RunUntilFinal(recv);
+  ASSERT_TRUE(end.has_value());
+  EXPECT_EQ(end->res, 0);
+  EXPECT_FALSE(end->more);
+  EXPECT_FALSE(BufferRing::BufferIdOf(end->flags).has_value());
+  EXPECT_EQ(h->FinalIndex(recv), int(h->events().size()) - 1);
+  EXPECT_TRUE(h->engine().Quiescent());
+  const uint64_t requests = h->engine().stats().requests;
+  const size_t events = h->events().size();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(h->Step(false).ok());
+  EXPECT_EQ(h->events().size(), events) << "events after the final one";
+  EXPECT_EQ(h->engine().stats().requests, requests) << "the recv was submitted again";
+  EXPECT_EQ(h->driver().sqes_in_kernel(), 1u);  // the wake-up read only
+}
+
 TEST_F(BufferRingTest, SingleShotRecvSelectsABuffer) {
   URING_HARNESS_OR_SKIP(h);
   absl::StatusOr<BufferRing*> ring = h->driver().AddBufferRing(kGroup, 1, 16);

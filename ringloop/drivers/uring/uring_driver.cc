@@ -29,18 +29,19 @@ constexpr uint64_t kDriverCancelUserData = kDriverTag | 2;  // CancelFd, drain
 constexpr uint64_t kMsgRingSentUserData = kDriverTag | 3;   // our MSG_RING SQE's own CQE
 constexpr uint64_t kMsgRingWakeUserData = kDriverTag | 4;   // a CQE another ring posted here
 
-// OffsetOf / SetOffset: the offset of a Read or Readv (kCurrentPosition for
+// OffsetOf: the offset of a Read, Readv, Write or Writev (kCurrentPosition for
 // any other op).
 uint64_t OffsetOf(const Op& op) {
   if (const Read* r = std::get_if<Read>(&op)) return r->offset;
   if (const Readv* r = std::get_if<Readv>(&op)) return r->offset;
+  if (const Write* w = std::get_if<Write>(&op)) return w->offset;
+  if (const Writev* w = std::get_if<Writev>(&op)) return w->offset;
   return kCurrentPosition;
 }
 
-void SetOffset(Op& op, uint64_t offset) {
-  if (Read* r = std::get_if<Read>(&op)) r->offset = offset;
-  if (Readv* r = std::get_if<Readv>(&op)) r->offset = offset;
-}
+// IsStaleAnswer: a result that may mean the fd cache was wrong about the fd of
+// the op it answers (see UringDriver::StaleRetry).
+bool IsStaleAnswer(int32_t res) { return res == -ENOTSOCK || res == -ESPIPE; }
 
 bool IsDriverUserData(uint64_t user_data) { return (user_data >> 61) == 7; }
 
@@ -341,7 +342,8 @@ absl::Status UringDriver::PollFor(Engine& engine, uint64_t max_wait_ns) {
 // --- Submission ----------------------------------------------------------------------
 
 void UringDriver::SubmitPending(Engine& engine) {
-  if (!ResumeHeld()) return;  // held work goes first, in order
+  if (!resubmit_.empty() && !ResubmitStale()) return;  // ops already the kernel's go first
+  if (!ResumeHeld()) return;                           // held work goes first, in order
   const std::span<const Request> requests = engine.PendingRequests();
   size_t done = 0;
   while (done < requests.size()) {
@@ -568,9 +570,10 @@ void UringDriver::PrepRequest(const Request& r, bool link) {
   io_uring_sqe* sqe = NextSqe();
   switch (r.kind) {
     case RequestKind::kOp:
-      PrepOpRequest(sqe, r);
+      PrepOpRequest(sqe, r, link);
       break;
     case RequestKind::kLinkTimeout: {
+      AttachTimeout(r, link);
       // The kernel reads the timespec when it takes the SQE (with SQPOLL, some time
       // later): it lives in a deque slot of the engine's op slot, untouched until this
       // timeout's CQE is in (the engine reuses a slot only after that).
@@ -592,48 +595,67 @@ void UringDriver::PrepRequest(const Request& r, bool link) {
   io_uring_sqe_set_data64(sqe, r.user_data);
 }
 
-void UringDriver::PrepOpRequest(io_uring_sqe* sqe, const Request& r) {
+void UringDriver::PrepOpRequest(io_uring_sqe* sqe, const Request& r, bool link) {
   const Op& op = *r.op;
-  int send_flags = -1;
   switch (KindOf(op)) {
     case OpKind::kClose:
       ForgetFd(std::get<Close>(op).fd);
       break;
     case OpKind::kWrite:
     case OpKind::kWritev:
-      send_flags = SendFlagsOf(op);
-      break;
+      PrepTransfer(sqe, r, link, /*read=*/false);
+      return;
     case OpKind::kRead:
     case OpKind::kReadv:
-      // A socket has no file position: an explicit offset is ignored, as the
-      // epoll driver and the simulator ignore it (io_uring would fail a nonzero
-      // one with -ESPIPE, and does ignore it on a pipe).
-      if (OffsetOf(op) != kCurrentPosition && IsSocketFd(FdOf(op))) {
-        Op at_position = op;
-        SetOffset(at_position, kCurrentPosition);
-        uring_internal::PrepOp(sqe, at_position, prep_ctx_);
-        return;
-      }
-      break;
+      // At the file position a read is the same on every file: no class needed.
+      if (OffsetOf(op) == kCurrentPosition) break;
+      PrepTransfer(sqe, r, link, /*read=*/true);
+      return;
     default:
       break;
   }
-  if (send_flags < 0) {
-    uring_internal::PrepOp(sqe, op, prep_ctx_);
+  uring_internal::PrepOp(sqe, op, prep_ctx_);
+}
+
+// PrepTransfer: a write, or a read at an explicit offset, as the fd cache says
+// the fd must be written or read. On a socket it is a send (MSG_NOSIGNAL: EPIPE,
+// never SIGPIPE) or a recv, its offset ignored: a socket has no position, and
+// the epoll driver and the simulator ignore it too (io_uring would fail a
+// nonzero one with -ESPIPE, and does ignore it on a pipe). Elsewhere it is
+// itself. Either way the answer that would mean the cache was wrong (-ENOTSOCK
+// from the socket form, -ESPIPE from an offset on what is a socket now) is
+// caught by a StaleRetry.
+void UringDriver::PrepTransfer(io_uring_sqe* sqe, const Request& r, bool link, bool read) {
+  const Op& op = *r.op;
+  const FdClass c = ClassOf(FdOf(op));
+  const bool vectored = KindOf(op) == OpKind::kReadv || KindOf(op) == OpKind::kWritev;
+  if (c == FdClass::kSocket || c == FdClass::kSeqpacketSocket) {
+    msghdr* msg = vectored ? MsgOf(r.user_data) : nullptr;
+    if (read) {
+      uring_internal::PrepSocketRead(sqe, op, msg, prep_ctx_);
+    } else {
+      // sock_write_iter adds MSG_EOR for SOCK_SEQPACKET.
+      const int flags = c == FdClass::kSeqpacketSocket ? MSG_NOSIGNAL | MSG_EOR : MSG_NOSIGNAL;
+      uring_internal::PrepSocketWrite(sqe, op, flags, msg, prep_ctx_);
+      ++stats_.socket_writes;
+    }
+    ArmStaleRetry(r, c, link);
     return;
   }
-  msghdr* msg = nullptr;
-  if (KindOf(op) == OpKind::kWritev) {
-    // The kernel reads the msghdr when it issues the op (with SQPOLL or after a
-    // link, some time after this Poll): it lives in a deque slot of the engine's op
-    // slot, which the engine reuses only after this op's final completion (and
-    // resubmits the op after -EINTR only once its CQE is in).
-    const uint32_t index = Engine::DecodeUserData(r.user_data).index;
-    if (index >= send_msgs_.size()) send_msgs_.resize(size_t{index} + 1);
-    msg = &send_msgs_[index];
-  }
-  uring_internal::PrepSocketWrite(sqe, op, send_flags, msg, prep_ctx_);
-  ++stats_.socket_writes;
+  uring_internal::PrepOp(sqe, op, prep_ctx_);
+  const uint64_t offset = OffsetOf(op);
+  if (offset != kCurrentPosition && offset != 0) ArmStaleRetry(r, c, link);
+}
+
+// MsgOf: the msghdr of the op whose user_data is `user_data`, sent as SENDMSG or
+// RECVMSG. The kernel reads it when it issues the op (with SQPOLL or after a
+// link, some time after this Poll): it lives in a deque slot of the engine's op
+// slot, which the engine reuses only after this op's final completion (and
+// resubmits the op after -EINTR only once its CQE is in).
+msghdr* UringDriver::MsgOf(uint64_t user_data) {
+  const uint32_t index = Engine::DecodeUserData(user_data).index;
+  if (index >= msgs_.size()) msgs_.resize(size_t{index} + 1);
+  return &msgs_[index];
 }
 
 // GatesChain: whether the driver plays the link after chain[k]: an op whose broken
@@ -724,11 +746,6 @@ UringDriver::FdClass UringDriver::ClassOf(int fd) {
   return c != FdClass::kUnknown ? c : LearnClass(fd);
 }
 
-bool UringDriver::IsSocketFd(int fd) {
-  const FdClass c = ClassOf(fd);
-  return c == FdClass::kSocket || c == FdClass::kSeqpacketSocket;
-}
-
 // LearnClass: what `fd` is (fstat, then SO_TYPE for a socket), kept in the table
 // until ForgetFd. An fd fstat refuses (EBADF) is not kept: its op fails on its own.
 UringDriver::FdClass UringDriver::LearnClass(int fd) {
@@ -752,6 +769,100 @@ UringDriver::FdClass UringDriver::LearnClass(int fd) {
 void UringDriver::ForgetFd(int fd) {
   UnregisterFile(fd);
   if (fd >= 0 && size_t(fd) < fd_classes_.size()) fd_classes_[fd] = FdClass::kUnknown;
+}
+
+// --- Answers that say the fd cache was wrong ---------------------------------------
+
+// ArmStaleRetry: the op of `r` was prepared as the fd's class `used` says; its
+// SQE is linked to the next one if `link`.
+void UringDriver::ArmStaleRetry(const Request& r, FdClass used, bool link) {
+  const uint32_t index = Engine::DecodeUserData(r.user_data).index;
+  if (index >= stale_.size()) stale_.resize(size_t{index} + 1);
+  StaleRetry& s = stale_[index];
+  s = StaleRetry{};
+  s.op_user_data = r.user_data;
+  s.op = r.op;
+  s.fd = r.fd;
+  s.used = used;
+  s.state = link ? StaleRetry::kLinked : StaleRetry::kArmed;
+}
+
+// AttachTimeout: a linked timeout was prepared; it belongs to the op right
+// before it, which a retry must submit again with it (`link`: the chain goes on
+// after the timeout, which a retry could not keep).
+void UringDriver::AttachTimeout(const Request& r, bool link) {
+  const uint32_t index = Engine::DecodeUserData(r.user_data).index;
+  if (index >= stale_.size()) return;
+  StaleRetry& s = stale_[index];
+  if (s.state != StaleRetry::kLinked || Engine::DecodeUserData(s.op_user_data).generation !=
+                                            Engine::DecodeUserData(r.user_data).generation) {
+    return;
+  }
+  s.state = link ? StaleRetry::kNone : StaleRetry::kArmed;
+  s.has_timeout = true;
+  s.timeout_user_data = r.user_data;
+  s.deadline_ns = r.deadline_ns;
+}
+
+// TakeStale: a final CQE that may answer a stale class. If it is the op of an
+// armed StaleRetry and the fd, learnt again, is now of another class, the CQE is
+// the driver's: the op goes to the kernel again (with its linked timeout, whose
+// -ECANCELED is taken too) at the next submission. True if the CQE was taken.
+bool UringDriver::TakeStale(uint64_t user_data, int32_t res) {
+  const uint32_t index = Engine::DecodeUserData(user_data).index;
+  if (index >= stale_.size()) return false;
+  StaleRetry& s = stale_[index];
+  if (s.state == StaleRetry::kAwaitTimeout && user_data == s.timeout_user_data) {
+    --awaiting_timeouts_;
+    s.state = StaleRetry::kNone;
+    resubmit_.push_back(index);
+    return true;
+  }
+  if (s.state != StaleRetry::kArmed || user_data != s.op_user_data || !IsStaleAnswer(res)) {
+    return false;
+  }
+  // Learnt again once: the same class means the answer is the file's own.
+  if (LearnClass(s.fd) == s.used) {
+    s.state = StaleRetry::kNone;
+    return false;
+  }
+  ++stats_.stale_retries;
+  if (s.has_timeout) {
+    // The op ended first, so its timeout's -ECANCELED follows (posted by the
+    // kernel's task work after the op's CQE).
+    s.state = StaleRetry::kAwaitTimeout;
+    ++awaiting_timeouts_;
+  } else {
+    s.state = StaleRetry::kNone;
+    resubmit_.push_back(index);
+  }
+  return true;
+}
+
+// ResubmitStale: submits again the ops whose CQEs TakeStale took, each as its
+// fd's class now says, with its linked timeout (the same absolute deadline).
+// False if the SQ had no room for all of them (the rest wait, in order).
+bool UringDriver::ResubmitStale() {
+  size_t done = 0;
+  for (; done < resubmit_.size(); ++done) {
+    const StaleRetry s = stale_[resubmit_[done]];  // a copy: preparing re-arms the slot's
+    if (!EnsureRoom(s.has_timeout ? 2 : 1)) break;
+    Request op;
+    op.user_data = s.op_user_data;
+    op.op = s.op;
+    op.fd = s.fd;
+    op.link = s.has_timeout;
+    PrepRequest(op, op.link);
+    if (s.has_timeout) {
+      Request timeout;
+      timeout.kind = RequestKind::kLinkTimeout;
+      timeout.user_data = s.timeout_user_data;
+      timeout.deadline_ns = s.deadline_ns;
+      PrepRequest(timeout, /*link=*/false);
+    }
+  }
+  resubmit_.erase(resubmit_.begin(), resubmit_.begin() + ptrdiff_t(done));
+  return resubmit_.empty();
 }
 
 // --- Registered resources -------------------------------------------------------------
@@ -952,7 +1063,7 @@ absl::Status UringDriver::Reap(Engine* engine) {
       const uint64_t user_data = cqe.user_data;
       const uint32_t flags = cqe.flags;
       if (straight && !IsDriverUserData(user_data) && (flags & IORING_CQE_F_MORE) == 0 &&
-          in_kernel > 0) {
+          in_kernel > 0 && !IsStaleAnswer(cqe.res) && awaiting_timeouts_ == 0) {
         --in_kernel;
         Completion& c = batch[batched++];
         c.user_data = user_data;
@@ -1018,6 +1129,7 @@ void UringDriver::Dispatch(Engine* engine, uint64_t user_data, int32_t res, uint
   if (final_cqe) {
     RL_CHECK(sqes_in_kernel_ > 0);
     --sqes_in_kernel_;
+    if ((IsStaleAnswer(res) || awaiting_timeouts_ != 0) && TakeStale(user_data, res)) return;
     if (!held_.empty()) ResolveGate(user_data, res);
   }
   if (engine != nullptr) engine->HandleCompletion(user_data, res, flags);

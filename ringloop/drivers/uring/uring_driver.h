@@ -45,11 +45,27 @@
 //   buffer is written after the driver is gone. (Drain the engine first to give its
 //   ops their final events: engine.Shutdown(), then Poll until engine.Quiescent().)
 //
-// The fd cache: whether an fd is a socket is learnt with one fstat (and SO_TYPE) on
-// the first write, or read at an explicit offset, on it, and kept until the engine's Close
-// op for it (or ForgetFd). An fd closed behind the driver's back and reused by a new
-// file would inherit the stale answer: close fds the driver has seen through the
-// engine, or call ForgetFd first.
+// fds: the driver takes the fds it is given as borrowed: it never closes one but
+// for the engine's Close op, and changes no flag (io_uring needs no O_NONBLOCK:
+// the kernel parks a read, an accept or a connect itself, so the loop's thread
+// waits only in io_uring_enter, whatever the fd names). The one fact it keeps is
+// whether an fd is a socket, learnt with one fstat (and SO_TYPE) on the first
+// write, or read at an explicit offset, on it, until the engine's Close op for it
+// (or ForgetFd). An fd closed with close(2) behind the driver's back and its
+// number reused does not inherit that answer: a write prepared as a send, or a
+// read at an offset prepared as a recv, on what is no socket now fails -ENOTSOCK,
+// and a read or write at a nonzero offset on what is a socket now fails -ESPIPE;
+// the driver then learns the fd again and, if it changed, submits the op again
+// (with its linked timeout) as the new file requires: the engine never sees the
+// stale answer (UringStats::stale_retries counts them). The cost of closing
+// outside: one failed SQE and one fstat, once per reuse. Two limits: a write on a
+// socket whose number the driver last saw as another file goes as
+// IORING_OP_WRITE, which writes the data but raises SIGPIPE if the peer is gone
+// (the Loop ignores SIGPIPE); and a registered file (RegisterFile) keeps naming
+// the file it was registered with until the engine's Close op or ForgetFd,
+// whatever close(2) did to its number. An op in the kernel keeps its file: a
+// read blocked on an fd closed outside keeps waiting on that file, not the new
+// one.
 //
 // Driver-owned SQEs carry user_data whose top three bits are 7 (the engine's kind
 // field uses 0..3, see Engine::DecodeUserData), so they never reach the engine.
@@ -100,6 +116,7 @@ struct UringStats {
   uint64_t foreign_cqes = 0;      // driver-kind CQEs no SQE of ours produced (ignored)
   uint64_t socket_writes = 0;     // Write/Writev ops sent as SEND/SENDMSG (on a socket)
   uint64_t fd_probes = 0;         // fstat calls to learn whether an fd is a socket
+  uint64_t stale_retries = 0;     // ops submitted again: the fd cache was stale
 };
 
 class UringDriver final : public Driver {
@@ -221,6 +238,25 @@ class UringDriver final : public Driver {
   };
   // FdClass: what a write (or a read at an offset) on an fd must become.
   enum class FdClass : uint8_t { kUnknown, kNotSocket, kSocket, kSeqpacketSocket };
+  // StaleRetry: an op in the kernel prepared as its fd's class said (a send or
+  // recv for a socket; a read or write at an offset for anything else), kept
+  // per engine slot index until its final CQE, in case that CQE says the class
+  // was stale (-ENOTSOCK: not a socket now; -ESPIPE: an offset on what is a
+  // socket now) because the fd was closed and its number reused behind the
+  // driver's back. Only an op whose SQE is alone or linked only to its own
+  // linked timeout can go again: kLinked means "linked, its timeout not seen
+  // yet", kNone "nothing to retry".
+  struct StaleRetry {
+    enum State : uint8_t { kNone, kLinked, kArmed, kAwaitTimeout };
+    uint64_t op_user_data = 0;
+    uint64_t timeout_user_data = 0;
+    uint64_t deadline_ns = 0;
+    const Op* op = nullptr;  // the engine's op slot: stable until its final completion
+    int fd = -1;
+    FdClass used = FdClass::kUnknown;
+    State state = kNone;
+    bool has_timeout = false;
+  };
 
   explicit UringDriver(Options options);
   absl::Status Setup();
@@ -238,12 +274,17 @@ class UringDriver final : public Driver {
   bool CancelHeld(uint64_t target);
   void CancelAll(std::span<const Request> requests);
   void PrepRequest(const Request& r, bool link);
-  void PrepOpRequest(io_uring_sqe* sqe, const Request& r);
+  void PrepOpRequest(io_uring_sqe* sqe, const Request& r, bool link);
+  void PrepTransfer(io_uring_sqe* sqe, const Request& r, bool link, bool read);
+  msghdr* MsgOf(uint64_t user_data);
   bool GatesChain(std::span<const Request> chain, size_t k);
   int SendFlagsOf(const Op& op);
   FdClass LearnClass(int fd);
   FdClass ClassOf(int fd);
-  bool IsSocketFd(int fd);
+  void ArmStaleRetry(const Request& r, FdClass used, bool link);
+  void AttachTimeout(const Request& r, bool link);
+  bool TakeStale(uint64_t user_data, int32_t res);
+  bool ResubmitStale();
   io_uring_sqe* NextSqe();
   bool EnsureRoom(unsigned n);
   void ArmWake();
@@ -284,10 +325,13 @@ class UringDriver final : public Driver {
   std::deque<__kernel_timespec> link_timeouts_;
   std::vector<LocalCompletion> local_;
   std::vector<HeldChain> held_;
-  // send_msgs_[slot index]: the msghdr of that slot's Writev sent as SENDMSG (a
-  // deque, like link_timeouts_).
-  std::deque<msghdr> send_msgs_;
+  // msgs_[slot index]: the msghdr of that slot's Writev or Readv sent as SENDMSG
+  // or RECVMSG (a deque, like link_timeouts_).
+  std::deque<msghdr> msgs_;
   std::vector<FdClass> fd_classes_;   // fd -> what it is (the fd cache)
+  std::vector<StaleRetry> stale_;     // by engine slot index
+  std::vector<uint32_t> resubmit_;    // slot indexes whose op goes to the kernel again
+  uint32_t awaiting_timeouts_ = 0;    // StaleRetry entries in kAwaitTimeout
   std::vector<int32_t> fd_slots_;     // fd -> registered-file index, or -1
   std::vector<uint32_t> free_slots_;  // unused registered-file indexes
   std::vector<std::unique_ptr<BufferRing>> buffer_rings_;

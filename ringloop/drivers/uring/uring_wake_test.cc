@@ -3,14 +3,13 @@
 //
 // Each test arms a Timeout op far in the future as a failsafe: a lost wake-up
 // makes it fire (and the test fail) instead of hanging the test.
-#include <pthread.h>
-#include <signal.h>
 
 #include <atomic>
 #include <future>
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "ringloop/drivers/testing/signal_storm.h"
 #include "ringloop/drivers/uring/uring_driver.h"
 #include "ringloop/drivers/uring/uring_test_util.h"
 
@@ -111,44 +110,22 @@ TEST(UringWakeTest, MsgRingWakesAPollInAnotherThread) {
   EXPECT_FALSE(failed.load());
 }
 
-void IgnoreSignal(int) {}
-
 TEST(UringWakeTest, SignalsDuringTheWaitAreSurvived) {
   URING_HARNESS_OR_SKIP(h);
-  struct sigaction sa {};
-  sa.sa_handler = IgnoreSignal;  // no SA_RESTART: the wait sees EINTR
-  ASSERT_EQ(sigaction(SIGUSR1, &sa, nullptr), 0);
   Engine& engine = h->engine();
   UringDriver& driver = h->driver();
   const OpId failsafe = engine.Submit({Timeout{driver.NowNs() + kFailsafeNs}, 0});
-  const pthread_t poller = pthread_self();
-  std::atomic<uint32_t> round{0};
-  std::atomic<bool> stop{false};
-  std::thread signaller([&] {
-    for (uint32_t r = 1; !stop.load(); ++r) {
-      for (uint32_t x = round.load(); x < r && !stop.load(); x = round.load()) round.wait(x);
-      for (int i = 0; i < 50; ++i) {
-        pthread_kill(poller, SIGUSR1);
-        std::this_thread::yield();
-      }
-      driver.Wake();
-    }
-  });
   bool fired = false;
-  for (uint32_t r = 1; r <= 100 && driver.stats().eintr == 0 && !fired; ++r) {
-    round.store(r);
-    round.notify_one();
+  bool failed = false;
+  testing::SignalStorm(driver, 100, [&] {
     const uint64_t wakeups = driver.stats().wakeups;
-    while (driver.stats().wakeups == wakeups && !fired) {
-      ASSERT_TRUE(driver.Poll(engine, true).ok());
+    while (driver.stats().wakeups == wakeups && !fired && !failed) {
+      failed = !driver.Poll(engine, true).ok();
       while (std::optional<Event> e = engine.PollEvent()) fired = fired || e->id == failsafe;
     }
-  }
-  stop.store(true);
-  round.store(~0u);
-  round.notify_one();
-  signaller.join();
-  signal(SIGUSR1, SIG_IGN);  // a straggling signal must not kill the test binary
+    return driver.stats().eintr == 0 && !fired && !failed;
+  });
+  EXPECT_FALSE(failed) << "Poll failed";
   EXPECT_FALSE(fired);
   EXPECT_GT(driver.stats().eintr, 0u);  // the wait really was interrupted
 }

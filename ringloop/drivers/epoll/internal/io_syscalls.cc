@@ -38,12 +38,20 @@ int Nonblocking(Call call) {
 
 bool AtCurrentPosition(uint64_t offset) { return offset == kCurrentPosition; }
 
-int TryConnect(const Connect& c) {
+int TryConnect(const Connect& c, FdInfo* info) {
+  // connect(2) has no per-call nonblocking flag: the socket must be O_NONBLOCK.
+  if (const int err = EnsureNonblock(c.fd, info); err < 0) return err;
   const int r = Sys([&] { return ::connect(c.fd, c.addr, c.addrlen); });
   // EINPROGRESS: the handshake goes on; ConnectResult tells when it is over.
   // EAGAIN (a unix socket whose listener's backlog is full) is a result, not a
   // wait: the socket would report writable at once and the retry would spin.
   return r == -EINPROGRESS ? kWouldBlock : r;
+}
+
+int TryAccept(const Accept& a, FdInfo* info) {
+  // accept(2) has no per-call nonblocking flag: the listener must be O_NONBLOCK.
+  if (const int err = EnsureNonblock(a.fd, info); err < 0) return err;
+  return Nonblocking([&] { return ::accept4(a.fd, a.addr, a.addrlen, a.flags); });
 }
 
 int TryPoll(const PollAdd& p) {
@@ -53,20 +61,109 @@ int TryPoll(const PollAdd& p) {
   return r == 0 ? kWouldBlock : static_cast<int>(static_cast<uint16_t>(pfd.revents));
 }
 
-int TryWritev(const Writev& w, bool is_socket) {
-  if (!is_socket) return Nonblocking([&] { return ::writev(w.fd, w.iov, int(w.iovcnt)); });
-  msghdr msg{};
-  msg.msg_iov = const_cast<iovec*>(w.iov);
-  msg.msg_iovlen = w.iovcnt;
-  return Nonblocking([&] { return ::sendmsg(w.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT); });
+// VectorIo: a Readv or Writev reduced to what its attempts need.
+struct VectorIo {
+  int fd;
+  const iovec* iov;
+  int iovcnt;
+  uint64_t offset;
+  bool read;
+};
+
+// VectorOnce: one attempt at `io` as `info` says the fd must be written or read:
+// recvmsg/sendmsg on a socket, else preadv2/pwritev2 with RWF_NOWAIT at `offset`.
+int VectorOnce(const VectorIo& io, const FdInfo& info, uint64_t offset) {
+  if (info.is_socket) {
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(io.iov);
+    msg.msg_iovlen = size_t(io.iovcnt);
+    if (io.read) return Nonblocking([&] { return ::recvmsg(io.fd, &msg, MSG_DONTWAIT); });
+    return Nonblocking([&] { return ::sendmsg(io.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT); });
+  }
+  if (io.read) {
+    return Nonblocking(
+        [&] { return Preadv2(io.fd, io.iov, io.iovcnt, Position(offset), RWF_NOWAIT); });
+  }
+  return Nonblocking(
+      [&] { return Pwritev2(io.fd, io.iov, io.iovcnt, Position(offset), RWF_NOWAIT); });
+}
+
+// PlainOnce: one read(2)/write(2) family call of `io` at `offset`, for a file
+// that refuses RWF_NOWAIT, once O_NONBLOCK is known to be on.
+int PlainOnce(const VectorIo& io, uint64_t offset) {
+  const bool at_position = offset == kCurrentPosition;
+  if (io.read) {
+    if (at_position) return Nonblocking([&] { return ::readv(io.fd, io.iov, io.iovcnt); });
+    return Nonblocking([&] { return ::preadv(io.fd, io.iov, io.iovcnt, off_t(offset)); });
+  }
+  if (at_position) return Nonblocking([&] { return ::writev(io.fd, io.iov, io.iovcnt); });
+  return Nonblocking([&] { return ::pwritev(io.fd, io.iov, io.iovcnt, off_t(offset)); });
+}
+
+// VectorAgain: what ReadAgain and WriteAgain do for one read or write whose
+// first attempt answered `res` (< 0). The fd is learnt again at most once and
+// the offset dropped at most once, so a number that keeps changing under the
+// loop cannot keep it here.
+int VectorAgain(const VectorIo& io, FdInfo* info, int res) {
+  uint64_t offset = io.offset;
+  bool learnt = false;
+  bool plain = false;  // RWF_NOWAIT refused: O_NONBLOCK and the plain calls
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (res == -ENOTSOCK && info->is_socket && !learnt) {
+      // A socket call on what is no socket any more: the number was reused.
+      learnt = true;
+      if (const int err = ClassifyFd(io.fd, info); err < 0) return err;
+      if (info->kind == FdInfo::Kind::kFile) return kNowFile;
+    } else if (res == -ESPIPE && offset != kCurrentPosition) {
+      // A stream has no position: its offset is ignored (as io_uring ignores it
+      // on pipes).
+      offset = kCurrentPosition;
+    } else if (res == -EOPNOTSUPP && !info->is_socket && !learnt) {
+      // RWF_NOWAIT refused (a tty): O_NONBLOCK instead, checked right before
+      // the call, once the number is known to still name a pollable file.
+      learnt = true;
+      if (const int err = ClassifyFd(io.fd, info); err < 0) return err;
+      if (info->kind == FdInfo::Kind::kFile) return kNowFile;
+      if (!info->is_socket) {
+        if (const int err = EnsureNonblock(io.fd, info); err < 0) return err;
+        plain = true;
+      }
+    } else {
+      return res;
+    }
+    res = plain ? PlainOnce(io, offset) : VectorOnce(io, *info, offset);
+    if (res >= 0 || res == kWouldBlock) return res;
+  }
+  return res;
+}
+
+int TryVector(const VectorIo& io, FdInfo* info) {
+  const int res = VectorOnce(io, *info, io.offset);
+  if (res >= 0 || res == kWouldBlock) return res;
+  return VectorAgain(io, info, res);
 }
 
 }  // namespace
+
+int ReadAgain(const Read& read, FdInfo* info, int res) {
+  iovec one{read.buf, read.len};
+  return VectorAgain(VectorIo{read.fd, &one, 1, read.offset, /*read=*/true}, info, res);
+}
+
+int WriteAgain(const Write& write, FdInfo* info, int res) {
+  iovec one{const_cast<void*>(write.buf), write.len};
+  return VectorAgain(VectorIo{write.fd, &one, 1, write.offset, /*read=*/false}, info, res);
+}
 
 int ClassifyFd(int fd, FdInfo* info) {
   struct stat st;
   if (const int r = Sys([&] { return ::fstat(fd, &st); }); r < 0) return r;
   FdInfo out;
+  // What the driver did to the file's flags stays recorded: RestoreFlags checks
+  // that the file is still the one it changed.
+  out.set_nonblock = info->set_nonblock;
+  out.dev = info->dev;
+  out.ino = info->ino;
   if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode)) {
     out.kind = FdInfo::Kind::kFile;
     *info = out;
@@ -84,24 +181,35 @@ int ClassifyFd(int fd, FdInfo* info) {
   } else if (S_ISFIFO(st.st_mode)) {
     out.is_stream = true;
   }
+  *info = out;
+  return 0;
+}
+
+int EnsureNonblock(int fd, FdInfo* info) {
   const int flags = Sys([&] { return ::fcntl(fd, F_GETFL); });
   if (flags < 0) return flags;
-  if ((flags & O_NONBLOCK) == 0) {
-    if (const int r = Sys([&] { return ::fcntl(fd, F_SETFL, flags | O_NONBLOCK); }); r < 0) {
-      return r;
-    }
-    out.set_nonblock = true;
-    out.original_flags = flags;
+  if ((flags & O_NONBLOCK) != 0) return 0;
+  struct stat st;
+  if (const int r = Sys([&] { return ::fstat(fd, &st); }); r < 0) return r;
+  if (const int r = Sys([&] { return ::fcntl(fd, F_SETFL, flags | O_NONBLOCK); }); r < 0) {
+    return r;
   }
-  *info = out;
+  info->set_nonblock = true;
+  info->dev = st.st_dev;
+  info->ino = st.st_ino;
   return 0;
 }
 
 void RestoreFlags(int fd, const FdInfo& info) {
   if (!info.set_nonblock) return;
-  // The fd may already be gone (a user closed it behind the driver's back): then
-  // there is nothing to restore, and EBADF is the expected answer.
-  Sys([&] { return ::fcntl(fd, F_SETFL, info.original_flags); });
+  // The fd may be gone, or name another file (closed and reused behind the
+  // driver's back): then the flag is not the driver's to clear.
+  struct stat st;
+  if (Sys([&] { return ::fstat(fd, &st); }) < 0) return;
+  if (st.st_dev != info.dev || st.st_ino != info.ino) return;
+  const int flags = Sys([&] { return ::fcntl(fd, F_GETFL); });
+  if (flags < 0 || (flags & O_NONBLOCK) == 0) return;
+  Sys([&] { return ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK); });
 }
 
 bool NeedsPool(const Op& op, FdInfo::Kind kind) {
@@ -123,30 +231,28 @@ bool NeedsPool(const Op& op, FdInfo::Kind kind) {
   }
 }
 
-int TryOnce(const Op& op, const FdInfo& info) {
-  // Offsets are ignored on pollable fds, as io_uring ignores them on stream files
-  // (pipes and sockets are FMODE_STREAM): read(2)/write(2) at the stream's head.
+int TryOnce(const Op& op, FdInfo* info) {
   return std::visit(
       [&](const auto& o) -> int {
         using T = std::decay_t<decltype(o)>;
         if constexpr (std::is_same_v<T, Nop>) {
           return 0;
         } else if constexpr (std::is_same_v<T, Read>) {
-          return ReadOnce(o);
+          return ReadOnce(o, info);
         } else if constexpr (std::is_same_v<T, Readv>) {
-          return Nonblocking([&] { return ::readv(o.fd, o.iov, int(o.iovcnt)); });
+          return TryVector(VectorIo{o.fd, o.iov, int(o.iovcnt), o.offset, /*read=*/true}, info);
         } else if constexpr (std::is_same_v<T, Write>) {
-          return WriteOnce(o, info.is_socket);
+          return WriteOnce(o, info);
         } else if constexpr (std::is_same_v<T, Writev>) {
-          return TryWritev(o, info.is_socket);
+          return TryVector(VectorIo{o.fd, o.iov, int(o.iovcnt), o.offset, /*read=*/false}, info);
         } else if constexpr (std::is_same_v<T, Recv>) {
           return RecvOnce(o);
         } else if constexpr (std::is_same_v<T, Send>) {
           return SendOnce(o);
         } else if constexpr (std::is_same_v<T, Accept>) {
-          return Nonblocking([&] { return ::accept4(o.fd, o.addr, o.addrlen, o.flags); });
+          return TryAccept(o, info);
         } else if constexpr (std::is_same_v<T, Connect>) {
-          return TryConnect(o);
+          return TryConnect(o, info);
         } else if constexpr (std::is_same_v<T, PollAdd>) {
           return TryPoll(o);
         } else if constexpr (std::is_same_v<T, Shutdown> || std::is_same_v<T, Close> ||

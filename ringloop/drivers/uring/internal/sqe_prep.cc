@@ -151,6 +151,20 @@ void PrepOp(io_uring_sqe* sqe, const Op& op, const PrepContext& ctx) {
   UseFixedFile(sqe, op, ctx);
 }
 
+void PrepSocketRead(io_uring_sqe* sqe, const Op& op, msghdr* msg, const PrepContext& ctx) {
+  if (const Read* r = std::get_if<Read>(&op); r != nullptr) {
+    io_uring_prep_recv(sqe, r->fd, r->buf, r->len, 0);
+  } else {
+    const Readv& v = std::get<Readv>(op);
+    RL_CHECK(msg != nullptr);
+    *msg = msghdr{};
+    msg->msg_iov = const_cast<iovec*>(v.iov);
+    msg->msg_iovlen = v.iovcnt;
+    io_uring_prep_recvmsg(sqe, v.fd, msg, 0);
+  }
+  UseFixedFile(sqe, op, ctx);
+}
+
 void PrepSocketWrite(io_uring_sqe* sqe, const Op& op, int send_flags, msghdr* msg,
                      const PrepContext& ctx) {
   RL_CHECK((send_flags & MSG_NOSIGNAL) != 0);

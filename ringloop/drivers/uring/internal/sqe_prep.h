@@ -45,6 +45,13 @@ bool UsesFileFd(OpKind kind);
 // multishot flag. `op` must not be a Timeout (the engine keeps those).
 void PrepOp(io_uring_sqe* sqe, const Op& op, const PrepContext& ctx);
 
+// PrepSocketRead: fills `sqe` for `op`, a Read or Readv on a socket (its offset
+// ignored: a socket has no position), as IORING_OP_RECV, or for a Readv
+// IORING_OP_RECVMSG through `msg` (filled here; the kernel may read it until the
+// op's CQE), with no flags: what read(2) does on a socket. On anything but a
+// socket it fails -ENOTSOCK (where IORING_OP_READ would read at the offset).
+void PrepSocketRead(io_uring_sqe* sqe, const Op& op, msghdr* msg, const PrepContext& ctx);
+
 // PrepSocketWrite: fills `sqe` for `op`, a Write or Writev on a socket (its offset
 // ignored: a socket has no position), as a send: IORING_OP_SEND, or for a Writev IORING_OP_SENDMSG
 // through `msg` (filled here; the kernel may read it until the op's CQE), with `send_flags`
