@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "examples/common/replay.h"
 #include "ringloop/core/check.h"
 
 namespace examples::resp {
@@ -43,43 +44,15 @@ Transcript Replay(std::string_view input, const ReplayOptions& options) {
   Store store;
   Connection c(&store, options.limits, 1);
   const Checker checker(c, options.limits);
-  Transcript t;
-  const int64_t now = options.now_ms;
-  // Each step reads or writes at least one byte or resumes; every request writes at
-  // most one reply, so this bounds a livelock.
+  const ReplayCuts cuts{options.read_sizes, options.write_size};
+  // Every request writes at most one reply.
   const size_t step_bound = 4 * (input.size() + 16) * (MaxReplyBytes(options.limits) + 1);
-  size_t steps = 0, fed = 0, read_index = 0;
-  for (;; ++steps) {
-    RL_CHECK(steps < step_bound);
-    if (!c.Output().empty()) {
-      const size_t n = options.write_size == 0 ? c.Output().size()
-                                               : std::min(options.write_size, c.Output().size());
-      t.replies.append(c.Output().substr(0, n));
-      c.ConsumeOutput(n);
-      checker.Check();
-      continue;
-    }
-    if (c.ShouldClose()) break;
-    if (c.NeedsResume()) {
-      c.Resume(now);
-      checker.Check();
-      continue;
-    }
-    if (fed == input.size()) break;  // the client has sent everything and got all replies
-    RL_CHECK(c.WantsRead());
-    size_t n = input.size() - fed;
-    if (!options.read_sizes.empty()) {
-      size_t want = 0;
-      for (size_t tries = 0; want == 0 && tries < options.read_sizes.size(); ++tries) {
-        want = options.read_sizes[read_index++ % options.read_sizes.size()];
-      }
-      n = std::min(n, std::max<size_t>(want, 1));
-    }
-    c.Feed(input.substr(fed, n), now);
-    fed += n;
-    checker.Check();
-    if (options.sweep_budget > 0) store.ActiveExpire(now, options.sweep_budget);
-  }
+  Transcript t;
+  t.replies = examples::Replay(
+      c, input, cuts, options.now_ms, step_bound, [&] { checker.Check(); },
+      [&] {
+        if (options.sweep_budget > 0) store.ActiveExpire(options.now_ms, options.sweep_budget);
+      });
   t.close = c.close_reason();
   return t;
 }

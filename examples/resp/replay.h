@@ -1,12 +1,11 @@
 // examples/resp/replay.h: a client's byte stream through a Connection, the way a
 // server loop drives it, with the connection's bounds checked after every step.
 //
-// For tests and the fuzzer: Replay reads the input in reads of the given sizes,
-// writes the output in writes of the given size, resumes kept requests when the
-// output drains, optionally sweeps expired keys between reads, and returns what the
-// client saw. The same input must give the same Transcript however it is cut into
-// reads and writes. After every call into the connection it checks (RL_CHECK) that
-// the pending output stays within max_output_bytes plus one reply (MaxReplyBytes),
+// For tests and the fuzzer: Replay runs examples::Replay (examples/common/replay.h)
+// over a fresh Connection and Store, optionally sweeping expired keys after each read,
+// and returns what the client saw. The same input must give the same Transcript
+// however it is cut into reads and writes. After every call into the connection it checks
+// (RL_CHECK) that the pending output stays within max_output_bytes plus one reply (MaxReplyBytes),
 // and that while the connection wants to read, what it keeps is one incomplete
 // request within the parser's limits.
 #ifndef EXAMPLES_RESP_REPLAY_H_
