@@ -3,10 +3,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <limits>
 #include <utility>
 
+#include "examples/common/ascii.h"
 #include "examples/resp/integer.h"
 #include "examples/resp/reply.h"
 #include "ringloop/core/check.h"
@@ -58,17 +58,8 @@ struct CommandSpec {
   std::span<const CommandSpec> subcommands;  // empty unless a container
 };
 
-// Is: `arg` equals the lower-case `word`, ignoring ASCII case.
-bool Is(std::string_view arg, std::string_view word) {
-  if (arg.size() != word.size()) return false;
-  for (size_t i = 0; i < arg.size(); ++i) {
-    const unsigned char ch = static_cast<unsigned char>(arg[i]);
-    if ((ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch) != static_cast<unsigned char>(word[i])) {
-      return false;
-    }
-  }
-  return true;
-}
+// Is: `arg` is the lower-case keyword `word`, in any ASCII case.
+constexpr bool Is(std::string_view arg, std::string_view word) { return EqualsLowered(arg, word); }
 
 bool ArityOk(int arity, size_t argc) {
   return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
@@ -558,7 +549,7 @@ void UnknownSubcommand(Call& c) {
   std::string message = "ERR unknown subcommand '";
   message.append(c.args[1].substr(0, 128));
   message.append("'. Try ");
-  for (char ch : c.args[0]) message.push_back(static_cast<char>(std::toupper(ch)));
+  for (char ch : c.args[0]) message.push_back(AsciiUpper(ch));
   message.append(" HELP.");
   c.Error(message);
 }
@@ -589,7 +580,7 @@ namespace {
 // ClassMatches: whether `ch` matches the class pattern[*p..] just after its '['; moves
 // *p past the closing ']' (or to the end, which also closes a class, as in Redis).
 bool ClassMatches(std::string_view pattern, size_t* p, char ch) {
-  const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const char c = AsciiLower(ch);
   size_t i = *p;
   const bool negate = i < pattern.size() && pattern[i] == '^';
   if (negate) ++i;
@@ -597,15 +588,15 @@ bool ClassMatches(std::string_view pattern, size_t* p, char ch) {
   while (i < pattern.size() && pattern[i] != ']') {
     if (pattern[i] == '\\' && i + 1 < pattern.size()) {
       ++i;
-      match |= std::tolower(static_cast<unsigned char>(pattern[i])) == c;
+      match |= AsciiLower(pattern[i]) == c;
     } else if (i + 2 < pattern.size() && pattern[i + 1] == '-') {
-      char lo = static_cast<char>(std::tolower(static_cast<unsigned char>(pattern[i])));
-      char hi = static_cast<char>(std::tolower(static_cast<unsigned char>(pattern[i + 2])));
+      char lo = AsciiLower(pattern[i]);
+      char hi = AsciiLower(pattern[i + 2]);
       if (lo > hi) std::swap(lo, hi);
       match |= c >= lo && c <= hi;
       i += 2;
     } else {
-      match |= std::tolower(static_cast<unsigned char>(pattern[i])) == c;
+      match |= AsciiLower(pattern[i]) == c;
     }
     ++i;
   }
@@ -622,8 +613,7 @@ bool MatchOne(std::string_view pattern, size_t* p, char ch) {
   if (pc == '[') return ClassMatches(pattern, p, ch);
   char literal = pc;
   if (pc == '\\' && *p < pattern.size()) literal = pattern[(*p)++];
-  return std::tolower(static_cast<unsigned char>(literal)) ==
-         std::tolower(static_cast<unsigned char>(ch));
+  return AsciiLower(literal) == AsciiLower(ch);
 }
 
 }  // namespace
