@@ -1,0 +1,58 @@
+// examples/http/allocation_test.cc: in steady state, answering pipelined requests
+// allocates nothing: buffers, parser state and the cached date reuse their storage.
+//
+// This binary replaces the global operator new with one that counts, so it is a test
+// of its own.
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <string>
+
+#include "examples/http/connection.h"
+#include "gtest/gtest.h"
+
+namespace {
+
+std::atomic<size_t> g_allocations{0};
+
+}  // namespace
+
+void* operator new(size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t size) { return operator new(size); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+
+namespace examples::http {
+namespace {
+
+TEST(HttpAllocationTest, SteadyStatePipelineAllocatesNothing) {
+  Connection c({});
+  std::string batch;
+  for (int i = 0; i < 8; ++i) {
+    batch += "GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: wrk\r\n\r\n";
+    batch += "HEAD /healthz?probe=1 HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    batch += "POST /nope HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\n\r\nbody";
+  }
+  const std::string_view first = std::string_view(batch).substr(0, batch.size() / 3);
+  const std::string_view second = std::string_view(batch).substr(first.size());
+  const int64_t now_ms = 1'700'000'000'000;
+  auto run = [&] {
+    c.Feed(first, now_ms);  // cut mid-request, as reads are
+    c.Feed(second, now_ms);
+    c.ConsumeOutput(c.Output().size());
+  };
+  for (int i = 0; i < 3; ++i) run();
+  const size_t before = g_allocations.load();
+  for (int i = 0; i < 100; ++i) run();
+  EXPECT_EQ(g_allocations.load() - before, 0u);
+  EXPECT_EQ(c.requests(), 103u * 24);
+}
+
+}  // namespace
+}  // namespace examples::http
