@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ringloop/core/check.h"
 
@@ -32,6 +33,26 @@ struct ReplayCuts {
   // write_size: bytes written per write; 0: all pending output at once.
   size_t write_size = 0;
 };
+
+// DerivedCuts: pseudo-random read and write sizes that depend only on an input.
+struct DerivedCuts {
+  std::vector<size_t> read_sizes;  // seven sizes in 1..97
+  size_t write_size;               // 1..16
+};
+
+// CutsFor: cuts derived from a hash of `input`, so a fuzzer's run of an input is the
+// same every time.
+inline DerivedCuts CutsFor(std::string_view input) {
+  uint64_t state = 0x9e3779b97f4a7c15u ^ input.size();
+  for (char b : input) state = (state ^ static_cast<uint8_t>(b)) * 0x100000001b3u;  // FNV-1a
+  DerivedCuts cuts{std::vector<size_t>(7), 0};
+  for (size_t& s : cuts.read_sizes) {
+    state = state * 6364136223846793005u + 1442695040888963407u;  // an LCG step
+    s = 1 + (state >> 33) % 97;
+  }
+  cuts.write_size = 1 + (state >> 20) % 16;
+  return cuts;
+}
 
 // Replay: the bytes `c` writes for `input` (see the file comment). `after_read()` runs
 // after each Feed too (a server's periodic work). `step_bound` bounds the loop: each

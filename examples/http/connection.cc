@@ -8,17 +8,11 @@
 
 namespace examples::http {
 
-Connection::Connection(const ConnectionLimits& limits) : limits_(limits), parser_(limits.parser) {}
-
-void Connection::Feed(std::string_view bytes, int64_t now_ms) {
-  if (Closing()) return;
-  input_.Process(bytes, [&](std::string_view pending) { return Run(pending, now_ms); });
-  if (Closing()) input_.Clear();
-}
+Connection::Connection(const ConnectionLimits& limits)
+    : ClientStream(limits.max_output_bytes), parser_(limits.parser) {}
 
 size_t Connection::Run(std::string_view pending, int64_t now_ms) {
   size_t done = 0;
-  paused_ = false;
   while (!Closing() && done < pending.size()) {
     if (body_left_ > 0) {  // skip the body of the request just answered
       const size_t skip =
@@ -28,7 +22,7 @@ size_t Connection::Run(std::string_view pending, int64_t now_ms) {
       continue;
     }
     if (OutputOverLimit()) {
-      paused_ = true;
+      Pause();
       break;
     }
     const ParseResult result = parser_.Parse(pending.substr(done));
@@ -41,7 +35,7 @@ size_t Connection::Run(std::string_view pending, int64_t now_ms) {
       case ParseStatus::kError:
         ++requests_;
         AppendResponse(ErrorResponse(parser_.error_status()), parser_.error_is_head(),
-                       ConnectionField::kClose, date_.Get(now_ms), output_.sink());
+                       ConnectionField::kClose, date_.Get(now_ms), out());
         Close(CloseReason::kBadRequest);
         return pending.size();
       case ParseStatus::kRequest:
@@ -58,8 +52,7 @@ size_t Connection::Run(std::string_view pending, int64_t now_ms) {
     const ConnectionField field = !persistent                  ? ConnectionField::kClose
                                   : request.minor_version == 0 ? ConnectionField::kKeepAlive
                                                                : ConnectionField::kNone;
-    AppendResponse(Route(request), request.method == "HEAD", field, date_.Get(now_ms),
-                   output_.sink());
+    AppendResponse(Route(request), request.method == "HEAD", field, date_.Get(now_ms), out());
     if (!persistent) {
       Close(CloseReason::kNotPersistent);
       break;
@@ -71,9 +64,8 @@ size_t Connection::Run(std::string_view pending, int64_t now_ms) {
 
 void Connection::Close(CloseReason reason) {
   RL_CHECK(reason != CloseReason::kNone);
-  RL_CHECK(close_reason_ == CloseReason::kNone);
   close_reason_ = reason;
-  paused_ = false;
+  MarkClosing();
 }
 
 }  // namespace examples::http

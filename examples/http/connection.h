@@ -34,7 +34,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "examples/common/buffers.h"
+#include "examples/common/client_stream.h"
 #include "examples/http/request_parser.h"
 #include "examples/http/response.h"
 
@@ -55,57 +55,34 @@ enum class CloseReason {
   kBadRequest,     // a request the parser refused; its error status was answered
 };
 
-class Connection {
+// Connection: one client (the ClientStream surface is the server loop's).
+class Connection : public ClientStream {
  public:
   explicit Connection(const ConnectionLimits& limits);
 
   // Feed: `bytes` read from the client; answers the requests they complete. Ignored
   // once the connection is closing.
-  void Feed(std::string_view bytes, int64_t now_ms);
+  void Feed(std::string_view bytes, int64_t now_ms) {
+    Process(bytes, [&](std::string_view pending) { return Run(pending, now_ms); });
+  }
 
   // Resume: answers the requests kept while the output was over its limit.
   void Resume(int64_t now_ms) { Feed({}, now_ms); }
 
-  // Output: response bytes not yet written (valid until the next call).
-  std::string_view Output() const { return output_.Pending(); }
-
-  // ConsumeOutput: the first `n` bytes of Output() were written. Requires n <= size.
-  void ConsumeOutput(size_t n) { output_.Consume(n); }
-
-  // WantsRead: open, not over the output limit, no kept request waiting for Resume.
-  bool WantsRead() const { return !Closing() && !paused_ && !OutputOverLimit(); }
-
-  // NeedsResume: requests are kept and the output has drained below its limit.
-  bool NeedsResume() const { return !Closing() && paused_ && !OutputOverLimit(); }
-
-  // Closing: nothing more will be answered.
-  bool Closing() const { return close_reason_ != CloseReason::kNone; }
-
-  // ShouldClose: closing and every response is written: close the socket now.
-  bool ShouldClose() const { return Closing() && output_.size() == 0; }
-
   // close_reason: why the connection is closing, or kNone.
   CloseReason close_reason() const { return close_reason_; }
-
-  // buffered_input: bytes fed but not yet answered (an incomplete head, or kept ones).
-  size_t buffered_input() const { return input_.size(); }
 
   // requests: requests answered so far (error answers included).
   uint64_t requests() const { return requests_; }
 
  private:
-  bool OutputOverLimit() const { return output_.size() > limits_.max_output_bytes; }
   size_t Run(std::string_view pending, int64_t now_ms);
   void Close(CloseReason reason);
 
-  ConnectionLimits limits_;
   RequestParser parser_;
   DateCache date_;
-  InputBuffer input_;
-  OutputBuffer output_;
   uint64_t body_left_ = 0;  // bytes of the current request's body still to skip
   uint64_t requests_ = 0;
-  bool paused_ = false;
   CloseReason close_reason_ = CloseReason::kNone;
 };
 

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "examples/common/replay.h"
 #include "examples/http/replay.h"
 
 namespace {
@@ -52,16 +53,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bytes.read_sizes = ones;
   Expect(examples::http::Replay(input, bytes), reference, "one piece and byte by byte");
 
-  uint64_t state = 0x9e3779b97f4a7c15u ^ size;  // cuts from the input: the same every run
-  for (uint8_t b : input) state = (state ^ b) * 0x100000001b3u;
-  std::vector<size_t> sizes(7);
-  for (size_t& s : sizes) {
-    state = state * 6364136223846793005u + 1442695040888963407u;
-    s = 1 + (state >> 33) % 97;
-  }
+  const examples::DerivedCuts cuts = examples::CutsFor(input);
   ReplayOptions slow = SmallLimits();
-  slow.read_sizes = sizes;
-  slow.write_size = 1 + (state >> 20) % 16;
+  slow.read_sizes = cuts.read_sizes;
+  slow.write_size = cuts.write_size;
   slow.limits.max_output_bytes = 32;
   Expect(examples::http::Replay(input, slow), reference, "one piece and slow pieces");
   return 0;

@@ -1,32 +1,11 @@
 // examples/resp/allocation_test.cc: in steady state, running pipelined requests over
 // existing keys allocates nothing: buffers, parser state and values reuse their storage.
-//
-// This binary replaces the global operator new with one that counts, so it is a test
-// of its own.
-#include <atomic>
-#include <cstdlib>
-#include <new>
+// (allocation_counter counts every operator new in this binary.)
 #include <string>
 
+#include "examples/common/allocation_counter.h"
 #include "examples/resp/connection.h"
 #include "gtest/gtest.h"
-
-namespace {
-
-std::atomic<size_t> g_allocations{0};
-
-}  // namespace
-
-void* operator new(size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
 
 namespace examples::resp {
 namespace {
@@ -67,9 +46,9 @@ TEST(AllocationTest, SteadyStatePipelineAllocatesNothing) {
     c.ConsumeOutput(c.Output().size());
   };
   for (int i = 0; i < 3; ++i) run();  // warm up: keys, values and buffers reach their sizes
-  const size_t before = g_allocations.load();
+  const size_t before = AllocationCount();
   for (int i = 0; i < 100; ++i) run();
-  EXPECT_EQ(g_allocations.load() - before, 0u);
+  EXPECT_EQ(AllocationCount() - before, 0u);
   EXPECT_EQ(c.buffered_input(), 0u);
 }
 

@@ -7,26 +7,19 @@
 namespace examples::resp {
 
 Connection::Connection(Store* store, const ConnectionLimits& limits, int64_t client_id)
-    : store_(store),
-      limits_(limits),
+    : ClientStream(limits.max_output_bytes),
+      store_(store),
       config_{limits.parser.max_bulk_bytes},
       parser_(limits.parser) {
   RL_CHECK(store_ != nullptr);
   session_.client_id = client_id;
 }
 
-void Connection::Feed(std::string_view bytes, int64_t now_ms) {
-  if (Closing()) return;  // like Redis, input after QUIT or an error is dropped
-  input_.Process(bytes, [&](std::string_view pending) { return Run(pending, now_ms); });
-  if (Closing()) input_.Clear();
-}
-
 size_t Connection::Run(std::string_view pending, int64_t now_ms) {
   size_t done = 0;
-  paused_ = false;
   while (!Closing() && done < pending.size()) {
     if (OutputOverLimit()) {
-      paused_ = true;  // the rest waits for Resume
+      Pause();  // the rest waits for Resume
       break;
     }
     const ParseResult result = parser_.Parse(pending.substr(done));
@@ -34,7 +27,7 @@ size_t Connection::Run(std::string_view pending, int64_t now_ms) {
       case ParseStatus::kIncomplete:
         return done;
       case ParseStatus::kProtocolError:
-        AppendError(std::string("ERR ").append(parser_.error()), output_.sink());
+        AppendError(std::string("ERR ").append(parser_.error()), out());
         Close(CloseReason::kProtocolError);
         return pending.size();
       case ParseStatus::kRequestTooLarge:
@@ -47,7 +40,7 @@ size_t Connection::Run(std::string_view pending, int64_t now_ms) {
     RL_CHECK(result.consumed <= pending.size() - done);
     done += result.consumed;
     if (parser_.args().empty()) continue;  // "*0" or a blank line: no reply
-    Execute(parser_.args(), now_ms, store_, &session_, config_, output_.sink());
+    Execute(parser_.args(), now_ms, store_, &session_, config_, out());
     if (session_.quit) Close(CloseReason::kQuit);
   }
   return Closing() ? pending.size() : done;
@@ -55,9 +48,8 @@ size_t Connection::Run(std::string_view pending, int64_t now_ms) {
 
 void Connection::Close(CloseReason reason) {
   RL_CHECK(reason != CloseReason::kNone);
-  RL_CHECK(close_reason_ == CloseReason::kNone);
   close_reason_ = reason;
-  paused_ = false;
+  MarkClosing();  // like Redis, input after QUIT or an error is dropped
 }
 
 }  // namespace examples::resp

@@ -35,7 +35,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "examples/common/buffers.h"
+#include "examples/common/client_stream.h"
 #include "examples/resp/commands.h"
 #include "examples/resp/request_parser.h"
 #include "examples/resp/store.h"
@@ -59,7 +59,8 @@ enum class CloseReason {
   kRequestTooLarge,  // a request over max_request_bytes; no reply
 };
 
-class Connection {
+// Connection: one client (the ClientStream surface is the server loop's).
+class Connection : public ClientStream {
  public:
   // Connection: client number `client_id` (CLIENT ID), over the shared `store`, which
   // must outlive it.
@@ -67,53 +68,28 @@ class Connection {
 
   // Feed: `bytes` read from the client; runs the requests they complete (see the file
   // comment for when it stops). Ignored once the connection is closing.
-  void Feed(std::string_view bytes, int64_t now_ms);
+  void Feed(std::string_view bytes, int64_t now_ms) {
+    Process(bytes, [&](std::string_view pending) { return Run(pending, now_ms); });
+  }
 
   // Resume: runs the requests kept while the output was over its limit.
   void Resume(int64_t now_ms) { Feed({}, now_ms); }
 
-  // Output: replies not yet written (valid until the next Feed, Resume or ConsumeOutput).
-  std::string_view Output() const { return output_.Pending(); }
-
-  // ConsumeOutput: the first `n` bytes of Output() were written. Requires n <= size.
-  void ConsumeOutput(size_t n) { output_.Consume(n); }
-
-  // WantsRead: the server may read from the client: open, not over the output limit,
-  // and no kept request waiting for Resume.
-  bool WantsRead() const { return !Closing() && !paused_ && !OutputOverLimit(); }
-
-  // NeedsResume: requests are kept and the output has drained below its limit.
-  bool NeedsResume() const { return !Closing() && paused_ && !OutputOverLimit(); }
-
-  // Closing: the connection will run nothing more (see CloseReason).
-  bool Closing() const { return close_reason_ != CloseReason::kNone; }
-
-  // ShouldClose: closing, and every reply is written: close the socket now.
-  bool ShouldClose() const { return Closing() && output_.size() == 0; }
-
   // close_reason: why the connection is closing, or kNone.
   CloseReason close_reason() const { return close_reason_; }
-
-  // buffered_input: bytes fed but not yet run (an incomplete request, or kept ones).
-  size_t buffered_input() const { return input_.size(); }
 
   // session: what the client's commands have set (name, library, id).
   const Session& session() const { return session_; }
 
  private:
-  bool OutputOverLimit() const { return output_.size() > limits_.max_output_bytes; }
   // Run: runs requests from the front of `pending`; returns the bytes it consumed.
   size_t Run(std::string_view pending, int64_t now_ms);
   void Close(CloseReason reason);
 
   Store* store_;
-  ConnectionLimits limits_;
   ServerConfig config_;
   Session session_;
   RequestParser parser_;
-  InputBuffer input_;
-  OutputBuffer output_;
-  bool paused_ = false;  // Run stopped at the output limit with input left
   CloseReason close_reason_ = CloseReason::kNone;
 };
 
