@@ -23,6 +23,7 @@
 
 namespace examples {
 
+// ClientStream: the buffers, backpressure and close state of one client (see above).
 class ClientStream {
  public:
   // Output: bytes not yet written (valid until the next call into the connection).

@@ -72,6 +72,7 @@ struct ParseResult {
   size_t consumed = 0;
 };
 
+// RequestParser: request heads of one connection, one at a time (see above).
 class RequestParser {
  public:
   // RequestParser: a parser within `limits`. Requires max_request_line_bytes + 2 <=

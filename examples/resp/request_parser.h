@@ -73,6 +73,7 @@ struct ParseResult {
   size_t consumed = 0;
 };
 
+// RequestParser: requests of one connection, one at a time (see above).
 class RequestParser {
  public:
   // RequestParser: a parser that holds requests within `limits`.

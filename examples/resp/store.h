@@ -32,6 +32,7 @@ namespace examples::resp {
 // kNoExpiry: the expire_at_ms of a key without a deadline.
 inline constexpr int64_t kNoExpiry = std::numeric_limits<int64_t>::min();
 
+// Store: the keyspace all connections share (see above).
 class Store {
  public:
   // Entry: one key's value and deadline (Unix ms, or kNoExpiry). Commands change
