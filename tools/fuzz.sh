@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# tools/fuzz.sh: runs every libFuzzer target under fuzz/ for a time budget (make fuzz).
+# tools/fuzz.sh: runs every libFuzzer target under fuzz/ and examples/ for a time budget
+# (make fuzz).
 #
-# For each target (cc_binary tagged "fuzz" under //fuzz, see third_party/fuzz.bzl):
+# For each target (cc_binary tagged "fuzz" under //fuzz or //examples, see
+# third_party/fuzz.bzl; its package is <pkg>):
 #   1. builds it with --config=fuzz (clang, libFuzzer, ASan);
-#   2. fuzzes for FUZZ_SECONDS, starting from fuzz/corpus/<target>/ and
-#      fuzz/regressions/<target>/, writing new inputs to a scratch directory;
-#   3. merges the scratch inputs that add coverage into fuzz/corpus/<target>/ (-merge=1);
+#   2. fuzzes for FUZZ_SECONDS, starting from <pkg>/corpus/<target>/ and
+#      <pkg>/regressions/<target>/, writing new inputs to a scratch directory;
+#   3. merges the scratch inputs that add coverage into <pkg>/corpus/<target>/ (-merge=1);
 #   4. prints executions, exec/s, coverage (cov = edges, ft = features), corpus size and
 #      crashes. A crash (or timeout, out-of-memory, leak) input is copied to
-#      fuzz/regressions/<target>/, where the <target>_regression test replays it, and the
+#      <pkg>/regressions/<target>/, where the <target>_regression test replays it, and the
 #      command that reproduces it is printed (fuzz/README.md).
 #
-# Usage: tools/fuzz.sh [target...]        (default: every fuzz target under //fuzz)
+# Usage: tools/fuzz.sh [target...]   (default: every fuzz target under //fuzz and //examples)
 # Environment: FUZZ_SECONDS (60), BAZEL (bazel), BAZEL_FLAGS (extra build flags),
 #              LOG_DIR (ci-logs; logs and scratch corpora go to $LOG_DIR/fuzz/).
 # Exit: 0 if every target built and ran without a finding, 1 otherwise.
@@ -29,10 +31,11 @@ mkdir -p "$out"
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   mapfile -t targets < <("${bazel[@]}" query --keep_going \
-    'attr(tags, "[\[ ]fuzz[,\]]", kind("cc_binary rule", //fuzz/...))' 2>/dev/null)
+    'attr(tags, "[\[ ]fuzz[,\]]", kind("cc_binary rule", //fuzz/... + //examples/...))' \
+    2>/dev/null)
 fi
 if ((${#targets[@]} == 0)); then
-  echo "fuzz: no fuzz targets under //fuzz"
+  echo "fuzz: no fuzz targets under //fuzz or //examples"
   exit 0
 fi
 
@@ -108,7 +111,7 @@ echo
 printf '%-20s %12s %8s %7s %8s %7s %8s\n' target executions exec/s cov ft corpus crashes
 printf '%s\n' "${summary[@]}"
 if ((rc != 0)); then
-  echo "fuzz: FAILED (findings above; inputs in fuzz/regressions/)"
+  echo "fuzz: FAILED (findings above; inputs in <pkg>/regressions/<target>/)"
 else
   echo "fuzz: PASSED"
 fi
