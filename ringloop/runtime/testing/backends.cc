@@ -128,9 +128,20 @@ void BackendTest::PeerClose(int fd) {
   }
 }
 
+bool BackendTest::FdIsOpen(int fd) {
+  if (sim_ != nullptr) return sim_->FdType(fd).has_value();
+  return ::fcntl(fd, F_GETFD) >= 0;
+}
+
 void BackendTest::RunUntil(const std::function<bool()>& done, absl::Duration timeout) {
   const absl::Status status = loop_->RunUntil([&] { return done(); }, timeout);
   ASSERT_TRUE(status.ok()) << status;
+}
+
+void BackendTest::Settle(absl::Duration timeout) {
+  // While RunUntil runs, its own timer is the one live op left.
+  RunUntil([&] { return loop_->LiveOps() <= 1; }, timeout);
+  ASSERT_EQ(loop_->LiveOps(), 0u) << "ops still live after " << timeout;
 }
 
 }  // namespace ringloop::testing

@@ -48,8 +48,9 @@ LoopOptions MakeLoopOptions(const Backend& backend, sim::SimDriver** sim);
 
 // BackendTest: the fixture. SetUp builds loop(); TearDown destroys it (which
 // drains), then closes the fds the fixture still owns.
+// Its helpers are public, for the coroutines of a test to call.
 class BackendTest : public ::testing::TestWithParam<Backend> {
- protected:
+ public:
   void SetUp() override;
   void TearDown() override;
 
@@ -75,9 +76,15 @@ class BackendTest : public ::testing::TestWithParam<Backend> {
   // PeerClose: close(2) of `fd` from outside the loop (a peer hanging up).
   void PeerClose(int fd);
 
+  // FdIsOpen: whether `fd` is open (in the simulated machine, under it).
+  bool FdIsOpen(int fd);
+
   // RunUntil: runs the loop until `done()`, failing the test if `timeout` of
   // the loop's clock passes first.
   void RunUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(10));
+  // Settle: runs the loop until no op is live, failing the test if `timeout`
+  // passes first.
+  void Settle(absl::Duration timeout = absl::Seconds(10));
 
  private:
   std::unique_ptr<Loop> loop_;
