@@ -65,6 +65,7 @@ Loop::Loop(LoopOptions options, SelectedDriver selected)
     : engine_(options.engine),
       driver_(std::move(selected.driver)),
       driver_reason_(std::move(selected.reason)),
+      fds_are_real_(driver_->Name() == "uring" || driver_->Name() == "epoll"),
       owner_(std::this_thread::get_id()),
       owner_tid_(int(::syscall(SYS_gettid))) {
   RL_CHECK(driver_ != nullptr);

@@ -168,6 +168,11 @@ class Loop {
 
   // driver_name: "uring" or "epoll". driver_reason: why it was chosen.
   std::string_view driver_name() const { return driver_->Name(); }
+  // fds_are_real: whether the fds this loop's ops name are the process's own
+  // (the io_uring and epoll drivers), not a simulated kernel's
+  // (ringloop/drivers/sim). Helpers that make syscalls of their own on such
+  // fds (setsockopt, getsockname, ...) skip them when it is false.
+  bool fds_are_real() const { return fds_are_real_; }
   const std::string& driver_reason() const { return driver_reason_; }
 
  private:
@@ -203,6 +208,7 @@ class Loop {
   Engine engine_;  // declared before driver_: the driver goes first
   std::unique_ptr<Driver> driver_;
   std::string driver_reason_;
+  const bool fds_are_real_;
   const std::thread::id owner_;
   const int owner_tid_;
   std::atomic<bool> stop_{false};
