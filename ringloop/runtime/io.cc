@@ -5,7 +5,6 @@ namespace ringloop {
 namespace internal {
 
 bool OpAwaiter::Start(PromiseBase& p) {
-  if (!Begin()) return false;
   if (mode_ != Mode::kClose) {
     if (p.cancel.cancelled()) {
       res_ = -ECANCELED;
@@ -16,6 +15,7 @@ bool OpAwaiter::Start(PromiseBase& p) {
       return false;
     }
   }
+  if (!Begin()) return false;
   promise_ = &p;
   p.AddHold();  // the op's buffers may live in this frame
   Submit();

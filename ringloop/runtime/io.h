@@ -71,8 +71,10 @@ class OpAwaiter : public CancelCallback {
   OpAwaiter(CloseTag, int fd)
       : timeout_(absl::InfiniteDuration()), kind_(OpKind::kClose), fd_(fd), mode_(Mode::kClose) {}
 
-  // Begin: called once when the task suspends, before any op; returns false
-  // when the await is already complete (res_ set) and needs no op.
+  // Begin: called once when the task suspends, unless the task is already
+  // cancelled; returns false when the await is already complete (res_ set)
+  // and needs no op. When it returns true, an op is submitted (so Next will
+  // be called).
   virtual bool Begin() { return true; }
   // Next: called with res_ holding the final result of the op just ended;
   // returns true after setting op_ to the next op of this await (submitted at
@@ -89,8 +91,8 @@ class OpAwaiter : public CancelCallback {
  private:
   enum class Mode : uint8_t { kOp, kSleep, kClose };
 
-  // Start: Begin, then submits the op; false (resume at once) if no op is
-  // needed, the task is cancelled or the op is a stream.
+  // Start: submits the op (after Begin); false (resume at once) if the task
+  // is cancelled, the op is a stream or Begin says no op is needed.
   bool Start(PromiseBase& p);
   void Submit();
   void OnEvent(const Event& event);

@@ -6,25 +6,29 @@
 
 namespace ringloop {
 
-void OwnedFd::CheckLoop(const char* method) const {
-  if (Loop::Current() == loop_) return;
-  // loop_ may be gone: nothing of it is read here.
+namespace internal {
+
+void CheckOnLoopThread(const Loop* loop, const char* what, int fd) {
+  if (Loop::Current() == loop) return;
+  // `loop` may be gone: nothing of it is read here.
   std::fprintf(stderr,
-               "ringloop: OwnedFd::%s of fd %d on a thread whose Loop is not the fd's (the "
-               "Loop was destroyed first, or this is another thread); close an OwnedFd on "
-               "its Loop's thread, before that Loop goes\n",
-               method, fd_);
+               "ringloop: %s of fd %d on a thread whose Loop is not the fd's (the Loop was "
+               "destroyed first, or this is another thread); close an fd on its Loop's "
+               "thread, before that Loop goes\n",
+               what, fd);
   std::abort();
 }
 
+}  // namespace internal
+
 void OwnedFd::Reset() {
   if (fd_ < 0) return;
-  CheckLoop("Reset");
+  internal::CheckOnLoopThread(loop_, "OwnedFd::Reset", fd_);
   loop_->Close(std::exchange(fd_, -1), nullptr);
 }
 
 internal::CloseAwaiter OwnedFd::Close() {
-  if (fd_ >= 0) CheckLoop("Close");
+  if (fd_ >= 0) internal::CheckOnLoopThread(loop_, "OwnedFd::Close", fd_);
   return CloseFd(std::exchange(fd_, -1));
 }
 

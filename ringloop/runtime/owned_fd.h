@@ -29,6 +29,14 @@
 #include "ringloop/runtime/loop.h"
 
 namespace ringloop {
+namespace internal {
+
+// CheckOnLoopThread: stops the process, naming `what` (of `fd`) and the
+// mistake, unless the calling thread's Loop is `loop` (a closed fd must be
+// closed on its Loop's thread, while that Loop exists).
+void CheckOnLoopThread(const Loop* loop, const char* what, int fd);
+
+}  // namespace internal
 
 class OwnedFd {
  public:
@@ -73,10 +81,6 @@ class OwnedFd {
   internal::CloseAwaiter Close();
 
  private:
-  // CheckLoop: stops the process, naming the mistake, unless this runs on
-  // the thread of loop_ while it exists.
-  void CheckLoop(const char* method) const;
-
   Loop* loop_ = nullptr;
   int fd_ = -1;
 };

@@ -79,6 +79,11 @@ std::string ErrnoMessage(absl::string_view what, int err);
 // OpErrorStatus: the status for op `kind` on `fd` failing with errno `err`.
 absl::Status OpErrorStatus(OpKind kind, int fd, int err);
 
+// WithContext: `status` with " (<context>)" appended to its message, e.g.
+// "connect(fd=7): Connection refused [ECONNREFUSED] (connecting to 10.0.0.1:80)";
+// OK stays OK.
+absl::Status WithContext(const absl::Status& status, absl::string_view context);
+
 }  // namespace ringloop
 
 #endif  // RINGLOOP_RUNTIME_RESULT_H_

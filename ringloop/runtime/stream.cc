@@ -6,37 +6,32 @@
 #include <limits>
 
 namespace ringloop::internal {
-namespace {
-
-// kMaxOpBytes: the most one op moves (the kernel caps a read or write at
-// about 2 GiB anyway; this keeps every op's result inside int32_t).
-constexpr size_t kMaxOpBytes = size_t{1} << 30;
-
-uint32_t OpLength(size_t remaining) { return uint32_t(std::min(remaining, kMaxOpBytes)); }
-
-}  // namespace
-
-Op ReadOp(IoStyle style, int fd, void* buf, uint32_t len) {
+Op ReadOp(IoStyle style, int fd, void* buf, uint32_t len, uint64_t offset) {
   if (style == IoStyle::kRecvSend) return Recv{.fd = fd, .buf = buf, .len = len};
-  return Read{.fd = fd, .buf = buf, .len = len};
+  return Read{.fd = fd, .buf = buf, .len = len, .offset = offset};
 }
 
-Op WriteOp(IoStyle style, int fd, const void* buf, uint32_t len) {
+Op WriteOp(IoStyle style, int fd, const void* buf, uint32_t len, uint64_t offset) {
   if (style == IoStyle::kRecvSend) return Send{.fd = fd, .buf = buf, .len = len};
-  return Write{.fd = fd, .buf = buf, .len = len};
+  return Write{.fd = fd, .buf = buf, .len = len, .offset = offset};
 }
 
-TransferAwaiter::TransferAwaiter(IoStyle style, bool read, int fd, char* buf, size_t n)
-    : OpAwaiter(read ? ReadOp(style, fd, buf, OpLength(n)) : WriteOp(style, fd, buf, OpLength(n)),
+TransferAwaiter::TransferAwaiter(IoStyle style, bool read, int fd, char* buf, size_t n,
+                                 uint64_t offset)
+    : OpAwaiter(read ? ReadOp(style, fd, buf, OpLength(n), offset)
+                     : WriteOp(style, fd, buf, OpLength(n), offset),
                 absl::InfiniteDuration()),
       buf_(buf),
       n_(n),
+      offset_(offset),
       style_(style),
       read_(read) {}
 
 Op TransferAwaiter::NextOp() const {
   const uint32_t len = OpLength(n_ - done_);
-  return read_ ? ReadOp(style_, fd_, buf_ + done_, len) : WriteOp(style_, fd_, buf_ + done_, len);
+  const uint64_t at = offset_ == kCurrentPosition ? kCurrentPosition : offset_ + done_;
+  return read_ ? ReadOp(style_, fd_, buf_ + done_, len, at)
+               : WriteOp(style_, fd_, buf_ + done_, len, at);
 }
 
 bool TransferAwaiter::Begin() {

@@ -44,15 +44,26 @@ enum class IoStyle : uint8_t { kReadWrite, kRecvSend };
 
 namespace internal {
 
-// ReadOp / WriteOp: one read or write of `len` bytes in `style`.
-Op ReadOp(IoStyle style, int fd, void* buf, uint32_t len);
-Op WriteOp(IoStyle style, int fd, const void* buf, uint32_t len);
+// OpLength: the part of `n` bytes one op carries (at most 1 GiB, so that
+// every result fits a Result).
+inline uint32_t OpLength(size_t n) {
+  return n > (size_t{1} << 30) ? uint32_t{1} << 30 : uint32_t(n);
+}
+
+// ReadOp / WriteOp: one read or write of `len` bytes in `style`, at `offset`
+// (kReadWrite only; kCurrentPosition: the file position).
+Op ReadOp(IoStyle style, int fd, void* buf, uint32_t len, uint64_t offset = kCurrentPosition);
+Op WriteOp(IoStyle style, int fd, const void* buf, uint32_t len,
+           uint64_t offset = kCurrentPosition);
 
 // TransferAwaiter: ReadExact's and WriteAll's await: ops in a row until `n`
 // bytes have moved.
 class TransferAwaiter final : public OpAwaiter {
  public:
-  TransferAwaiter(IoStyle style, bool read, int fd, char* buf, size_t n);
+  // TransferAwaiter: at the file position, or at `offset` onwards when it is
+  // not kCurrentPosition (kReadWrite only).
+  TransferAwaiter(IoStyle style, bool read, int fd, char* buf, size_t n,
+                  uint64_t offset = kCurrentPosition);
 
  private:
   bool Begin() override;
@@ -63,6 +74,7 @@ class TransferAwaiter final : public OpAwaiter {
   char* buf_;
   size_t n_;
   size_t done_ = 0;
+  uint64_t offset_;
   IoStyle style_;
   bool read_;
 };

@@ -207,13 +207,13 @@ Task<absl::StatusOr<TcpListener>> TcpListener::Bind(SocketAddress address, Liste
   Loop& loop = *internal::CurrentPromise()->loop;
   const std::string context = absl::StrCat("listening on ", address.ToString());
   Result s = co_await Io(ringloop::Socket{address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0});
-  if (!s.ok()) co_return internal::WithContext(s.status(), context);
+  if (!s.ok()) co_return WithContext(s.status(), context);
   OwnedFd fd(loop, s.value());
   SocketAddress bound;
   absl::Status prepared = co_await internal::Prepare(loop, fd.get(), address, options, &bound);
   if (!prepared.ok()) {
     co_await fd.Close();
-    co_return internal::WithContext(prepared, context);
+    co_return WithContext(prepared, context);
   }
   co_return TcpListener(std::move(fd), bound, options);
 }

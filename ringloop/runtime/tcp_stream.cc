@@ -39,29 +39,24 @@ absl::StatusOr<SocketAddress> SocketName(const Loop* loop, int fd, bool peer) {
   return SocketAddress::FromSockaddr(addr, len);
 }
 
-absl::Status WithContext(const absl::Status& status, const std::string& context) {
-  if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(status.message(), " (", context, ")"));
-}
-
 }  // namespace internal
 
 Task<absl::StatusOr<TcpStream>> TcpStream::Connect(SocketAddress address, absl::Duration timeout) {
   Loop& loop = *internal::CurrentPromise()->loop;
   const std::string context = absl::StrCat("connecting to ", address.ToString());
   Result s = co_await Io(ringloop::Socket{address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0});
-  if (!s.ok()) co_return internal::WithContext(s.status(), context);
+  if (!s.ok()) co_return WithContext(s.status(), context);
   TcpStream stream(loop, s.value());
   // `address` lives in this frame until the connect's final event.
   Result c =
       co_await Io(ringloop::Connect{stream.fd(), address.sockaddr(), address.size()}, timeout);
   if (!c.ok()) {
     co_await stream.Close();
-    co_return internal::WithContext(c.status(), context);
+    co_return WithContext(c.status(), context);
   }
   if (const int err = internal::SetNoDelay(loop, stream.fd()); err != 0) {
     co_await stream.Close();
-    co_return internal::WithContext(
+    co_return WithContext(
         absl::Status(
             ErrnoStatusCode(-err),
             ErrnoMessage(absl::StrCat("setsockopt(fd=", s.value(), ", TCP_NODELAY)"), -err)),

@@ -68,12 +68,13 @@ class TcpStream {
   // Read: one recv of up to `n` bytes: the count, 0 when the peer has closed
   // its side, or the error (-ETIME after a finite `timeout`).
   internal::OpAwaiter Read(void* buf, size_t n, absl::Duration timeout = absl::InfiniteDuration()) {
-    return Io(internal::ReadOp(IoStyle::kRecvSend, fd_.get(), buf, Clamp(n)), timeout);
+    return Io(internal::ReadOp(IoStyle::kRecvSend, fd_.get(), buf, internal::OpLength(n)), timeout);
   }
   // Write: one send of up to `n` bytes: the count accepted (maybe fewer).
   internal::OpAwaiter Write(const void* buf, size_t n,
                             absl::Duration timeout = absl::InfiniteDuration()) {
-    return Io(internal::WriteOp(IoStyle::kRecvSend, fd_.get(), buf, Clamp(n)), timeout);
+    return Io(internal::WriteOp(IoStyle::kRecvSend, fd_.get(), buf, internal::OpLength(n)),
+              timeout);
   }
   // ReadExact / WriteAll: exactly `n` bytes (stream.h).
   internal::TransferAwaiter ReadExact(void* buf, size_t n) {
@@ -109,11 +110,6 @@ class TcpStream {
   int Release() { return fd_.Release(); }
 
  private:
-  // Clamp: a count one op can carry.
-  static uint32_t Clamp(size_t n) {
-    return n > (size_t{1} << 30) ? uint32_t{1} << 30 : uint32_t(n);
-  }
-
   OwnedFd fd_;
 };
 
@@ -124,9 +120,6 @@ int SetNoDelay(const Loop& loop, int fd);
 
 // SocketName: getsockname(2) (peer: getpeername(2)) of a socket of `loop`.
 absl::StatusOr<SocketAddress> SocketName(const Loop* loop, int fd, bool peer);
-
-// WithContext: `status` with `context` appended to its message.
-absl::Status WithContext(const absl::Status& status, const std::string& context);
 
 }  // namespace internal
 

@@ -8,12 +8,12 @@
 
 namespace ringloop::internal {
 
-void Handoff::Wait(PromiseBase& p, HandoffList& list) {
+void Handoff::Wait(PromiseBase& p, HandoffList& list, bool cancellable) {
   RL_CHECK(list_ == nullptr);
   promise_ = &p;
   p.AddHold();  // the list points into this frame
   list.Append(this);
-  Register(&p.cancel);
+  if (cancellable) Register(&p.cancel);
 }
 
 void Handoff::Deliver(int32_t res) {

@@ -37,8 +37,9 @@ class Handoff : public CancelCallback {
   Handoff(const Handoff&) = delete;
   Handoff& operator=(const Handoff&) = delete;
 
-  // Wait: `p` (suspending now) waits on `list`.
-  void Wait(PromiseBase& p, HandoffList& list);
+  // Wait: `p` (suspending now) waits on `list`; unless `cancellable`,
+  // cancelling the task does not end the wait.
+  void Wait(PromiseBase& p, HandoffList& list, bool cancellable = true);
   // result: the value handed over, or a negative errno (-ECANCELED).
   int32_t result() const { return res_; }
   void set_result(int32_t res) { res_ = res; }

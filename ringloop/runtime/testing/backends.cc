@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 
@@ -126,6 +127,12 @@ void BackendTest::PeerClose(int fd) {
   } else {
     EXPECT_EQ(::close(fd), 0);
   }
+}
+
+std::string BackendTest::TempPath(const std::string& name) const {
+  if (sim_ != nullptr) return absl::StrCat("/", name);
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", GetParam().name, "_", name);
 }
 
 bool BackendTest::FdIsOpen(int fd) {

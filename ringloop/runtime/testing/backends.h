@@ -76,6 +76,10 @@ class BackendTest : public ::testing::TestWithParam<Backend> {
   // PeerClose: close(2) of `fd` from outside the loop (a peer hanging up).
   void PeerClose(int fd);
 
+  // TempPath: a path for a test file: under the simulator, in its in-memory
+  // file system; else in the test's temporary directory.
+  std::string TempPath(const std::string& name) const;
+
   // FdIsOpen: whether `fd` is open (in the simulated machine, under it).
   bool FdIsOpen(int fd);
 
