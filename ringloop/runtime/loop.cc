@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ringloop/core/check.h"
+#include "ringloop/drivers/uring/uring_driver.h"
 #include "ringloop/runtime/scope.h"
 
 namespace ringloop {
@@ -66,6 +67,8 @@ Loop::Loop(LoopOptions options, SelectedDriver selected)
       driver_(std::move(selected.driver)),
       driver_reason_(std::move(selected.reason)),
       fds_are_real_(driver_->Name() == "uring" || driver_->Name() == "epoll"),
+      uring_(dynamic_cast<UringDriver*>(driver_.get())),
+      msg_ring_wake_(options.msg_ring_wake),
       owner_(std::this_thread::get_id()),
       owner_tid_(int(::syscall(SYS_gettid))) {
   RL_CHECK(driver_ != nullptr);
@@ -190,18 +193,46 @@ OpId Loop::Sleep(absl::Duration duration, Callback callback) {
 }
 
 void Loop::Post(absl::AnyInvocable<void()> fn) {
+  bool was_empty;
   {
     std::lock_guard<std::mutex> lock(posted_mu_);
     posted_.push_back(std::move(fn));
+    // Cleared (under the lock) only when the owner takes the whole queue: a
+    // non-empty queue has had its wake-up already.
+    was_empty = !has_posted_.load(std::memory_order_relaxed);
     has_posted_.store(true, std::memory_order_release);
   }
+  Loop* const sender = current_loop;
+  // The owner itself looks at has_posted_ before it blocks: no wake-up needed.
+  if (was_empty && sender != this) WakeFrom(sender);
+}
+
+void Loop::WakeFrom(Loop* sender) {
+  // sender->uring_ is used on its own thread (the caller's); uring_ never
+  // changes. SendWake submits on the sender's ring a MSG_RING that posts a CQE
+  // into ours: the store to has_posted_ precedes that syscall, and the owner
+  // reads has_posted_ after reaping the CQE.
+  if (sender != nullptr && msg_ring_wake_ && uring_ != nullptr && sender->uring_ != nullptr &&
+      sender->uring_->SendWake(*uring_).ok()) {
+    wake_msg_ring_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  wake_driver_.fetch_add(1, std::memory_order_relaxed);
   driver_->Wake();
 }
 
 void Loop::Stop() {
   stop_.store(true, std::memory_order_release);
+  wake_driver_.fetch_add(1, std::memory_order_relaxed);
   driver_->Wake();
 }
+
+void Loop::CancelSpawned() {
+  CheckOwner("CancelSpawned");
+  if (root_scope_ != nullptr) root_scope_->Cancel();
+}
+
+size_t Loop::SpawnedCount() const { return root_scope_ != nullptr ? root_scope_->size() : 0; }
 
 absl::Status Loop::RunOnce(bool wait) {
   CheckOwner("RunOnce");
