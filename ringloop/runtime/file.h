@@ -125,10 +125,10 @@ class File {
 
   // ReadAt / WriteAt: one pread / pwrite of up to `n` bytes at `offset`.
   internal::OpAwaiter ReadAt(void* buf, size_t n, uint64_t offset) {
-    return Io(internal::ReadOp(IoStyle::kReadWrite, fd(), buf, internal::OpLength(n), offset));
+    return Io(Read{.fd = fd(), .buf = buf, .len = internal::OpLength(n), .offset = offset});
   }
   internal::OpAwaiter WriteAt(const void* buf, size_t n, uint64_t offset) {
-    return Io(internal::WriteOp(IoStyle::kReadWrite, fd(), buf, internal::OpLength(n), offset));
+    return Io(Write{.fd = fd(), .buf = buf, .len = internal::OpLength(n), .offset = offset});
   }
   // ReadExactAt / WriteAllAt: exactly `n` bytes from `offset` on (stream.h).
   internal::TransferAwaiter ReadExactAt(void* buf, size_t n, uint64_t offset) {

@@ -4,13 +4,30 @@
 namespace ringloop {
 namespace internal {
 
+inline void OpAwaiter::Submit() {
+  // The loop hands the op's events straight to OnEvent (Loop::Dispatch).
+  Loop& loop = *promise_->loop;
+  switch (mode_) {
+    case Mode::kOp:
+      id_ = loop.SubmitFor(this, op_, timed_ ? loop.Deadline(timeout_) : kNoDeadline);
+      return;
+    case Mode::kSleep:
+      id_ = loop.SubmitFor(this, Timeout{loop.Deadline(timeout_)}, kNoDeadline);
+      return;
+    case Mode::kClose:
+      id_ = loop.CloseFor(this, fd_);
+      return;
+  }
+}
+
 bool OpAwaiter::Start(PromiseBase& p) {
   if (mode_ != Mode::kClose) {
     if (p.cancel.cancelled()) {
       res_ = -ECANCELED;
       return false;
     }
-    if (mode_ == Mode::kOp && IsMultishot(op_)) {
+    // Only recv and accept have multishot forms: others skip the call.
+    if ((kind_ == OpKind::kRecv || kind_ == OpKind::kAccept) && IsMultishot(op_)) {
       res_ = -EINVAL;
       return false;
     }
@@ -20,27 +37,12 @@ bool OpAwaiter::Start(PromiseBase& p) {
   p.AddHold();  // the op's buffers may live in this frame
   Submit();
   // A close is cleanup: cancelling the task does not stop it.
-  if (mode_ != Mode::kClose) Register(&p.cancel);
+  if (mode_ != Mode::kClose) p.cancel.SetAwaited(this);
   return true;
 }
 
-void OpAwaiter::Submit() {
-  Loop::Callback done = [this](const Event& event) { OnEvent(event); };
-  Loop& loop = *promise_->loop;
-  switch (mode_) {
-    case Mode::kOp:
-      id_ = loop.Submit(op_, timeout_, std::move(done));
-      return;
-    case Mode::kSleep:
-      id_ = loop.Sleep(timeout_, std::move(done));
-      return;
-    case Mode::kClose:
-      id_ = loop.Close(fd_, std::move(done));
-      return;
-  }
-}
-
 void OpAwaiter::OnEvent(const Event& event) {
+  RL_CHECK(event.id == id_);  // the tag is this awaiter's address: check it is ours
   if (event.more) return;
   res_ = event.res;
   PromiseBase* const p = promise_;
@@ -53,12 +55,12 @@ void OpAwaiter::OnEvent(const Event& event) {
     }
     res_ = -ECANCELED;
   }
-  Unregister();
+  if (mode_ != Mode::kClose) p->cancel.ClearAwaited();
   // A parked frame is freed here instead (with this awaiter in it).
   if (p->ReleaseHold()) ResumeTask(*p);
 }
 
-void OpAwaiter::OnCancel() { promise_->loop->Cancel(id_); }
+void OpAwaiter::CancelAwaited() { promise_->loop->Cancel(id_); }
 
 void YieldAwaiter::Start(PromiseBase& p) {
   p.AddHold();

@@ -47,10 +47,18 @@ namespace internal {
 // awaiting frame. An await made of several ops in a row (stream.h) derives
 // from it and overrides Begin and Next; the task is resumed once, with the
 // await's final result.
-class OpAwaiter : public CancelCallback {
+class OpAwaiter : public AwaitedOp {
  public:
-  OpAwaiter(const Op& op, absl::Duration timeout)
-      : op_(op), timeout_(timeout), kind_(KindOf(op)), fd_(FdOf(op)) {}
+  OpAwaiter(const Op& op, absl::Duration timeout) : OpAwaiter(op, timeout, FdOf(op)) {}
+  // OpAwaiter: the same from an Op or one of its structs, `fd` being
+  // FdOf(op) (known without a visit).
+  template <class OpT>
+  OpAwaiter(const OpT& op, absl::Duration timeout, int fd)
+      : op_(op),
+        timeout_(timeout),
+        kind_(KindOf(op_)),
+        fd_(fd),
+        timed_(timeout != absl::InfiniteDuration()) {}
   // A sleep: an engine Timeout `duration` after the await.
   explicit OpAwaiter(absl::Duration duration)
       : timeout_(duration), kind_(OpKind::kTimeout), fd_(-1), mode_(Mode::kSleep) {}
@@ -89,6 +97,7 @@ class OpAwaiter : public CancelCallback {
   int fd_;
 
  private:
+  friend class ringloop::Loop;  // delivers the events (Loop::Dispatch)
   enum class Mode : uint8_t { kOp, kSleep, kClose };
 
   // Start: submits the op (after Begin); false (resume at once) if the task
@@ -96,8 +105,9 @@ class OpAwaiter : public CancelCallback {
   bool Start(PromiseBase& p);
   void Submit();
   void OnEvent(const Event& event);
-  void OnCancel() override;
+  void CancelAwaited() override;
 
+  bool timed_ = false;  // timeout_ is finite
   Mode mode_ = Mode::kOp;
   PromiseBase* promise_ = nullptr;
   OpId id_;
@@ -127,12 +137,17 @@ class YieldAwaiter {
 
 }  // namespace internal
 
-// Io: co_await Io(op) or Io(op, timeout): the op's final Result.
-inline internal::OpAwaiter Io(const Op& op) {
-  return internal::OpAwaiter(op, absl::InfiniteDuration());
-}
-inline internal::OpAwaiter Io(const Op& op, absl::Duration timeout) {
-  return internal::OpAwaiter(op, timeout);
+// Io: co_await Io(op) or Io(op, timeout): the op's final Result. `op` is an
+// Op or one of its structs (Recv{...}).
+template <class OpT>
+internal::OpAwaiter Io(const OpT& op, absl::Duration timeout = absl::InfiniteDuration()) {
+  if constexpr (std::is_same_v<OpT, Op>) {
+    return internal::OpAwaiter(op, timeout);
+  } else if constexpr (requires { op.fd; }) {
+    return internal::OpAwaiter(op, timeout, op.fd);  // FdOf's rule, without the visit
+  } else {
+    return internal::OpAwaiter(op, timeout, -1);
+  }
 }
 
 // Sleep: co_await Sleep(d) resumes after `d` (an engine timer, no kernel timer

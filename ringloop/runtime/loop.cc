@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "ringloop/core/check.h"
 #include "ringloop/drivers/uring/uring_driver.h"
+#include "ringloop/runtime/io.h"
 #include "ringloop/runtime/scope.h"
 
 namespace ringloop {
@@ -344,7 +345,24 @@ void Loop::DrainEvents() {
   }
 }
 
+OpId Loop::SubmitFor(internal::OpAwaiter* awaiter, const Op& op, uint64_t deadline_ns) {
+  CheckOwner("Submit");
+  return engine_.Submit(
+      SubmitArgs{op, kAwaiterTag | reinterpret_cast<uintptr_t>(awaiter), deadline_ns});
+}
+
+OpId Loop::CloseFor(internal::OpAwaiter* awaiter, int fd) {
+  CheckOwner("Close");
+  return engine_.Close(fd, kAwaiterTag | reinterpret_cast<uintptr_t>(awaiter));
+}
+
 void Loop::Dispatch(const Event& event) {
+  if (event.tag & kAwaiterTag) {
+    // An awaited op: the awaiter lives until its final event (its frame is
+    // held), and checks the event's OpId against its own.
+    reinterpret_cast<internal::OpAwaiter*>(event.tag & ~kAwaiterTag)->OnEvent(event);
+    return;
+  }
   const uint32_t index = uint32_t(event.tag & kIndexMask);
   RL_CHECK(index < slot_count_);
   Slot& slot = SlotAt(index);
@@ -357,7 +375,7 @@ void Loop::Dispatch(const Event& event) {
   if (event.more) return;
   slot.callback = nullptr;
   slot.live = false;
-  ++slot.generation;
+  slot.generation = (slot.generation + 1) & kGenerationMask;
   free_slots_.push_back(index);
 }
 

@@ -58,6 +58,9 @@ namespace ringloop {
 class LoopGroup;
 class Scope;
 class UringDriver;
+namespace internal {
+class OpAwaiter;
+}  // namespace internal
 
 // LoopOptions: how to build a Loop.
 struct LoopOptions {
@@ -206,8 +209,18 @@ class Loop {
   };
 
   friend class LoopGroup;
+  friend class internal::OpAwaiter;
+
+  // kAwaiterTag: the tag bit of an op awaited by a task (io.h): the rest of
+  // the tag is the OpAwaiter's address, and its events go straight to it, with
+  // no slot or callback. Slot tags never have it (generations are 31 bits).
+  static constexpr uint64_t kAwaiterTag = uint64_t{1} << 63;
+  static constexpr uint32_t kGenerationMask = 0x7fffffffu;
 
   Loop(LoopOptions options, SelectedDriver selected);
+  // SubmitFor / CloseFor: Submit and Close for an awaiting task (io.h).
+  OpId SubmitFor(internal::OpAwaiter* awaiter, const Op& op, uint64_t deadline_ns);
+  OpId CloseFor(internal::OpAwaiter* awaiter, int fd);
   // WakeFrom: wakes this loop's thread on behalf of `sender`, the Loop of the
   // calling thread (or null).
   void WakeFrom(Loop* sender);

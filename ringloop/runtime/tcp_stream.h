@@ -68,13 +68,12 @@ class TcpStream {
   // Read: one recv of up to `n` bytes: the count, 0 when the peer has closed
   // its side, or the error (-ETIME after a finite `timeout`).
   internal::OpAwaiter Read(void* buf, size_t n, absl::Duration timeout = absl::InfiniteDuration()) {
-    return Io(internal::ReadOp(IoStyle::kRecvSend, fd_.get(), buf, internal::OpLength(n)), timeout);
+    return Io(Recv{.fd = fd_.get(), .buf = buf, .len = internal::OpLength(n)}, timeout);
   }
   // Write: one send of up to `n` bytes: the count accepted (maybe fewer).
   internal::OpAwaiter Write(const void* buf, size_t n,
                             absl::Duration timeout = absl::InfiniteDuration()) {
-    return Io(internal::WriteOp(IoStyle::kRecvSend, fd_.get(), buf, internal::OpLength(n)),
-              timeout);
+    return Io(Send{.fd = fd_.get(), .buf = buf, .len = internal::OpLength(n)}, timeout);
   }
   // ReadExact / WriteAll: exactly `n` bytes (stream.h).
   internal::TransferAwaiter ReadExact(void* buf, size_t n) {
