@@ -32,6 +32,7 @@
 #include <new>
 #include <string>
 
+#include "bench/alloc_counter.h"
 #include "bench/rate_reporter.h"
 #include "bench/socket_mode_settler.h"
 #include "benchmark/benchmark.h"
@@ -39,18 +40,6 @@
 #include "ringloop/runtime/loop.h"
 #include "ringloop/runtime/scope.h"
 #include "ringloop/runtime/task.h"
-
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace ringloop {
 namespace {
@@ -117,7 +106,7 @@ class Bench {
   // pinging task's frame).
   bool Trips(uint64_t n, uint64_t* allocations = nullptr) {
     if (variant_ == Variant::kCallbacks) {
-      if (allocations != nullptr) *allocations = g_allocations.load();
+      if (allocations != nullptr) *allocations = Allocations();
       for (uint64_t i = 0; i < n; ++i) {
         if (!CallbackTrip()) return false;
       }
@@ -125,14 +114,14 @@ class Bench {
     }
     uint64_t left = n;
     Task<bool> pinger = Pinger(a_, shared_buffers.a, [&left] { return left-- > 0; });
-    if (allocations != nullptr) *allocations = g_allocations.load();
+    if (allocations != nullptr) *allocations = Allocations();
     return loop_->BlockOn(std::move(pinger));
   }
 
   // TimedTrips: the benchmark's timed loop, inside one task for coroutines.
   bool TimedTrips(benchmark::State& state, uint64_t* trips, uint64_t* allocations) {
     if (variant_ == Variant::kCallbacks) {
-      *allocations = g_allocations.load();
+      *allocations = Allocations();
       for (auto _ : state) {
         if (!CallbackTrip()) return false;
         ++*trips;
@@ -146,7 +135,7 @@ class Bench {
       first = false;
       return state.KeepRunning();
     });
-    *allocations = g_allocations.load();
+    *allocations = Allocations();
     return loop_->BlockOn(std::move(pinger));
   }
 
@@ -228,7 +217,7 @@ void Run(benchmark::State& state, Variant variant) {
     return state.SkipWithError("a round trip failed");
   }
   state.counters["allocs_per_trip"] =
-      double(g_allocations.load() - allocations) / double(trips == 0 ? 1 : trips);
+      double(Allocations() - allocations) / double(trips == 0 ? 1 : trips);
   state.SetItemsProcessed(int64_t(trips));
 }
 
@@ -280,7 +269,7 @@ int FixedRun(uint64_t trips, const std::string& variant, const std::string& driv
   if (!bench.Trips(trips, &allocations)) return 1;
   std::printf("%s %s: %llu trips, %.3f allocations per trip\n", variant.c_str(), driver.c_str(),
               static_cast<unsigned long long>(trips),
-              double(g_allocations.load() - allocations) / double(trips ? trips : 1));
+              double(Allocations() - allocations) / double(trips ? trips : 1));
   return 0;
 }
 

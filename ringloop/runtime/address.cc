@@ -14,37 +14,36 @@ SocketAddress::SocketAddress() {
   u_.any.sa_family = AF_UNSPEC;
 }
 
-SocketAddress SocketAddress::Loopback(uint16_t port) {
+namespace {
+
+in_addr V4(uint32_t host_order) {
+  in_addr a;
+  a.s_addr = htonl(host_order);
+  return a;
+}
+
+}  // namespace
+
+SocketAddress SocketAddress::V4At(in_addr addr, uint16_t port) {
   SocketAddress a;
   a.u_.v4.sin_family = AF_INET;
-  a.u_.v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.u_.v4.sin_addr = addr;
   a.set_port(port);
   return a;
 }
 
-SocketAddress SocketAddress::Loopback6(uint16_t port) {
+SocketAddress SocketAddress::V6At(const in6_addr& addr, uint16_t port) {
   SocketAddress a;
   a.u_.v6.sin6_family = AF_INET6;
-  a.u_.v6.sin6_addr = in6addr_loopback;
+  a.u_.v6.sin6_addr = addr;
   a.set_port(port);
   return a;
 }
 
-SocketAddress SocketAddress::Any(uint16_t port) {
-  SocketAddress a;
-  a.u_.v4.sin_family = AF_INET;
-  a.u_.v4.sin_addr.s_addr = htonl(INADDR_ANY);
-  a.set_port(port);
-  return a;
-}
-
-SocketAddress SocketAddress::Any6(uint16_t port) {
-  SocketAddress a;
-  a.u_.v6.sin6_family = AF_INET6;
-  a.u_.v6.sin6_addr = in6addr_any;
-  a.set_port(port);
-  return a;
-}
+SocketAddress SocketAddress::Loopback(uint16_t port) { return V4At(V4(INADDR_LOOPBACK), port); }
+SocketAddress SocketAddress::Loopback6(uint16_t port) { return V6At(in6addr_loopback, port); }
+SocketAddress SocketAddress::Any(uint16_t port) { return V4At(V4(INADDR_ANY), port); }
+SocketAddress SocketAddress::Any6(uint16_t port) { return V6At(in6addr_any, port); }
 
 absl::StatusOr<SocketAddress> SocketAddress::Parse(std::string_view ip, uint16_t port) {
   const std::string text(ip);  // inet_pton wants a terminated string

@@ -59,6 +59,10 @@ class SocketAddress {
   friend bool operator!=(const SocketAddress& a, const SocketAddress& b) { return !(a == b); }
 
  private:
+  // V4At / V6At: an address of that family.
+  static SocketAddress V4At(in_addr addr, uint16_t port);
+  static SocketAddress V6At(const in6_addr& addr, uint16_t port);
+
   union {
     struct sockaddr any;
     sockaddr_in v4;

@@ -126,20 +126,7 @@ void SignalQueue::Stop() {
   delete this;
 }
 
-bool SignalAwaiter::Start(PromiseBase& p) {
-  if (queue_ == nullptr) return false;  // -EBADF (set at construction)
-  if (p.cancel.cancelled()) {
-    handoff_.set_result(-ECANCELED);
-    return false;
-  }
-  int32_t signo;
-  if (queue_->Take(&signo)) {
-    handoff_.set_result(signo);
-    return false;
-  }
-  queue_->Wait(handoff_, p);
-  return true;
-}
+bool SignalAwaiter::Start(PromiseBase& p) { return StartWait(queue_, handoff_, p); }
 
 }  // namespace internal
 

@@ -159,18 +159,7 @@ AcceptAwaiter::AcceptAwaiter(AcceptQueue* queue, int listen_fd, int32_t no_queue
 
 bool AcceptAwaiter::Start(PromiseBase& p) {
   loop_ = p.loop;
-  if (queue_ == nullptr) return false;  // the result was set at construction
-  if (p.cancel.cancelled()) {
-    handoff_.set_result(-ECANCELED);
-    return false;
-  }
-  int32_t res;
-  if (queue_->Take(&res)) {
-    handoff_.set_result(res);
-    return false;
-  }
-  queue_->Wait(handoff_, p);
-  return true;
+  return StartWait(queue_, handoff_, p);
 }
 
 absl::StatusOr<TcpStream> AcceptAwaiter::await_resume() {

@@ -16,6 +16,7 @@
 #ifndef RINGLOOP_RUNTIME_INTERNAL_HANDOFF_H_
 #define RINGLOOP_RUNTIME_INTERNAL_HANDOFF_H_
 
+#include <cerrno>
 #include <cstdint>
 
 #include "ringloop/runtime/cancel.h"
@@ -83,6 +84,27 @@ class HandoffList {
   Handoff* head_ = nullptr;
   Handoff* tail_ = nullptr;
 };
+
+// StartWait: the start of an await on `queue` (a producer with
+// `bool Take(int32_t*)` and `void Wait(Handoff&, PromiseBase&)`), for the task
+// `p`. Returns false (resume now) when the result is known: no queue (the
+// result `handoff` was given stays), the task is cancelled (-ECANCELED), or a
+// value is already queued; true once the task waits.
+template <class Queue>
+bool StartWait(Queue* queue, Handoff& handoff, PromiseBase& p) {
+  if (queue == nullptr) return false;
+  if (p.cancel.cancelled()) {
+    handoff.set_result(-ECANCELED);
+    return false;
+  }
+  int32_t value;
+  if (queue->Take(&value)) {
+    handoff.set_result(value);
+    return false;
+  }
+  queue->Wait(handoff, p);
+  return true;
+}
 
 }  // namespace internal
 }  // namespace ringloop
