@@ -12,20 +12,9 @@
 #include <new>
 #include <vector>
 
+#include "bench/alloc_counter.h"
 #include "benchmark/benchmark.h"
 #include "ringloop/core/engine.h"
-
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-
-void* operator new(size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace ringloop {
 namespace {
@@ -52,12 +41,12 @@ void BM_EngineCycle(benchmark::State& state) {
   const int batch = int(state.range(0));
   Engine engine(Engine::Options{.max_in_flight = 256, .initial_slots = 256});
   Cycle(engine, batch);  // warm up: first use of the vectors
-  const uint64_t allocations_before = g_allocations.load();
+  const uint64_t allocations_before = Allocations();
   uint64_t ops = 0;
   for (auto _ : state) {
     ops += Cycle(engine, batch);
   }
-  const uint64_t allocations = g_allocations.load() - allocations_before;
+  const uint64_t allocations = Allocations() - allocations_before;
   state.SetItemsProcessed(int64_t(ops));
   state.counters["allocs_per_op"] = ops ? double(allocations) / double(ops) : 0.0;
   state.counters["ns_per_op"] =

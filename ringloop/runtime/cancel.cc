@@ -15,9 +15,7 @@ void CancelCallback::Register(CancelSource* source) {
   source->Add(this);
 }
 
-void CancelCallback::Unregister() {
-  if (source_ != nullptr) source_->Remove(this);
-}
+void CancelCallback::Leave() { source_->Remove(this); }
 
 CancelSource::CancelSource(CancelSource* parent) { parent_link_.Register(parent); }
 
@@ -25,6 +23,7 @@ CancelSource::~CancelSource() {
   // Registrations outlive their source only by a bug in their owner: a task
   // still waiting under a scope that is gone.
   RL_CHECK(!firing_);
+  RL_CHECK(awaited_ == nullptr);  // its frame would be freed with an op in flight
   while (head_ != nullptr) Remove(head_);
 }
 
@@ -64,6 +63,10 @@ void CancelSource::Cancel() {
   // Each callback is removed before it runs, so it may destroy itself or
   // register others (which then fire at once: the source is cancelled).
   firing_ = true;
+  if (AwaitedOp* awaited = awaited_) {
+    awaited_ = nullptr;
+    awaited->CancelAwaited();
+  }
   while (head_ != nullptr) {
     CancelCallback* cb = head_;
     Remove(cb);

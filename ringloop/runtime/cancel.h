@@ -17,6 +17,8 @@
 #ifndef RINGLOOP_RUNTIME_CANCEL_H_
 #define RINGLOOP_RUNTIME_CANCEL_H_
 
+#include "ringloop/core/check.h"
+
 namespace ringloop {
 
 class CancelSource;
@@ -34,7 +36,9 @@ class CancelCallback {
   // listens on at most one source at a time; Register moves it.
   void Register(CancelSource* source);
   // Unregister: stops listening. Idempotent.
-  void Unregister();
+  void Unregister() {
+    if (source_ != nullptr) Leave();
+  }
   bool registered() const { return source_ != nullptr; }
 
  protected:
@@ -44,9 +48,23 @@ class CancelCallback {
 
  private:
   friend class CancelSource;
+  // Leave: Unregister's work, when registered.
+  void Leave();
+
   CancelSource* source_ = nullptr;
   CancelCallback* prev_ = nullptr;
   CancelCallback* next_ = nullptr;
+};
+
+// AwaitedOp: the op a task awaits right now, as its source's awaited slot
+// (CancelSource::SetAwaited) sees it: something to cancel, nothing more.
+class AwaitedOp {
+ public:
+  // CancelAwaited: the source was cancelled while the op was awaited.
+  virtual void CancelAwaited() = 0;
+
+ protected:
+  ~AwaitedOp() = default;
 };
 
 // CancelSource: a node of the cancellation tree (see the file comment).
@@ -69,6 +87,17 @@ class CancelSource final {
   // Detach: leaves the parent (this source becomes a root).
   void Detach() { parent_link_.Unregister(); }
 
+  // SetAwaited / ClearAwaited: the registration of the one op the task that
+  // owns this source awaits right now (io.h), kept in a slot of its own
+  // instead of the list: a task awaits one thing at a time, and this costs a
+  // store per await instead of a list insert and removal. Cancel runs it
+  // before the list. Requires !cancelled() and no other awaited op.
+  void SetAwaited(AwaitedOp* op) {
+    RL_CHECK(!cancelled_ && awaited_ == nullptr);
+    awaited_ = op;
+  }
+  void ClearAwaited() { awaited_ = nullptr; }
+
  private:
   friend class CancelCallback;
   // ParentLink: how a child source listens to its parent.
@@ -86,6 +115,7 @@ class CancelSource final {
 
   bool cancelled_ = false;
   bool firing_ = false;
+  AwaitedOp* awaited_ = nullptr;
   CancelCallback* head_ = nullptr;
   CancelCallback* tail_ = nullptr;
   ParentLink parent_link_{this};

@@ -92,6 +92,37 @@ TEST(CancelTest, DetachedChildIsNoLongerReached) {
   EXPECT_TRUE(child.cancelled());
 }
 
+// Awaited: an op a task awaits (io.h's OpAwaiter, in miniature).
+class Awaited final : public AwaitedOp {
+ public:
+  explicit Awaited(std::vector<std::string>* log) : log_(log) {}
+  void CancelAwaited() override { log_->push_back("awaited"); }
+
+ private:
+  std::vector<std::string>* log_;
+};
+
+TEST(CancelTest, TheAwaitedOpIsCancelledOnceBeforeTheListAndNotAfterItIsCleared) {
+  std::vector<std::string> log;
+  CancelSource root;
+  CancelSource child(&root);
+  Recorder a(&log, "a");
+  a.Register(&child);
+  Awaited op(&log);
+  child.SetAwaited(&op);
+  child.ClearAwaited();   // the op ended
+  child.SetAwaited(&op);  // the next one
+  root.Cancel();
+  root.Cancel();
+  EXPECT_EQ(log, (std::vector<std::string>{"awaited", "a"}));
+  CancelSource other;
+  Awaited gone(&log);
+  other.SetAwaited(&gone);
+  other.ClearAwaited();
+  other.Cancel();
+  EXPECT_EQ(log.size(), 2u);  // a cleared slot does not fire
+}
+
 TEST(CancelTest, TokenSeesItsSource) {
   CancelSource root;
   CancelToken token(&root);

@@ -1,9 +1,10 @@
-// ringloop/runtime/io.h: awaiting ops, sleeps and yields from a Task.
+// ringloop/runtime/io.h: awaiting ops, sleeps, yields and closes from a Task.
 //
 //   Result r = co_await Io(Recv{fd, buf, sizeof(buf)});
 //   Result w = co_await Io(Send{fd, buf, n}, absl::Seconds(5));  // -ETIME after 5 s
 //   co_await Sleep(absl::Milliseconds(10));
 //   co_await Yield();
+//   Result c = co_await CloseFd(fd);  // the orderly close (Loop::Close)
 //
 // Io submits the op on the task's Loop and resumes the task with the op's final
 // Result (value or errno, naming the op and fd). A timeout becomes the op's
@@ -15,6 +16,9 @@
 // -ECANCELED without reaching the kernel. The op's buffers must stay valid
 // until the Result is back, which they do when they live in the task's frame:
 // a dropped task's frame outlives its op (task.h).
+//
+// CloseFd is cleanup, so cancellation does not stop it: a cancelled task that
+// closes its fds on the way out still closes them.
 //
 // Multishot ops are streams, not single results: Io refuses them (-EINVAL);
 // use Loop::Submit with a callback, or the helpers built on them.
@@ -39,14 +43,25 @@
 namespace ringloop {
 namespace internal {
 
-// OpAwaiter: the state of one awaited op (or sleep), in the awaiting frame.
-class OpAwaiter final : public CancelCallback {
+// OpAwaiter: the state of one awaited op (or sleep, or close), in the
+// awaiting frame. An await made of several ops in a row (stream.h) derives
+// from it and overrides Begin and Next; the task is resumed once, with the
+// await's final result.
+class OpAwaiter : public AwaitedOp {
  public:
-  OpAwaiter(const Op& op, absl::Duration timeout)
-      : op_(op), timeout_(timeout), kind_(KindOf(op)), fd_(FdOf(op)) {}
+  OpAwaiter(const Op& op, absl::Duration timeout) : OpAwaiter(op, timeout, FdOf(op)) {}
+  // OpAwaiter: the same from an Op or one of its structs, `fd` being
+  // FdOf(op) (known without a visit).
+  template <class OpT>
+  OpAwaiter(const OpT& op, absl::Duration timeout, int fd)
+      : op_(op),
+        timeout_(timeout),
+        kind_(KindOf(op_)),
+        fd_(fd),
+        timed_(timeout != absl::InfiniteDuration()) {}
   // A sleep: an engine Timeout `duration` after the await.
   explicit OpAwaiter(absl::Duration duration)
-      : timeout_(duration), kind_(OpKind::kTimeout), fd_(-1), sleep_(true) {}
+      : timeout_(duration), kind_(OpKind::kTimeout), fd_(-1), mode_(Mode::kSleep) {}
   OpAwaiter(OpAwaiter&&) = delete;
 
   bool await_ready() const noexcept { return false; }
@@ -58,21 +73,50 @@ class OpAwaiter final : public CancelCallback {
   }
   Result await_resume() const noexcept { return Result(res_, kind_, fd_); }
 
- private:
-  // Start: submits the op; false (resume at once) if the task is cancelled or
-  // the op is a stream.
-  bool Start(PromiseBase& p);
-  void OnEvent(const Event& event);
-  void OnCancel() override;
+ protected:
+  // A close of `fd` through the loop (Loop::Close).
+  struct CloseTag {};
+  OpAwaiter(CloseTag, int fd)
+      : timeout_(absl::InfiniteDuration()), kind_(OpKind::kClose), fd_(fd), mode_(Mode::kClose) {}
+
+  // Begin: called once when the task suspends, unless the task is already
+  // cancelled; returns false when the await is already complete (res_ set)
+  // and needs no op. When it returns true, an op is submitted (so Next will
+  // be called).
+  virtual bool Begin() { return true; }
+  // Next: called with res_ holding the final result of the op just ended;
+  // returns true after setting op_ to the next op of this await (submitted at
+  // once; the task stays suspended, and if it was cancelled meanwhile the
+  // await ends -ECANCELED instead), false to resume the task with res_.
+  virtual bool Next() { return false; }
 
   Op op_;
   absl::Duration timeout_;  // the op's timeout, or the sleep's duration
   int32_t res_ = 0;
   OpKind kind_;
   int fd_;
-  bool sleep_ = false;
+
+ private:
+  friend class ringloop::Loop;  // delivers the events (Loop::Dispatch)
+  enum class Mode : uint8_t { kOp, kSleep, kClose };
+
+  // Start: submits the op (after Begin); false (resume at once) if the task
+  // is cancelled, the op is a stream or Begin says no op is needed.
+  bool Start(PromiseBase& p);
+  void Submit();
+  void OnEvent(const Event& event);
+  void CancelAwaited() override;
+
+  bool timed_ = false;  // timeout_ is finite
+  Mode mode_ = Mode::kOp;
   PromiseBase* promise_ = nullptr;
   OpId id_;
+};
+
+// CloseAwaiter: what co_await CloseFd(fd) does.
+class CloseAwaiter final : public OpAwaiter {
+ public:
+  explicit CloseAwaiter(int fd) : OpAwaiter(CloseTag{}, fd) {}
 };
 
 // YieldAwaiter: resumes the task after everything ready now has run.
@@ -93,17 +137,27 @@ class YieldAwaiter {
 
 }  // namespace internal
 
-// Io: co_await Io(op) or Io(op, timeout): the op's final Result.
-inline internal::OpAwaiter Io(const Op& op) {
-  return internal::OpAwaiter(op, absl::InfiniteDuration());
-}
-inline internal::OpAwaiter Io(const Op& op, absl::Duration timeout) {
-  return internal::OpAwaiter(op, timeout);
+// Io: co_await Io(op) or Io(op, timeout): the op's final Result. `op` is an
+// Op or one of its structs (Recv{...}).
+template <class OpT>
+internal::OpAwaiter Io(const OpT& op, absl::Duration timeout = absl::InfiniteDuration()) {
+  if constexpr (std::is_same_v<OpT, Op>) {
+    return internal::OpAwaiter(op, timeout);
+  } else if constexpr (requires { op.fd; }) {
+    return internal::OpAwaiter(op, timeout, op.fd);  // FdOf's rule, without the visit
+  } else {
+    return internal::OpAwaiter(op, timeout, -1);
+  }
 }
 
 // Sleep: co_await Sleep(d) resumes after `d` (an engine timer, no kernel timer
 // of its own); its Result is 0, or -ECANCELED if the task was cancelled first.
 inline internal::OpAwaiter Sleep(absl::Duration duration) { return internal::OpAwaiter(duration); }
+
+// CloseFd: co_await CloseFd(fd) closes `fd` through the Loop (Loop::Close: the
+// ops in flight on it end first, then close(2) runs) and returns close's
+// Result. Runs even if the task is cancelled (see the file comment).
+inline internal::CloseAwaiter CloseFd(int fd) { return internal::CloseAwaiter(fd); }
 
 // Yield: co_await Yield() lets every other ready task and callback run first
 // (a Loop::Defer of the resumption: no syscall).

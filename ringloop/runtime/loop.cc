@@ -12,6 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "ringloop/core/check.h"
+#include "ringloop/drivers/uring/uring_driver.h"
+#include "ringloop/runtime/io.h"
 #include "ringloop/runtime/scope.h"
 
 namespace ringloop {
@@ -65,6 +67,9 @@ Loop::Loop(LoopOptions options, SelectedDriver selected)
     : engine_(options.engine),
       driver_(std::move(selected.driver)),
       driver_reason_(std::move(selected.reason)),
+      fds_are_real_(driver_->Name() == "uring" || driver_->Name() == "epoll"),
+      uring_(dynamic_cast<UringDriver*>(driver_.get())),
+      msg_ring_wake_(options.msg_ring_wake),
       owner_(std::this_thread::get_id()),
       owner_tid_(int(::syscall(SYS_gettid))) {
   RL_CHECK(driver_ != nullptr);
@@ -189,18 +194,46 @@ OpId Loop::Sleep(absl::Duration duration, Callback callback) {
 }
 
 void Loop::Post(absl::AnyInvocable<void()> fn) {
+  bool was_empty;
   {
     std::lock_guard<std::mutex> lock(posted_mu_);
     posted_.push_back(std::move(fn));
+    // Cleared (under the lock) only when the owner takes the whole queue: a
+    // non-empty queue has had its wake-up already.
+    was_empty = !has_posted_.load(std::memory_order_relaxed);
     has_posted_.store(true, std::memory_order_release);
   }
+  Loop* const sender = current_loop;
+  // The owner itself looks at has_posted_ before it blocks: no wake-up needed.
+  if (was_empty && sender != this) WakeFrom(sender);
+}
+
+void Loop::WakeFrom(Loop* sender) {
+  // sender->uring_ is used on its own thread (the caller's); uring_ never
+  // changes. SendWake submits on the sender's ring a MSG_RING that posts a CQE
+  // into ours: the store to has_posted_ precedes that syscall, and the owner
+  // reads has_posted_ after reaping the CQE.
+  if (sender != nullptr && msg_ring_wake_ && uring_ != nullptr && sender->uring_ != nullptr &&
+      sender->uring_->SendWake(*uring_).ok()) {
+    wake_msg_ring_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  wake_driver_.fetch_add(1, std::memory_order_relaxed);
   driver_->Wake();
 }
 
 void Loop::Stop() {
   stop_.store(true, std::memory_order_release);
+  wake_driver_.fetch_add(1, std::memory_order_relaxed);
   driver_->Wake();
 }
+
+void Loop::CancelSpawned() {
+  CheckOwner("CancelSpawned");
+  if (root_scope_ != nullptr) root_scope_->Cancel();
+}
+
+size_t Loop::SpawnedCount() const { return root_scope_ != nullptr ? root_scope_->size() : 0; }
 
 absl::Status Loop::RunOnce(bool wait) {
   CheckOwner("RunOnce");
@@ -312,7 +345,24 @@ void Loop::DrainEvents() {
   }
 }
 
+OpId Loop::SubmitFor(internal::OpAwaiter* awaiter, const Op& op, uint64_t deadline_ns) {
+  CheckOwner("Submit");
+  return engine_.Submit(
+      SubmitArgs{op, kAwaiterTag | reinterpret_cast<uintptr_t>(awaiter), deadline_ns});
+}
+
+OpId Loop::CloseFor(internal::OpAwaiter* awaiter, int fd) {
+  CheckOwner("Close");
+  return engine_.Close(fd, kAwaiterTag | reinterpret_cast<uintptr_t>(awaiter));
+}
+
 void Loop::Dispatch(const Event& event) {
+  if (event.tag & kAwaiterTag) {
+    // An awaited op: the awaiter lives until its final event (its frame is
+    // held), and checks the event's OpId against its own.
+    reinterpret_cast<internal::OpAwaiter*>(event.tag & ~kAwaiterTag)->OnEvent(event);
+    return;
+  }
   const uint32_t index = uint32_t(event.tag & kIndexMask);
   RL_CHECK(index < slot_count_);
   Slot& slot = SlotAt(index);
@@ -325,7 +375,7 @@ void Loop::Dispatch(const Event& event) {
   if (event.more) return;
   slot.callback = nullptr;
   slot.live = false;
-  ++slot.generation;
+  slot.generation = (slot.generation + 1) & kGenerationMask;
   free_slots_.push_back(index);
 }
 

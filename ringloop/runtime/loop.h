@@ -15,9 +15,15 @@
 //
 // Threads: one Loop per thread (Create fails on a thread that already has one),
 // and every method runs on that thread, except Post and Stop, which any thread
-// may call while the Loop exists. The destructor drains: it shuts the engine down
-// (every op still live ends, typically -ECANCELED, and its callback runs), polls
-// until the engine is quiescent, and runs posted functions still queued.
+// may call while the Loop exists. Post wakes the loop's thread only when its
+// queue was empty (one wake-up per batch), and not at all from the loop's own
+// thread (which looks at the queue before it blocks). From the thread of
+// another Loop when both run io_uring, the wake-up is a CQE posted straight
+// into this loop's ring with IORING_OP_MSG_RING (Linux 5.18; no eventfd
+// write, no read to re-arm); otherwise, or if that fails, the driver's own
+// wake-up (an eventfd write). LoopOptions::msg_ring_wake turns the first off. The destructor
+// drains: it shuts the engine down (every op still live ends, typically -ECANCELED, and its
+// callback runs), polls until the engine is quiescent, and runs posted functions still queued.
 //
 // SIGPIPE: a write to a pipe whose reader is gone raises SIGPIPE under both
 // drivers (sends use MSG_NOSIGNAL). Create sets SIGPIPE to SIG_IGN if it has the
@@ -49,7 +55,12 @@
 
 namespace ringloop {
 
+class LoopGroup;
 class Scope;
+class UringDriver;
+namespace internal {
+class OpAwaiter;
+}  // namespace internal
 
 // LoopOptions: how to build a Loop.
 struct LoopOptions {
@@ -60,6 +71,16 @@ struct LoopOptions {
   Engine::Options engine;
   // factories: seams for tests and tools; empty members use the real drivers.
   DriverFactories factories;
+  // msg_ring_wake: a Post from another io_uring Loop's thread wakes this loop
+  // with IORING_OP_MSG_RING (see the file comment); false: the eventfd always.
+  bool msg_ring_wake = true;
+};
+
+// WakeupStats: how other threads woke a Loop (Post, Stop), for diagnostics and
+// tests.
+struct WakeupStats {
+  uint64_t msg_ring = 0;  // MSG_RING CQEs sent into its ring by another Loop
+  uint64_t driver = 0;    // the driver's own wake-ups (eventfd writes)
 };
 
 class Loop {
@@ -168,6 +189,16 @@ class Loop {
 
   // driver_name: "uring" or "epoll". driver_reason: why it was chosen.
   std::string_view driver_name() const { return driver_->Name(); }
+  // wakeups: how other threads have woken this loop so far.
+  WakeupStats wakeups() const {
+    return {wake_msg_ring_.load(std::memory_order_relaxed),
+            wake_driver_.load(std::memory_order_relaxed)};
+  }
+  // fds_are_real: whether the fds this loop's ops name are the process's own
+  // (the io_uring and epoll drivers), not a simulated kernel's
+  // (ringloop/drivers/sim). Helpers that make syscalls of their own on such
+  // fds (setsockopt, getsockname, ...) skip them when it is false.
+  bool fds_are_real() const { return fds_are_real_; }
   const std::string& driver_reason() const { return driver_reason_; }
 
  private:
@@ -177,7 +208,26 @@ class Loop {
     bool live = false;
   };
 
+  friend class LoopGroup;
+  friend class internal::OpAwaiter;
+
+  // kAwaiterTag: the tag bit of an op awaited by a task (io.h): the rest of
+  // the tag is the OpAwaiter's address, and its events go straight to it, with
+  // no slot or callback. Slot tags never have it (generations are 31 bits).
+  static constexpr uint64_t kAwaiterTag = uint64_t{1} << 63;
+  static constexpr uint32_t kGenerationMask = 0x7fffffffu;
+
   Loop(LoopOptions options, SelectedDriver selected);
+  // SubmitFor / CloseFor: Submit and Close for an awaiting task (io.h).
+  OpId SubmitFor(internal::OpAwaiter* awaiter, const Op& op, uint64_t deadline_ns);
+  OpId CloseFor(internal::OpAwaiter* awaiter, int fd);
+  // WakeFrom: wakes this loop's thread on behalf of `sender`, the Loop of the
+  // calling thread (or null).
+  void WakeFrom(Loop* sender);
+  // CancelSpawned / SpawnedCount: Spawn's tasks: cancel them all; how many are
+  // still running (LoopGroup's drain).
+  void CancelSpawned();
+  size_t SpawnedCount() const;
   // CheckOwner: stops the process, naming `method` and the fix, if called from
   // a thread that is not the loop's.
   void CheckOwner(const char* method) const {
@@ -203,6 +253,12 @@ class Loop {
   Engine engine_;  // declared before driver_: the driver goes first
   std::unique_ptr<Driver> driver_;
   std::string driver_reason_;
+  const bool fds_are_real_;
+  // uring_: driver_ when it is the io_uring driver (for MSG_RING wake-ups).
+  UringDriver* const uring_;
+  const bool msg_ring_wake_;
+  std::atomic<uint64_t> wake_msg_ring_{0};
+  std::atomic<uint64_t> wake_driver_{0};
   const std::thread::id owner_;
   const int owner_tid_;
   std::atomic<bool> stop_{false};

@@ -57,4 +57,9 @@ absl::Status OpErrorStatus(OpKind kind, int fd, int err) {
   return absl::Status(ErrnoStatusCode(err), ErrnoMessage(OpLabel(kind, fd), err));
 }
 
+absl::Status WithContext(const absl::Status& status, absl::string_view context) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat(status.message(), " (", context, ")"));
+}
+
 }  // namespace ringloop

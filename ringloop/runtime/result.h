@@ -7,10 +7,16 @@
 // -ECANCELED maps to kCancelled and -ETIME (a deadline that passed) to
 // kDeadlineExceeded; other errnos use absl::ErrnoToStatusCode.
 //
+// The stream helpers (stream.h, buffered_reader.h) need one outcome the kernel
+// has no errno for: the stream ended (a read returned 0) before the bytes they
+// were asked for arrived. They report it as -kEndOfStream (ENODATA, "No data
+// available"), which end_of_stream() recognises.
+//
 // Thread safety: a plain value.
 #ifndef RINGLOOP_RUNTIME_RESULT_H_
 #define RINGLOOP_RUNTIME_RESULT_H_
 
+#include <cerrno>
 #include <cstdint>
 #include <string>
 
@@ -20,6 +26,10 @@
 #include "ringloop/core/request.h"
 
 namespace ringloop {
+
+// kEndOfStream: the errno of a helper that needed more bytes than the stream
+// had before its end (see the file comment).
+inline constexpr int kEndOfStream = ENODATA;
 
 class [[nodiscard]] Result {
  public:
@@ -38,6 +48,8 @@ class [[nodiscard]] Result {
   bool timed_out() const { return res_ == -kTimedOut; }
   // cancelled: the op was cancelled (Cancel, Close of its fd, loop shutdown).
   bool cancelled() const { return res_ == -ECANCELED; }
+  // end_of_stream: a stream helper's read found the end of the stream first.
+  bool end_of_stream() const { return res_ == -kEndOfStream; }
 
   // status: OK, or the error with a message naming the op and fd.
   absl::Status status() const;
@@ -66,6 +78,11 @@ std::string ErrnoMessage(absl::string_view what, int err);
 
 // OpErrorStatus: the status for op `kind` on `fd` failing with errno `err`.
 absl::Status OpErrorStatus(OpKind kind, int fd, int err);
+
+// WithContext: `status` with " (<context>)" appended to its message, e.g.
+// "connect(fd=7): Connection refused [ECONNREFUSED] (connecting to 10.0.0.1:80)";
+// OK stays OK.
+absl::Status WithContext(const absl::Status& status, absl::string_view context);
 
 }  // namespace ringloop
 

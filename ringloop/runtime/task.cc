@@ -68,11 +68,8 @@ void StartTask(PromiseBase& p, Loop* loop, CancelSource* parent_cancel) {
   ResumeTask(p);
 }
 
-bool PromiseBase::ReleaseHold() {
-  RL_CHECK(holds_ > 0);
-  --holds_;
+bool PromiseBase::ReleaseParkedHold() {
   PromiseBase* const root = parked_root_;
-  if (root == nullptr) return true;
   RL_CHECK(root->parked_holds_ > 0);
   // The last hold of a parked chain frees the chain, this frame included.
   if (--root->parked_holds_ == 0) root->self.destroy();

@@ -81,7 +81,11 @@ class PromiseBase {
   // false once it was parked (see the file comment); then the release may
   // have freed it, and the caller must not touch it again.
   void AddHold() { ++holds_; }
-  bool ReleaseHold();
+  bool ReleaseHold() {
+    RL_CHECK(holds_ > 0);
+    --holds_;
+    return parked_root_ == nullptr || ReleaseParkedHold();
+  }
   uint32_t holds() const { return holds_; }
 
   // Park: the Task that owns this frame, the root of a chain of awaits, was
@@ -90,6 +94,9 @@ class PromiseBase {
   void Park();
 
  private:
+  // ReleaseParkedHold: ReleaseHold's end on a frame of a parked chain.
+  bool ReleaseParkedHold();
+
   uint32_t holds_ = 0;
   PromiseBase* parked_root_ = nullptr;  // set on every frame of a parked chain
   uint32_t parked_holds_ = 0;           // on the root: holds left in the chain

@@ -16,92 +16,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "ringloop/drivers/sim/sim_driver.h"
 #include "ringloop/runtime/io.h"
 #include "ringloop/runtime/loop.h"
 #include "ringloop/runtime/scope.h"
+#include "ringloop/runtime/testing/backends.h"
 #include "ringloop/runtime/timeout.h"
 
 namespace ringloop {
 namespace {
 
-// World: a Loop on one backend, and what a test does to fds from outside it.
-struct World {
-  std::unique_ptr<Loop> loop;
-  sim::SimDriver* sim = nullptr;  // the simulated kernel, when that is the backend
-  std::vector<int> fds;
+using testing::BackendName;
+using testing::Backends;
 
-  ~World() {
-    loop.reset();
-    for (int fd : fds) ::close(fd);
-  }
-  std::pair<int, int> Pipe() {
-    if (sim != nullptr) return sim->Pipe();
-    int p[2];
-    EXPECT_EQ(::pipe2(p, O_CLOEXEC), 0);
-    fds.push_back(p[0]);
-    fds.push_back(p[1]);
-    return {p[0], p[1]};
-  }
-  void PeerWrite(int fd, const std::string& data) {
-    if (sim != nullptr) {
-      EXPECT_EQ(sim->WriteFd(fd, data), int64_t(data.size()));
-    } else {
-      EXPECT_EQ(::write(fd, data.data(), data.size()), ssize_t(data.size()));
-    }
-  }
-  std::string PeerReadAll(int fd) {
-    std::string out;
-    if (sim != nullptr) {
-      while (sim->ReadFd(fd, &out, 4096) > 0) {
-      }
-      return out;
-    }
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, size_t(n));
-    return out;
-  }
-};
-
-struct Backend {
-  std::string name;
-  uint64_t seed = 0;  // sim only
-};
-
-std::string BackendName(const testing::TestParamInfo<Backend>& info) { return info.param.name; }
-
-class TaskTest : public testing::TestWithParam<Backend> {
- protected:
-  void SetUp() override {
-    LoopOptions options;
-    options.log_driver_choice = false;
-    const Backend& b = GetParam();
-    if (b.name == "uring") {
-      options.driver = DriverChoice::kUring;
-    } else if (b.name == "epoll") {
-      options.driver = DriverChoice::kEpoll;
-    } else {
-      // The simulated kernel, through the driver factory seam.
-      options.driver = DriverChoice::kEpoll;
-      options.factories.epoll = [this, seed = b.seed]() -> absl::StatusOr<std::unique_ptr<Driver>> {
-        sim::SimOptions sim_options;
-        sim_options.seed = seed;
-        auto driver = std::make_unique<sim::SimDriver>(sim_options);
-        w_.sim = driver.get();
-        return std::unique_ptr<Driver>(std::move(driver));
-      };
-    }
-    auto loop = Loop::Create(options);
-    if (!loop.ok() && b.name == "uring") GTEST_SKIP() << "io_uring unavailable: " << loop.status();
-    ASSERT_TRUE(loop.ok()) << loop.status();
-    w_.loop = std::move(*loop);
-  }
-  Loop& loop() { return *w_.loop; }
-
-  World w_;
-};
+class TaskTest : public testing::BackendTest {};
 
 Task<int> Add(int a, int b) { co_return a + b; }
 
@@ -143,7 +70,7 @@ Task<std::string> Echo(int read_fd, int write_fd) {
 }
 
 TEST_P(TaskTest, IoAwaitsOpsAndReturnsTheirResults) {
-  auto [r, wfd] = w_.Pipe();
+  auto [r, wfd] = Pipe();
   EXPECT_EQ(loop().BlockOn(Echo(r, wfd)), "ping");
 }
 
@@ -153,7 +80,7 @@ Task<Result> ReadWithTimeout(int fd, absl::Duration timeout) {
 }
 
 TEST_P(TaskTest, AnOpTimeoutEndsItTimedOutNoEarlierThanTheDeadline) {
-  auto [r, wfd] = w_.Pipe();
+  auto [r, wfd] = Pipe();
   (void)wfd;
   const uint64_t start = loop().NowNs();
   Result res = loop().BlockOn(ReadWithTimeout(r, absl::Milliseconds(20)));
@@ -207,7 +134,7 @@ Task<void> ReadOnce(int fd, std::vector<int32_t>* results) {
 TEST_P(TaskTest, CancellingAScopeEndsItsChildrensOpsThroughTheEngine) {
   std::vector<int32_t> results;
   std::vector<int> reads;
-  for (int i = 0; i < 3; ++i) reads.push_back(w_.Pipe().first);
+  for (int i = 0; i < 3; ++i) reads.push_back(Pipe().first);
   loop().BlockOn(WithScope([&](Scope& outer) -> Task<void> {
     Scope inner;
     for (int fd : reads) inner.Spawn(ReadOnce(fd, &results));
@@ -234,10 +161,10 @@ Task<Result> WriteAfterCancel(int fd) {
 }
 
 TEST_P(TaskTest, AnOpAwaitedUnderCancellationEndsAtOnceWithoutReachingTheKernel) {
-  auto [r, wfd] = w_.Pipe();
+  auto [r, wfd] = Pipe();
   Result res = loop().BlockOn(WriteAfterCancel(wfd));
   EXPECT_TRUE(res.cancelled()) << res.ToString();
-  EXPECT_EQ(w_.PeerReadAll(r), "");  // the write never happened
+  EXPECT_EQ(PeerRead(r), "");  // the write never happened
 }
 
 Task<std::string> ReadAll(int fd, int n) {
@@ -252,23 +179,23 @@ Task<std::string> ReadAll(int fd, int n) {
 }
 
 TEST_P(TaskTest, WithTimeoutReturnsTheValueWhenTheTaskIsInTime) {
-  auto [r, wfd] = w_.Pipe();
-  w_.PeerWrite(wfd, "abc");
+  auto [r, wfd] = Pipe();
+  PeerWrite(wfd, "abc");
   std::optional<std::string> got = loop().BlockOn(WithTimeout(absl::Seconds(10), ReadAll(r, 3)));
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(*got, "abc");
 }
 
 TEST_P(TaskTest, WithTimeoutCancelsALateTaskAndReturnsNothing) {
-  auto [r, wfd] = w_.Pipe();
-  w_.PeerWrite(wfd, "a");  // one of the three bytes: the task must wait
+  auto [r, wfd] = Pipe();
+  PeerWrite(wfd, "a");  // one of the three bytes: the task must wait
   const uint64_t start = loop().NowNs();
   std::optional<std::string> got =
       loop().BlockOn(WithTimeout(absl::Milliseconds(30), ReadAll(r, 3)));
   EXPECT_FALSE(got.has_value());
   EXPECT_GE(loop().NowNs() - start, 30'000'000u);
   // The inner read was cancelled through the engine: a later byte is still there.
-  w_.PeerWrite(wfd, "z");
+  PeerWrite(wfd, "z");
   EXPECT_EQ(loop().BlockOn(ReadAll(r, 1)), "z");
 }
 
@@ -278,7 +205,7 @@ Task<void> Forever(int fd) {
 }
 
 TEST_P(TaskTest, WithTimeoutOnAVoidTaskSaysWhetherItFinished) {
-  auto [r, wfd] = w_.Pipe();
+  auto [r, wfd] = Pipe();
   (void)wfd;
   EXPECT_FALSE(loop().BlockOn(WithTimeout(absl::Milliseconds(5), Forever(r))));
   EXPECT_TRUE(loop().BlockOn(WithTimeout(absl::Seconds(5), []() -> Task<void> { co_return; }())));
@@ -308,7 +235,7 @@ Task<void> Outer(int fd, int* alive, std::string* seen) {
 }
 
 TEST_P(TaskTest, ADroppedTaskIsParkedUntilItsOpEndsAndNeverResumed) {
-  auto [r, wfd] = w_.Pipe();
+  auto [r, wfd] = Pipe();
   int alive = 0;
   std::string seen = "untouched";
   {
@@ -319,13 +246,13 @@ TEST_P(TaskTest, ADroppedTaskIsParkedUntilItsOpEndsAndNeverResumed) {
   }  // the Scope is left with its child running: the child is dropped
   // Parked: both frames (and the buffer) live until the read's final event.
   EXPECT_EQ(alive, 2);
-  w_.PeerWrite(wfd, "x");  // the read may complete with it, or be cancelled first
+  PeerWrite(wfd, "x");  // the read may complete with it, or be cancelled first
   ASSERT_TRUE(loop().RunUntil([&] { return alive == 0; }, absl::Seconds(10)).ok());
   EXPECT_EQ(seen, "untouched");
 }
 
 TEST_P(TaskTest, SpawnedTasksAreCancelledAndAwaitedWhenTheLoopGoes) {
-  auto [r, wfd] = w_.Pipe();
+  auto [r, wfd] = Pipe();
   (void)wfd;
   int alive = 0;
   std::vector<int32_t> results;
@@ -337,7 +264,7 @@ TEST_P(TaskTest, SpawnedTasksAreCancelledAndAwaitedWhenTheLoopGoes) {
   }(r, &alive, &results));
   ASSERT_TRUE(loop().RunOnce(/*wait=*/false).ok());
   EXPECT_EQ(alive, 1);
-  w_.loop.reset();
+  DestroyLoop();
   EXPECT_EQ(alive, 0);
   EXPECT_EQ(results, (std::vector<int32_t>{-ECANCELED}));
 }
@@ -352,7 +279,7 @@ TEST_P(TaskTest, RunForRunsForTheGivenTimeAndRunUntilStopsWhenDone) {
   EXPECT_TRUE(loop().RunUntil([&] { return done; }, absl::Seconds(10)).ok());
   EXPECT_TRUE(done);
 
-  auto [r, wfd] = w_.Pipe();
+  auto [r, wfd] = Pipe();
   (void)wfd;
   char buf[1];
   loop().Submit(Read{r, buf, 1}, [](const Event&) {});  // parked forever
@@ -360,13 +287,7 @@ TEST_P(TaskTest, RunForRunsForTheGivenTimeAndRunUntilStopsWhenDone) {
   EXPECT_TRUE(absl::IsDeadlineExceeded(late)) << late;
 }
 
-std::vector<Backend> Backends() {
-  std::vector<Backend> out = {{"uring"}, {"epoll"}};
-  for (uint64_t seed : {1, 2, 3, 4}) out.push_back({absl::StrCat("sim_seed", seed), seed});
-  return out;
-}
-
-INSTANTIATE_TEST_SUITE_P(AllDrivers, TaskTest, testing::ValuesIn(Backends()), BackendName);
+INSTANTIATE_TEST_SUITE_P(AllDrivers, TaskTest, ::testing::ValuesIn(Backends()), BackendName);
 
 LoopOptions EpollOptions() {
   LoopOptions options;
