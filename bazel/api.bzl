@@ -33,5 +33,11 @@ RINGLOOP_PUBLIC = RINGLOOP_API.values() + [
     "//ringloop/drivers/uring:uring_probe",
     "//ringloop/runtime:cancel",
     "//ringloop/runtime:driver_select",
+    "//ringloop/runtime:file",
+    "//ringloop/runtime:loop_group",
+    "//ringloop/runtime:owned_fd",
+    "//ringloop/runtime:signals",
+    "//ringloop/runtime:stream",
+    "//ringloop/runtime:tcp",
     "//ringloop/runtime:result",
 ]
