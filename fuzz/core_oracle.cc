@@ -83,6 +83,7 @@ size_t CoreOracle::AddOp(OpId id, uint64_t tag, const Op& op, uint64_t deadline_
   rec.kind = KindOf(op);
   rec.multishot = IsMultishot(op);
   rec.fair_res = FairValue(op);
+  rec.link_min = error == 0 ? ChainMinimum(op) : 0;  // refused ops may hold bad iovecs
   rec.expected_error = error;
   rec.deadline_ns = deadline_ns;
   if (rec.kind == OpKind::kTimeout && error == 0) {
@@ -152,19 +153,13 @@ OpId CoreOracle::Submit(const SubmitArgs& args) {
 
 void CoreOracle::SubmitChain(std::vector<SubmitArgs> chain) {
   // A chain is accepted whole or refused whole: the first op that cannot be
-  // accepted gets its errno, every other one -ECANCELED; a chain needing more
-  // than max_in_flight requests fails its first op with -EINVAL.
+  // accepted gets its errno, every other one -ECANCELED. (Any length fits:
+  // the engine plays the links one at a time.)
   std::vector<int32_t> errors(chain.size(), 0);
   size_t failing = chain.size();
-  uint32_t needed = 0;
   for (size_t i = 0; i < chain.size() && failing == chain.size(); ++i) {
     errors[i] = ExpectedError(chain[i], chain.size());
     if (errors[i] != 0) failing = i;
-    needed += chain[i].deadline_ns == kNoDeadline ? 1 : 2;
-  }
-  if (failing == chain.size() && needed > engine_.options().max_in_flight) {
-    failing = 0;
-    errors[0] = -EINVAL;
   }
   if (failing != chain.size()) {
     for (size_t i = 0; i < chain.size(); ++i) {
@@ -186,6 +181,7 @@ void CoreOracle::SubmitChain(std::vector<SubmitArgs> chain) {
     AddOp(ids[i], chain[i].tag, chain[i].op, chain[i].deadline_ns, errors[i], false);
     if (accepted && i > 0) {
       ops_[first + i - 1].chain_next = first + i;
+      ops_[first + i].chain_prev = first + i - 1;
       ops_[first + i].chain_member = true;
     }
     UpdateQueued(first + i);
@@ -444,23 +440,60 @@ void CoreOracle::Drain() {
 void CoreOracle::Sync() {
   SyncEvents();
   CheckChainsCancelledInQueue();
+  CheckChainsMoved();
   SyncRequests();
   CheckGetters();
 }
 
-// CheckChainsCancelledInQueue: a chain member that ended before reaching the
-// kernel (cancelled, or on a closing fd) takes every member after it along,
-// at once: none of them may ever be sent.
+// ExpectRestCancelled: every link after op `op` has ended -ECANCELED in the
+// input just made, without ever reaching the kernel.
+void CoreOracle::ExpectRestCancelled(size_t op, const char* why) {
+  for (size_t j = ops_[op].chain_next; j != kNone; j = ops_[j].chain_next) {
+    ORACLE_CHECK(ops_[j].ended && !ops_[j].requested && ops_[j].final_res == -ECANCELED,
+                 "link (%u,%u) of a chain whose link (%u,%u) %s is still live, reached the "
+                 "kernel, or ended %d",
+                 ops_[j].id.index, ops_[j].id.generation, ops_[op].id.index, ops_[op].id.generation,
+                 why, ops_[j].final_res);
+  }
+}
+
+// CheckChainsCancelledInQueue: a chain link that ended before reaching the
+// kernel (cancelled, on a closing fd, past its deadline) takes every link
+// after it along, at once: none of them may ever be sent. The links before
+// it are unaffected: their chain now ends before it.
 void CoreOracle::CheckChainsCancelledInQueue() {
   for (const size_t i : ended_in_queue_) {
-    for (size_t j = ops_[i].chain_next; j != kNone; j = ops_[j].chain_next) {
-      ORACLE_CHECK(ops_[j].ended && !ops_[j].requested && ops_[j].final_res == -ECANCELED,
-                   "op (%u,%u) of a chain whose member (%u,%u) ended unsent is still live",
-                   ops_[j].id.index, ops_[j].id.generation, ops_[i].id.index,
-                   ops_[i].id.generation);
-    }
+    ExpectRestCancelled(i, "ended unsent");
+    const size_t prev = ops_[i].chain_prev;
+    if (prev != kNone && ops_[prev].chain_next == i) ops_[prev].chain_next = kNone;
   }
   ended_in_queue_.clear();
+}
+
+// CheckChainsMoved: a chain link that ended in the kernel lets the next link
+// start (it must not have ended with it), unless its result broke the chain
+// (BreaksChain), it was cancelled, or the engine drains: then every later link
+// ended -ECANCELED at once, in the same input.
+void CoreOracle::CheckChainsMoved() {
+  for (const size_t i : ended_sent_) {
+    const OpRecord& op = ops_[i];
+    if (op.chain_next == kNone) continue;
+    const bool broken = BreaksChain(op);
+    if (broken || op.cancel_asked || shutting_down_) {
+      ExpectRestCancelled(i, broken ? "broke the chain" : "was cancelled");
+      continue;
+    }
+    const OpRecord& next = ops_[op.chain_next];
+    ORACLE_CHECK(!next.ended, "link (%u,%u) ended (%d) with the link before it, which ended %d",
+                 next.id.index, next.id.generation, next.final_res, op.final_res);
+  }
+  ended_sent_.clear();
+}
+
+// BreaksChain: whether `op`'s final result ends its chain (an error, or less
+// than ChainMinimum).
+bool CoreOracle::BreaksChain(const OpRecord& op) const {
+  return op.final_res < 0 || uint64_t(op.final_res) < op.link_min;
 }
 
 void CoreOracle::SyncRequests() {
@@ -517,6 +550,20 @@ void CoreOracle::OnNewRequest(const Request& r) {
       if (op.deadline_ns != kNoDeadline) {
         ORACLE_CHECK(r.link, "op (%u,%u) with a deadline not linked to its timeout", id.index,
                      id.generation);
+      } else {
+        // The engine plays chains: the kernel never sees two linked ops.
+        ORACLE_CHECK(!r.link, "op (%u,%u) without a deadline linked to the next request", id.index,
+                     id.generation);
+      }
+      if (!op.requested && op.chain_prev != kNone) {
+        // A link starts only once the link before it ended well, uncancelled.
+        const OpRecord& prev = ops_[op.chain_prev];
+        ORACLE_CHECK(prev.ended && !BreaksChain(prev) && !prev.cancel_asked && !shutting_down_,
+                     "link (%u,%u) sent while the link before it (%u,%u) is %s", id.index,
+                     id.generation, prev.id.index, prev.id.generation,
+                     !prev.ended         ? "live"
+                     : BreaksChain(prev) ? "broken"
+                                         : "cancelled, or the engine drains");
       }
       if (op.is_close) {
         OnCloseRequest(op);
@@ -524,9 +571,10 @@ void CoreOracle::OnNewRequest(const Request& r) {
         ORACLE_CHECK(closing_.count(op.fd) == 0, "op (%u,%u) sent on fd %d while it is closing",
                      id.index, id.generation, op.fd);
       }
-      if (!op.requested && !op.is_close) {
+      if (!op.requested && !op.is_close && !op.chain_member) {
         // Backpressure keeps FIFO order: ops reach the kernel the first time in
-        // submission order (closes wait for their fd; -EINTR retries go first).
+        // submission order (closes wait for their fd; -EINTR retries go first;
+        // a later chain link starts when the link before it ends).
         ORACLE_CHECK(last_first_send_ == kNone || found->second > last_first_send_,
                      "op (%u,%u) (#%zu) sent after op #%zu, submitted later", id.index,
                      id.generation, found->second, last_first_send_);
@@ -642,6 +690,7 @@ void CoreOracle::OnEvent(const Event& e) {
   const size_t op_index = size_t(&op - &ops_[0]);
   UpdateQueued(op_index);
   if (!op.requested && op.expected_error == 0) ended_in_queue_.push_back(op_index);
+  if (op.requested && !op.is_close) ended_sent_.push_back(op_index);
   if (trace_) {
     std::fprintf(stderr, "  event (%u,%u) %s res=%d\n", e.id.index, e.id.generation,
                  std::string(OpName(op.kind)).c_str(), e.res);
@@ -765,8 +814,7 @@ void CoreOracle::UpdateQueued(size_t i) {
   OpRecord& op = ops_[i];
   const bool queued = op.expected_error == 0 && !op.ended && !op.is_close &&
                       op.kind != OpKind::kTimeout && op.deadline_ns != kNoDeadline &&
-                      op.live_op_request == kNone && op.live_lt_request == kNone &&
-                      (op.requested || !op.chain_member);
+                      op.live_op_request == kNone && op.live_lt_request == kNone;
   if (queued == op.deadline_queued) return;
   op.deadline_queued = queued;
   if (queued) {

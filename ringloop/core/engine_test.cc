@@ -9,41 +9,15 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "ringloop/core/engine_test_harness.h"
 
 namespace ringloop {
 namespace {
 
-// Harness: an engine plus a record of what it asked and told.
-class Harness {
- public:
-  explicit Harness(Engine::Options options = {}) : engine(options) {}
-
-  // Take: hands every pending request over, returning them.
-  std::vector<Request> Take() {
-    auto pending = engine.PendingRequests();
-    std::vector<Request> out(pending.begin(), pending.end());
-    engine.ConsumeRequests(pending.size());
-    return out;
-  }
-
-  std::vector<Event> Events() {
-    std::vector<Event> out;
-    while (auto e = engine.PollEvent()) out.push_back(*e);
-    return out;
-  }
-
-  bool Complete(const Request& r, int32_t res, uint32_t flags = 0) {
-    return engine.HandleCompletion(r.user_data, res, flags);
-  }
-
-  Engine engine;
-};
+using testing_internal::Harness;
+using testing_internal::ReadArgs;
 
 char buf[64];
-
-SubmitArgs ReadArgs(int fd, uint64_t tag, uint64_t deadline = kNoDeadline) {
-  return SubmitArgs{Read{fd, buf, sizeof(buf)}, tag, deadline};
-}
 
 TEST(Engine, SubmitCompleteDeliversOneFinalEvent) {
   Harness h;
@@ -392,58 +366,6 @@ TEST(Engine, AnyOpThatCannotBeCancelledOnAClosingFdGetsShutdown) {
   EXPECT_TRUE(std::holds_alternative<Close>(*close[0].op));
 }
 
-TEST(Engine, CloseOfAnFdWhoseOpWaitsBehindItsChainCancelsTheChainAhead) {
-  Harness h;
-  SubmitArgs chain[] = {ReadArgs(3, 1), ReadArgs(4, 2)};
-  OpId ids[2];
-  h.engine.SubmitChain(chain, ids);
-  auto reqs = h.Take();
-  ASSERT_EQ(reqs.size(), 2u);
-  h.engine.Close(4, 3);
-  auto cancel = h.Take();
-  ASSERT_EQ(cancel.size(), 1u);
-  EXPECT_EQ(cancel[0].target, reqs[1].user_data);
-  h.Complete(cancel[0], -ENOENT);  // the second read has not started
-  auto cancel_head = h.Take();
-  ASSERT_EQ(cancel_head.size(), 1u);  // so the read it waits behind is cancelled
-  EXPECT_EQ(cancel_head[0].target, reqs[0].user_data);
-  h.Complete(reqs[0], -ECANCELED);
-  h.Complete(cancel_head[0], 0);
-  auto recancel = h.Take();  // the chain moved: cancel the second read again
-  ASSERT_EQ(recancel.size(), 1u);
-  EXPECT_EQ(recancel[0].target, reqs[1].user_data);
-  h.Complete(reqs[1], -ECANCELED);
-  h.Complete(recancel[0], -ENOENT);
-  auto close = h.Take();
-  ASSERT_EQ(close.size(), 1u);
-  EXPECT_TRUE(std::holds_alternative<Close>(*close[0].op));
-  h.Complete(close[0], 0);
-  EXPECT_EQ(h.Events().size(), 3u);
-  EXPECT_TRUE(h.engine.Quiescent());
-}
-
-TEST(Engine, CancelOfAnOpNotYetStartedIsRepeatedWhenItsChainMoves) {
-  Harness h;
-  SubmitArgs chain[] = {ReadArgs(3, 1), ReadArgs(4, 2)};
-  OpId ids[2];
-  h.engine.SubmitChain(chain, ids);
-  auto reqs = h.Take();
-  h.engine.Cancel(ids[1]);
-  auto cancel = h.Take();
-  h.Complete(cancel[0], -ENOENT);
-  EXPECT_TRUE(h.Take().empty());  // not closing: the first read is left alone
-  h.Complete(reqs[0], 64);
-  auto recancel = h.Take();
-  ASSERT_EQ(recancel.size(), 1u);
-  EXPECT_EQ(recancel[0].target, reqs[1].user_data);
-  h.Complete(recancel[0], 0);
-  h.Complete(reqs[1], -ECANCELED);
-  auto events = h.Events();
-  ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(events[0].res, 64);
-  EXPECT_EQ(events[1].res, -ECANCELED);
-}
-
 TEST(Engine, QueuedOpTimesOutAtItsDeadlineWithoutReachingTheKernel) {
   Harness h(Engine::Options{.max_in_flight = 2});
   h.engine.Submit(ReadArgs(3, 1));
@@ -464,18 +386,15 @@ TEST(Engine, QueuedOpTimesOutAtItsDeadlineWithoutReachingTheKernel) {
 
 TEST(Engine, CloseIsNotHeldBackByAQueueWaitingForRoom) {
   Harness h(Engine::Options{.max_in_flight = 2});
-  h.engine.Submit(ReadArgs(5, 1));
-  h.engine.Submit(ReadArgs(6, 2));
-  char data[4] = {};
-  SubmitArgs chain[] = {{Write{7, data, 4}, 3}, {Fsync{7}, 4}};
-  OpId ids[2];
-  h.engine.SubmitChain(chain, ids);  // needs both places: waits
-  auto reads = h.Take();
-  ASSERT_EQ(reads.size(), 2u);
+  h.engine.Submit(SubmitArgs{Fsync{5}, 1});
+  h.engine.Submit(SubmitArgs{Fsync{6}, 2});
+  h.engine.Submit(SubmitArgs{Fsync{7}, 3, /*deadline=*/1000});  // needs both places: waits
+  auto first = h.Take();
+  ASSERT_EQ(first.size(), 2u);
   h.engine.Close(5, 5);
   auto cancel = h.Take();
   h.Complete(cancel[0], 0);
-  h.Complete(reads[0], -ECANCELED);  // one place free: the chain still waits
+  h.Complete(first[0], -ECANCELED);  // one place free: the fsync still waits
   auto close = h.Take();
   ASSERT_EQ(close.size(), 1u);
   EXPECT_TRUE(std::holds_alternative<Close>(*close[0].op));
@@ -527,91 +446,6 @@ TEST(Engine, FdNumberReusedAfterCloseGetsNoStaleCompletion) {
   EXPECT_EQ(events[0].res, 2);
 }
 
-TEST(Engine, ChainIsHandedOverWholeAndLinked) {
-  Harness h;
-  char data[8] = {};
-  SubmitArgs chain[] = {{Write{4, data, 8}, 1}, {Fsync{4}, 2}, {ReadArgs(4, 3)}};
-  OpId ids[3];
-  h.engine.SubmitChain(chain, ids);
-  auto reqs = h.Take();
-  ASSERT_EQ(reqs.size(), 3u);
-  EXPECT_TRUE(reqs[0].link);
-  EXPECT_TRUE(reqs[1].link);
-  EXPECT_FALSE(reqs[2].link);
-  EXPECT_TRUE(std::holds_alternative<Write>(*reqs[0].op));
-  EXPECT_TRUE(std::holds_alternative<Fsync>(*reqs[1].op));
-}
-
-TEST(Engine, ChainWithDeadlineKeepsTimeoutRightAfterItsOp) {
-  Harness h;
-  char data[8] = {};
-  SubmitArgs chain[] = {{Write{4, data, 8}, 1, 500}, {Fsync{4}, 2}};
-  OpId ids[2];
-  h.engine.SubmitChain(chain, ids);
-  auto reqs = h.Take();
-  ASSERT_EQ(reqs.size(), 3u);
-  EXPECT_EQ(reqs[0].kind, RequestKind::kOp);
-  EXPECT_TRUE(reqs[0].link);
-  EXPECT_EQ(reqs[1].kind, RequestKind::kLinkTimeout);
-  EXPECT_TRUE(reqs[1].link);
-  EXPECT_EQ(reqs[2].kind, RequestKind::kOp);
-  EXPECT_FALSE(reqs[2].link);
-}
-
-TEST(Engine, ChainBrokenMidwayReportsEachLinkInOrder) {
-  Harness h;
-  char data[8] = {};
-  SubmitArgs chain[] = {{Write{4, data, 8}, 1}, {Write{4, data, 8}, 2}, {Fsync{4}, 3}};
-  OpId ids[3];
-  h.engine.SubmitChain(chain, ids);
-  auto reqs = h.Take();
-  h.Complete(reqs[0], 8);
-  h.Complete(reqs[1], 3);  // short write: the kernel breaks the chain
-  h.Complete(reqs[2], -ECANCELED);
-  auto events = h.Events();
-  ASSERT_EQ(events.size(), 3u);
-  EXPECT_EQ(events[0].res, 8);
-  EXPECT_EQ(events[1].res, 3);
-  EXPECT_EQ(events[2].res, -ECANCELED);
-  EXPECT_EQ(events[2].tag, 3u);
-}
-
-TEST(Engine, ChainWithAnInvalidLinkFailsWhole) {
-  Harness h;
-  char data[8] = {};
-  SubmitArgs chain[] = {{Write{4, data, 8}, 1}, {Read{4, nullptr, 8}, 2}, {Fsync{4}, 3}};
-  OpId ids[3];
-  h.engine.SubmitChain(chain, ids);
-  EXPECT_TRUE(h.Take().empty());
-  auto events = h.Events();
-  ASSERT_EQ(events.size(), 3u);
-  EXPECT_EQ(events[0].res, -ECANCELED);
-  EXPECT_EQ(events[1].res, -EFAULT);
-  EXPECT_EQ(events[2].res, -ECANCELED);
-  EXPECT_TRUE(h.engine.Quiescent());
-}
-
-TEST(Engine, CancellingAQueuedChainMemberCancelsTheRestOfTheChain) {
-  Harness h(Engine::Options{.max_in_flight = 3});
-  h.engine.Submit(ReadArgs(3, 0));
-  char data[8] = {};
-  SubmitArgs chain[] = {{Write{4, data, 8}, 1}, {Write{4, data, 8}, 2}, {Fsync{4}, 3}};
-  OpId ids[3];
-  h.engine.SubmitChain(chain, ids);
-  auto first = h.Take();
-  ASSERT_EQ(first.size(), 1u);  // the chain needs 3 slots, only 2 free
-  h.engine.Cancel(ids[1]);
-  auto events = h.Events();
-  ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(events[0].tag, 2u);
-  EXPECT_EQ(events[1].tag, 3u);
-  h.Complete(first[0], 0);
-  auto rest = h.Take();
-  ASSERT_EQ(rest.size(), 1u);  // the live prefix, no longer linked
-  EXPECT_FALSE(rest[0].link);
-  EXPECT_TRUE(std::holds_alternative<Write>(*rest[0].op));
-}
-
 TEST(Engine, BackpressureQueuesInFifoOrderAndDropsNothing) {
   Harness h(Engine::Options{.max_in_flight = 4});
   for (uint64_t tag = 0; tag < 10; ++tag) h.engine.Submit(ReadArgs(5, tag));
@@ -624,18 +458,6 @@ TEST(Engine, BackpressureQueuesInFifoOrderAndDropsNothing) {
   }
   ASSERT_EQ(order.size(), 10u);
   for (uint64_t tag = 0; tag < 10; ++tag) EXPECT_EQ(order[tag], tag);
-}
-
-TEST(Engine, OversizedChainIsRefused) {
-  Harness h(Engine::Options{.max_in_flight = 2});
-  char data[8] = {};
-  SubmitArgs chain[] = {{Write{4, data, 8}, 1}, {Write{4, data, 8}, 2}, {Fsync{4}, 3}};
-  OpId ids[3];
-  h.engine.SubmitChain(chain, ids);
-  EXPECT_TRUE(h.Take().empty());
-  auto events = h.Events();
-  ASSERT_EQ(events.size(), 3u);
-  EXPECT_EQ(events[0].res, -EINVAL);
 }
 
 TEST(Engine, EintrIsRetriedNotSurfaced) {

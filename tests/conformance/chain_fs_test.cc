@@ -1,6 +1,6 @@
 // tests/conformance/chain_fs_test.cc: linked chains (success, a failing first
-// link), path ops on a temp directory, and backpressure with 1,000 ops behind
-// a queue of eight.
+// link, cancel and close of a link that has not started), path ops on a temp
+// directory, and backpressure with 1,000 ops behind a queue of eight.
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -46,6 +46,62 @@ TEST_P(ConformanceTest, ChainWhoseFirstLinkFailsCancelsTheRest) {
   EXPECT_LT(h.FinalIndex(ids[1]), h.FinalIndex(ids[2]));
   std::string got;
   EXPECT_EQ(env().PeerRead(p.first, &got, 8), -EAGAIN) << "the cancelled write wrote " << got;
+}
+
+// The user report: chain [read(empty pipe A), write(pipe B), nop]; cancelling the
+// write while the read waits returns true, so the write must never run, even
+// once data comes (io_uring itself cannot cancel a link that has not started).
+TEST_P(ConformanceTest, CancelOfALinkNotStartedMeansItNeverRuns) {
+  Harness& h = Start();
+  const FdPair a = env().Pipe();
+  const FdPair b = env().Pipe();
+  ASSERT_GE(a.first, 0);
+  ASSERT_GE(b.first, 0);
+  char c = 0;
+  SubmitArgs chain[] = {{Read{a.first, &c, 1}, 1}, {Write{b.second, "w", 1}, 2}, {Nop{}, 3}};
+  const std::vector<OpId> ids = h.SubmitChain(chain);
+  h.Kick();  // the read parks in the kernel
+  ASSERT_FALSE(h.Final(ids[0]).has_value());
+  EXPECT_TRUE(h.Cancel(ids[1]));
+  EXPECT_TRUE(h.engine().HasEvents()) << "the cancelled links did not end at once";
+  ASSERT_TRUE(h.AwaitFinal({ids[1], ids[2]}));
+  EXPECT_FALSE(h.Final(ids[0]).has_value());
+  EXPECT_FALSE(h.Cancel(ids[1]));
+  ASSERT_EQ(env().PeerWrite(a.second, "x"), 1);
+  ASSERT_TRUE(h.AwaitFinal({ids[0]}));
+  EXPECT_EQ(h.Res(ids[0]), 1);
+  EXPECT_EQ(c, 'x');
+  EXPECT_EQ(h.Res(ids[1]), -ECANCELED);
+  EXPECT_EQ(h.Res(ids[2]), -ECANCELED);
+  EXPECT_LT(h.FinalIndex(ids[1]), h.FinalIndex(ids[2]));
+  std::string got;
+  EXPECT_EQ(env().PeerRead(b.first, &got, 8), -EAGAIN) << "the cancelled write wrote " << got;
+}
+
+// Close of the fd a link that has not started names: that link (and the rest)
+// ends without reaching the kernel, the CLOSE does not wait for the running
+// link on another fd, and that link runs on.
+TEST_P(ConformanceTest, CloseOfAnFdNamedByALinkNotStartedEndsTheLinkAtOnce) {
+  Harness& h = Start();
+  const FdPair a = env().Pipe();
+  const FdPair b = env().Pipe();
+  ASSERT_GE(a.first, 0);
+  ASSERT_GE(b.first, 0);
+  char c = 0;
+  SubmitArgs chain[] = {{Read{a.first, &c, 1}, 1}, {Write{b.second, "w", 1}, 2}, {Nop{}, 3}};
+  const std::vector<OpId> ids = h.SubmitChain(chain);
+  h.Kick();
+  const OpId close = h.Close(b.second);
+  ASSERT_TRUE(h.AwaitFinal({ids[1], ids[2], close}));
+  EXPECT_EQ(h.Res(ids[1]), -ECANCELED);
+  EXPECT_EQ(h.Res(ids[2]), -ECANCELED);
+  EXPECT_EQ(h.Res(close), 0);
+  EXPECT_FALSE(h.Final(ids[0]).has_value());
+  ASSERT_EQ(env().PeerWrite(a.second, "x"), 1);
+  ASSERT_TRUE(h.AwaitFinal({ids[0]}));
+  EXPECT_EQ(h.Res(ids[0]), 1);
+  std::string got;
+  EXPECT_EQ(env().PeerRead(b.first, &got, 8), 0) << "the write end was not closed, or got " << got;
 }
 
 TEST_P(ConformanceTest, PathOpsOnTempDir) {

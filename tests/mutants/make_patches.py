@@ -35,10 +35,10 @@ MUTANTS = {
         [("  ready.Append(op_request);\n  if (s.kind != OpKind::kClose) ++in_flight;\n"
           "  if (has_deadline) {",
           "  if (has_deadline) {"),
-         ("    lt.link = link_after;\n    lt.deadline_ns = s.deadline_ns;\n    ready.Append(lt);\n"
+         ("    lt.link = false;\n    lt.deadline_ns = s.deadline_ns;\n    ready.Append(lt);\n"
           "    ++in_flight;\n  }\n",
           "    lt.link = true;\n    lt.deadline_ns = s.deadline_ns;\n    ready.Append(lt);\n"
-          "    ++in_flight;\n  }\n  op_request.link = link_after;\n  ready.Append(op_request);\n"
+          "    ++in_flight;\n  }\n  op_request.link = false;\n  ready.Append(op_request);\n"
           "  if (s.kind != OpKind::kClose) ++in_flight;\n")]),
     "slot_freed_on_cancel": (
         "cancelling an in-flight op ends it and frees its slot before the kernel's CQE",
@@ -54,38 +54,39 @@ MUTANTS = {
         [("if (same && attempt && slot.Has(kOpPending))",
           "if (same && slot.Has(kOpPending))")]),
     "chain_failure_not_propagated": (
-        "chain members are queued unlinked, so a failure does not cancel the rest",
-        [("  slot.Set(kLink, link);\n", "  slot.Set(kLink, false);\n")]),
+        "the next chain link starts even when the link before it failed",
+        [("  if (BreaksChain(s.op, res) || s.Has(kCancelRequested) || shutting_down) {",
+          "  if (s.Has(kCancelRequested) || shutting_down) {")]),
     "timer_one_tick_early": (
         "a Timeout fires one nanosecond before its deadline",
         [("s.At(s.heap.top()).deadline_ns <= now_ns)",
           "s.At(s.heap.top()).deadline_ns <= now_ns + 1)")]),
     "backpressure_lifo": (
-        "single ops waiting for room are served last-in first-out",
-        [("  Enqueue(index, /*front=*/false);\n  return id;",
-          "  Enqueue(index, /*front=*/!link && (q_tail == kNone || !At(q_tail).Has(kLink)));\n"
-          "  return id;")]),
+        "ops waiting for room are served last-in first-out",
+        [("    Emit(index);\n    return;\n  }\n  Enqueue(index, /*front=*/false);\n}",
+          "    Emit(index);\n    return;\n  }\n  Enqueue(index, /*front=*/true);\n}")]),
     # Mutants of bugs the property tests found in the engine (each fixed since).
     "close_waits_for_room": (
         "a drained fd's CLOSE waits in the FIFO queue behind ops held back for room",
-        [("  c.state = SlotState::kQueued;\n  Emit(e.close_slot, /*link_after=*/false);",
+        [("  c.state = SlotState::kQueued;\n  Emit(e.close_slot);",
           "  c.state = SlotState::kQueued;\n  Enqueue(e.close_slot, /*front=*/false);")]),
     "shutdown_only_socket_ops": (
         "a read or write on a socket answering -EALREADY at close is never shut down",
         [("!slot.Has(kShutdownPending) && slot.fd >= 0) {",
           "!slot.Has(kShutdownPending) && slot.fd >= 0 && IsSocketOp(slot.op)) {")]),
-    "no_recancel_when_chain_moves": (
-        "a chained op whose cancel found it not started is never cancelled again",
-        [("  if (!n.Has(kRecancel) || !n.Has(kOpPending) || n.Has(kCancelPending)) return;",
-          "  if (n.Has(kRecancel) || !n.Has(kOpPending) || n.Has(kCancelPending)) return;")]),
     "queued_deadline_ignored": (
         "an op waiting in the engine's queue has no timer: its deadline can pass unnoticed",
-        [("if (s.deadline_ns != kNoDeadline && s.chain_prev == kNone && s.heap_pos == kNone) {",
-          "if (false) {")]),
+        [("  if (s.deadline_ns != kNoDeadline && s.heap_pos == kNone) HeapPush(index);",
+          "  if (false) HeapPush(index);")]),
     "stale_next_deadline": (
         "removing a timer from the heap leaves NextDeadline at the removed timer's deadline",
         [("  has_deadline = !heap.empty();\n"
           "  next_deadline = has_deadline ? At(heap.top()).deadline_ns : 0;\n", "")]),
+    # Mutants of the engine-played chains.
+    "chain_link_cancelled_but_started": (
+        "Cancel of a chain link that has not started only marks it, so it starts later",
+        [("    case SlotState::kWaitLink:\n      EndUnstarted(index, -ECANCELED);\n      return;",
+          "    case SlotState::kWaitLink:\n      s.Set(kCancelRequested, true);\n      return;")]),
     # Mutants of the straight paths (SubmitPlain, CompletePlain).
     "straight_submit_on_closing_fd": (
         "a plain op on a closing fd is accepted by the straight submit path",

@@ -37,6 +37,19 @@ bool Checker::IsFinal(uint64_t tag) const {
   return it != ops_.end() && it->second.final;
 }
 
+bool Checker::Started(uint64_t tag) const {
+  auto it = ops_.find(tag);
+  return it != ops_.end() && it->second.started;
+}
+
+std::vector<uint64_t> Checker::UnstartedOnFd(int fd) const {
+  std::vector<uint64_t> out;
+  for (const auto& [tag, op] : ops_) {
+    if (op.fd == fd && !op.final && !op.started && !op.is_close) out.push_back(tag);
+  }
+  return out;
+}
+
 OpId Checker::IdOf(uint64_t tag) const { return ops_.at(tag).id; }
 
 std::vector<uint64_t> Checker::LiveTags() const {
@@ -83,8 +96,9 @@ void Checker::OnSubmit(uint64_t tag, OpId id, const SubmitArgs& args, int chain,
 }
 
 void Checker::OnCancel(uint64_t tag, bool live) {
-  const OpInfo* op = OpOfTag(tag);
+  OpInfo* op = OpOfTag(tag);
   if (op == nullptr) return;
+  if (live && !op->final) op->cancel_asked = true;
   if (op->final && live) Fail(absl::StrCat("Cancel of ended ", Name(*op), " returned true"));
   if (!op->final && !live) Fail(absl::StrCat("Cancel of live ", Name(*op), " returned false"));
 }
@@ -104,9 +118,31 @@ void Checker::OnClose(uint64_t tag, OpId id, int fd) {
   op.fd = fd;
   op.is_close = true;
   op.closing_at_submit = closing_.count(fd) != 0;
+  if (!op.closing_at_submit) {
+    closing_[fd] = tag;
+    for (auto& [t, other] : ops_) {
+      if (other.fd == fd && !other.final && !other.is_close) other.cancel_asked = true;
+    }
+  }
   ops_[tag] = op;
   by_id_[{id.index, id.generation}] = tag;
-  if (!op.closing_at_submit) closing_[fd] = tag;
+}
+
+void Checker::OnShutdown() {
+  shutting_down_ = true;
+  for (auto& [tag, op] : ops_) {
+    if (!op.final && !op.is_close) op.cancel_asked = true;
+  }
+}
+
+void Checker::OnPending(std::span<const Request> pending) {
+  for (const Request& r : pending) {
+    if (r.kind != RequestKind::kOp) continue;
+    OpInfo* op = OpOfUserData(r.user_data);
+    if (op == nullptr || op->started) continue;
+    op->started = true;
+    CheckLinkMayStart(*op);
+  }
 }
 
 void Checker::CheckImmediate(uint64_t tag, int32_t res, const char* why) {
@@ -120,6 +156,47 @@ void Checker::CheckImmediate(uint64_t tag, int32_t res, const char* why) {
 }
 
 void Checker::SkipChain(int chain) { chains_.erase(chain); }
+
+const Checker::OpInfo* Checker::ChainMember(const OpInfo& op, int pos) const {
+  auto it = chains_.find(op.chain);
+  if (it == chains_.end() || pos < 0 || size_t(pos) >= it->second.size()) return nullptr;
+  return const_cast<Checker*>(this)->OpOfTag(it->second[size_t(pos)]);
+}
+
+// CheckLinkMayStart: chain link `op` was just handed to the driver: the link
+// before it must have ended, well, without a cancel, and not in a drain.
+void Checker::CheckLinkMayStart(const OpInfo& op) {
+  if (op.chain < 0 || op.pos == 0) return;
+  const OpInfo* prev = ChainMember(op, op.pos - 1);
+  if (prev == nullptr) return;
+  if (!prev->final) {
+    Fail(absl::StrCat("chain ", op.chain, ": ", Name(op), " reached the driver while the link ",
+                      "before it, ", Name(*prev), ", had not ended"));
+  } else if (prev->res < 0 || uint64_t(prev->res) < prev->link_len) {
+    Fail(absl::StrCat("chain ", op.chain, ": ", Name(op), " reached the driver after the link ",
+                      "before it, ", Name(*prev), ", broke the chain with ", prev->res));
+  } else if (prev->cancel_asked) {
+    Fail(absl::StrCat("chain ", op.chain, ": ", Name(op), " reached the driver after the link ",
+                      "before it, ", Name(*prev), ", was cancelled"));
+  } else if (shutting_down_) {
+    Fail(absl::StrCat("chain ", op.chain, ": ", Name(op), " reached the driver after Shutdown"));
+  }
+}
+
+void Checker::CheckRestOfChainEnded(uint64_t tag) {
+  const OpInfo* op = OpOfTag(tag);
+  if (op == nullptr || op->chain < 0) return;
+  for (int pos = op->pos + 1; const OpInfo* m = ChainMember(*op, pos); ++pos) {
+    // One that ended before `tag` may have ended on its own (see CheckChain).
+    const bool on_its_own = m->final && m->final_order < op->final_order && m->res == -ETIME;
+    if (!m->final || (m->res != -ECANCELED && !on_its_own)) {
+      Fail(absl::StrCat("chain ", op->chain, ": ", Name(*op), " ended before it started, but ",
+                        "the later link ", Name(*m), m->final ? " ended " : " is still live",
+                        m->final ? std::to_string(m->res) : std::string(), ", not -ECANCELED"));
+      return;
+    }
+  }
+}
 
 void Checker::OnEvent(const Event& e, uint64_t now_ns, uint64_t driver_now_ns) {
   OpInfo* op = OpOfTag(e.tag);
@@ -182,6 +259,10 @@ void Checker::OnFinal(OpInfo& op, const Event& e, uint64_t now_ns, uint64_t driv
   if (op.chain >= 0) CheckChain(op.chain);
 }
 
+// CheckChain: once every link of `chain` has ended: the first link that broke
+// the chain or was cancelled while live stops it, and every later link ended
+// -ECANCELED (or, before the stop, -ETIME at its own deadline), in order,
+// without ever reaching the driver.
 void Checker::CheckChain(int chain) {
   auto it = chains_.find(chain);
   if (it == chains_.end()) return;
@@ -191,24 +272,31 @@ void Checker::CheckChain(int chain) {
     if (m == nullptr || !m->final) return;
     members.push_back(m);
   }
-  size_t failed = members.size();
-  for (size_t i = 0; i < members.size() && failed == members.size(); ++i) {
+  size_t stop = members.size();
+  for (size_t i = 0; i < members.size() && stop == members.size(); ++i) {
     const OpInfo& m = *members[i];
-    if (m.res < 0 || uint64_t(m.res) < m.link_len) failed = i;
+    if (m.res < 0 || uint64_t(m.res) < m.link_len || m.cancel_asked) stop = i;
   }
-  for (size_t j = failed + 1; j < members.size(); ++j) {
+  if (stop > 0 && stop + 1 < members.size()) ++chains_aborted_midway_;
+  for (size_t j = stop + 1; j < members.size(); ++j) {
     const OpInfo& m = *members[j];
-    if (m.res != -ECANCELED) {
-      Fail(absl::StrCat("chain ", chain, ": member ", failed, " ", Name(*members[failed]),
-                        " failed with ", members[failed]->res, " but later member ", j, " ",
-                        Name(m), " ended ", m.res, ", not -ECANCELED"));
+    const OpInfo& s = *members[stop];
+    // A later link may have ended on its own before the stop did (cancelled,
+    // its fd closed, or its deadline passed while it waited: -ETIME); one that
+    // ended after the stop ended because of it: -ECANCELED.
+    const bool on_its_own = m.final_order < s.final_order && m.res == -ETIME;
+    if ((m.res != -ECANCELED && !on_its_own) || m.started) {
+      Fail(absl::StrCat("chain ", chain, ": link ", stop, " ", Name(s), " ended ", s.res,
+                        s.cancel_asked ? " (cancelled)" : "", " but later link ", j, " ", Name(m),
+                        m.started ? " reached the driver and" : "", " ended ", m.res,
+                        ", not -ECANCELED"));
       return;
     }
-    // Members that ended after the failing one ended because of it: in order.
+    // The links that ended after the stop ended because of it: in chain order.
     // (One that ended earlier was cancelled on its own, e.g. by a close.)
     const OpInfo& prev = *members[j - 1];
-    if (j > failed + 1 && m.final_order > members[failed]->final_order &&
-        prev.final_order > members[failed]->final_order && m.final_order < prev.final_order) {
+    if (j > stop + 1 && m.final_order > s.final_order && prev.final_order > s.final_order &&
+        m.final_order < prev.final_order) {
       Fail(absl::StrCat("chain ", chain, ": cancelled rest not ended in order (", Name(m),
                         " before ", Name(*members[j - 1]), ")"));
       return;
@@ -262,6 +350,14 @@ void Checker::OnRequest(const sim::TraceRecord& r) {
     case RequestKind::kOp:
       if (op->final)
         Fail(absl::StrCat("kernel got a request for ", Name(*op), " after its final event"));
+      if (r.flags != 0 && (op->deadline_ns == kNoDeadline || op->is_timeout)) {
+        Fail(absl::StrCat("kernel got ", Name(*op), " linked to what follows it, with no ",
+                          "deadline: only an op and its linked timeout may be linked"));
+      }
+      if (!op->started) {
+        op->started = true;
+        CheckLinkMayStart(*op);
+      }
       if (op->closing_at_submit) {
         Fail(absl::StrCat(Name(*op), " was submitted while fd ", op->fd,
                           " was closing, yet reached the kernel"));
@@ -272,7 +368,9 @@ void Checker::OnRequest(const sim::TraceRecord& r) {
         Fail(absl::StrCat("kernel got ", Name(*op), " on fd ", op->fd, " after CLOSE(", op->fd,
                           ") and before the number was reused"));
       }
-      if (!op->reached_kernel && !op->is_close) {
+      // FIFO: ops that may start when submitted (not later chain links, which
+      // start when the link before them ends) reach the kernel in order.
+      if (!op->reached_kernel && !op->is_close && op->pos == 0) {
         if (op->tag < last_first_issue_tag_) {
           Fail(absl::StrCat(Name(*op), " reached the kernel after op#", last_first_issue_tag_,
                             ", which was submitted later (queue not FIFO)"));
@@ -345,18 +443,9 @@ void Checker::OnCloseRequest(const OpInfo& close, uint64_t user_data) {
 void Checker::CheckDeadlines(uint64_t now_ns) {
   for (const auto& [tag, op] : ops_) {
     if (op.final || op.deadline_ns == kNoDeadline || op.deadline_ns > now_ns) continue;
-    if (op.chain >= 0 && op.pos > 0) {
-      // A linked timeout starts when its op starts, which is when the member
-      // before it completes (IORING_OP_LINK_TIMEOUT semantics).
-      bool before_final = true;
-      for (uint64_t t : chains_[op.chain]) {
-        if (t == tag) break;
-        if (!IsFinal(t)) before_final = false;
-      }
-      if (!before_final) continue;
-    }
-    // Whether in the kernel (its linked timeout) or still in the engine's
-    // queue (the engine's own timer), the deadline holds (engine.h).
+    // Whether in the kernel (its linked timeout) or not started yet (waiting
+    // in the engine's queue, or a chain link waiting for the link before it:
+    // the engine's own timer), the deadline holds (engine.h).
     Fail(absl::StrCat(Name(op), " with deadline ", op.deadline_ns, " still unresolved at ", now_ns,
                       " after the loop settled"));
     return;

@@ -15,11 +15,18 @@
 //     request of that op has delivered its final CQE; the kernel never posts a
 //     completion (never writes a buffer) for an op after its final event; a
 //     slot index is never handed out again while a request names it;
-//   - chains: when a member fails (BreaksChain), every later member ends
-//     -ECANCELED, in chain order;
+//   - chains, played by the engine: the kernel never gets two links of a
+//     chain at once (a request is linked only to its own linked timeout); a
+//     link reaches the kernel only after the link before it had its final
+//     event, with a result that does not break the chain, without a cancel
+//     (Cancel, Close of its fd, Shutdown) asked while it was live; once a
+//     link breaks the chain or is cancelled while live, every later link ends
+//     -ECANCELED and never reaches the kernel; a link cancelled before it
+//     reached the driver ends at once (CheckImmediate, CheckRestOfChainEnded);
 //   - deadlines: never early (a Timeout fires at or after its deadline; -ETIME
 //     only for ops with a deadline that passed) and, on CheckDeadlines after
-//     the loop has settled, every deadline up to now is resolved;
+//     the loop has settled, every deadline up to now is resolved, chain links
+//     that have not started included;
 //   - linked timeouts ride right after their own op, with its deadline;
 //   - backpressure: ops reach the kernel in submission order (FIFO), and never
 //     more than max_in_flight op requests are outstanding;
@@ -37,6 +44,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -65,6 +73,11 @@ class Checker {
   void OnCancel(uint64_t tag, bool live);
   // OnClose: Engine::Close(fd) returned `id` for tag.
   void OnClose(uint64_t tag, OpId id, int fd);
+  // OnShutdown: Engine::Shutdown was called.
+  void OnShutdown();
+  // OnPending: the engine's PendingRequests() after an input: requests handed
+  // to the driver that it has not taken yet (an op among them has started).
+  void OnPending(std::span<const Request> pending);
   // OnEvent: the engine delivered `e` at engine time `now_ns` (the last
   // AdvanceTime) while the driver's clock read `driver_now_ns`.
   void OnEvent(const Event& e, uint64_t now_ns, uint64_t driver_now_ns);
@@ -80,6 +93,9 @@ class Checker {
   // SkipChain: chain `chain` was refused whole at submission (its failing
   // member got the error, the others -ECANCELED): no ordering to check.
   void SkipChain(int chain);
+  // CheckRestOfChainEnded: every chain link after op `tag` has ended
+  // -ECANCELED (call right after a cancel that ended `tag` before it started).
+  void CheckRestOfChainEnded(uint64_t tag);
 
   bool ok() const { return !violation_; }
   const std::string& violation() const { return *violation_; }
@@ -87,6 +103,10 @@ class Checker {
 
   // --- Queries for the runner -------------------------------------------------
   bool IsFinal(uint64_t tag) const;
+  // Started: whether op `tag` was handed to the driver (pending or taken).
+  bool Started(uint64_t tag) const;
+  // UnstartedOnFd: live ops on `fd` not handed to the driver yet.
+  std::vector<uint64_t> UnstartedOnFd(int fd) const;
   bool IsClosing(int fd) const { return closing_.count(fd) != 0; }
   // LiveTags / EndedTags: ops by state, in submission order.
   std::vector<uint64_t> LiveTags() const;
@@ -95,6 +115,9 @@ class Checker {
   uint64_t ops() const { return ops_.size(); }
   uint64_t close_with_ops_in_flight() const { return close_with_ops_in_flight_; }
   uint64_t timed_out() const { return timed_out_; }
+  // chains_aborted_midway: chains that a link other than the first broke or
+  // cancelled while later links still waited.
+  uint64_t chains_aborted_midway() const { return chains_aborted_midway_; }
 
  private:
   struct OpInfo {
@@ -109,6 +132,8 @@ class Checker {
     bool multishot = false;
     bool closing_at_submit = false;
     bool reached_kernel = false;
+    bool started = false;       // handed to the driver (pending or taken)
+    bool cancel_asked = false;  // Cancel, Close of its fd or Shutdown while live
     bool final = false;
     int32_t res = 0;
     uint64_t link_len = 0;  // a result below this breaks a chain (ChainMinimum)
@@ -129,6 +154,8 @@ class Checker {
   void OnCloseRequest(const OpInfo& close, uint64_t user_data);
   void OnFinal(OpInfo& op, const Event& e, uint64_t now_ns, uint64_t driver_now_ns);
   void CheckChain(int chain);
+  void CheckLinkMayStart(const OpInfo& op);
+  const OpInfo* ChainMember(const OpInfo& op, int pos) const;
   std::string Name(const OpInfo& op) const;
 
   CheckerOptions options_;
@@ -147,6 +174,8 @@ class Checker {
   uint64_t final_count_ = 0;
   uint64_t close_with_ops_in_flight_ = 0;
   uint64_t timed_out_ = 0;
+  uint64_t chains_aborted_midway_ = 0;
+  bool shutting_down_ = false;
 };
 
 }  // namespace ringloop::prop
