@@ -106,6 +106,7 @@ sim::SimOptions SimOptionsFor(const RunOptions& o, sim::Chooser* chooser) {
   s.latency_ns = o.setup.latency_ns;
   s.pipe_capacity = o.setup.pipe_capacity;
   s.keep_trace = o.keep_trace;
+  s.verify_moves = true;  // the kept move set against a scan, at every step
   return s;
 }
 
