@@ -148,6 +148,7 @@ OpId CoreOracle::Submit(const SubmitArgs& args) {
   UpdateQueued(rec);
   Sync();
   ExpectEndedAtOnce(rec, 1);
+  ExpectStartedAtOnce(rec);
   return id;
 }
 
@@ -188,6 +189,7 @@ void CoreOracle::SubmitChain(std::vector<SubmitArgs> chain) {
   }
   Sync();
   ExpectEndedAtOnce(first, chain.size());
+  if (accepted && !chain.empty()) ExpectStartedAtOnce(first);
 }
 
 void CoreOracle::Cancel(OpId id) {
@@ -425,7 +427,8 @@ void CoreOracle::Drain() {
   ORACLE_CHECK(live_by_user_data_.empty() && in_kernel_.empty() && pending_.empty(),
                "%zu requests still outstanding at quiescence", live_by_user_data_.size());
   ORACLE_CHECK(closing_.empty(), "%zu fds still closing at quiescence", closing_.size());
-  ORACLE_CHECK(in_flight_ == 0 && engine_.InFlight() == 0, "in flight at quiescence");
+  ORACLE_CHECK(in_flight_ == 0 && engine_.InFlight() == 0 && engine_.BoundedInFlight() == 0,
+               "in flight at quiescence");
   ORACLE_CHECK(!engine_.NextDeadline().has_value(), "a deadline left at quiescence");
   for (const auto& [fd, count] : requests_on_fd_) {
     ORACLE_CHECK(engine_.OpsOnFd(fd) == 0, "fd %d still has %u ops at quiescence", fd,
@@ -442,6 +445,8 @@ void CoreOracle::Sync() {
   CheckChainsCancelledInQueue();
   CheckChainsMoved();
   SyncRequests();
+  for (const size_t i : pending_starts_) ExpectStartedAtOnce(i);
+  pending_starts_.clear();
   CheckGetters();
 }
 
@@ -486,6 +491,7 @@ void CoreOracle::CheckChainsMoved() {
     const OpRecord& next = ops_[op.chain_next];
     ORACLE_CHECK(!next.ended, "link (%u,%u) ended (%d) with the link before it, which ended %d",
                  next.id.index, next.id.generation, next.final_res, op.final_res);
+    pending_starts_.push_back(op.chain_next);
   }
   ended_sent_.clear();
 }
@@ -494,6 +500,21 @@ void CoreOracle::CheckChainsMoved() {
 // than ChainMinimum).
 bool CoreOracle::BreaksChain(const OpRecord& op) const {
   return op.final_res < 0 || uint64_t(op.final_res) < op.link_min;
+}
+
+// ExpectStartedAtOnce: op `i`, accepted and free to start, waits for
+// readiness: it never waits for room, so its op request is already out.
+void CoreOracle::ExpectStartedAtOnce(size_t i) {
+  const OpRecord& op = ops_[i];
+  if (op.expected_error != 0 || op.ended || Bounded(op) || op.kind == OpKind::kTimeout) return;
+  ORACLE_CHECK(op.requested, "op (%u,%u) %s waits for readiness yet was held back", op.id.index,
+               op.id.generation, std::string(OpName(op.kind)).c_str());
+}
+
+// Bounded: whether `op` counts against max_in_flight (it completes on its own:
+// not one that waits for readiness, not a close, not a timer).
+bool CoreOracle::Bounded(const OpRecord& op) const {
+  return !op.is_close && op.kind != OpKind::kTimeout && !WaitsForReadiness(op.kind);
 }
 
 void CoreOracle::SyncRequests() {
@@ -571,10 +592,11 @@ void CoreOracle::OnNewRequest(const Request& r) {
         ORACLE_CHECK(closing_.count(op.fd) == 0, "op (%u,%u) sent on fd %d while it is closing",
                      id.index, id.generation, op.fd);
       }
-      if (!op.requested && !op.is_close && !op.chain_member) {
+      if (!op.requested && !op.is_close && !op.chain_member && Bounded(op)) {
         // Backpressure keeps FIFO order: ops reach the kernel the first time in
         // submission order (closes wait for their fd; -EINTR retries go first;
-        // a later chain link starts when the link before it ends).
+        // a later chain link starts when the link before it ends; an op that
+        // waits for readiness never waits for room).
         ORACLE_CHECK(last_first_send_ == kNone || found->second > last_first_send_,
                      "op (%u,%u) (#%zu) sent after op #%zu, submitted later", id.index,
                      id.generation, found->second, last_first_send_);
@@ -583,7 +605,8 @@ void CoreOracle::OnNewRequest(const Request& r) {
       if (linked) rec.chain_prev = prev->kind == RequestKind::kOp ? index - 1 : prev->chain_prev;
       op.live_op_request = index;
       op.requested = true;
-      if (!op.is_close) ++in_flight_;  // a CLOSE skips the in-flight bound
+      if (!op.is_close) ++in_flight_;
+      if (Bounded(op)) ++bounded_;  // a CLOSE skips the bound, and so does readiness
       UpdateQueued(found->second);
       break;
     case RequestKind::kLinkTimeout:
@@ -599,6 +622,7 @@ void CoreOracle::OnNewRequest(const Request& r) {
       rec.chain_prev = index - 1;
       op.live_lt_request = index;
       ++in_flight_;
+      if (Bounded(op)) ++bounded_;
       UpdateQueued(found->second);
       break;
     case RequestKind::kCancel: {
@@ -757,7 +781,10 @@ void CoreOracle::CheckGetters() {
                (unsigned long long)stats.closes_sent, (unsigned long long)closes_);
   ORACLE_CHECK(engine_.InFlight() == in_flight_, "InFlight() %u, outstanding op requests %u",
                engine_.InFlight(), in_flight_);
-  ORACLE_CHECK(in_flight_ <= engine_.options().max_in_flight, "%u in flight, limit %u", in_flight_,
+  ORACLE_CHECK(engine_.BoundedInFlight() == bounded_,
+               "BoundedInFlight() %u, outstanding requests of ops that complete on their own %u",
+               engine_.BoundedInFlight(), bounded_);
+  ORACLE_CHECK(bounded_ <= engine_.options().max_in_flight, "%u in flight, limit %u", bounded_,
                engine_.options().max_in_flight);
   const std::optional<uint64_t> next = engine_.NextDeadline();
   std::optional<uint64_t> want;
@@ -798,6 +825,7 @@ void CoreOracle::MarkDone(size_t index, int32_t res) {
     op.live_op_request = kNone;
     op.last_op_res = res;
     if (!op.is_close) --in_flight_;
+    if (Bounded(op)) --bounded_;
     if (op.is_close) {
       closing_.erase(op.fd);  // from here on the fd number may be reused
       close_issued_.erase(op.fd);
@@ -805,6 +833,7 @@ void CoreOracle::MarkDone(size_t index, int32_t res) {
   } else if (r.kind == RequestKind::kLinkTimeout) {
     op.live_lt_request = kNone;
     --in_flight_;
+    if (Bounded(op)) --bounded_;
   }
   UpdateQueued(r.op);
 }

@@ -140,6 +140,8 @@ class CoreOracle {
   void CheckGetters();
   void CheckChainsCancelledInQueue();
   void CheckChainsMoved();
+  void ExpectStartedAtOnce(size_t op);
+  bool Bounded(const OpRecord& op) const;
   void ExpectRestCancelled(size_t op, const char* why);
   void UpdateQueued(size_t op);
 
@@ -163,6 +165,7 @@ class CoreOracle {
   std::vector<uint64_t> history_;       // user_data of done requests (most recent last)
   std::vector<size_t> ended_in_queue_;  // ops of the last input that ended unsent
   std::vector<size_t> ended_sent_;      // ops of the last input that ended after a request
+  std::vector<size_t> pending_starts_;  // links the last input let start
 
   std::map<int, size_t> closing_;           // fd -> its Close op, until CLOSE completes
   std::map<int, bool> close_issued_;        // fd -> its CLOSE request was emitted
@@ -186,7 +189,8 @@ class CoreOracle {
   uint64_t shutdowns_ = 0;
   uint64_t closes_ = 0;
   uint64_t timers_fired_ = 0;
-  uint32_t in_flight_ = 0;  // outstanding kOp + kLinkTimeout requests
+  uint32_t in_flight_ = 0;  // outstanding kOp + kLinkTimeout requests (closes excepted)
+  uint32_t bounded_ = 0;    // those of ops that complete on their own (max_in_flight)
   // The last timer fired by the AdvanceTime in progress (firing_), as
   // (deadline, submission order): timers fire in that order.
   std::pair<uint64_t, uint64_t> last_fired_{0, 0};

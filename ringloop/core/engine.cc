@@ -78,6 +78,8 @@ enum SlotBit : uint16_t {
   kRetry = 1 << 10,           // -EINTR seen: resubmit once every completion is in
   kStraight = 1 << 11,        // submitted alone, no deadline, one shot, not a close
                               // or timer: fixed at submit (CompletePlain's test)
+  kBounded = 1 << 12,         // counted against max_in_flight: it completes on its
+                              // own (not WaitsForReadiness, not a close or a timer)
 };
 
 struct Slot {
@@ -112,6 +114,14 @@ struct FdEntry {
   uint32_t close_slot = kNone;  // the Close waiting for this fd, if closing
 };
 
+// Bounded: whether ops of `kind` count against max_in_flight (and wait for
+// room): those that complete on their own (WaitsForReadiness in ops.h says
+// why the others never do). A close skips the bound; a timer never reaches
+// the kernel.
+constexpr bool Bounded(OpKind kind) {
+  return !WaitsForReadiness(kind) && kind != OpKind::kClose && kind != OpKind::kTimeout;
+}
+
 constexpr int kDenseFds = 1 << 16;
 
 constexpr uint32_t kChunkShift = 8;
@@ -129,7 +139,8 @@ struct Engine::State : Outputs {
   size_t live = 0;
   uint32_t q_head = kNone;
   uint32_t q_tail = kNone;
-  uint32_t in_flight = 0;
+  uint32_t in_flight = 0;  // op and linked-timeout requests out (InFlight)
+  uint32_t bounded = 0;    // those of them counted against max_in_flight
   // The fd table: dense for the fd numbers services use, sparse above (an fd
   // may be as large as fs.nr_open allows; a dense table would be gigabytes).
   std::vector<FdEntry> fds;
@@ -253,7 +264,7 @@ uint32_t Engine::State::Allocate(const Op& op, uint64_t tag, const OpFacts& fact
   s.op_flags = 0;
   s.fd = facts.fd;
   s.kind = facts.kind;
-  s.bits = facts.multishot ? kMultishot : 0;
+  s.bits = uint16_t((facts.multishot ? kMultishot : 0) | (Bounded(facts.kind) ? kBounded : 0));
   s.chain_prev = kNone;
   s.chain_next = kNone;
   ++live;
@@ -402,13 +413,14 @@ void Engine::State::Enqueue(uint32_t index, bool front) {
   q_tail = index;
 }
 
-// Start: op `index` (kQueued) may start now: it is emitted at once if nothing
-// waits ahead of it and there is room, else it waits at the back of the queue.
+// Start: op `index` (kQueued) may start now. An op that waits for readiness is
+// emitted at once; one that completes on its own too if nothing waits ahead of
+// it and there is room, else it waits at the back of the queue.
 void Engine::State::Start(uint32_t index) {
   const Slot& s = At(index);
   RL_CHECK(s.state == SlotState::kQueued && s.chain_prev == kNone);
   const uint32_t needed = s.deadline_ns == kNoDeadline ? 1 : 2;
-  if (q_head == kNone && in_flight + needed <= options.max_in_flight) {
+  if (!s.Has(kBounded) || (q_head == kNone && bounded + needed <= options.max_in_flight)) {
     Emit(index);
     return;
   }
@@ -424,8 +436,9 @@ void Engine::State::Pump() {
     const uint32_t index = q_head;
     Slot& s = At(index);
     if (s.state == SlotState::kQueued) {
+      RL_CHECK(s.Has(kBounded));  // the others never wait for room
       const uint32_t needed = s.deadline_ns == kNoDeadline ? 1 : 2;
-      if (in_flight + needed > options.max_in_flight) return;
+      if (bounded + needed > options.max_in_flight) return;
     }
     q_head = s.q_next;
     if (q_head == kNone) q_tail = kNone;
@@ -455,6 +468,7 @@ void Engine::State::Emit(uint32_t index) {
   op_request.fd = s.fd;
   ready.Append(op_request);
   if (s.kind != OpKind::kClose) ++in_flight;
+  if (s.Has(kBounded)) ++bounded;
   if (has_deadline) {
     s.Set(kLtPending, true);
     s.lt_res = 0;
@@ -465,6 +479,7 @@ void Engine::State::Emit(uint32_t index) {
     lt.deadline_ns = s.deadline_ns;
     ready.Append(lt);
     ++in_flight;
+    if (s.Has(kBounded)) ++bounded;
   }
   stats.requests += has_deadline ? 2 : 1;
   if (s.kind == OpKind::kClose) ++stats.closes_sent;
@@ -562,7 +577,13 @@ void Engine::State::TryFinish(uint32_t index) {
       s.Set(kAttempt, !s.Has(kAttempt));
       s.state = SlotState::kQueued;
       ++stats.eintr_retries;
-      Enqueue(index, /*front=*/true);  // its chain, if any, goes on after it
+      // Ahead of everything that waits for room; its chain, if any, goes on
+      // after it.
+      if (s.Has(kBounded)) {
+        Enqueue(index, /*front=*/true);
+      } else {
+        Emit(index);
+      }
       return;
     }
     if (s.op_res == -EINTR) s.op_res = -ECANCELED;
@@ -586,6 +607,10 @@ bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) 
   if (kind != OpKind::kClose) {
     RL_CHECK(in_flight > 0);
     --in_flight;
+  }
+  if (s.Has(kBounded)) {
+    RL_CHECK(bounded > 0);
+    --bounded;
   }
   s.op_res = res;
   if (res == -EINTR && kind == OpKind::kClose) {
@@ -793,10 +818,12 @@ RL_HOT bool PlainFd(const Op& op, int* fd) {
 // nothing, otherwise.
 RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   int fd;
-  if (!PlainFd(args.op, &fd) || args.deadline_ns != kNoDeadline || q_head != kNone ||
-      in_flight >= options.max_in_flight || shutting_down || free_head == kNone || ready.Full()) {
+  if (!PlainFd(args.op, &fd) || args.deadline_ns != kNoDeadline || shutting_down ||
+      free_head == kNone || ready.Full()) {
     return false;
   }
+  const bool counted = Bounded(KindOf(args.op));
+  if (counted && (q_head != kNone || bounded >= options.max_in_flight)) return false;
   FdEntry* e = nullptr;
   if (fd >= 0) {
     if (uint32_t(fd) >= dense_fds) return false;  // new or far: FdAt grows the table
@@ -818,14 +845,15 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   s.chain_prev = kNone;
   s.chain_next = kNone;
   s.fd_prev = kNone;
+  const uint16_t bits = kStraight | kOpPending | (counted ? kBounded : 0);
   if (e != nullptr) {
-    s.bits = kStraight | kOpPending | kOnFdList;
+    s.bits = bits | kOnFdList;
     s.fd_next = e->head;
     if (e->head != kNone) At(e->head).fd_prev = index;
     e->head = index;
     ++e->count;
   } else {
-    s.bits = kStraight | kOpPending;
+    s.bits = bits;
     s.fd_next = kNone;
   }
   Request& r = ready.items[ready.size++];
@@ -838,6 +866,7 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   r.kind = RequestKind::kOp;
   r.link = false;
   ++in_flight;
+  bounded += counted ? 1 : 0;
   ++live;
   ++stats.submitted;
   ++stats.requests;
@@ -857,7 +886,8 @@ RL_HOT bool Engine::State::CompletePlain(uint64_t user_data, int32_t res, uint32
   Slot& s = At(index);
   // A straight op with its request (op_ud: set with kOpPending) out and
   // nothing else pending or asked.
-  if (user_data != s.op_ud || (s.bits & ~(kOnFdList | kAttempt)) != (kStraight | kOpPending) ||
+  if (user_data != s.op_ud ||
+      (s.bits & ~(kOnFdList | kAttempt | kBounded)) != (kStraight | kOpPending) ||
       s.state != SlotState::kInFlight || res == -EINTR || (flags & kCqeFMore) != 0) {
     return false;
   }
@@ -878,6 +908,10 @@ RL_HOT bool Engine::State::CompletePlain(uint64_t user_data, int32_t res, uint32
   ev.more = false;
   RL_CHECK(in_flight > 0);
   --in_flight;
+  if (s.Has(kBounded)) {
+    RL_CHECK(bounded > 0);
+    --bounded;
+  }
   ++stats.final_events;
   ++stats.completions;
   if (e != nullptr) {
@@ -1039,7 +1073,9 @@ bool Engine::HandleCompletionGeneral(uint64_t user_data, int32_t res, uint32_t f
         if (same && attempt && slot.Has(kLtPending)) {
           slot.Set(kLtPending, false);
           slot.lt_res = res;
+          RL_CHECK(s.in_flight > 0);
           --s.in_flight;
+          if (slot.Has(kBounded)) --s.bounded;
           s.TryFinish(d.index);
           accepted = true;
         }
@@ -1096,6 +1132,8 @@ bool Engine::Quiescent() const { return s_->live == 0 && PendingRequests().empty
 size_t Engine::LiveOps() const { return s_->live; }
 
 uint32_t Engine::InFlight() const { return s_->in_flight; }
+
+uint32_t Engine::BoundedInFlight() const { return s_->bounded; }
 
 bool Engine::IsClosing(int fd) const {
   const FdEntry* e = s_->FindFd(fd);

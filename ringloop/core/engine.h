@@ -58,9 +58,26 @@
 //   queue, or it is a chain link that has not started) ends with -kTimedOut
 //   at that AdvanceTime. So an op with deadline D is never reported timed out
 //   before D, and resolves by D plus one driver tick.
-// - Backpressure: at most Options::max_in_flight op requests are outstanding;
-//   the rest wait in FIFO order. Cancel, shutdown and close requests are never
-//   held back (they are what frees room).
+// - Backpressure: Options::max_in_flight bounds only the requests of ops that
+//   complete on their own (nop, file and metadata ops, socket, bind, listen,
+//   shutdown, ...: every op for which WaitsForReadiness in ops.h is false)
+//   and of their linked timeouts. When the bound is reached such ops wait in
+//   FIFO order (an op resubmitted after -EINTR goes first), and every input
+//   returns with that queue empty or with its head needing more room than is
+//   free (two places with a deadline, else one). Ops that wait for readiness
+//   (read, readv, write, writev, recv, send, accept, connect, poll_add) and
+//   their linked timeouts never wait for room and are never counted: they may
+//   wait forever for an idle peer, and counting them would let that many idle
+//   connections hold every place, so that the accept or send that would end
+//   their wait could never be submitted. So the bound cannot deadlock: what
+//   it counts completes without anything else happening in the program (an
+//   openat of a FIFO, which waits for the other end to open, is the one such
+//   op that may not: open FIFOs with O_NONBLOCK), its room always comes back,
+//   and the queue drains in order; reaching it slows submission, nothing
+//   more. Cancel, shutdown and close requests are never held back either
+//   (they are what frees room). Nothing else limits how many requests the
+//   engine emits: the driver takes PendingRequests() at its own pace, and the
+//   engine's buffers grow as needed (in steady state nothing is allocated).
 // - Completions that match no live request (stale generation, unknown kind,
 //   duplicate) are counted in Stats and otherwise ignored.
 // - -EINTR from the kernel is never surfaced: the op is submitted again.
@@ -118,8 +135,9 @@ struct EngineStats {
 class Engine {
  public:
   struct Options {
-    // max_in_flight: most op requests (including their linked timeouts) handed
-    // to the driver and not yet completed.
+    // max_in_flight: most requests of ops that complete on their own (and of
+    // their linked timeouts) handed to the driver and not yet completed; see
+    // "Backpressure" above. At least 2 (an op and its linked timeout).
     uint32_t max_in_flight = 256;
     // initial_slots: op slots allocated up front; more are added (never moved)
     // when all are in use, so steady state allocates nothing.
@@ -223,8 +241,12 @@ class Engine {
   // LiveOps: ops accepted whose slot is not yet released.
   size_t LiveOps() const;
 
-  // InFlight: op requests handed to the driver and not yet completed.
+  // InFlight: op and linked-timeout requests handed to the driver and not yet
+  // completed (closes excepted), whether counted against max_in_flight or not.
   uint32_t InFlight() const;
+
+  // BoundedInFlight: those of InFlight() counted against max_in_flight.
+  uint32_t BoundedInFlight() const;
 
   // IsClosing: whether `fd` is between Close and its CLOSE completion.
   bool IsClosing(int fd) const;

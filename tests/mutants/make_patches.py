@@ -33,13 +33,14 @@ MUTANTS = {
     "link_timeout_wrong_op": (
         "the linked timeout is emitted before its op, so it links to the op before",
         [("  ready.Append(op_request);\n  if (s.kind != OpKind::kClose) ++in_flight;\n"
-          "  if (has_deadline) {",
+          "  if (s.Has(kBounded)) ++bounded;\n  if (has_deadline) {",
           "  if (has_deadline) {"),
          ("    lt.link = false;\n    lt.deadline_ns = s.deadline_ns;\n    ready.Append(lt);\n"
-          "    ++in_flight;\n  }\n",
+          "    ++in_flight;\n    if (s.Has(kBounded)) ++bounded;\n  }\n",
           "    lt.link = true;\n    lt.deadline_ns = s.deadline_ns;\n    ready.Append(lt);\n"
-          "    ++in_flight;\n  }\n  op_request.link = false;\n  ready.Append(op_request);\n"
-          "  if (s.kind != OpKind::kClose) ++in_flight;\n")]),
+          "    ++in_flight;\n    if (s.Has(kBounded)) ++bounded;\n  }\n"
+          "  op_request.link = false;\n  ready.Append(op_request);\n"
+          "  if (s.kind != OpKind::kClose) ++in_flight;\n  if (s.Has(kBounded)) ++bounded;\n")]),
     "slot_freed_on_cancel": (
         "cancelling an in-flight op ends it and frees its slot before the kernel's CQE",
         [("      s.Set(kCancelRequested, true);\n"
@@ -54,9 +55,9 @@ MUTANTS = {
         [("if (same && attempt && slot.Has(kOpPending))",
           "if (same && slot.Has(kOpPending))")]),
     "chain_failure_not_propagated": (
-        "the next chain link starts even when the link before it failed",
+        "only an error breaks a chain: the link after a short read or write still starts",
         [("  if (BreaksChain(s.op, res) || s.Has(kCancelRequested) || shutting_down) {",
-          "  if (s.Has(kCancelRequested) || shutting_down) {")]),
+          "  if (res < 0 || s.Has(kCancelRequested) || shutting_down) {")]),
     "timer_one_tick_early": (
         "a Timeout fires one nanosecond before its deadline",
         [("s.At(s.heap.top()).deadline_ns <= now_ns)",
@@ -87,6 +88,11 @@ MUTANTS = {
         "Cancel of a chain link that has not started only marks it, so it starts later",
         [("    case SlotState::kWaitLink:\n      EndUnstarted(index, -ECANCELED);\n      return;",
           "    case SlotState::kWaitLink:\n      s.Set(kCancelRequested, true);\n      return;")]),
+    # Mutants of the in-flight bound.
+    "readiness_op_counted": (
+        "ops that wait for readiness count against the bound and wait for room",
+        [("  return !WaitsForReadiness(kind) && kind != OpKind::kClose && kind != OpKind::kTimeout;",
+          "  return kind != OpKind::kClose && kind != OpKind::kTimeout;")]),
     # Mutants of the straight paths (SubmitPlain, CompletePlain).
     "straight_submit_on_closing_fd": (
         "a plain op on a closing fd is accepted by the straight submit path",
@@ -96,8 +102,8 @@ MUTANTS = {
         [("  s.op_ud = r.user_data;\n", "")]),
     "straight_completion_ignores_pending_cancel": (
         "the straight completion path releases a slot whose cancel is still out",
-        [("(s.bits & ~(kOnFdList | kAttempt)) != (kStraight | kOpPending)",
-          "(s.bits & ~(kOnFdList | kAttempt | kCancelPending | kCancelRequested)) != "
+        [("(s.bits & ~(kOnFdList | kAttempt | kBounded)) != (kStraight | kOpPending)",
+          "(s.bits & ~(kOnFdList | kAttempt | kBounded | kCancelPending | kCancelRequested)) != "
           "(kStraight | kOpPending)")]),
 }
 

@@ -143,6 +143,23 @@ void Checker::OnPending(std::span<const Request> pending) {
     op->started = true;
     CheckLinkMayStart(*op);
   }
+  // An op that waits for readiness never waits for room: once it may start
+  // (submitted, or the link before it ended well) it has reached the driver.
+  for (const auto& [tag, op] : ops_) {
+    if (op.final || op.started || op.is_close || op.is_timeout || !WaitsForReadiness(op.kind)) {
+      continue;
+    }
+    if (op.chain >= 0 && op.pos > 0) {
+      const OpInfo* prev = ChainMember(op, op.pos - 1);
+      if (prev == nullptr || !prev->final || prev->res < 0 ||
+          uint64_t(prev->res) < prev->link_len || prev->cancel_asked || shutting_down_) {
+        continue;
+      }
+    }
+    Fail(absl::StrCat(Name(op), " waits for readiness and may start, yet was held back (it ",
+                      "must never wait for room)"));
+    return;
+  }
 }
 
 void Checker::CheckImmediate(uint64_t tag, int32_t res, const char* why) {
@@ -368,9 +385,10 @@ void Checker::OnRequest(const sim::TraceRecord& r) {
         Fail(absl::StrCat("kernel got ", Name(*op), " on fd ", op->fd, " after CLOSE(", op->fd,
                           ") and before the number was reused"));
       }
-      // FIFO: ops that may start when submitted (not later chain links, which
-      // start when the link before them ends) reach the kernel in order.
-      if (!op->reached_kernel && !op->is_close && op->pos == 0) {
+      // FIFO: ops that complete on their own and may start when submitted
+      // (not later chain links, which start when the link before them ends)
+      // reach the kernel in order; ops that wait for readiness skip the queue.
+      if (!op->reached_kernel && !op->is_close && op->pos == 0 && !WaitsForReadiness(op->kind)) {
         if (op->tag < last_first_issue_tag_) {
           Fail(absl::StrCat(Name(*op), " reached the kernel after op#", last_first_issue_tag_,
                             ", which was submitted later (queue not FIFO)"));
@@ -403,9 +421,11 @@ void Checker::OnRequest(const sim::TraceRecord& r) {
       break;
   }
   const int fd = kind == RequestKind::kShutdown ? r.fd : op->fd;
-  // A CLOSE, like a cancel, is never held back by the bound (engine.h).
+  // The bound counts only ops that complete on their own and their linked
+  // timeouts; a CLOSE, like a cancel, is never held back (engine.h).
   const bool counted =
-      (kind == RequestKind::kOp && !op->is_close) || kind == RequestKind::kLinkTimeout;
+      ((kind == RequestKind::kOp && !op->is_close) || kind == RequestKind::kLinkTimeout) &&
+      !WaitsForReadiness(op->kind);
   if (counted && outstanding_.count(r.user_data) == 0) ++op_requests_outstanding_;
   outstanding_[r.user_data] = Outstanding{op->tag, kind, op->is_close ? -1 : fd, counted};
   if (options_.max_in_flight != 0 && op_requests_outstanding_ > options_.max_in_flight) {

@@ -28,8 +28,11 @@
 //     the loop has settled, every deadline up to now is resolved, chain links
 //     that have not started included;
 //   - linked timeouts ride right after their own op, with its deadline;
-//   - backpressure: ops reach the kernel in submission order (FIFO), and never
-//     more than max_in_flight op requests are outstanding;
+//   - backpressure: ops that complete on their own reach the kernel in
+//     submission order (FIFO), and never more than max_in_flight of their
+//     requests (with their linked timeouts) are outstanding; an op that waits
+//     for readiness (WaitsForReadiness) is handed to the driver as soon as it
+//     may start, never held back for room;
 //   - cancel: returns true exactly while the op is live, never changes an
 //     outcome already delivered;
 //   - quiescence (CheckQuiescent): no live op, timer, request or fd left.
@@ -145,7 +148,8 @@ class Checker {
     uint64_t tag;
     RequestKind kind;
     int fd;        // the fd the request names (via its op), or -1
-    bool counted;  // held against max_in_flight (ops and their timeouts, not closes)
+    bool counted;  // held against max_in_flight (ops that complete on their own and their
+                   // timeouts; not closes)
   };
 
   OpInfo* OpOfUserData(uint64_t user_data);
