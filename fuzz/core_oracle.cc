@@ -146,6 +146,7 @@ OpId CoreOracle::Submit(const SubmitArgs& args) {
   }
   const size_t rec = AddOp(id, args.tag, args.op, args.deadline_ns, error, false);
   UpdateQueued(rec);
+  if (error == 0) pending_starts_.push_back(rec);
   Sync();
   ExpectEndedAtOnce(rec, 1);
   ExpectStartedAtOnce(rec);
@@ -187,6 +188,7 @@ void CoreOracle::SubmitChain(std::vector<SubmitArgs> chain) {
     }
     UpdateQueued(first + i);
   }
+  if (accepted && !chain.empty()) pending_starts_.push_back(first);
   Sync();
   ExpectEndedAtOnce(first, chain.size());
   if (accepted && !chain.empty()) ExpectStartedAtOnce(first);
@@ -333,6 +335,17 @@ void CoreOracle::Complete(uint64_t user_data, int32_t res, uint32_t flags) {
     if (res == -ETIME && (final_op || r.kind == RequestKind::kLinkTimeout)) {
       ops_[r.op].saw_etime = true;
     }
+    if (final_op) {
+      // The buffer a final event reports (provided-buffer groups): that of the
+      // completion taken as final. -EINTR never is (the op is resubmitted or
+      // ends without a completion), nor is the end of a multishot stream that
+      // the engine re-arms (its item goes out as an intermediate event).
+      OpRecord& op = ops_[r.op];
+      const bool rearmed = op.multishot && !op.ended && !op.cancel_asked && !shutting_down_ &&
+                           res >= 0 && !(op.kind == OpKind::kRecv && res == 0);
+      const bool final_completion = res != -EINTR && !rearmed;
+      op.final_flags = final_completion && (flags & kCqeFBuffer) != 0 ? flags : 0;
+    }
     if (r.kind != RequestKind::kOp || !more) MarkDone(index, res);
   } else {
     ++rejected_;
@@ -444,8 +457,10 @@ void CoreOracle::Sync() {
   SyncEvents();
   CheckChainsCancelledInQueue();
   CheckChainsMoved();
+  const size_t first_new_request = requests_.size();
   SyncRequests();
   for (const size_t i : pending_starts_) ExpectStartedAtOnce(i);
+  SyncQueue(first_new_request);
   pending_starts_.clear();
   CheckGetters();
 }
@@ -515,6 +530,64 @@ void CoreOracle::ExpectStartedAtOnce(size_t i) {
 // not one that waits for readiness, not a close, not a timer).
 bool CoreOracle::Bounded(const OpRecord& op) const {
   return !op.is_close && op.kind != OpKind::kTimeout && !WaitsForReadiness(op.kind);
+}
+
+// SyncQueue: follows the engine's queue through the input just made (requests
+// from `first_new_request` on are new) and checks it: ops leave it in order,
+// no op skips it while another waits, and it is left empty or with a head that
+// does not fit in the free room (else the engine forgot to let it go).
+void CoreOracle::SyncQueue(size_t first_new_request) {
+  // Ops that ended (cancelled, expired, closed) left the queue.
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (!ops_[*it].ended) {
+      ++it;
+      continue;
+    }
+    ops_[*it].in_queue = false;
+    it = queue_.erase(it);
+  }
+  for (size_t i = first_new_request; i < requests_.size(); ++i) {
+    const RequestRecord& r = requests_[i];
+    if (r.kind != RequestKind::kOp || !Bounded(ops_[r.op])) continue;
+    OpRecord& op = ops_[r.op];
+    if (op.in_queue) {
+      ORACLE_CHECK(queue_.front() == r.op, "op (%u,%u) left the queue ahead of op (%u,%u)",
+                   op.id.index, op.id.generation, ops_[queue_.front()].id.index,
+                   ops_[queue_.front()].id.generation);
+      queue_.pop_front();
+      op.in_queue = false;
+    } else if (op.retry_waiting) {
+      // Resubmitted after -EINTR: ahead of everything that waits.
+    } else {
+      ORACLE_CHECK(queue_.empty(), "op (%u,%u) sent while op (%u,%u) waits for room", op.id.index,
+                   op.id.generation, ops_[queue_.front()].id.index,
+                   ops_[queue_.front()].id.generation);
+    }
+    op.retry_waiting = false;
+  }
+  auto waits = [this](const OpRecord& op) {
+    return Bounded(op) && !op.ended && !op.in_queue && op.expected_error == 0 &&
+           op.live_op_request == kNone && op.live_lt_request == kNone;
+  };
+  for (OpRecord& op : ops_) {
+    if (!op.retry_waiting || !waits(op)) continue;
+    op.retry_waiting = false;
+    op.in_queue = true;
+    queue_.push_front(size_t(&op - &ops_[0]));
+  }
+  for (const size_t i : pending_starts_) {
+    if (!waits(ops_[i]) || ops_[i].requested) continue;
+    ops_[i].in_queue = true;
+    queue_.push_back(i);
+  }
+  if (queue_.empty()) return;
+  const OpRecord& head = ops_[queue_.front()];
+  const uint32_t needed = head.deadline_ns == kNoDeadline ? 1 : 2;
+  ORACLE_CHECK(bounded_ + needed > engine_.options().max_in_flight,
+               "op (%u,%u) waits at the head of the queue though it fits (%u in flight of %u, "
+               "it needs %u)",
+               head.id.index, head.id.generation, bounded_, engine_.options().max_in_flight,
+               needed);
 }
 
 void CoreOracle::SyncRequests() {
@@ -724,6 +797,10 @@ void CoreOracle::OnEvent(const Event& e) {
                  e.id.generation, e.res, op.expected_error);
   }
   ORACLE_CHECK(e.res != -EINTR, "op (%u,%u) surfaced -EINTR", e.id.index, e.id.generation);
+  ORACLE_CHECK(op.is_close || e.flags == op.final_flags,
+               "op (%u,%u) ended with flags %#x, not %#x, those of its completion taken as final "
+               "(a provided buffer lost or reported twice)",
+               e.id.index, e.id.generation, e.flags, op.final_flags);
   // Expired in the queue: it waited for room (first in its chain, or resubmitted
   // after -EINTR) past its deadline, and this is the AdvanceTime that passed it.
   const bool expired_in_queue = firing_ && e.res == -kTimedOut && op.kind != OpKind::kTimeout &&
@@ -824,6 +901,7 @@ void CoreOracle::MarkDone(size_t index, int32_t res) {
   if (r.kind == RequestKind::kOp) {
     op.live_op_request = kNone;
     op.last_op_res = res;
+    if (res == -EINTR && !op.is_close) op.retry_waiting = true;
     if (!op.is_close) --in_flight_;
     if (Bounded(op)) --bounded_;
     if (op.is_close) {

@@ -103,6 +103,9 @@ class CoreOracle {
     bool cancel_asked = false;       // Cancel, Close of its fd or Shutdown while live
     bool chain_member = false;       // linked after another op of an accepted chain
     bool deadline_queued = false;    // in queued_deadlines_
+    bool retry_waiting = false;      // its op request ended -EINTR: it may be resubmitted
+    uint32_t final_flags = 0;        // buffer flags of its completion taken as final
+    bool in_queue = false;           // in queue_
   };
 
   // RequestRecord: one request the engine emitted (copied: Request::op may
@@ -140,6 +143,7 @@ class CoreOracle {
   void CheckGetters();
   void CheckChainsCancelledInQueue();
   void CheckChainsMoved();
+  void SyncQueue(size_t first_new_request);
   void ExpectStartedAtOnce(size_t op);
   bool Bounded(const OpRecord& op) const;
   void ExpectRestCancelled(size_t op, const char* why);
@@ -165,7 +169,11 @@ class CoreOracle {
   std::vector<uint64_t> history_;       // user_data of done requests (most recent last)
   std::vector<size_t> ended_in_queue_;  // ops of the last input that ended unsent
   std::vector<size_t> ended_sent_;      // ops of the last input that ended after a request
-  std::vector<size_t> pending_starts_;  // links the last input let start
+  std::vector<size_t> pending_starts_;  // ops the last input let start (submitted, or links)
+  // The engine's queue of ops waiting for room, as the contract has it: FIFO by
+  // when each op could start, resubmissions after -EINTR first. After every
+  // input it is empty or its head needs more room than is free.
+  std::deque<size_t> queue_;
 
   std::map<int, size_t> closing_;           // fd -> its Close op, until CLOSE completes
   std::map<int, bool> close_issued_;        // fd -> its CLOSE request was emitted

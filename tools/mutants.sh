@@ -23,7 +23,7 @@ BAZEL=${BAZEL:-bazel}
 # behind an op waiting for room) need a rare interleaving that 1000 random
 # programs seldom build, and the regression test written when the real bug was
 # fixed pins it directly. The log of each mutant names the target that failed.
-read -r -a targets <<<"${MUTANT_TARGETS:-//tests/property:engine_sim_property_test //tests/property:chain_cancel_property_test //ringloop/core:engine_test //ringloop/core:engine_chain_test //ringloop/core:engine_bound_test}"
+read -r -a targets <<<"${MUTANT_TARGETS:-//tests/property:engine_sim_property_test //tests/property:chain_cancel_property_test //ringloop/core:engine_test //ringloop/core:engine_chain_test //ringloop/core:engine_bound_test //ringloop/core:engine_buffer_test}"
 work=${MUTANT_WORKDIR:-/tmp/ringloop-mutants-$(id -u)}
 output_base=${MUTANT_OUTPUT_BASE:-$HOME/.cache/bazel-mutants}
 export RC_PARAMS=${RC_PARAMS:-max_success=1000}

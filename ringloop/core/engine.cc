@@ -628,7 +628,12 @@ bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) 
     s.op_res = -EINTR;
     s.Set(kRetry, true);
   }
-  s.op_flags = flags & kCqeFBuffer ? flags : 0;
+  // The buffer a final event reports is that of the completion taken as final
+  // (provided-buffer groups: the user returns it to the ring once). An -EINTR
+  // completion is never final (the op is resubmitted, or ends -ECANCELED
+  // without a buffer), and a re-armed stream's item went out just above.
+  const bool final_completion = s.op_res != -EINTR;
+  s.op_flags = final_completion && (flags & kCqeFBuffer) != 0 ? flags : 0;
   if (kind == OpKind::kClose) {
     const int fd = std::get<ringloop::Close>(s.op).fd;
     FdEntry& e = FdAt(fd);
@@ -1125,6 +1130,9 @@ void Engine::AdvanceTime(uint64_t now_ns) {
     ++s.stats.timers_fired;
     s.EndNow(index, 0);
   }
+  // An op that timed out while it waited for room may have been the queue's
+  // head: what waited behind it may fit now.
+  if (s.q_head != kNone) s.Pump();
 }
 
 bool Engine::Quiescent() const { return s_->live == 0 && PendingRequests().empty(); }

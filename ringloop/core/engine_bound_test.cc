@@ -130,5 +130,54 @@ TEST(EngineBound, AReadinessLinkStartsWithTheBoundFull) {
   EXPECT_EQ(h.engine.BoundedInFlight(), 2u);
 }
 
+// QueueProgress: max_in_flight 2, an fsync in flight that never completes, an
+// fsync with a deadline waiting (it needs both places), a nop waiting behind it.
+// Returns the harness with the two waiting, and their ids.
+struct QueueProgress {
+  Harness h{Engine::Options{.max_in_flight = 2}};
+  OpId head;
+  OpId behind;
+  QueueProgress() {
+    h.engine.Submit(SubmitArgs{Fsync{3}, 1});
+    head = h.engine.Submit(SubmitArgs{Fsync{4}, 2, /*deadline=*/100});
+    behind = h.engine.Submit(SubmitArgs{Nop{}, 3});
+    EXPECT_EQ(h.Take().size(), 1u);  // only the first fsync: the rest wait
+  }
+};
+
+// The head of the queue times out while waiting: the op behind it fits in the
+// free room, so the same AdvanceTime hands it to the driver.
+TEST(EngineBound, TheOpBehindAnExpiredHeadStartsInTheSameInput) {
+  QueueProgress q;
+  q.h.engine.AdvanceTime(100);
+  auto events = q.h.Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].tag, 2u);
+  EXPECT_EQ(events[0].res, -kTimedOut);
+  const auto pending = q.h.engine.PendingRequests();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<Nop>(*pending[0].op));
+}
+
+// The same when the head is cancelled.
+TEST(EngineBound, TheOpBehindACancelledHeadStartsInTheSameInput) {
+  QueueProgress q;
+  EXPECT_TRUE(q.h.engine.Cancel(q.head));
+  EXPECT_EQ(q.h.Events().at(0).res, -ECANCELED);
+  const auto pending = q.h.engine.PendingRequests();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<Nop>(*pending[0].op));
+}
+
+// And when the head is on an fd being closed.
+TEST(EngineBound, TheOpBehindAClosedHeadStartsInTheSameInput) {
+  QueueProgress q;
+  q.h.engine.Close(4, 9);
+  const auto pending = q.h.engine.PendingRequests();
+  ASSERT_EQ(pending.size(), 2u);  // the nop, and the CLOSE of fd 4 (nothing of it is out)
+  EXPECT_TRUE(std::holds_alternative<Nop>(*pending[0].op) ||
+              std::holds_alternative<Nop>(*pending[1].op));
+}
+
 }  // namespace
 }  // namespace ringloop

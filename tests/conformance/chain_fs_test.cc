@@ -48,34 +48,50 @@ TEST_P(ConformanceTest, ChainWhoseFirstLinkFailsCancelsTheRest) {
   EXPECT_EQ(env().PeerRead(p.first, &got, 8), -EAGAIN) << "the cancelled write wrote " << got;
 }
 
+// ReadWriteNop: chain [read(empty pipe a), write(pipe b, "w"), nop], its read
+// parked in the kernel (StartReadWriteNop).
+struct ReadWriteNop {
+  FdPair a;
+  FdPair b;
+  char c = 0;  // the read's buffer
+  std::vector<OpId> ids;
+};
+
+void StartReadWriteNop(Env& env, Harness& h, ReadWriteNop* t) {
+  t->a = env.Pipe();
+  t->b = env.Pipe();
+  ASSERT_GE(t->a.first, 0);
+  ASSERT_GE(t->b.first, 0);
+  SubmitArgs chain[] = {
+      {Read{t->a.first, &t->c, 1}, 1}, {Write{t->b.second, "w", 1}, 2}, {Nop{}, 3}};
+  t->ids = h.SubmitChain(chain);
+  h.Kick();  // the read parks in the kernel
+  ASSERT_FALSE(h.Final(t->ids[0]).has_value());
+}
+
 // The user report: chain [read(empty pipe A), write(pipe B), nop]; cancelling the
 // write while the read waits returns true, so the write must never run, even
 // once data comes (io_uring itself cannot cancel a link that has not started).
 TEST_P(ConformanceTest, CancelOfALinkNotStartedMeansItNeverRuns) {
   Harness& h = Start();
-  const FdPair a = env().Pipe();
-  const FdPair b = env().Pipe();
-  ASSERT_GE(a.first, 0);
-  ASSERT_GE(b.first, 0);
-  char c = 0;
-  SubmitArgs chain[] = {{Read{a.first, &c, 1}, 1}, {Write{b.second, "w", 1}, 2}, {Nop{}, 3}};
-  const std::vector<OpId> ids = h.SubmitChain(chain);
-  h.Kick();  // the read parks in the kernel
-  ASSERT_FALSE(h.Final(ids[0]).has_value());
+  ReadWriteNop t;
+  StartReadWriteNop(env(), h, &t);
+  if (HasFatalFailure()) return;
+  const std::vector<OpId>& ids = t.ids;
   EXPECT_TRUE(h.Cancel(ids[1]));
   EXPECT_TRUE(h.engine().HasEvents()) << "the cancelled links did not end at once";
   ASSERT_TRUE(h.AwaitFinal({ids[1], ids[2]}));
   EXPECT_FALSE(h.Final(ids[0]).has_value());
   EXPECT_FALSE(h.Cancel(ids[1]));
-  ASSERT_EQ(env().PeerWrite(a.second, "x"), 1);
+  ASSERT_EQ(env().PeerWrite(t.a.second, "x"), 1);
   ASSERT_TRUE(h.AwaitFinal({ids[0]}));
   EXPECT_EQ(h.Res(ids[0]), 1);
-  EXPECT_EQ(c, 'x');
+  EXPECT_EQ(t.c, 'x');
   EXPECT_EQ(h.Res(ids[1]), -ECANCELED);
   EXPECT_EQ(h.Res(ids[2]), -ECANCELED);
   EXPECT_LT(h.FinalIndex(ids[1]), h.FinalIndex(ids[2]));
   std::string got;
-  EXPECT_EQ(env().PeerRead(b.first, &got, 8), -EAGAIN) << "the cancelled write wrote " << got;
+  EXPECT_EQ(env().PeerRead(t.b.first, &got, 8), -EAGAIN) << "the cancelled write wrote " << got;
 }
 
 // Close of the fd a link that has not started names: that link (and the rest)
@@ -83,25 +99,22 @@ TEST_P(ConformanceTest, CancelOfALinkNotStartedMeansItNeverRuns) {
 // link on another fd, and that link runs on.
 TEST_P(ConformanceTest, CloseOfAnFdNamedByALinkNotStartedEndsTheLinkAtOnce) {
   Harness& h = Start();
-  const FdPair a = env().Pipe();
-  const FdPair b = env().Pipe();
-  ASSERT_GE(a.first, 0);
-  ASSERT_GE(b.first, 0);
-  char c = 0;
-  SubmitArgs chain[] = {{Read{a.first, &c, 1}, 1}, {Write{b.second, "w", 1}, 2}, {Nop{}, 3}};
-  const std::vector<OpId> ids = h.SubmitChain(chain);
-  h.Kick();
-  const OpId close = h.Close(b.second);
+  ReadWriteNop t;
+  StartReadWriteNop(env(), h, &t);
+  if (HasFatalFailure()) return;
+  const std::vector<OpId>& ids = t.ids;
+  const OpId close = h.Close(t.b.second);
   ASSERT_TRUE(h.AwaitFinal({ids[1], ids[2], close}));
   EXPECT_EQ(h.Res(ids[1]), -ECANCELED);
   EXPECT_EQ(h.Res(ids[2]), -ECANCELED);
   EXPECT_EQ(h.Res(close), 0);
   EXPECT_FALSE(h.Final(ids[0]).has_value());
-  ASSERT_EQ(env().PeerWrite(a.second, "x"), 1);
+  ASSERT_EQ(env().PeerWrite(t.a.second, "x"), 1);
   ASSERT_TRUE(h.AwaitFinal({ids[0]}));
   EXPECT_EQ(h.Res(ids[0]), 1);
   std::string got;
-  EXPECT_EQ(env().PeerRead(b.first, &got, 8), 0) << "the write end was not closed, or got " << got;
+  EXPECT_EQ(env().PeerRead(t.b.first, &got, 8), 0)
+      << "the write end was not closed, or got " << got;
 }
 
 TEST_P(ConformanceTest, PathOpsOnTempDir) {

@@ -93,6 +93,20 @@ MUTANTS = {
         "ops that wait for readiness count against the bound and wait for room",
         [("  return !WaitsForReadiness(kind) && kind != OpKind::kClose && kind != OpKind::kTimeout;",
           "  return kind != OpKind::kClose && kind != OpKind::kTimeout;")]),
+    # Mutants of the gaps the property checker and the fuzz oracle now watch.
+    "queue_stalls_after_expiry": (
+        "when the queue's head times out, what waits behind it is not let go",
+        [("  // An op that timed out while it waited for room may have been the queue's\n"
+          "  // head: what waited behind it may fit now.\n"
+          "  if (s.q_head != kNone) s.Pump();\n}", "}")]),
+    "buffer_id_lost": (
+        "an op's final event after a deadline, a retry or a cancel loses its buffer id",
+        [("  Deliver(index, res, s.op_flags, /*more=*/false);",
+          "  Deliver(index, res, 0, /*more=*/false);")]),
+    "generation_ignored": (
+        "a completion is matched to its slot by index alone: a stale one reaches the new op",
+        [("    const bool same = slot.generation == d.generation && slot.state != SlotState::kFree;",
+          "    const bool same = slot.state != SlotState::kFree;")]),
     # Mutants of the straight paths (SubmitPlain, CompletePlain).
     "straight_submit_on_closing_fd": (
         "a plain op on a closing fd is accepted by the straight submit path",

@@ -93,6 +93,7 @@ void Checker::OnSubmit(uint64_t tag, OpId id, const SubmitArgs& args, int chain,
   ops_[tag] = op;
   by_id_[{id.index, id.generation}] = tag;
   if (chain >= 0) chains_[chain].push_back(tag);
+  if (pos == 0) starts_.push_back(tag);
 }
 
 void Checker::OnCancel(uint64_t tag, bool live) {
@@ -139,10 +140,13 @@ void Checker::OnPending(std::span<const Request> pending) {
   for (const Request& r : pending) {
     if (r.kind != RequestKind::kOp) continue;
     OpInfo* op = OpOfUserData(r.user_data);
-    if (op == nullptr || op->started) continue;
+    if (op == nullptr) continue;
+    NoteOpRequest(*op, r.user_data);
+    if (op->started) continue;
     op->started = true;
     CheckLinkMayStart(*op);
   }
+  SyncQueue(pending);
   // An op that waits for readiness never waits for room: once it may start
   // (submitted, or the link before it ended well) it has reached the driver.
   for (const auto& [tag, op] : ops_) {
@@ -159,6 +163,95 @@ void Checker::OnPending(std::span<const Request> pending) {
     Fail(absl::StrCat(Name(op), " waits for readiness and may start, yet was held back (it ",
                       "must never wait for room)"));
     return;
+  }
+}
+
+// NoteOpRequest: `user_data` names an op request of `op` (pending or taken): a
+// new one is an emission (the first, or a resubmission after -EINTR).
+void Checker::NoteOpRequest(OpInfo& op, uint64_t user_data) {
+  if (user_data == op.last_op_ud) return;
+  op.last_op_ud = user_data;
+  if (Bounded(op)) emitted_.push_back(op.tag);
+}
+
+bool Checker::Bounded(const OpInfo& op) const {
+  return !op.is_close && !op.is_timeout && !WaitsForReadiness(op.kind);
+}
+
+// Waits: whether bounded `op` could be waiting for room: live, not in queue_,
+// with no request of it in the kernel or pending.
+bool Checker::Waits(const OpInfo& op, std::span<const Request> pending) const {
+  if (!Bounded(op) || op.final || op.in_queue) return false;
+  for (const auto& [ud, o] : outstanding_) {
+    if (o.tag == op.tag && (o.kind == RequestKind::kOp || o.kind == RequestKind::kLinkTimeout)) {
+      return false;
+    }
+  }
+  for (const Request& r : pending) {
+    if (r.kind != RequestKind::kOp && r.kind != RequestKind::kLinkTimeout) continue;
+    const Engine::Decoded d = Engine::DecodeUserData(r.user_data);
+    if (d.index == op.id.index && d.generation == op.id.generation) return false;
+  }
+  return true;
+}
+
+// SyncQueue: follows the engine's queue of ops waiting for room through the
+// inputs since the last call, and checks that they left it in order, that
+// none skipped it while another waited, and that it is now empty or its head
+// needs more room than is free.
+void Checker::SyncQueue(std::span<const Request> pending) {
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    OpInfo* op = OpOfTag(*it);
+    if (op != nullptr && !op->final) {
+      ++it;
+      continue;
+    }
+    if (op != nullptr) op->in_queue = false;
+    it = queue_.erase(it);
+  }
+  for (const uint64_t tag : emitted_) {
+    OpInfo& op = *OpOfTag(tag);
+    if (op.in_queue) {
+      if (queue_.front() != tag) {
+        Fail(absl::StrCat(Name(op), " left the queue of ops waiting for room ahead of op#",
+                          queue_.front(), " (not FIFO)"));
+      }
+      std::erase(queue_, tag);
+      op.in_queue = false;
+    } else if (!op.retry_waiting && !queue_.empty()) {
+      Fail(absl::StrCat(Name(op), " reached the driver while op#", queue_.front(),
+                        " waited for room ahead of it"));
+    }
+    op.retry_waiting = false;
+  }
+  emitted_.clear();
+  for (auto& [tag, op] : ops_) {
+    if (!op.retry_waiting || !Waits(op, pending)) continue;
+    op.retry_waiting = false;  // resubmissions after -EINTR go first
+    op.in_queue = true;
+    queue_.push_front(tag);
+  }
+  for (const uint64_t tag : starts_) {
+    OpInfo* op = OpOfTag(tag);
+    if (op == nullptr || op->started || !Waits(*op, pending)) continue;
+    op->in_queue = true;
+    queue_.push_back(tag);
+  }
+  starts_.clear();
+  if (queue_.empty() || options_.max_in_flight == 0) return;
+  ++queue_waits_;
+  uint32_t counted = op_requests_outstanding_;
+  for (const Request& r : pending) {
+    if (r.kind != RequestKind::kOp && r.kind != RequestKind::kLinkTimeout) continue;
+    const OpInfo* op = OpOfUserData(r.user_data);
+    if (op != nullptr && Bounded(*op)) ++counted;
+  }
+  const OpInfo& head = *OpOfTag(queue_.front());
+  const uint32_t needed = head.deadline_ns == kNoDeadline ? 1 : 2;
+  if (counted + needed <= options_.max_in_flight) {
+    Fail(absl::StrCat(Name(head), " waits at the head of the queue though it fits (", counted,
+                      " of max_in_flight=", options_.max_in_flight, " out, it needs ", needed,
+                      "): the engine forgot to let it go"));
   }
 }
 
@@ -247,6 +340,12 @@ void Checker::OnFinal(OpInfo& op, const Event& e, uint64_t now_ns, uint64_t driv
   op.final = true;
   op.res = e.res;
   op.final_order = ++final_count_;
+  if (e.flags != op.final_flags && !op.is_close) {
+    Fail(absl::StrCat(Name(op), " ended with flags ", absl::Hex(e.flags), ", not ",
+                      absl::Hex(op.final_flags),
+                      ", those of the completion taken as final (a provided buffer lost or "
+                      "reported twice)"));
+  }
   if (op.closing_at_submit && e.res != -EBADF && !(op.chain >= 0 && e.res == -ECANCELED)) {
     Fail(absl::StrCat(Name(op), " submitted on closing fd ", op.fd, " ended ", e.res,
                       ", not -EBADF"));
@@ -261,6 +360,7 @@ void Checker::OnFinal(OpInfo& op, const Event& e, uint64_t now_ns, uint64_t driv
   }
   if (e.res == -ETIME && !op.is_timeout) {
     ++timed_out_;
+    if (!op.started) ++expired_unstarted_;
     if (op.deadline_ns == kNoDeadline) {
       Fail(absl::StrCat(Name(op), " timed out but had no deadline"));
     } else if (driver_now_ns < op.deadline_ns) {
@@ -273,7 +373,15 @@ void Checker::OnFinal(OpInfo& op, const Event& e, uint64_t now_ns, uint64_t driv
     auto it = closing_.find(op.fd);
     if (it != closing_.end() && it->second == op.tag) closing_.erase(it);
   }
-  if (op.chain >= 0) CheckChain(op.chain);
+  if (op.chain >= 0) {
+    // The next link may start now (and waits for room if it must).
+    const bool goes_on =
+        !(e.res < 0 || uint64_t(e.res) < op.link_len) && !op.cancel_asked && !shutting_down_;
+    if (const OpInfo* next = ChainMember(op, op.pos + 1); next != nullptr && goes_on) {
+      starts_.push_back(next->tag);
+    }
+    CheckChain(op.chain);
+  }
 }
 
 // CheckChain: once every link of `chain` has ended: the first link that broke
@@ -339,12 +447,7 @@ void Checker::OnRecord(const sim::TraceRecord& r) {
       }
       break;
     case sim::TraceType::kDeliver:
-      if ((r.flags & kCqeFMore) == 0) {
-        auto it = outstanding_.find(r.user_data);
-        if (it == outstanding_.end()) break;
-        if (it->second.counted) --op_requests_outstanding_;
-        outstanding_.erase(it);
-      }
+      OnDeliver(r);
       break;
     case sim::TraceType::kFdOpen:
       closed_in_kernel_.erase(r.fd);
@@ -352,6 +455,38 @@ void Checker::OnRecord(const sim::TraceRecord& r) {
     default:
       break;
   }
+}
+
+// OnDeliver: a CQE handed to the engine (r.detail: whether it accepted it).
+void Checker::OnDeliver(const sim::TraceRecord& r) {
+  auto it = outstanding_.find(r.user_data);
+  if (it == outstanding_.end()) {
+    // Stale (its slot reused since, under another generation), duplicated or
+    // made up: it must be rejected, never routed to whatever holds the slot.
+    if (r.detail != 0) {
+      const Engine::Decoded d = Engine::DecodeUserData(r.user_data);
+      Fail(absl::StrCat("the engine accepted a completion ud=", absl::Hex(r.user_data), " (slot ",
+                        d.index, ", generation ", d.generation, ", res ", r.res,
+                        ") that matches no request in the kernel"));
+    }
+    return;
+  }
+  if (r.detail != 0 && it->second.kind == RequestKind::kOp && (r.flags & kCqeFMore) == 0) {
+    if (OpInfo* op = OpOfTag(it->second.tag)) {
+      // The buffer (provided-buffer groups) a final event must report: that of
+      // the op's last completion taken as final. -EINTR is never final, nor is
+      // a multishot stream's end that the engine re-arms (its item is an
+      // intermediate event).
+      const bool rearmed = op->multishot && !op->cancel_asked && !shutting_down_ && r.res >= 0 &&
+                           !(op->kind == OpKind::kRecv && r.res == 0);
+      const bool final_completion = r.res != -EINTR && !rearmed;
+      op->final_flags = final_completion && (r.flags & kCqeFBuffer) != 0 ? r.flags : 0;
+      if (r.res == -EINTR && !op->is_close) op->retry_waiting = true;
+    }
+  }
+  if ((r.flags & kCqeFMore) != 0) return;
+  if (it->second.counted) --op_requests_outstanding_;
+  outstanding_.erase(it);
 }
 
 void Checker::OnRequest(const sim::TraceRecord& r) {
@@ -371,6 +506,7 @@ void Checker::OnRequest(const sim::TraceRecord& r) {
         Fail(absl::StrCat("kernel got ", Name(*op), " linked to what follows it, with no ",
                           "deadline: only an op and its linked timeout may be linked"));
       }
+      NoteOpRequest(*op, r.user_data);
       if (!op->started) {
         op->started = true;
         CheckLinkMayStart(*op);

@@ -30,11 +30,16 @@
 //   - linked timeouts ride right after their own op, with its deadline;
 //   - backpressure: ops that complete on their own reach the kernel in
 //     submission order (FIFO), and never more than max_in_flight of their
-//     requests (with their linked timeouts) are outstanding; an op that waits
+//     requests (with their linked timeouts) are outstanding; after each input
+//     (OnPending) the engine's queue of them is empty or its head needs more
+//     room than is free (else it was left waiting for nothing); an op that waits
 //     for readiness (WaitsForReadiness) is handed to the driver as soon as it
 //     may start, never held back for room;
 //   - cancel: returns true exactly while the op is live, never changes an
 //     outcome already delivered;
+//   - completions: one that matches no request the kernel holds (stale, its
+//     slot reused under a new generation; duplicated) is rejected; a final
+//     event's buffer flags are those of the op's completion taken as final;
 //   - quiescence (CheckQuiescent): no live op, timer, request or fd left.
 // The first violation is kept (with a message naming the op and fd); later
 // calls are ignored.
@@ -44,6 +49,7 @@
 #define RINGLOOP_TESTS_PROPERTY_CHECKER_H_
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -121,6 +127,10 @@ class Checker {
   // chains_aborted_midway: chains that a link other than the first broke or
   // cancelled while later links still waited.
   uint64_t chains_aborted_midway() const { return chains_aborted_midway_; }
+  // queue_waits: checks that found ops waiting for room; expired_unstarted:
+  // ops whose deadline passed before they reached the driver.
+  uint64_t queue_waits() const { return queue_waits_; }
+  uint64_t expired_unstarted() const { return expired_unstarted_; }
 
  private:
   struct OpInfo {
@@ -135,8 +145,12 @@ class Checker {
     bool multishot = false;
     bool closing_at_submit = false;
     bool reached_kernel = false;
-    bool started = false;       // handed to the driver (pending or taken)
-    bool cancel_asked = false;  // Cancel, Close of its fd or Shutdown while live
+    bool started = false;        // handed to the driver (pending or taken)
+    bool cancel_asked = false;   // Cancel, Close of its fd or Shutdown while live
+    uint32_t final_flags = 0;    // buffer flags of its completion taken as final
+    uint64_t last_op_ud = 0;     // the user_data of its latest op request seen (0: none)
+    bool retry_waiting = false;  // its op request ended -EINTR: it may be resubmitted
+    bool in_queue = false;       // in queue_
     bool final = false;
     int32_t res = 0;
     uint64_t link_len = 0;  // a result below this breaks a chain (ChainMinimum)
@@ -155,9 +169,14 @@ class Checker {
   OpInfo* OpOfUserData(uint64_t user_data);
   OpInfo* OpOfTag(uint64_t tag);
   void OnRequest(const sim::TraceRecord& r);
+  void OnDeliver(const sim::TraceRecord& r);
   void OnCloseRequest(const OpInfo& close, uint64_t user_data);
   void OnFinal(OpInfo& op, const Event& e, uint64_t now_ns, uint64_t driver_now_ns);
   void CheckChain(int chain);
+  void NoteOpRequest(OpInfo& op, uint64_t user_data);
+  void SyncQueue(std::span<const Request> pending);
+  bool Bounded(const OpInfo& op) const;
+  bool Waits(const OpInfo& op, std::span<const Request> pending) const;
   void CheckLinkMayStart(const OpInfo& op);
   const OpInfo* ChainMember(const OpInfo& op, int pos) const;
   std::string Name(const OpInfo& op) const;
@@ -179,7 +198,16 @@ class Checker {
   uint64_t close_with_ops_in_flight_ = 0;
   uint64_t timed_out_ = 0;
   uint64_t chains_aborted_midway_ = 0;
+  uint64_t queue_waits_ = 0;
+  uint64_t expired_unstarted_ = 0;
   bool shutting_down_ = false;
+  // The engine's queue of ops waiting for room, as the contract has it (FIFO
+  // by when each op could start; resubmissions after -EINTR first), followed
+  // at each OnPending: emitted_ (bounded ops' new op requests, in order) and
+  // starts_ (bounded ops that could start) since the last one.
+  std::deque<uint64_t> queue_;
+  std::vector<uint64_t> emitted_;
+  std::vector<uint64_t> starts_;
 };
 
 }  // namespace ringloop::prop

@@ -167,6 +167,9 @@ RunResult Runner::Result(uint32_t at) {
   out.tags["fd_from_cancelled_op"] = st.fds_from_cancelled;
   out.tags["stuck_op_unblocked"] = st.unblocked_by_shutdown;
   out.tags["duplicate_cqe"] = st.duplicates_delivered;
+  out.tags["stale_cqe_rejected"] = st.late_cqes_delivered;
+  out.tags["waited_for_room"] = checker_.queue_waits();
+  out.tags["expired_before_start"] = checker_.expired_unstarted();
   out.tags["submit_busy"] = st.busy_refusals;
   out.tags["eintr_retried"] = engine_.stats().eintr_retries;
   out.tags["shutdown_sent"] = engine_.stats().shutdowns_sent;
@@ -639,6 +642,7 @@ void Runner::Settle() {
     const uint64_t before = sim_.trace().size();
     Poll(false);
     DrainEvents();
+    checker_.OnPending(engine_.PendingRequests());
     if (sim_.trace().size() != before) continue;
     if (engine_.PendingRequests().empty() && sim_.PendingCqes() == 0) {
       checker_.CheckDeadlines(engine_.Now());
@@ -663,6 +667,7 @@ void Runner::Drain() {
     if (engine_.Quiescent() && sim_.Idle() && known_.empty()) break;
     const absl::Status s = sim_.Poll(engine_, /*wait=*/true);
     DrainEvents();
+    checker_.OnPending(engine_.PendingRequests());
     if (!s.ok()) {
       checker_.Fail(absl::StrCat("after faults stopped and every fd was closed: ", s.message()));
     }

@@ -71,6 +71,7 @@ struct RunResult {
 inline constexpr const char* kRequiredTags[] = {
     "cancel_raced_completion",  "cancel_ealready", "chain_aborted_midway",
     "close_with_ops_in_flight", "fd_reused",       "cq_overflow",
+    "stale_cqe_rejected",
 };
 
 // RunProgram: runs `program` and checks every guarantee.

@@ -139,6 +139,9 @@ SimDriver::KReq* SimDriver::Take(const Request& r) {
           : r.kind == RequestKind::kLinkTimeout ? r.deadline_ns
                                                 : 0;
   KReq* raw = k.get();
+  const Engine::Decoded slot = Engine::DecodeUserData(raw->user_data);
+  auto& in_flight = slots_in_flight_[slot.index];
+  in_flight = {slot.generation, in_flight.first == slot.generation ? in_flight.second + 1 : 1};
   // (The engine never has two requests out with one user_data; if it did,
   // Find would find the first, as a scan in take order does.)
   if (raw->kind == RequestKind::kOp) ops_by_user_data_.emplace(raw->user_data, raw);
@@ -209,6 +212,12 @@ void SimDriver::Issue(KReq* r) {
 
 void SimDriver::Retire(KReq* r) {
   Forget(r);
+  const Engine::Decoded slot = Engine::DecodeUserData(r->user_data);
+  auto held = slots_in_flight_.find(slot.index);
+  if (held != slots_in_flight_.end() && held->second.first == slot.generation &&
+      --held->second.second == 0) {
+    slots_in_flight_.erase(held);
+  }
   if (r->file != kNoFile) kernel_.Unref(r->file);
   if (r->kind == RequestKind::kLinkTimeout) --link_timeouts_;
   if (r->owner != nullptr && r->owner->lt == r) r->owner->lt = nullptr;
@@ -319,17 +328,39 @@ void SimDriver::Deliver(Engine& engine) {
   };
   for (const Cqe& c : batch) {
     hand(c);
-    // A duplicate is the final CQE just delivered, handed over again at once:
-    // the engine must reject it. (An older one could legally match a later
+    if ((c.flags & kCqeFMore) != 0) continue;
+    recent_finals_.push_back(c);
+    if (recent_finals_.size() > 64) recent_finals_.pop_front();
+    // A duplicate is a final CQE delivered again: the one just delivered, at
+    // once, or (half the time) an older one whose engine slot a request in
+    // flight now holds under another generation. The engine must reject both.
+    // (An old CQE of the same slot and generation could legally match a later
     // attempt of the same op, whose user_data differs only in a 1-bit attempt
-    // counter; the kernel never sends either, so only the direct case is
+    // counter; the kernel never sends either, so only these cases are
     // modelled.)
-    if ((c.flags & kCqeFMore) == 0 && Inject(Fault::kDuplicateCqe, nullptr)) {
+    if (!Inject(Fault::kDuplicateCqe, nullptr)) continue;
+    const Cqe* late = chooser_->Choose(2) == 1 ? LateCqe() : nullptr;
+    if (late != nullptr) {
+      ++stats_.late_cqes_delivered;
+      const Cqe copy = *late;
+      hand(copy);
+    } else {
       ++stats_.duplicates_delivered;
       hand(c);
     }
   }
   ++delivered_batches_;
+}
+
+// LateCqe: the oldest recent final CQE whose slot is now named by a request in
+// flight of another generation (a late CQE for a reused slot), if any.
+const SimDriver::Cqe* SimDriver::LateCqe() const {
+  for (const Cqe& c : recent_finals_) {
+    const Engine::Decoded d = Engine::DecodeUserData(c.user_data);
+    auto held = slots_in_flight_.find(d.index);
+    if (held != slots_in_flight_.end() && held->second.first != d.generation) return &c;
+  }
+  return nullptr;
 }
 
 // --- Cancels ---------------------------------------------------------------------------

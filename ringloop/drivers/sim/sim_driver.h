@@ -93,6 +93,7 @@ struct SimStats {
   uint64_t chains_broken_midway = 0;  // ... after at least one member succeeded
   uint64_t fds_reused = 0;            // fd numbers handed out again
   uint64_t duplicates_delivered = 0;
+  uint64_t late_cqes_delivered = 0;    // old final CQEs aimed at a slot reused since
   uint64_t unblocked_by_shutdown = 0;  // stuck socket ops ended by shutdown(2)
 };
 
@@ -216,6 +217,7 @@ class SimDriver final : public Driver {
   bool Overflows();
   void FlushOverflow();
   void Deliver(Engine& engine);
+  const Cqe* LateCqe() const;
   void SetClock(uint64_t now_ns);
   bool Inject(Fault f, const KReq* r);
   void OnFd(int fd, bool open);
@@ -260,6 +262,10 @@ class SimDriver final : public Driver {
   absl::flat_hash_map<uint64_t, std::vector<KReq*>> waiting_on_;
   std::vector<KReq*> dirty_;
   std::vector<uint64_t> touched_;  // UpdateMovable's buffer
+  // For late CQEs (the duplicate fault): the last final CQEs delivered, and
+  // the engine slots (index -> generation, requests) requests in flight name.
+  std::deque<Cqe> recent_finals_;
+  absl::flat_hash_map<uint32_t, std::pair<uint32_t, uint32_t>> slots_in_flight_;
   uint64_t next_seq_ = 0;
   std::deque<Cqe> cq_;
   std::deque<Cqe> overflow_;
