@@ -730,7 +730,7 @@ void CoreOracle::OnNewRequest(const Request& r) {
 }
 
 // OnCloseRequest: the CLOSE goes to the kernel only once nothing of the fd is
-// outstanding (DESIGN.md guarantee 2).
+// outstanding (engine.h, "Close waits").
 void CoreOracle::OnCloseRequest(OpRecord& close) {
   const int fd = close.fd;
   auto closing = closing_.find(fd);

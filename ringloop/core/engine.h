@@ -18,7 +18,7 @@
 //   PollEvent(s)                        results for users
 //   NextDeadline                        when the driver must next call AdvanceTime
 //
-// Guarantees (DESIGN.md, "Semantics the core must guarantee"):
+// Guarantees:
 // - Exactly once: every accepted op yields exactly one final Event.
 // - Close waits: Close(fd) makes new ops on fd fail at once with EBADF, cancels
 //   every op in flight on fd, and emits the CLOSE request only after each of

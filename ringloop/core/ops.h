@@ -8,8 +8,8 @@
 //
 // Pointers inside an op (buffers, paths, sockaddrs, iovecs) are borrowed: the
 // caller keeps them valid until the op's final event. The core guarantees that
-// event comes only after the kernel's final completion for the op (DESIGN.md,
-// guarantee 3), so a buffer is never released while the kernel may touch it.
+// event comes only after the kernel's final completion for the op (engine.h,
+// "Buffers"), so a buffer is never released while the kernel may touch it.
 //
 // Thread safety: plain values; no shared state.
 #ifndef RINGLOOP_CORE_OPS_H_

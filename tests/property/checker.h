@@ -1,4 +1,4 @@
-// tests/property/checker.h: the guarantees of DESIGN.md, checked as a run goes.
+// tests/property/checker.h: the engine's guarantees (engine.h), checked as a run goes.
 //
 // Checker watches one run of Engine + SimDriver from both sides: what the user
 // did and saw (OnSubmit, OnCancel, OnClose, OnEvent) and what the kernel saw
