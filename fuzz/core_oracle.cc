@@ -83,6 +83,7 @@ size_t CoreOracle::AddOp(OpId id, uint64_t tag, const Op& op, uint64_t deadline_
   rec.kind = KindOf(op);
   rec.multishot = IsMultishot(op);
   rec.fair_res = FairValue(op);
+  rec.link_min = error == 0 ? ChainMinimum(op) : 0;  // refused ops may hold bad iovecs
   rec.expected_error = error;
   rec.deadline_ns = deadline_ns;
   if (rec.kind == OpKind::kTimeout && error == 0) {
@@ -145,26 +146,22 @@ OpId CoreOracle::Submit(const SubmitArgs& args) {
   }
   const size_t rec = AddOp(id, args.tag, args.op, args.deadline_ns, error, false);
   UpdateQueued(rec);
+  if (error == 0) pending_starts_.push_back(rec);
   Sync();
   ExpectEndedAtOnce(rec, 1);
+  ExpectStartedAtOnce(rec);
   return id;
 }
 
 void CoreOracle::SubmitChain(std::vector<SubmitArgs> chain) {
   // A chain is accepted whole or refused whole: the first op that cannot be
-  // accepted gets its errno, every other one -ECANCELED; a chain needing more
-  // than max_in_flight requests fails its first op with -EINVAL.
+  // accepted gets its errno, every other one -ECANCELED. (Any length fits:
+  // the engine plays the links one at a time.)
   std::vector<int32_t> errors(chain.size(), 0);
   size_t failing = chain.size();
-  uint32_t needed = 0;
   for (size_t i = 0; i < chain.size() && failing == chain.size(); ++i) {
     errors[i] = ExpectedError(chain[i], chain.size());
     if (errors[i] != 0) failing = i;
-    needed += chain[i].deadline_ns == kNoDeadline ? 1 : 2;
-  }
-  if (failing == chain.size() && needed > engine_.options().max_in_flight) {
-    failing = 0;
-    errors[0] = -EINVAL;
   }
   if (failing != chain.size()) {
     for (size_t i = 0; i < chain.size(); ++i) {
@@ -186,12 +183,15 @@ void CoreOracle::SubmitChain(std::vector<SubmitArgs> chain) {
     AddOp(ids[i], chain[i].tag, chain[i].op, chain[i].deadline_ns, errors[i], false);
     if (accepted && i > 0) {
       ops_[first + i - 1].chain_next = first + i;
+      ops_[first + i].chain_prev = first + i - 1;
       ops_[first + i].chain_member = true;
     }
     UpdateQueued(first + i);
   }
+  if (accepted && !chain.empty()) pending_starts_.push_back(first);
   Sync();
   ExpectEndedAtOnce(first, chain.size());
+  if (accepted && !chain.empty()) ExpectStartedAtOnce(first);
 }
 
 void CoreOracle::Cancel(OpId id) {
@@ -335,6 +335,17 @@ void CoreOracle::Complete(uint64_t user_data, int32_t res, uint32_t flags) {
     if (res == -ETIME && (final_op || r.kind == RequestKind::kLinkTimeout)) {
       ops_[r.op].saw_etime = true;
     }
+    if (final_op) {
+      // The buffer a final event reports (provided-buffer groups): that of the
+      // completion taken as final. -EINTR never is (the op is resubmitted or
+      // ends without a completion), nor is the end of a multishot stream that
+      // the engine re-arms (its item goes out as an intermediate event).
+      OpRecord& op = ops_[r.op];
+      const bool rearmed = op.multishot && !op.ended && !op.cancel_asked && !shutting_down_ &&
+                           res >= 0 && !(op.kind == OpKind::kRecv && res == 0);
+      const bool final_completion = res != -EINTR && !rearmed;
+      op.final_flags = final_completion && (flags & kCqeFBuffer) != 0 ? flags : 0;
+    }
     if (r.kind != RequestKind::kOp || !more) MarkDone(index, res);
   } else {
     ++rejected_;
@@ -429,7 +440,8 @@ void CoreOracle::Drain() {
   ORACLE_CHECK(live_by_user_data_.empty() && in_kernel_.empty() && pending_.empty(),
                "%zu requests still outstanding at quiescence", live_by_user_data_.size());
   ORACLE_CHECK(closing_.empty(), "%zu fds still closing at quiescence", closing_.size());
-  ORACLE_CHECK(in_flight_ == 0 && engine_.InFlight() == 0, "in flight at quiescence");
+  ORACLE_CHECK(in_flight_ == 0 && engine_.InFlight() == 0 && engine_.BoundedInFlight() == 0,
+               "in flight at quiescence");
   ORACLE_CHECK(!engine_.NextDeadline().has_value(), "a deadline left at quiescence");
   for (const auto& [fd, count] : requests_on_fd_) {
     ORACLE_CHECK(engine_.OpsOnFd(fd) == 0, "fd %d still has %u ops at quiescence", fd,
@@ -444,23 +456,138 @@ void CoreOracle::Drain() {
 void CoreOracle::Sync() {
   SyncEvents();
   CheckChainsCancelledInQueue();
+  CheckChainsMoved();
+  const size_t first_new_request = requests_.size();
   SyncRequests();
+  for (const size_t i : pending_starts_) ExpectStartedAtOnce(i);
+  SyncQueue(first_new_request);
+  pending_starts_.clear();
   CheckGetters();
 }
 
-// CheckChainsCancelledInQueue: a chain member that ended before reaching the
-// kernel (cancelled, or on a closing fd) takes every member after it along,
-// at once: none of them may ever be sent.
+// ExpectRestCancelled: every link after op `op` has ended -ECANCELED in the
+// input just made, without ever reaching the kernel.
+void CoreOracle::ExpectRestCancelled(size_t op, const char* why) {
+  for (size_t j = ops_[op].chain_next; j != kNone; j = ops_[j].chain_next) {
+    ORACLE_CHECK(ops_[j].ended && !ops_[j].requested && ops_[j].final_res == -ECANCELED,
+                 "link (%u,%u) of a chain whose link (%u,%u) %s is still live, reached the "
+                 "kernel, or ended %d",
+                 ops_[j].id.index, ops_[j].id.generation, ops_[op].id.index, ops_[op].id.generation,
+                 why, ops_[j].final_res);
+  }
+}
+
+// CheckChainsCancelledInQueue: a chain link that ended before reaching the
+// kernel (cancelled, on a closing fd, past its deadline) takes every link
+// after it along, at once: none of them may ever be sent. The links before
+// it are unaffected: their chain now ends before it.
 void CoreOracle::CheckChainsCancelledInQueue() {
   for (const size_t i : ended_in_queue_) {
-    for (size_t j = ops_[i].chain_next; j != kNone; j = ops_[j].chain_next) {
-      ORACLE_CHECK(ops_[j].ended && !ops_[j].requested && ops_[j].final_res == -ECANCELED,
-                   "op (%u,%u) of a chain whose member (%u,%u) ended unsent is still live",
-                   ops_[j].id.index, ops_[j].id.generation, ops_[i].id.index,
-                   ops_[i].id.generation);
-    }
+    ExpectRestCancelled(i, "ended unsent");
+    const size_t prev = ops_[i].chain_prev;
+    if (prev != kNone && ops_[prev].chain_next == i) ops_[prev].chain_next = kNone;
   }
   ended_in_queue_.clear();
+}
+
+// CheckChainsMoved: a chain link that ended in the kernel lets the next link
+// start (it must not have ended with it), unless its result broke the chain
+// (BreaksChain), it was cancelled, or the engine drains: then every later link
+// ended -ECANCELED at once, in the same input.
+void CoreOracle::CheckChainsMoved() {
+  for (const size_t i : ended_sent_) {
+    const OpRecord& op = ops_[i];
+    if (op.chain_next == kNone) continue;
+    const bool broken = BreaksChain(op);
+    if (broken || op.cancel_asked || shutting_down_) {
+      ExpectRestCancelled(i, broken ? "broke the chain" : "was cancelled");
+      continue;
+    }
+    const OpRecord& next = ops_[op.chain_next];
+    ORACLE_CHECK(!next.ended, "link (%u,%u) ended (%d) with the link before it, which ended %d",
+                 next.id.index, next.id.generation, next.final_res, op.final_res);
+    pending_starts_.push_back(op.chain_next);
+  }
+  ended_sent_.clear();
+}
+
+// BreaksChain: whether `op`'s final result ends its chain (an error, or less
+// than ChainMinimum).
+bool CoreOracle::BreaksChain(const OpRecord& op) const {
+  return op.final_res < 0 || uint64_t(op.final_res) < op.link_min;
+}
+
+// ExpectStartedAtOnce: op `i`, accepted and free to start, waits for
+// readiness: it never waits for room, so its op request is already out.
+void CoreOracle::ExpectStartedAtOnce(size_t i) {
+  const OpRecord& op = ops_[i];
+  if (op.expected_error != 0 || op.ended || Bounded(op) || op.kind == OpKind::kTimeout) return;
+  ORACLE_CHECK(op.requested, "op (%u,%u) %s waits for readiness yet was held back", op.id.index,
+               op.id.generation, std::string(OpName(op.kind)).c_str());
+}
+
+// Bounded: whether `op` counts against max_in_flight (it completes on its own:
+// not one that waits for readiness, not a close, not a timer).
+bool CoreOracle::Bounded(const OpRecord& op) const {
+  return !op.is_close && op.kind != OpKind::kTimeout && !WaitsForReadiness(op.kind);
+}
+
+// SyncQueue: follows the engine's queue through the input just made (requests
+// from `first_new_request` on are new) and checks it: ops leave it in order,
+// no op skips it while another waits, and it is left empty or with a head that
+// does not fit in the free room (else the engine forgot to let it go).
+void CoreOracle::SyncQueue(size_t first_new_request) {
+  // Ops that ended (cancelled, expired, closed) left the queue.
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (!ops_[*it].ended) {
+      ++it;
+      continue;
+    }
+    ops_[*it].in_queue = false;
+    it = queue_.erase(it);
+  }
+  for (size_t i = first_new_request; i < requests_.size(); ++i) {
+    const RequestRecord& r = requests_[i];
+    if (r.kind != RequestKind::kOp || !Bounded(ops_[r.op])) continue;
+    OpRecord& op = ops_[r.op];
+    if (op.in_queue) {
+      ORACLE_CHECK(queue_.front() == r.op, "op (%u,%u) left the queue ahead of op (%u,%u)",
+                   op.id.index, op.id.generation, ops_[queue_.front()].id.index,
+                   ops_[queue_.front()].id.generation);
+      queue_.pop_front();
+      op.in_queue = false;
+    } else if (op.retry_waiting) {
+      // Resubmitted after -EINTR: ahead of everything that waits.
+    } else {
+      ORACLE_CHECK(queue_.empty(), "op (%u,%u) sent while op (%u,%u) waits for room", op.id.index,
+                   op.id.generation, ops_[queue_.front()].id.index,
+                   ops_[queue_.front()].id.generation);
+    }
+    op.retry_waiting = false;
+  }
+  auto waits = [this](const OpRecord& op) {
+    return Bounded(op) && !op.ended && !op.in_queue && op.expected_error == 0 &&
+           op.live_op_request == kNone && op.live_lt_request == kNone;
+  };
+  for (OpRecord& op : ops_) {
+    if (!op.retry_waiting || !waits(op)) continue;
+    op.retry_waiting = false;
+    op.in_queue = true;
+    queue_.push_front(size_t(&op - &ops_[0]));
+  }
+  for (const size_t i : pending_starts_) {
+    if (!waits(ops_[i]) || ops_[i].requested) continue;
+    ops_[i].in_queue = true;
+    queue_.push_back(i);
+  }
+  if (queue_.empty()) return;
+  const OpRecord& head = ops_[queue_.front()];
+  const uint32_t needed = head.deadline_ns == kNoDeadline ? 1 : 2;
+  ORACLE_CHECK(bounded_ + needed > engine_.options().max_in_flight,
+               "op (%u,%u) waits at the head of the queue though it fits (%u in flight of %u, "
+               "it needs %u)",
+               head.id.index, head.id.generation, bounded_, engine_.options().max_in_flight,
+               needed);
 }
 
 void CoreOracle::SyncRequests() {
@@ -517,6 +644,20 @@ void CoreOracle::OnNewRequest(const Request& r) {
       if (op.deadline_ns != kNoDeadline) {
         ORACLE_CHECK(r.link, "op (%u,%u) with a deadline not linked to its timeout", id.index,
                      id.generation);
+      } else {
+        // The engine plays chains: the kernel never sees two linked ops.
+        ORACLE_CHECK(!r.link, "op (%u,%u) without a deadline linked to the next request", id.index,
+                     id.generation);
+      }
+      if (!op.requested && op.chain_prev != kNone) {
+        // A link starts only once the link before it ended well, uncancelled.
+        const OpRecord& prev = ops_[op.chain_prev];
+        ORACLE_CHECK(prev.ended && !BreaksChain(prev) && !prev.cancel_asked && !shutting_down_,
+                     "link (%u,%u) sent while the link before it (%u,%u) is %s", id.index,
+                     id.generation, prev.id.index, prev.id.generation,
+                     !prev.ended         ? "live"
+                     : BreaksChain(prev) ? "broken"
+                                         : "cancelled, or the engine drains");
       }
       if (op.is_close) {
         OnCloseRequest(op);
@@ -524,9 +665,11 @@ void CoreOracle::OnNewRequest(const Request& r) {
         ORACLE_CHECK(closing_.count(op.fd) == 0, "op (%u,%u) sent on fd %d while it is closing",
                      id.index, id.generation, op.fd);
       }
-      if (!op.requested && !op.is_close) {
+      if (!op.requested && !op.is_close && !op.chain_member && Bounded(op)) {
         // Backpressure keeps FIFO order: ops reach the kernel the first time in
-        // submission order (closes wait for their fd; -EINTR retries go first).
+        // submission order (closes wait for their fd; -EINTR retries go first;
+        // a later chain link starts when the link before it ends; an op that
+        // waits for readiness never waits for room).
         ORACLE_CHECK(last_first_send_ == kNone || found->second > last_first_send_,
                      "op (%u,%u) (#%zu) sent after op #%zu, submitted later", id.index,
                      id.generation, found->second, last_first_send_);
@@ -535,7 +678,8 @@ void CoreOracle::OnNewRequest(const Request& r) {
       if (linked) rec.chain_prev = prev->kind == RequestKind::kOp ? index - 1 : prev->chain_prev;
       op.live_op_request = index;
       op.requested = true;
-      if (!op.is_close) ++in_flight_;  // a CLOSE skips the in-flight bound
+      if (!op.is_close) ++in_flight_;
+      if (Bounded(op)) ++bounded_;  // a CLOSE skips the bound, and so does readiness
       UpdateQueued(found->second);
       break;
     case RequestKind::kLinkTimeout:
@@ -551,6 +695,7 @@ void CoreOracle::OnNewRequest(const Request& r) {
       rec.chain_prev = index - 1;
       op.live_lt_request = index;
       ++in_flight_;
+      if (Bounded(op)) ++bounded_;
       UpdateQueued(found->second);
       break;
     case RequestKind::kCancel: {
@@ -585,7 +730,7 @@ void CoreOracle::OnNewRequest(const Request& r) {
 }
 
 // OnCloseRequest: the CLOSE goes to the kernel only once nothing of the fd is
-// outstanding (docs/design.md, guarantee 2).
+// outstanding (engine.h, "Close waits").
 void CoreOracle::OnCloseRequest(OpRecord& close) {
   const int fd = close.fd;
   auto closing = closing_.find(fd);
@@ -642,6 +787,7 @@ void CoreOracle::OnEvent(const Event& e) {
   const size_t op_index = size_t(&op - &ops_[0]);
   UpdateQueued(op_index);
   if (!op.requested && op.expected_error == 0) ended_in_queue_.push_back(op_index);
+  if (op.requested && !op.is_close) ended_sent_.push_back(op_index);
   if (trace_) {
     std::fprintf(stderr, "  event (%u,%u) %s res=%d\n", e.id.index, e.id.generation,
                  std::string(OpName(op.kind)).c_str(), e.res);
@@ -651,6 +797,10 @@ void CoreOracle::OnEvent(const Event& e) {
                  e.id.generation, e.res, op.expected_error);
   }
   ORACLE_CHECK(e.res != -EINTR, "op (%u,%u) surfaced -EINTR", e.id.index, e.id.generation);
+  ORACLE_CHECK(op.is_close || e.flags == op.final_flags,
+               "op (%u,%u) ended with flags %#x, not %#x, those of its completion taken as final "
+               "(a provided buffer lost or reported twice)",
+               e.id.index, e.id.generation, e.flags, op.final_flags);
   // Expired in the queue: it waited for room (first in its chain, or resubmitted
   // after -EINTR) past its deadline, and this is the AdvanceTime that passed it.
   const bool expired_in_queue = firing_ && e.res == -kTimedOut && op.kind != OpKind::kTimeout &&
@@ -708,7 +858,10 @@ void CoreOracle::CheckGetters() {
                (unsigned long long)stats.closes_sent, (unsigned long long)closes_);
   ORACLE_CHECK(engine_.InFlight() == in_flight_, "InFlight() %u, outstanding op requests %u",
                engine_.InFlight(), in_flight_);
-  ORACLE_CHECK(in_flight_ <= engine_.options().max_in_flight, "%u in flight, limit %u", in_flight_,
+  ORACLE_CHECK(engine_.BoundedInFlight() == bounded_,
+               "BoundedInFlight() %u, outstanding requests of ops that complete on their own %u",
+               engine_.BoundedInFlight(), bounded_);
+  ORACLE_CHECK(bounded_ <= engine_.options().max_in_flight, "%u in flight, limit %u", bounded_,
                engine_.options().max_in_flight);
   const std::optional<uint64_t> next = engine_.NextDeadline();
   std::optional<uint64_t> want;
@@ -748,7 +901,9 @@ void CoreOracle::MarkDone(size_t index, int32_t res) {
   if (r.kind == RequestKind::kOp) {
     op.live_op_request = kNone;
     op.last_op_res = res;
+    if (res == -EINTR && !op.is_close) op.retry_waiting = true;
     if (!op.is_close) --in_flight_;
+    if (Bounded(op)) --bounded_;
     if (op.is_close) {
       closing_.erase(op.fd);  // from here on the fd number may be reused
       close_issued_.erase(op.fd);
@@ -756,6 +911,7 @@ void CoreOracle::MarkDone(size_t index, int32_t res) {
   } else if (r.kind == RequestKind::kLinkTimeout) {
     op.live_lt_request = kNone;
     --in_flight_;
+    if (Bounded(op)) --bounded_;
   }
   UpdateQueued(r.op);
 }
@@ -765,8 +921,7 @@ void CoreOracle::UpdateQueued(size_t i) {
   OpRecord& op = ops_[i];
   const bool queued = op.expected_error == 0 && !op.ended && !op.is_close &&
                       op.kind != OpKind::kTimeout && op.deadline_ns != kNoDeadline &&
-                      op.live_op_request == kNone && op.live_lt_request == kNone &&
-                      (op.requested || !op.chain_member);
+                      op.live_op_request == kNone && op.live_lt_request == kNone;
   if (queued == op.deadline_queued) return;
   op.deadline_queued = queued;
   if (queued) {

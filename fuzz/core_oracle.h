@@ -95,11 +95,17 @@ class CoreOracle {
     bool requested = false;          // a kOp request for it was seen
     size_t live_op_request = kNone;  // its outstanding kOp request
     size_t live_lt_request = kNone;  // its outstanding kLinkTimeout request
-    size_t chain_next = kNone;       // the op linked after it (an accepted chain)
+    size_t chain_next = kNone;       // the link after it (an accepted chain), until it
+                                     // ended before starting (the chain ends there)
+    size_t chain_prev = kNone;       // the link before it
+    uint64_t link_min = 0;           // ChainMinimum: a smaller result breaks its chain
     int32_t last_op_res = 0;         // its last accepted final op completion
     bool cancel_asked = false;       // Cancel, Close of its fd or Shutdown while live
     bool chain_member = false;       // linked after another op of an accepted chain
     bool deadline_queued = false;    // in queued_deadlines_
+    bool retry_waiting = false;      // its op request ended -EINTR: it may be resubmitted
+    uint32_t final_flags = 0;        // buffer flags of its completion taken as final
+    bool in_queue = false;           // in queue_
   };
 
   // RequestRecord: one request the engine emitted (copied: Request::op may
@@ -136,6 +142,11 @@ class CoreOracle {
   void OnEvent(const Event& e);
   void CheckGetters();
   void CheckChainsCancelledInQueue();
+  void CheckChainsMoved();
+  void SyncQueue(size_t first_new_request);
+  void ExpectStartedAtOnce(size_t op);
+  bool Bounded(const OpRecord& op) const;
+  void ExpectRestCancelled(size_t op, const char* why);
   void UpdateQueued(size_t op);
 
   void MarkDone(size_t request, int32_t res);
@@ -143,6 +154,7 @@ class CoreOracle {
   size_t LinkTimeoutOf(size_t op_request) const;
   size_t LiveCancelFor(uint64_t target, bool consumed_only) const;
   bool Broke(const RequestRecord& r) const;
+  bool BreaksChain(const OpRecord& op) const;
   int32_t FairResult(const RequestRecord& r) const;
 
   Engine engine_;
@@ -156,13 +168,20 @@ class CoreOracle {
   std::vector<size_t> in_kernel_;       // consumed, not done, in issue order
   std::vector<uint64_t> history_;       // user_data of done requests (most recent last)
   std::vector<size_t> ended_in_queue_;  // ops of the last input that ended unsent
+  std::vector<size_t> ended_sent_;      // ops of the last input that ended after a request
+  std::vector<size_t> pending_starts_;  // ops the last input let start (submitted, or links)
+  // The engine's queue of ops waiting for room, as the contract has it: FIFO by
+  // when each op could start, resubmissions after -EINTR first. After every
+  // input it is empty or its head needs more room than is free.
+  std::deque<size_t> queue_;
 
   std::map<int, size_t> closing_;           // fd -> its Close op, until CLOSE completes
   std::map<int, bool> close_issued_;        // fd -> its CLOSE request was emitted
   std::map<int, uint32_t> requests_on_fd_;  // outstanding requests for ops on fd
   std::map<std::pair<uint64_t, uint64_t>, size_t> timers_;  // (deadline, seq) -> op
-  // Ops with a deadline waiting in the engine's queue (a chain's first op, or an
-  // op resubmitted alone): the engine times them out itself, (deadline, op).
+  // Ops with a deadline that have not reached the kernel (waiting for room, a
+  // chain link not started, or an op to resubmit): the engine times them out
+  // itself, (deadline, op).
   std::set<std::pair<uint64_t, size_t>> queued_deadlines_;
   uint64_t timer_seq_ = 0;
   bool shutting_down_ = false;
@@ -178,7 +197,8 @@ class CoreOracle {
   uint64_t shutdowns_ = 0;
   uint64_t closes_ = 0;
   uint64_t timers_fired_ = 0;
-  uint32_t in_flight_ = 0;  // outstanding kOp + kLinkTimeout requests
+  uint32_t in_flight_ = 0;  // outstanding kOp + kLinkTimeout requests (closes excepted)
+  uint32_t bounded_ = 0;    // those of ops that complete on their own (max_in_flight)
   // The last timer fired by the AdvanceTime in progress (firing_), as
   // (deadline, submission order): timers fire in that order.
   std::pair<uint64_t, uint64_t> last_fired_{0, 0};

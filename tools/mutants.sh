@@ -21,11 +21,11 @@ set -u -o pipefail
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel) || exit 2
 cd "$root" || exit 2
 BAZEL=${BAZEL:-bazel}
-# The property test, and the engine's unit tests: some mutants (a CLOSE queued
-# behind a chain waiting for room) need a rare interleaving that 1000 random
+# The property tests, and the engine's unit tests: some mutants (a CLOSE queued
+# behind an op waiting for room) need a rare interleaving that 1000 random
 # programs seldom build, and the regression test written when the real bug was
 # fixed pins it directly. The log of each mutant names the target that failed.
-read -r -a default_targets <<<"${MUTANT_TARGETS:-//tests/property:engine_sim_property_test //ringloop/core:engine_test}"
+read -r -a default_targets <<<"${MUTANT_TARGETS:-//tests/property:engine_sim_property_test //tests/property:chain_cancel_property_test //ringloop/core:engine_test //ringloop/core:engine_chain_test //ringloop/core:engine_bound_test //ringloop/core:engine_buffer_test}"
 work=${MUTANT_WORKDIR:-/tmp/ringloop-mutants-$(id -u)}
 output_base=${MUTANT_OUTPUT_BASE:-$HOME/.cache/bazel-mutants}
 export RC_PARAMS=${RC_PARAMS:-max_success=1000}

@@ -6,6 +6,8 @@
 //   kFree ──Submit──> kQueued ──Pump──> kInFlight ──final CQEs──> kEnded ──> kFree
 //                        │                                          ^
 //                        └───── cancelled before reaching the kernel┘
+//   kFree ──SubmitChain──> kWaitLink ──link before it ended well──> kQueued ...
+//                              └── cancelled, closed, expired, or the chain broke ──> kEnded
 //   kFree ──Submit(Timeout)──> kTimer ──AdvanceTime/Cancel──> kEnded
 //   kFree ──Close──> kWaitFd ──fd drained──> kQueued ──> kInFlight ──> kEnded
 //
@@ -14,6 +16,12 @@
 // cancel, shutdown) and it has left the submission queue. A slot stays on its
 // fd's list until it is released, so a CLOSE never overtakes anything that
 // still names the fd.
+//
+// Chains are played here, not in the kernel: a chain's links are slots joined
+// by chain_prev/chain_next, and only the first link that has not ended is ever
+// queued or in flight. A link in kWaitLink has never been handed to the driver,
+// so ending it (cancel, close, deadline) is exact: nothing of it can still
+// happen in the kernel.
 #include "ringloop/core/engine.h"
 
 #include <algorithm>
@@ -46,12 +54,19 @@ uint64_t Pack(uint32_t index, uint32_t generation, bool attempt, UdKind kind) {
          (uint64_t{attempt} << kAttemptShift) | (uint64_t{kind} << kKindShift);
 }
 
-enum class SlotState : uint8_t { kFree, kQueued, kInFlight, kTimer, kWaitFd, kEnded };
+enum class SlotState : uint8_t {
+  kFree,
+  kQueued,    // may start: waits in the submission queue for room
+  kWaitLink,  // a chain link that has not started: waits for the link before it
+  kInFlight,
+  kTimer,
+  kWaitFd,  // a Close waiting for its fd to drain
+  kEnded,
+};
 
 // SlotBit: a slot's flags, one bit each of Slot::bits.
 enum SlotBit : uint16_t {
   kMultishot = 1 << 0,        // IsMultishot(op)
-  kLink = 1 << 1,             // chained to the next queued slot
   kInQueue = 1 << 2,          // in the submission queue
   kOnFdList = 1 << 3,         // on its fd's list of live slots
   kAttempt = 1 << 4,          // flips on every resubmission after -EINTR
@@ -60,11 +75,11 @@ enum SlotBit : uint16_t {
   kCancelPending = 1 << 7,    // cancel request out, completion not in
   kShutdownPending = 1 << 8,  // shutdown request out, completion not in
   kCancelRequested = 1 << 9,  // the user (or a close, or the drain) cancelled it
-  kRecancel = 1 << 10,        // a cancel found nothing while the op waited behind
-                              // its chain: cancel again once the chain moves
-  kRetry = 1 << 11,           // -EINTR seen: resubmit once every completion is in
-  kStraight = 1 << 12,        // submitted alone, no deadline, one shot, not a close
+  kRetry = 1 << 10,           // -EINTR seen: resubmit once every completion is in
+  kStraight = 1 << 11,        // submitted alone, no deadline, one shot, not a close
                               // or timer: fixed at submit (CompletePlain's test)
+  kBounded = 1 << 12,         // counted against max_in_flight: it completes on its
+                              // own (not WaitsForReadiness, not a close or a timer)
 };
 
 struct Slot {
@@ -85,8 +100,8 @@ struct Slot {
   OpKind kind = OpKind::kNop;  // KindOf(op)
   SlotState state = SlotState::kFree;
   uint16_t bits = 0;            // SlotBit flags
-  uint32_t chain_prev = kNone;  // the chain member before / after this one, while
-  uint32_t chain_next = kNone;  // both are live and the earlier has not completed
+  uint32_t chain_prev = kNone;  // kWaitLink: the link this one waits for
+  uint32_t chain_next = kNone;  // the link waiting for this one (in kWaitLink), if any
 
   bool Has(uint16_t bit) const { return (bits & bit) != 0; }
   void Set(uint16_t bit, bool on) { bits = on ? uint16_t(bits | bit) : uint16_t(bits & ~bit); }
@@ -98,6 +113,14 @@ struct FdEntry {
   uint32_t count = 0;           // live slots on this fd
   uint32_t close_slot = kNone;  // the Close waiting for this fd, if closing
 };
+
+// Bounded: whether ops of `kind` count against max_in_flight (and wait for
+// room): those that complete on their own (WaitsForReadiness in ops.h says
+// why the others never do). A close skips the bound; a timer never reaches
+// the kernel.
+constexpr bool Bounded(OpKind kind) {
+  return !WaitsForReadiness(kind) && kind != OpKind::kClose && kind != OpKind::kTimeout;
+}
 
 constexpr int kDenseFds = 1 << 16;
 
@@ -116,7 +139,8 @@ struct Engine::State : Outputs {
   size_t live = 0;
   uint32_t q_head = kNone;
   uint32_t q_tail = kNone;
-  uint32_t in_flight = 0;
+  uint32_t in_flight = 0;  // op and linked-timeout requests out (InFlight)
+  uint32_t bounded = 0;    // those of them counted against max_in_flight
   // The fd table: dense for the fd numbers services use, sparse above (an fd
   // may be as large as fs.nr_open allows; a dense table would be gigabytes).
   std::vector<FdEntry> fds;
@@ -136,6 +160,7 @@ struct Engine::State : Outputs {
   uint64_t timer_seq = 0;
   uint64_t now_ns = 0;
   bool shutting_down = false;
+  std::vector<OpId> fd_scratch;  // CancelFd's list, kept for its capacity
 
   Slot& At(uint32_t index) { return chunks[index >> kChunkShift][index & (kChunkSize - 1)]; }
   const Slot& At(uint32_t index) const {
@@ -177,19 +202,19 @@ struct Engine::State : Outputs {
   RL_HOT void LinkFd(uint32_t index);
   RL_HOT void UnlinkFd(uint32_t index);
   RL_HOT void FdDrained(int fd);
-  RL_HOT void UnlinkChain(uint32_t index);
-  RL_HOT void ChainMoved(uint32_t index);
-  void ExpireQueued(uint32_t index);
+  void ContinueChain(uint32_t index, int32_t res);
+  void EndUnstarted(uint32_t index, int32_t res);
 
+  void Start(uint32_t index);
   void Enqueue(uint32_t index, bool front);
   void Pump();
-  RL_HOT void Emit(uint32_t index, bool link_after);
+  RL_HOT void Emit(uint32_t index);
   void PushControl(RequestKind kind, uint64_t user_data, uint64_t target, int fd);
 
   RL_HOT void Deliver(uint32_t index, int32_t res, uint32_t flags, bool more);
   void EndNow(uint32_t index, int32_t res);
   void CancelSlot(uint32_t index);
-  void CancelQueued(uint32_t index, int32_t first_res = -ECANCELED);
+  void CancelFd(int fd);
   RL_HOT void TryFinish(uint32_t index);
   int32_t FinalResult(const Slot& s) const;
 
@@ -198,7 +223,7 @@ struct Engine::State : Outputs {
 
   RL_HOT int Admit(const SubmitArgs& args, const OpFacts& facts, size_t chain_length);
   OpId Reject(const SubmitArgs& args, const OpFacts& facts, int error);
-  RL_HOT OpId Place(const SubmitArgs& args, const OpFacts& facts, bool link,
+  RL_HOT OpId Place(const SubmitArgs& args, const OpFacts& facts, bool link_follows,
                     uint32_t chain_prev = kNone);
   RL_HOT bool SubmitPlain(const SubmitArgs& args, OpId* id);
   RL_HOT bool CompletePlain(uint64_t user_data, int32_t res, uint32_t flags);
@@ -239,7 +264,7 @@ uint32_t Engine::State::Allocate(const Op& op, uint64_t tag, const OpFacts& fact
   s.op_flags = 0;
   s.fd = facts.fd;
   s.kind = facts.kind;
-  s.bits = facts.multishot ? kMultishot : 0;
+  s.bits = uint16_t((facts.multishot ? kMultishot : 0) | (Bounded(facts.kind) ? kBounded : 0));
   s.chain_prev = kNone;
   s.chain_next = kNone;
   ++live;
@@ -252,9 +277,9 @@ void Engine::State::Release(uint32_t index) {
   RL_CHECK(s.state == SlotState::kEnded);
   RL_CHECK(!s.Has(kInQueue) && !s.Has(kOpPending) && !s.Has(kLtPending));
   RL_CHECK(!s.Has(kCancelPending) && !s.Has(kShutdownPending));
+  RL_CHECK(s.chain_prev == kNone && s.chain_next == kNone);  // a chain never names a free slot
   const int fd = s.Has(kOnFdList) ? s.fd : -1;
   if (s.Has(kOnFdList)) UnlinkFd(index);
-  UnlinkChain(index);
   s.state = SlotState::kFree;
   s.generation = (s.generation + 1) & kGenMask;
   s.q_next = free_head;
@@ -312,34 +337,57 @@ void Engine::State::FdDrained(int fd) {
   // blocks in the kernel, and ops held back in the queue may be waiting for
   // exactly the room (or the EOF) that this close frees.
   c.state = SlotState::kQueued;
-  Emit(e.close_slot, /*link_after=*/false);
+  Emit(e.close_slot);
 }
 
-// UnlinkChain: `index` leaves its chain's links (it completed, was released,
-// or is resubmitted alone).
-void Engine::State::UnlinkChain(uint32_t index) {
+// ContinueChain: link `index` has had its final event, with `res`. The link
+// after it starts now if `res` does not break the chain (BreaksChain), the
+// link was not cancelled and the engine is not draining; otherwise it and
+// every later link end -ECANCELED, in order, without reaching the kernel.
+void Engine::State::ContinueChain(uint32_t index, int32_t res) {
   Slot& s = At(index);
-  if (s.chain_prev == kNone && s.chain_next == kNone) return;
-  if (s.chain_prev != kNone) At(s.chain_prev).chain_next = kNone;
-  if (s.chain_next != kNone) At(s.chain_next).chain_prev = kNone;
-  s.chain_prev = kNone;
-  s.chain_next = kNone;
-}
-
-// ChainMoved: the op at `index` has its final completion, so the op after it
-// in its chain has started (or been failed by the kernel). If a cancel of that
-// op found nothing because it had not started, cancel it again now.
-void Engine::State::ChainMoved(uint32_t index) {
-  const uint32_t next = At(index).chain_next;
-  UnlinkChain(index);
+  RL_CHECK(s.state == SlotState::kEnded && s.chain_prev == kNone);
+  const uint32_t next = s.chain_next;
   if (next == kNone) return;
   Slot& n = At(next);
-  if (!n.Has(kRecancel) || !n.Has(kOpPending) || n.Has(kCancelPending)) return;
-  n.Set(kRecancel, false);
-  n.Set(kCancelPending, true);
-  ++stats.cancels_sent;
-  PushControl(RequestKind::kCancel, Pack(next, n.generation, false, kUdCancel),
-              Pack(next, n.generation, n.Has(kAttempt), kUdOp), -1);
+  RL_CHECK(n.state == SlotState::kWaitLink && n.chain_prev == index);
+  s.chain_next = kNone;
+  n.chain_prev = kNone;
+  if (BreaksChain(s.op, res) || s.Has(kCancelRequested) || shutting_down) {
+    EndUnstarted(next, -ECANCELED);
+    return;
+  }
+  n.state = SlotState::kQueued;
+  Start(next);
+}
+
+// EndUnstarted: op `index`, which has not reached the kernel (queued, a link
+// not started yet, or waiting to be resubmitted), ends now with `res`, and
+// every link after it with -ECANCELED, in order. The link before it, if any,
+// is unaffected: it no longer has a successor. Queued slots stay in the queue,
+// ended, until Pump drops them.
+void Engine::State::EndUnstarted(uint32_t index, int32_t res) {
+  Slot& first = At(index);
+  RL_CHECK(first.state == SlotState::kQueued || first.state == SlotState::kWaitLink);
+  RL_CHECK(first.kind != OpKind::kClose);
+  if (first.chain_prev != kNone) {
+    RL_CHECK(At(first.chain_prev).chain_next == index);
+    At(first.chain_prev).chain_next = kNone;
+    first.chain_prev = kNone;
+  }
+  for (uint32_t i = index; i != kNone; res = -ECANCELED) {
+    Slot& m = At(i);
+    RL_CHECK(!m.Has(kOpPending) && !m.Has(kLtPending));
+    const uint32_t next = m.chain_next;
+    m.chain_next = kNone;
+    if (next != kNone) {
+      RL_CHECK(At(next).state == SlotState::kWaitLink && At(next).chain_prev == i);
+      At(next).chain_prev = kNone;
+    }
+    if (m.heap_pos != kNone) HeapRemove(i);
+    EndNow(i, res);
+    i = next;
+  }
 }
 
 // --- Submission queue and requests ---------------------------------------------
@@ -348,11 +396,8 @@ void Engine::State::Enqueue(uint32_t index, bool front) {
   Slot& s = At(index);
   RL_CHECK(!s.Has(kInQueue));
   s.Set(kInQueue, true);
-  // While it waits for room, the engine keeps the op's deadline itself, for a
-  // chain's first op only: the kernel arms a member's timeout when it starts.
-  if (s.deadline_ns != kNoDeadline && s.chain_prev == kNone && s.heap_pos == kNone) {
-    HeapPush(index);
-  }
+  // While it waits for room, the engine keeps the op's deadline itself.
+  if (s.deadline_ns != kNoDeadline && s.heap_pos == kNone) HeapPush(index);
   if (front) {
     s.q_next = q_head;
     q_head = index;
@@ -368,39 +413,48 @@ void Engine::State::Enqueue(uint32_t index, bool front) {
   q_tail = index;
 }
 
-// Pump: moves whole chains from the queue to the ready requests while there is
-// room in flight, in FIFO order. Slots cancelled while queued (kEnded) leave the
-// queue here; they are always a chain's tail, so the live prefix stays linked.
+// Start: op `index` (kQueued) may start now. An op that waits for readiness is
+// emitted at once; one that completes on its own too if nothing waits ahead of
+// it and there is room, else it waits at the back of the queue.
+void Engine::State::Start(uint32_t index) {
+  const Slot& s = At(index);
+  RL_CHECK(s.state == SlotState::kQueued && s.chain_prev == kNone);
+  const uint32_t needed = s.deadline_ns == kNoDeadline ? 1 : 2;
+  if (!s.Has(kBounded) || (q_head == kNone && bounded + needed <= options.max_in_flight)) {
+    Emit(index);
+    return;
+  }
+  Enqueue(index, /*front=*/false);
+}
+
+// Pump: moves ops from the queue to the ready requests while there is room in
+// flight, in FIFO order. Slots that ended while queued leave the queue here.
+// Afterwards the queue is empty or its head does not fit (the invariant every
+// input restores before it returns).
 void Engine::State::Pump() {
   while (q_head != kNone) {
-    uint32_t needed = 0;
-    for (uint32_t i = q_head;; i = At(i).q_next) {
-      const Slot& s = At(i);
-      if (s.state == SlotState::kQueued) needed += s.deadline_ns == kNoDeadline ? 1 : 2;
-      if (!s.Has(kLink)) break;
+    const uint32_t index = q_head;
+    Slot& s = At(index);
+    if (s.state == SlotState::kQueued) {
+      RL_CHECK(s.Has(kBounded));  // the others never wait for room
+      const uint32_t needed = s.deadline_ns == kNoDeadline ? 1 : 2;
+      if (bounded + needed > options.max_in_flight) return;
     }
-    if (needed > 0 && in_flight + needed > options.max_in_flight) return;
-    bool more = true;
-    while (more) {
-      const uint32_t index = q_head;
-      Slot& s = At(index);
-      more = s.Has(kLink);
-      q_head = s.q_next;
-      if (q_head == kNone) q_tail = kNone;
-      s.Set(kInQueue, false);
-      if (s.state != SlotState::kQueued) {
-        MaybeRelease(index);
-        continue;
-      }
-      const bool next_live = more && At(q_head).state == SlotState::kQueued;
-      Emit(index, next_live);
+    q_head = s.q_next;
+    if (q_head == kNone) q_tail = kNone;
+    s.Set(kInQueue, false);
+    if (s.state != SlotState::kQueued) {
+      MaybeRelease(index);
+      continue;
     }
+    Emit(index);
   }
 }
 
-void Engine::State::Emit(uint32_t index, bool link_after) {
+void Engine::State::Emit(uint32_t index) {
   Slot& s = At(index);
-  RL_CHECK(s.state == SlotState::kQueued && !s.Has(kOpPending));
+  RL_CHECK(s.state == SlotState::kQueued && !s.Has(kOpPending) && !s.Has(kInQueue));
+  RL_CHECK(s.chain_prev == kNone);  // a link starts only once the link before it ended
   const bool has_deadline = s.deadline_ns != kNoDeadline;
   if (s.heap_pos != kNone) HeapRemove(index);  // the kernel keeps it from here
   s.state = SlotState::kInFlight;
@@ -409,21 +463,23 @@ void Engine::State::Emit(uint32_t index, bool link_after) {
   op_request.user_data = Pack(index, s.generation, s.Has(kAttempt), kUdOp);
   s.op_ud = op_request.user_data;
   op_request.kind = RequestKind::kOp;
-  op_request.link = link_after || has_deadline;
+  op_request.link = has_deadline;  // an op and its linked timeout: the only kernel link
   op_request.op = &s.op;
   op_request.fd = s.fd;
   ready.Append(op_request);
   if (s.kind != OpKind::kClose) ++in_flight;
+  if (s.Has(kBounded)) ++bounded;
   if (has_deadline) {
     s.Set(kLtPending, true);
     s.lt_res = 0;
     Request lt;
     lt.user_data = Pack(index, s.generation, s.Has(kAttempt), kUdLinkTimeout);
     lt.kind = RequestKind::kLinkTimeout;
-    lt.link = link_after;
+    lt.link = false;
     lt.deadline_ns = s.deadline_ns;
     ready.Append(lt);
     ++in_flight;
+    if (s.Has(kBounded)) ++bounded;
   }
   stats.requests += has_deadline ? 2 : 1;
   if (s.kind == OpKind::kClose) ++stats.closes_sent;
@@ -467,24 +523,15 @@ void Engine::State::EndNow(uint32_t index, int32_t res) {
   MaybeRelease(index);
 }
 
-// CancelQueued: a queued op, and every op chained after it, end -ECANCELED now;
-// Pump drops their slots from the queue later (they are the chain's tail).
-void Engine::State::CancelQueued(uint32_t index, int32_t first_res) {
-  for (uint32_t i = index;; i = At(i).q_next) {
-    Slot& s = At(i);
-    RL_CHECK(s.Has(kInQueue));
-    if (s.heap_pos != kNone) HeapRemove(i);
-    if (s.state == SlotState::kQueued) EndNow(i, i == index ? first_res : -ECANCELED);
-    if (!s.Has(kLink)) break;
-  }
-}
-
 void Engine::State::CancelSlot(uint32_t index) {
   Slot& s = At(index);
   switch (s.state) {
     case SlotState::kQueued:
       if (s.kind == OpKind::kClose) return;  // a close is never cancelled
-      CancelQueued(index);
+      EndUnstarted(index, -ECANCELED);
+      return;
+    case SlotState::kWaitLink:
+      EndUnstarted(index, -ECANCELED);
       return;
     case SlotState::kTimer:
       HeapRemove(index);
@@ -529,14 +576,21 @@ void Engine::State::TryFinish(uint32_t index) {
     if (!s.Has(kCancelRequested) && s.lt_res != -ETIME && !shutting_down) {
       s.Set(kAttempt, !s.Has(kAttempt));
       s.state = SlotState::kQueued;
-      s.Set(kLink, false);  // the kernel already failed the rest of its chain
       ++stats.eintr_retries;
-      Enqueue(index, /*front=*/true);
+      // Ahead of everything that waits for room; its chain, if any, goes on
+      // after it.
+      if (s.Has(kBounded)) {
+        Enqueue(index, /*front=*/true);
+      } else {
+        Emit(index);
+      }
       return;
     }
     if (s.op_res == -EINTR) s.op_res = -ECANCELED;
   }
-  Deliver(index, FinalResult(s), s.op_flags, /*more=*/false);
+  const int32_t res = FinalResult(s);
+  Deliver(index, res, s.op_flags, /*more=*/false);
+  ContinueChain(index, res);
   MaybeRelease(index);
 }
 
@@ -554,8 +608,11 @@ bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) 
     RL_CHECK(in_flight > 0);
     --in_flight;
   }
+  if (s.Has(kBounded)) {
+    RL_CHECK(bounded > 0);
+    --bounded;
+  }
   s.op_res = res;
-  ChainMoved(index);
   if (res == -EINTR && kind == OpKind::kClose) {
     s.op_res = 0;  // Linux frees the fd even when close reports EINTR
   } else if (res == -EINTR && !s.Has(kCancelRequested)) {
@@ -571,7 +628,12 @@ bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) 
     s.op_res = -EINTR;
     s.Set(kRetry, true);
   }
-  s.op_flags = flags & kCqeFBuffer ? flags : 0;
+  // The buffer a final event reports is that of the completion taken as final
+  // (provided-buffer groups: the user returns it to the ring once). An -EINTR
+  // completion is never final (the op is resubmitted, or ends -ECANCELED
+  // without a buffer), and a re-armed stream's item went out just above.
+  const bool final_completion = s.op_res != -EINTR;
+  s.op_flags = final_completion && (flags & kCqeFBuffer) != 0 ? flags : 0;
   if (kind == OpKind::kClose) {
     const int fd = std::get<ringloop::Close>(s.op).fd;
     FdEntry& e = FdAt(fd);
@@ -584,13 +646,12 @@ bool Engine::State::OnOpCompletion(uint32_t index, int32_t res, uint32_t flags) 
 }
 
 // OnCancelCompletion: the kernel's answer to a cancel of the op at `index`.
-// Only two answers need more than waiting for the op's own completion:
+// Only one answer needs more than waiting for the op's own completion:
 // -EALREADY on a closing fd, or while the engine shuts down (the op is past
 // cancelling: shutdown(2) the fd so that a socket op ends; on other files it
-// fails harmlessly with ENOTSOCK),
-// and -ENOENT for an op that waits behind its chain (the kernel cannot find
-// an op that has not started: cancel again when the chain moves, and if the fd
-// is closing, cancel what it waits behind so that the close can complete).
+// fails harmlessly with ENOTSOCK). -ENOENT means the op is done or about to
+// be: its own completion decides. (The kernel never holds a link that has not
+// started, which no cancel could find: the engine plays chains itself.)
 void Engine::State::OnCancelCompletion(uint32_t index, int32_t res) {
   Slot& slot = At(index);
   const FdEntry* e = FindFd(slot.fd);
@@ -602,18 +663,7 @@ void Engine::State::OnCancelCompletion(uint32_t index, int32_t res) {
     PushControl(RequestKind::kShutdown, Pack(index, slot.generation, false, kUdShutdown), 0,
                 slot.fd);
   }
-  if (res == -ENOENT && slot.Has(kOpPending) && slot.chain_prev != kNone) {
-    slot.Set(kRecancel, true);
-    if (closing) CancelSlot(slot.chain_prev);
-  }
   MaybeRelease(index);
-}
-
-// ExpireQueued: the deadline of an op still waiting for room passed. It ends
-// as its linked timeout would have ended it, and the rest of its chain with it.
-void Engine::State::ExpireQueued(uint32_t index) {
-  RL_CHECK(At(index).state == SlotState::kQueued && At(index).Has(kInQueue));
-  CancelQueued(index, -kTimedOut);
 }
 
 // --- Timer heap -------------------------------------------------------------------
@@ -689,7 +739,7 @@ OpId Engine::State::Reject(const SubmitArgs& args, const OpFacts& facts, int err
   return id;
 }
 
-OpId Engine::State::Place(const SubmitArgs& args, const OpFacts& facts, bool link,
+OpId Engine::State::Place(const SubmitArgs& args, const OpFacts& facts, bool link_follows,
                           uint32_t chain_prev) {
   const uint32_t index = Allocate(args.op, args.tag, facts);
   const OpId id = IdOf(index);
@@ -705,17 +755,18 @@ OpId Engine::State::Place(const SubmitArgs& args, const OpFacts& facts, bool lin
     return id;
   }
   slot.deadline_ns = args.deadline_ns;
-  slot.state = SlotState::kQueued;
-  slot.Set(kLink, link);
-  slot.Set(kStraight, !link && chain_prev == kNone && slot.deadline_ns == kNoDeadline &&
+  slot.Set(kStraight, !link_follows && chain_prev == kNone && slot.deadline_ns == kNoDeadline &&
                           !slot.Has(kMultishot));
   if (slot.fd >= 0) LinkFd(index);
-  const uint32_t needed = slot.deadline_ns == kNoDeadline ? 1 : 2;
-  if (!link && q_head == kNone && in_flight + needed <= options.max_in_flight) {
-    Emit(index, /*link_after=*/false);  // nothing waits ahead of it: skip the queue
+  if (chain_prev != kNone) {
+    // Not started: the engine keeps its deadline (an absolute time that does
+    // not wait for the links before it).
+    slot.state = SlotState::kWaitLink;
+    if (slot.deadline_ns != kNoDeadline) HeapPush(index);
     return id;
   }
-  Enqueue(index, /*front=*/false);
+  slot.state = SlotState::kQueued;
+  Start(index);
   return id;
 }
 
@@ -772,10 +823,12 @@ RL_HOT bool PlainFd(const Op& op, int* fd) {
 // nothing, otherwise.
 RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   int fd;
-  if (!PlainFd(args.op, &fd) || args.deadline_ns != kNoDeadline || q_head != kNone ||
-      in_flight >= options.max_in_flight || shutting_down || free_head == kNone || ready.Full()) {
+  if (!PlainFd(args.op, &fd) || args.deadline_ns != kNoDeadline || shutting_down ||
+      free_head == kNone || ready.Full()) {
     return false;
   }
+  const bool counted = Bounded(KindOf(args.op));
+  if (counted && (q_head != kNone || bounded >= options.max_in_flight)) return false;
   FdEntry* e = nullptr;
   if (fd >= 0) {
     if (uint32_t(fd) >= dense_fds) return false;  // new or far: FdAt grows the table
@@ -797,14 +850,15 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   s.chain_prev = kNone;
   s.chain_next = kNone;
   s.fd_prev = kNone;
+  const uint16_t bits = kStraight | kOpPending | (counted ? kBounded : 0);
   if (e != nullptr) {
-    s.bits = kStraight | kOpPending | kOnFdList;
+    s.bits = bits | kOnFdList;
     s.fd_next = e->head;
     if (e->head != kNone) At(e->head).fd_prev = index;
     e->head = index;
     ++e->count;
   } else {
-    s.bits = kStraight | kOpPending;
+    s.bits = bits;
     s.fd_next = kNone;
   }
   Request& r = ready.items[ready.size++];
@@ -817,6 +871,7 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   r.kind = RequestKind::kOp;
   r.link = false;
   ++in_flight;
+  bounded += counted ? 1 : 0;
   ++live;
   ++stats.submitted;
   ++stats.requests;
@@ -836,7 +891,8 @@ RL_HOT bool Engine::State::CompletePlain(uint64_t user_data, int32_t res, uint32
   Slot& s = At(index);
   // A straight op with its request (op_ud: set with kOpPending) out and
   // nothing else pending or asked.
-  if (user_data != s.op_ud || (s.bits & ~(kOnFdList | kAttempt)) != (kStraight | kOpPending) ||
+  if (user_data != s.op_ud ||
+      (s.bits & ~(kOnFdList | kAttempt | kBounded)) != (kStraight | kOpPending) ||
       s.state != SlotState::kInFlight || res == -EINTR || (flags & kCqeFMore) != 0) {
     return false;
   }
@@ -857,6 +913,10 @@ RL_HOT bool Engine::State::CompletePlain(uint64_t user_data, int32_t res, uint32
   ev.more = false;
   RL_CHECK(in_flight > 0);
   --in_flight;
+  if (s.Has(kBounded)) {
+    RL_CHECK(bounded > 0);
+    --bounded;
+  }
   ++stats.final_events;
   ++stats.completions;
   if (e != nullptr) {
@@ -900,24 +960,19 @@ void Engine::SubmitChain(std::span<SubmitArgs> ops, std::span<OpId> ids) {
   // failed whole (the failing op gets its error, the others -ECANCELED).
   size_t failing = ops.size();
   int error = 0;
-  uint32_t needed = 0;
   for (size_t i = 0; i < ops.size() && failing == ops.size(); ++i) {
     error = s.Admit(ops[i], Inspect(ops[i].op), ops.size());
     if (error != 0) failing = i;
-    needed += ops[i].deadline_ns == kNoDeadline ? 1 : 2;
   }
-  if (failing == ops.size() && needed > s.options.max_in_flight) {
-    failing = 0;
-    error = -EINVAL;
-  }
+  // The first link may start at once; each later one waits in kWaitLink.
   for (size_t i = 0; i < ops.size(); ++i) {
     const bool rejected = failing != ops.size();
     const OpFacts facts = Inspect(ops[i].op);
     ids[i] = rejected ? s.Reject(ops[i], facts, i == failing ? error : -ECANCELED)
-                      : s.Place(ops[i], facts, /*link=*/i + 1 < ops.size(),
+                      : s.Place(ops[i], facts, /*link_follows=*/i + 1 < ops.size(),
                                 i > 0 ? ids[i - 1].index : kNone);
   }
-  s.Pump();
+  if (s.q_head != kNone) s.Pump();
 }
 
 bool Engine::Cancel(OpId id) {
@@ -948,16 +1003,22 @@ OpId Engine::Close(int fd, uint64_t tag) {
   }
   c.state = SlotState::kWaitFd;
   s.FdAt(fd).close_slot = index;
-  // Cancel every live op on fd. Cancelling never releases a slot at once (a
-  // queued op leaves the queue in Pump), so the list holds still while walked.
-  for (uint32_t i = s.FdAt(fd).head; i != kNone;) {
-    const uint32_t next = s.At(i).fd_next;
-    s.CancelSlot(i);
-    i = next;
-  }
+  s.CancelFd(fd);
   s.FdDrained(fd);
-  s.Pump();
+  if (s.q_head != kNone) s.Pump();
   return id;
+}
+
+// CancelFd: cancels every live op on `fd`. Ending a link that has not started
+// releases slots (its own, and later links' on any fd) while the list is
+// walked, so the ops are gathered first and each is cancelled only if its slot
+// still holds it.
+void Engine::State::CancelFd(int fd) {
+  fd_scratch.clear();
+  for (uint32_t i = FdAt(fd).head; i != kNone; i = At(i).fd_next) fd_scratch.push_back(IdOf(i));
+  for (const OpId id : fd_scratch) {
+    if (At(id.index).generation == id.generation) CancelSlot(id.index);
+  }
 }
 
 void Engine::Shutdown() {
@@ -1017,7 +1078,9 @@ bool Engine::HandleCompletionGeneral(uint64_t user_data, int32_t res, uint32_t f
         if (same && attempt && slot.Has(kLtPending)) {
           slot.Set(kLtPending, false);
           slot.lt_res = res;
+          RL_CHECK(s.in_flight > 0);
           --s.in_flight;
+          if (slot.Has(kBounded)) --s.bounded;
           s.TryFinish(d.index);
           accepted = true;
         }
@@ -1056,13 +1119,20 @@ void Engine::AdvanceTime(uint64_t now_ns) {
   while (!s.heap.empty() && s.At(s.heap.top()).deadline_ns <= now_ns) {
     const uint32_t index = s.heap.top();
     s.HeapRemove(index);
-    if (s.At(index).state == SlotState::kQueued) {
-      s.ExpireQueued(index);
+    const SlotState state = s.At(index).state;
+    if (state == SlotState::kQueued || state == SlotState::kWaitLink) {
+      // Its deadline passed before it reached the kernel: it ends as its linked
+      // timeout would have ended it, and the rest of its chain with it.
+      s.EndUnstarted(index, -kTimedOut);
       continue;
     }
+    RL_CHECK(state == SlotState::kTimer);
     ++s.stats.timers_fired;
     s.EndNow(index, 0);
   }
+  // An op that timed out while it waited for room may have been the queue's
+  // head: what waited behind it may fit now.
+  if (s.q_head != kNone) s.Pump();
 }
 
 bool Engine::Quiescent() const { return s_->live == 0 && PendingRequests().empty(); }
@@ -1070,6 +1140,8 @@ bool Engine::Quiescent() const { return s_->live == 0 && PendingRequests().empty
 size_t Engine::LiveOps() const { return s_->live; }
 
 uint32_t Engine::InFlight() const { return s_->in_flight; }
+
+uint32_t Engine::BoundedInFlight() const { return s_->bounded; }
 
 bool Engine::IsClosing(int fd) const {
   const FdEntry* e = s_->FindFd(fd);

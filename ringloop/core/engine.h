@@ -18,30 +18,66 @@
 //   PollEvent(s)                        results for users
 //   NextDeadline                        when the driver must next call AdvanceTime
 //
-// Guarantees (DESIGN.md, "Semantics the core must guarantee"):
+// Guarantees:
 // - Exactly once: every accepted op yields exactly one final Event.
 // - Close waits: Close(fd) makes new ops on fd fail at once with EBADF, cancels
 //   every op in flight on fd, and emits the CLOSE request only after each of
 //   those ops has had its final completion. Only then may the fd number be
 //   reused. If an op answers its cancel with -EALREADY, the fd is shutdown(2)
-//   so that a socket op ends (on other files that fails harmlessly). If a
-//   chained op answers -ENOENT (it has not started), the op it waits behind
-//   is cancelled too, and it is cancelled again once its chain moves. The
+//   so that a socket op ends (on other files that fails harmlessly). The
 //   CLOSE itself skips the queue and the in-flight bound.
 // - Buffers: an op's final event (and the release of its slot) comes only after
 //   its own final completion and its linked timeout's completion are both in.
-// - Chains: SubmitChain hands a chain to the driver whole; the kernel (or the
-//   driver that plays it) cancels the rest of a chain when a link fails. A
-//   chain member's deadline is enforced once the chain reaches it (as the
-//   kernel arms a linked timeout when its op starts). -EINTR on a member
-//   resubmits that member alone: the kernel has already failed the rest.
+// - Chains: the engine plays a chain itself. SubmitChain accepts or refuses
+//   a chain whole, but the driver gets one link at a time: a link's op (and
+//   its linked timeout, if it has a deadline: the only link the kernel ever
+//   sees) is emitted only once the link before it has had its final event
+//   with a result that does not break the chain (BreaksChain: an error, or a
+//   short read or write), was not cancelled, and the engine is not draining.
+//   Otherwise that link and every later one end -ECANCELED at once, in
+//   order, without reaching the kernel. (io_uring cannot cancel a linked SQE
+//   that has not started: ASYNC_CANCEL answers -ENOENT. Playing the chain
+//   here makes every cancel below exact.) Hence:
+//   - Cancel of a link that has not started ends it and every later link
+//     -ECANCELED at once; the links before it are unaffected (the chain now
+//     ends after them). Cancel of the running link cancels it in the kernel;
+//     whatever it ends with, every later link ends -ECANCELED after it.
+//   - Close(fd) while a link that has not started names fd: that link and
+//     the later ones end -ECANCELED without reaching the kernel; links before
+//     it on other fds run on.
+//   - A link's deadline is absolute and does not wait for the links before
+//     it: if it passes before the link starts, the link ends -kTimedOut at
+//     that AdvanceTime (the later links -ECANCELED), so that the deadline
+//     guarantee below holds whatever the earlier links wait for.
+//   - -EINTR on a link resubmits that link; the chain goes on after it.
+//   The cost: one more driver round trip per link, since the kernel gets the
+//   next link only after the previous link's completion came back.
 // - Deadlines: an op with a deadline is followed by its own kLinkTimeout
 //   request; when the timeout wins, the op ends with -kTimedOut. An op whose
-//   deadline passes while it still waits in the engine's queue ends with
-//   -kTimedOut at that AdvanceTime, without reaching the kernel.
-// - Backpressure: at most Options::max_in_flight op requests are outstanding;
-//   the rest wait in FIFO order. Cancel, shutdown and close requests are never
-//   held back (they are what frees room).
+//   deadline passes before it reaches the kernel (it waits in the engine's
+//   queue, or it is a chain link that has not started) ends with -kTimedOut
+//   at that AdvanceTime. So an op with deadline D is never reported timed out
+//   before D, and resolves by D plus one driver tick.
+// - Backpressure: Options::max_in_flight bounds only the requests of ops that
+//   complete on their own (nop, file and metadata ops, socket, bind, listen,
+//   shutdown, ...: every op for which WaitsForReadiness in ops.h is false)
+//   and of their linked timeouts. When the bound is reached such ops wait in
+//   FIFO order (an op resubmitted after -EINTR goes first), and every input
+//   returns with that queue empty or with its head needing more room than is
+//   free (two places with a deadline, else one). Ops that wait for readiness
+//   (read, readv, write, writev, recv, send, accept, connect, poll_add) and
+//   their linked timeouts never wait for room and are never counted: they may
+//   wait forever for an idle peer, and counting them would let that many idle
+//   connections hold every place, so that the accept or send that would end
+//   their wait could never be submitted. So the bound cannot deadlock: what
+//   it counts completes without anything else happening in the program (an
+//   openat of a FIFO, which waits for the other end to open, is the one such
+//   op that may not: open FIFOs with O_NONBLOCK), its room always comes back,
+//   and the queue drains in order; reaching it slows submission, nothing
+//   more. Cancel, shutdown and close requests are never held back either
+//   (they are what frees room). Nothing else limits how many requests the
+//   engine emits: the driver takes PendingRequests() at its own pace, and the
+//   engine's buffers grow as needed (in steady state nothing is allocated).
 // - Completions that match no live request (stale generation, unknown kind,
 //   duplicate) are counted in Stats and otherwise ignored.
 // - -EINTR from the kernel is never surfaced: the op is submitted again.
@@ -99,8 +135,9 @@ struct EngineStats {
 class Engine {
  public:
   struct Options {
-    // max_in_flight: most op requests (including their linked timeouts) handed
-    // to the driver and not yet completed. A chain longer than this is refused.
+    // max_in_flight: most requests of ops that complete on their own (and of
+    // their linked timeouts) handed to the driver and not yet completed; see
+    // "Backpressure" above. At least 2 (an op and its linked timeout).
     uint32_t max_in_flight = 256;
     // initial_slots: op slots allocated up front; more are added (never moved)
     // when all are in use, so steady state allocates nothing.
@@ -121,26 +158,31 @@ class Engine {
   // driver. A multishot op may not have a deadline (-EINVAL).
   OpId Submit(const SubmitArgs& args);
 
-  // SubmitChain: accepts ops linked in order (IOSQE_IO_LINK): each starts only
-  // after the one before it succeeded; when one fails (or reads/writes short)
-  // the rest end with -ECANCELED. The chain reaches the driver whole. Writes one
-  // OpId per op into `ids` (same size as `ops`). Timeout, Close and multishot
-  // ops cannot be linked, and a chain longer than max_in_flight cannot be
-  // submitted: then every op of it ends at once with -EINVAL.
+  // SubmitChain: accepts ops linked in order (IOSQE_IO_LINK semantics): each
+  // starts only after the one before it succeeded; when one fails (or reads or
+  // writes short) the rest end with -ECANCELED. The engine plays the links
+  // (see "Chains" above): the driver sees one link at a time. Writes one OpId
+  // per op into `ids` (same size as `ops`). Timeout, Close and multishot ops
+  // cannot be linked: then the offending op ends at once with -EINVAL, and
+  // every other op of the chain with -ECANCELED (a chain is refused whole).
   void SubmitChain(std::span<SubmitArgs> ops, std::span<OpId> ids);
 
-  // Cancel: asks for op `id` to end early. If it has not reached the driver it
-  // ends at once with -ECANCELED; if it is in flight a kCancel request is sent
-  // and the op ends with -ECANCELED or its real result (whichever the kernel
-  // says). Returns false if `id` is no longer live (already ended: a no-op).
+  // Cancel: asks for op `id` to end early. If it has not reached the driver (it
+  // waits for room, or it is a chain link that has not started) it ends at once
+  // with -ECANCELED, and so do the chain links after it; if it is in flight a
+  // kCancel request is sent and the op ends with -ECANCELED or its real result
+  // (whichever the kernel says), and the chain links after it -ECANCELED.
+  // Returns true exactly while `id` is live, false once it ended (a no-op).
   // Calling it twice is the same as once.
   bool Cancel(OpId id);
 
   // Close: the orderly close of `fd`, as an op with its own final event (close's
-  // result). New ops on fd fail at once with -EBADF; ops on fd waiting for room
-  // end -ECANCELED; ops in flight on fd are cancelled; the CLOSE request is
-  // emitted only once every one of them has had its final completion. Closing
-  // an fd that is already closing ends at once with -EBADF.
+  // result). New ops on fd fail at once with -EBADF; ops on fd that have not
+  // reached the kernel (waiting for room, or chain links not started) end
+  // -ECANCELED at once, with the chain links after them; ops in flight on fd
+  // are cancelled; the CLOSE request is emitted only once every one of them
+  // has had its final completion. Closing an fd that is already closing ends
+  // at once with -EBADF.
   OpId Close(int fd, uint64_t tag);
 
   // Shutdown: cancels every op (queued ops and timers end at once, in-flight
@@ -186,7 +228,8 @@ class Engine {
   // HasEvents: whether PollEvent would return an event.
   bool HasEvents() const;
 
-  // NextDeadline: the earliest Timeout deadline still pending, if any.
+  // NextDeadline: the earliest deadline the engine keeps itself, if any: Timeout
+  // ops, and the deadlines of ops that have not reached the kernel yet.
   std::optional<uint64_t> NextDeadline() const;
 
   // --- Getters -----------------------------------------------------------
@@ -198,8 +241,12 @@ class Engine {
   // LiveOps: ops accepted whose slot is not yet released.
   size_t LiveOps() const;
 
-  // InFlight: op requests handed to the driver and not yet completed.
+  // InFlight: op and linked-timeout requests handed to the driver and not yet
+  // completed (closes excepted), whether counted against max_in_flight or not.
   uint32_t InFlight() const;
+
+  // BoundedInFlight: those of InFlight() counted against max_in_flight.
+  uint32_t BoundedInFlight() const;
 
   // IsClosing: whether `fd` is between Close and its CLOSE completion.
   bool IsClosing(int fd) const;

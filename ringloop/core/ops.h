@@ -8,8 +8,8 @@
 //
 // Pointers inside an op (buffers, paths, sockaddrs, iovecs) are borrowed: the
 // caller keeps them valid until the op's final event. The core guarantees that
-// event comes only after the kernel's final completion for the op (docs/design.md,
-// guarantee 3), so a buffer is never released while the kernel may touch it.
+// event comes only after the kernel's final completion for the op (engine.h,
+// "Buffers"), so a buffer is never released while the kernel may touch it.
 //
 // Thread safety: plain values; no shared state.
 #ifndef RINGLOOP_CORE_OPS_H_
@@ -249,6 +249,34 @@ bool IsSocketOp(const Op& op);
 
 // IsMultishot: whether `op` yields a stream of events ending in one final event.
 bool IsMultishot(const Op& op);
+
+// WaitsForReadiness: whether ops of `kind` may wait for something outside the
+// process that may never come: data or room on a pipe or socket, a peer's
+// connection, a peer's accept, a poll event (Read, Readv, Write, Writev, Recv,
+// Send, Accept, Connect, PollAdd, multishot or not). The engine never holds
+// such an op back for room and never counts it against its in-flight bound
+// (Engine::Options::max_in_flight): a bound on ops that may wait forever
+// deadlocks, as soon as that many of them wait for peers that stay idle
+// (keep-alive connections with a recv parked each) and the accept or send
+// that would end their wait can no longer be submitted. Every other op
+// completes on its own. The kind alone decides: a read of a regular file
+// completes on its own too, but the engine cannot tell a file from a pipe.
+constexpr bool WaitsForReadiness(OpKind kind) {
+  switch (kind) {
+    case OpKind::kRead:
+    case OpKind::kReadv:
+    case OpKind::kWrite:
+    case OpKind::kWritev:
+    case OpKind::kRecv:
+    case OpKind::kSend:
+    case OpKind::kAccept:
+    case OpKind::kConnect:
+    case OpKind::kPollAdd:
+      return true;
+    default:
+      return false;
+  }
+}
 
 // CheckArguments: 0 when `op`'s arguments are well formed, else the negative
 // errno the op fails with at once, without reaching the kernel (EBADF for a

@@ -63,6 +63,17 @@ class OpAwaiter;
 }  // namespace internal
 
 // LoopOptions: how to build a Loop.
+//
+// Bounds: the engine holds back only ops that complete on their own (nop,
+// file and metadata ops, socket, ...) once engine.max_in_flight of them are
+// out (256 by default: the SQ size of the Loop's io_uring, so they always fit
+// one submission). Ops that wait for readiness (read, write, recv, send,
+// accept, connect, poll_add) are never held back (ringloop/core/engine.h,
+// "Backpressure"): one parked per idle connection starves nothing, but their
+// completions may come in one burst. The Loop's ring has a completion queue
+// of 16,384 entries (IORING_SETUP_CQSIZE) for such bursts; a larger burst is
+// kept by the kernel (IORING_FEAT_NODROP) until the driver flushes it: slower,
+// never lost.
 struct LoopOptions {
   // driver: see the file comment. kAuto honours RINGLOOP_DRIVER.
   DriverChoice driver = DriverChoice::kAuto;

@@ -11,8 +11,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <functional>
 #include <string>
@@ -265,6 +267,44 @@ TEST_P(LoopTest, PostFromOtherThreadsRunsOnTheLoopThreadAndStopEndsRun) {
   EXPECT_EQ(ran, kThreads * kPerThread);
   EXPECT_FALSE(wrong_thread);
   loop_->Cancel(watchdog);
+}
+
+// The user report: 300 recvs parked on 300 idle socket pairs (default options,
+// whose bound is 256) must not starve the loop: a nop and a send submitted
+// after them complete, and the 257th recv gets its byte.
+TEST_P(LoopTest, ParkedRecvsNeverStarveTheLoop) {
+  constexpr int kPairs = 300;
+  std::vector<std::array<int, 2>> pairs(kPairs + 1);  // the last one for the send
+  for (auto& p : pairs) {
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p.data()), 0);
+  }
+  std::vector<char> bufs(kPairs, 0);
+  std::vector<int32_t> recv_res(kPairs, INT32_MIN);
+  for (int i = 0; i < kPairs; ++i) {
+    loop_->Submit(Recv{pairs[i][0], &bufs[i], 1}, [&, i](const Event& e) { recv_res[i] = e.res; });
+  }
+  ASSERT_TRUE(loop_->RunOnce(/*wait=*/false).ok());  // every recv parks
+  int32_t nop_res = INT32_MIN;
+  int32_t send_res = INT32_MIN;
+  loop_->Submit(Nop{}, [&](const Event& e) { nop_res = e.res; });
+  loop_->Submit(Send{pairs[kPairs][0], "s", 1}, [&](const Event& e) { send_res = e.res; });
+  EXPECT_TRUE(RunUntil([&] { return nop_res != INT32_MIN && send_res != INT32_MIN; }, 100));
+  EXPECT_EQ(nop_res, 0);
+  EXPECT_EQ(send_res, 1);
+  ASSERT_EQ(::write(pairs[256][1], "x", 1), 1);
+  EXPECT_TRUE(RunUntil([&] { return recv_res[256] != INT32_MIN; }, 100));
+  EXPECT_EQ(recv_res[256], 1);
+  EXPECT_EQ(bufs[256], 'x');
+  EXPECT_EQ(loop_->LiveOps(), size_t{kPairs - 1});
+  loop_.reset();  // drains: the other recvs end -ECANCELED, their callbacks run now
+  for (int i = 0; i < kPairs; ++i) {
+    if (i == 256) continue;
+    EXPECT_EQ(recv_res[i], -ECANCELED) << "recv " << i;
+  }
+  for (auto& p : pairs) {
+    ::close(p[0]);
+    ::close(p[1]);
+  }
 }
 
 TEST_P(LoopTest, OneLoopPerThread) {

@@ -41,13 +41,14 @@ MUTANTS = {
     "link_timeout_wrong_op": (
         "the linked timeout is emitted before its op, so it links to the op before",
         [("  ready.Append(op_request);\n  if (s.kind != OpKind::kClose) ++in_flight;\n"
-          "  if (has_deadline) {",
+          "  if (s.Has(kBounded)) ++bounded;\n  if (has_deadline) {",
           "  if (has_deadline) {"),
-         ("    lt.link = link_after;\n    lt.deadline_ns = s.deadline_ns;\n    ready.Append(lt);\n"
-          "    ++in_flight;\n  }\n",
+         ("    lt.link = false;\n    lt.deadline_ns = s.deadline_ns;\n    ready.Append(lt);\n"
+          "    ++in_flight;\n    if (s.Has(kBounded)) ++bounded;\n  }\n",
           "    lt.link = true;\n    lt.deadline_ns = s.deadline_ns;\n    ready.Append(lt);\n"
-          "    ++in_flight;\n  }\n  op_request.link = link_after;\n  ready.Append(op_request);\n"
-          "  if (s.kind != OpKind::kClose) ++in_flight;\n")]),
+          "    ++in_flight;\n    if (s.Has(kBounded)) ++bounded;\n  }\n"
+          "  op_request.link = false;\n  ready.Append(op_request);\n"
+          "  if (s.kind != OpKind::kClose) ++in_flight;\n  if (s.Has(kBounded)) ++bounded;\n")]),
     "slot_freed_on_cancel": (
         "cancelling an in-flight op ends it and frees its slot before the kernel's CQE",
         [("      s.Set(kCancelRequested, true);\n"
@@ -62,38 +63,58 @@ MUTANTS = {
         [("if (same && attempt && slot.Has(kOpPending))",
           "if (same && slot.Has(kOpPending))")]),
     "chain_failure_not_propagated": (
-        "chain members are queued unlinked, so a failure does not cancel the rest",
-        [("  slot.Set(kLink, link);\n", "  slot.Set(kLink, false);\n")]),
+        "only an error breaks a chain: the link after a short read or write still starts",
+        [("  if (BreaksChain(s.op, res) || s.Has(kCancelRequested) || shutting_down) {",
+          "  if (res < 0 || s.Has(kCancelRequested) || shutting_down) {")]),
     "timer_one_tick_early": (
         "a Timeout fires one nanosecond before its deadline",
         [("s.At(s.heap.top()).deadline_ns <= now_ns)",
           "s.At(s.heap.top()).deadline_ns <= now_ns + 1)")]),
     "backpressure_lifo": (
-        "single ops waiting for room are served last-in first-out",
-        [("  Enqueue(index, /*front=*/false);\n  return id;",
-          "  Enqueue(index, /*front=*/!link && (q_tail == kNone || !At(q_tail).Has(kLink)));\n"
-          "  return id;")]),
+        "ops waiting for room are served last-in first-out",
+        [("    Emit(index);\n    return;\n  }\n  Enqueue(index, /*front=*/false);\n}",
+          "    Emit(index);\n    return;\n  }\n  Enqueue(index, /*front=*/true);\n}")]),
     # Mutants of bugs the property tests found in the engine (each fixed since).
     "close_waits_for_room": (
         "a drained fd's CLOSE waits in the FIFO queue behind ops held back for room",
-        [("  c.state = SlotState::kQueued;\n  Emit(e.close_slot, /*link_after=*/false);",
+        [("  c.state = SlotState::kQueued;\n  Emit(e.close_slot);",
           "  c.state = SlotState::kQueued;\n  Enqueue(e.close_slot, /*front=*/false);")]),
     "shutdown_only_socket_ops": (
         "a read or write on a socket answering -EALREADY at close is never shut down",
         [("!slot.Has(kShutdownPending) && slot.fd >= 0) {",
           "!slot.Has(kShutdownPending) && slot.fd >= 0 && IsSocketOp(slot.op)) {")]),
-    "no_recancel_when_chain_moves": (
-        "a chained op whose cancel found it not started is never cancelled again",
-        [("  if (!n.Has(kRecancel) || !n.Has(kOpPending) || n.Has(kCancelPending)) return;",
-          "  if (n.Has(kRecancel) || !n.Has(kOpPending) || n.Has(kCancelPending)) return;")]),
     "queued_deadline_ignored": (
         "an op waiting in the engine's queue has no timer: its deadline can pass unnoticed",
-        [("if (s.deadline_ns != kNoDeadline && s.chain_prev == kNone && s.heap_pos == kNone) {",
-          "if (false) {")]),
+        [("  if (s.deadline_ns != kNoDeadline && s.heap_pos == kNone) HeapPush(index);",
+          "  if (false) HeapPush(index);")]),
     "stale_next_deadline": (
         "removing a timer from the heap leaves NextDeadline at the removed timer's deadline",
         [("  has_deadline = !heap.empty();\n"
           "  next_deadline = has_deadline ? At(heap.top()).deadline_ns : 0;\n", "")]),
+    # Mutants of the engine-played chains.
+    "chain_link_cancelled_but_started": (
+        "Cancel of a chain link that has not started only marks it, so it starts later",
+        [("    case SlotState::kWaitLink:\n      EndUnstarted(index, -ECANCELED);\n      return;",
+          "    case SlotState::kWaitLink:\n      s.Set(kCancelRequested, true);\n      return;")]),
+    # Mutants of the in-flight bound.
+    "readiness_op_counted": (
+        "ops that wait for readiness count against the bound and wait for room",
+        [("  return !WaitsForReadiness(kind) && kind != OpKind::kClose && kind != OpKind::kTimeout;",
+          "  return kind != OpKind::kClose && kind != OpKind::kTimeout;")]),
+    # Mutants of the gaps the property checker and the fuzz oracle now watch.
+    "queue_stalls_after_expiry": (
+        "when the queue's head times out, what waits behind it is not let go",
+        [("  // An op that timed out while it waited for room may have been the queue's\n"
+          "  // head: what waited behind it may fit now.\n"
+          "  if (s.q_head != kNone) s.Pump();\n}", "}")]),
+    "buffer_id_lost": (
+        "an op's final event after a deadline, a retry or a cancel loses its buffer id",
+        [("  Deliver(index, res, s.op_flags, /*more=*/false);",
+          "  Deliver(index, res, 0, /*more=*/false);")]),
+    "generation_ignored": (
+        "a completion is matched to its slot by index alone: a stale one reaches the new op",
+        [("    const bool same = slot.generation == d.generation && slot.state != SlotState::kFree;",
+          "    const bool same = slot.state != SlotState::kFree;")]),
     # Mutants of the straight paths (SubmitPlain, CompletePlain).
     "straight_submit_on_closing_fd": (
         "a plain op on a closing fd is accepted by the straight submit path",
@@ -103,8 +124,8 @@ MUTANTS = {
         [("  s.op_ud = r.user_data;\n", "")]),
     "straight_completion_ignores_pending_cancel": (
         "the straight completion path releases a slot whose cancel is still out",
-        [("(s.bits & ~(kOnFdList | kAttempt)) != (kStraight | kOpPending)",
-          "(s.bits & ~(kOnFdList | kAttempt | kCancelPending | kCancelRequested)) != "
+        [("(s.bits & ~(kOnFdList | kAttempt | kBounded)) != (kStraight | kOpPending)",
+          "(s.bits & ~(kOnFdList | kAttempt | kBounded | kCancelPending | kCancelRequested)) != "
           "(kStraight | kOpPending)")]),
     # Mutants of the drivers (each names its file and the targets that must kill it).
     # An fd closed with close(2) behind the loop's back, its number reused:

@@ -140,6 +140,64 @@ TEST(EngineSimProperty, SameSeedSameTrace) {
   EXPECT_TRUE(ok);
 }
 
+// QueueCommand: a command of the queue-progress programs: submit a nop (half
+// the time with a deadline, which needs two places), let the kernel move,
+// poll, let time pass (to just before or at the next deadline), or cancel.
+Command QueueCommand() {
+  // Command::kind values: the first entry of each kind in program.cc's table.
+  constexpr uint8_t kPollKind = 0, kStepKind = 5, kSubmitKind = 16, kCancelKind = 32,
+                    kAdvanceKind = 42;
+  Command c;
+  switch (*rc::gen::inRange(0, 6)) {
+    case 0:
+    case 1: {
+      // A path op (b % 5 == 0) of template 0: a nop; c's bits 5-7 >= 5 give
+      // it a deadline (bits 8-15 microseconds away).
+      const bool deadline = *rc::gen::arbitrary<bool>();
+      c.kind = kSubmitKind;
+      c.c = (uint32_t(deadline ? 7 : 0) << 5) | (uint32_t(*rc::gen::inRange(0, 8)) << 8);
+      break;
+    }
+    case 2:
+      c.kind = kStepKind;
+      break;
+    case 3:
+      c.kind = kPollKind;
+      break;
+    case 4:
+      c.kind = kAdvanceKind;
+      c.a = uint8_t(*rc::gen::inRange(0, 4));
+      c.c = *rc::gen::inRange<uint32_t>(0, 8);
+      break;
+    default:
+      c.kind = kCancelKind;
+      c.b = *rc::gen::arbitrary<uint16_t>();
+      break;
+  }
+  return c;
+}
+
+// Ops that wait for room leave the queue as soon as they fit, whatever ended
+// the op ahead of them (its completion, a cancel, its deadline): the
+// checker's queue invariant, on programs made to keep a queue of nops, with
+// and without deadlines, behind a bound of two.
+TEST(EngineSimProperty, OpsWaitingForRoomLeaveTheQueueAsSoonAsTheyFit) {
+  PathCounts().clear();
+  const bool ok = rc::check("the queue moves as soon as its head fits", [] {
+    Case c;
+    c.program =
+        *rc::gen::container<Program>(*rc::gen::inRange(4, 80), rc::gen::exec(&QueueCommand));
+    std::array<uint8_t, sim::kFaultCount> no_faults{};
+    c.options.setup = SetupFromLevels(no_faults, /*in_flight_level=*/2, 0, /*latency_level=*/1);
+    c.options.tape = *rc::gen::arbitrary<std::vector<uint8_t>>();
+    const RunResult r = RunProgram(c.program, c.options);
+    Tag(r);
+    if (!r.ok) ReportFailure(c);
+  });
+  EXPECT_TRUE(ok);
+  EXPECT_GT(PathCounts()["expired_before_start"], 0u) << "no queued op ever timed out";
+}
+
 }  // namespace
 }  // namespace ringloop::prop
 

@@ -106,7 +106,7 @@ sim::SimOptions SimOptionsFor(const RunOptions& o, sim::Chooser* chooser) {
   s.latency_ns = o.setup.latency_ns;
   s.pipe_capacity = o.setup.pipe_capacity;
   s.keep_trace = o.keep_trace;
-  s.cancel_finds_unstarted_links = o.cancel_finds_unstarted_links;
+  s.verify_moves = true;  // the kept move set against a scan, at every step
   return s;
 }
 
@@ -138,6 +138,7 @@ RunResult Runner::Run(const Program& program) {
   for (uint32_t i = 0; i < program.size(); ++i) {
     Exec(program[i]);
     DrainEvents();
+    checker_.OnPending(engine_.PendingRequests());
     if (!checker_.ok()) return Result(i);
   }
   Drain();
@@ -156,7 +157,7 @@ RunResult Runner::Result(uint32_t at) {
   const sim::SimStats& st = sim_.stats();
   out.tags["cancel_raced_completion"] = st.cancel_races;
   out.tags["cancel_ealready"] = st.cancels_ealready;
-  out.tags["chain_aborted_midway"] = st.chains_broken_midway;
+  out.tags["chain_aborted_midway"] = checker_.chains_aborted_midway();
   out.tags["close_with_ops_in_flight"] = checker_.close_with_ops_in_flight();
   out.tags["fd_reused"] = st.fds_reused;
   out.tags["cq_overflow"] = st.cq_overflows;
@@ -166,6 +167,9 @@ RunResult Runner::Result(uint32_t at) {
   out.tags["fd_from_cancelled_op"] = st.fds_from_cancelled;
   out.tags["stuck_op_unblocked"] = st.unblocked_by_shutdown;
   out.tags["duplicate_cqe"] = st.duplicates_delivered;
+  out.tags["stale_cqe_rejected"] = st.late_cqes_delivered;
+  out.tags["waited_for_room"] = checker_.queue_waits();
+  out.tags["expired_before_start"] = checker_.expired_unstarted();
   out.tags["submit_busy"] = st.busy_refusals;
   out.tags["eintr_retried"] = engine_.stats().eintr_retries;
   out.tags["shutdown_sent"] = engine_.stats().shutdowns_sent;
@@ -220,6 +224,7 @@ void Runner::Exec(const Command& c) {
       return;
     case CommandKind::kShutdown:
       engine_.Shutdown();
+      checker_.OnShutdown();
       sim_.Record(sim::TraceRecord{.type = sim::TraceType::kShutdown});
       return;
   }
@@ -507,6 +512,8 @@ void Runner::Cancel(const Command& c, bool ended) {
   const std::vector<uint64_t> tags = ended ? checker_.EndedTags() : checker_.LiveTags();
   if (tags.empty()) return;
   const uint64_t tag = tags[c.b % tags.size()];
+  checker_.OnPending(engine_.PendingRequests());
+  const bool started = checker_.Started(tag);
   const bool live = engine_.Cancel(checker_.IdOf(tag));
   sim::TraceRecord r;
   r.type = sim::TraceType::kCancel;
@@ -514,6 +521,12 @@ void Runner::Cancel(const Command& c, bool ended) {
   r.res = live ? 1 : 0;
   sim_.Record(r);
   checker_.OnCancel(tag, live);
+  if (!live || started) return;
+  // Not handed to the driver yet (waiting for room, a chain link not started,
+  // a timer): it ends at once, and so do the chain links after it.
+  DrainEvents();
+  checker_.CheckImmediate(tag, -ECANCELED, "cancelled before it reached the driver");
+  checker_.CheckRestOfChainEnded(tag);
 }
 
 void Runner::Close(const Command& c) {
@@ -540,8 +553,19 @@ void Runner::CloseFd(int fd) {
   r.fd = fd;
   sim_.Record(r);
   real_closes_.insert(tag);
+  DrainEvents();  // (nested in an event's handling, during the drain: the rest first)
+  checker_.OnPending(engine_.PendingRequests());
+  const std::vector<uint64_t> unstarted = checker_.UnstartedOnFd(fd);
   const OpId id = engine_.Close(fd, tag);
   checker_.OnClose(tag, id, fd);
+  if (unstarted.empty()) return;
+  // Ops on fd not handed to the driver yet end at once, never reaching the
+  // kernel, and so do the chain links after them.
+  DrainEvents();
+  for (const uint64_t t : unstarted) {
+    checker_.CheckImmediate(t, -ECANCELED, "on an fd being closed before it reached the driver");
+    checker_.CheckRestOfChainEnded(t);
+  }
 }
 
 void Runner::Advance(const Command& c) {
@@ -618,6 +642,7 @@ void Runner::Settle() {
     const uint64_t before = sim_.trace().size();
     Poll(false);
     DrainEvents();
+    checker_.OnPending(engine_.PendingRequests());
     if (sim_.trace().size() != before) continue;
     if (engine_.PendingRequests().empty() && sim_.PendingCqes() == 0) {
       checker_.CheckDeadlines(engine_.Now());
@@ -633,6 +658,7 @@ void Runner::Drain() {
   if (options_.drain == RunOptions::Drain::kChosen) shutdown_first = chooser_->Choose(2) == 1;
   if (shutdown_first) {
     engine_.Shutdown();
+    checker_.OnShutdown();
     sim_.Record(sim::TraceRecord{.type = sim::TraceType::kShutdown});
   }
   while (!known_.empty()) CloseFd(*known_.begin());
@@ -641,6 +667,7 @@ void Runner::Drain() {
     if (engine_.Quiescent() && sim_.Idle() && known_.empty()) break;
     const absl::Status s = sim_.Poll(engine_, /*wait=*/true);
     DrainEvents();
+    checker_.OnPending(engine_.PendingRequests());
     if (!s.ok()) {
       checker_.Fail(absl::StrCat("after faults stopped and every fd was closed: ", s.message()));
     }
@@ -667,7 +694,6 @@ void ApplyKnownGapsFromEnv(RunOptions& options) {
   const char* v = std::getenv("RINGLOOP_PROP_AVOID_KNOWN_GAPS");
   if (v == nullptr || std::string(v) != "1") return;
   options.socket_read_write = false;
-  options.cancel_finds_unstarted_links = true;
 }
 
 std::string HexHash(uint64_t hash) { return absl::StrFormat("%016x", hash); }

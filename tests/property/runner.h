@@ -42,20 +42,15 @@ struct RunOptions {
   // socket_read_write: generate Read/Write/PollAdd on sockets (not only
   // Recv/Send).
   bool socket_read_write = true;
-  // cancel_finds_unstarted_links: see SimOptions.
-  bool cancel_finds_unstarted_links = false;
 };
 
 // ApplyKnownGapsFromEnv: with $RINGLOOP_PROP_AVOID_KNOWN_GAPS=1, steers the
-// runs around two engine bugs reported and not yet fixed, so that CI and
-// tools/mutants.sh check everything else:
-//   - a linked op that has not started answers its cancel -ENOENT (Linux);
-//     the engine does not cancel it again, so once it starts and blocks, the
-//     close of its fd never ends (avoided: the kernel model lets such a
-//     cancel find it, SimOptions::cancel_finds_unstarted_links);
-//   - -EALREADY for a Read/Write on a socket gets no shutdown(2) from the
-//     close protocol (IsSocketOp is false for them), so the close never ends
-//     (avoided: no Read/Write/PollAdd on sockets).
+// runs around an engine gap once reported, so that CI and tools/mutants.sh
+// could check everything else: -EALREADY for a Read/Write on a socket got no
+// shutdown(2) from the close protocol, so the close never ended (avoided: no
+// Read/Write/PollAdd on sockets). (A linked op that had not started could not
+// be cancelled in the kernel either; the engine now plays chains itself, so
+// the kernel never holds such an op.)
 void ApplyKnownGapsFromEnv(RunOptions& options);
 
 // RunResult: what happened.
@@ -76,6 +71,7 @@ struct RunResult {
 inline constexpr const char* kRequiredTags[] = {
     "cancel_raced_completion",  "cancel_ealready", "chain_aborted_midway",
     "close_with_ops_in_flight", "fd_reused",       "cq_overflow",
+    "stale_cqe_rejected",
 };
 
 // RunProgram: runs `program` and checks every guarantee.

@@ -574,17 +574,8 @@ EpollDriver::ChainRest* EpollDriver::Begin(Job* job) {
       if (FdState* s = StateOf(job->fd); s != nullptr && res == 0) RetryAfterShutdown(*s);
       return Complete(job, res);
     }
-    case OpKind::kRead:
-    case OpKind::kReadv:
-    case OpKind::kWrite:
-    case OpKind::kWritev:
-    case OpKind::kRecv:
-    case OpKind::kSend:
-    case OpKind::kAccept:
-    case OpKind::kConnect:
-    case OpKind::kPollAdd:
-      return BeginOnFd(job);
     default:
+      if (WaitsForReadiness(KindOf(op))) return BeginOnFd(job);  // parks on its fd
       if (epoll_internal::NeedsPool(op, FdInfo::Kind::kUnknown)) return SendToPool(job);
       FdInfo none;
       return Complete(job, epoll_internal::TryOnce(op, &none));

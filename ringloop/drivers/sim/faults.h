@@ -31,7 +31,8 @@ enum class Fault : uint8_t {
   kEagain,        // pipes and eventfds the program creates are O_NONBLOCK
   kCqOverflow,    // a CQE goes to the overflow list; delivered one enter later
   kSubmitBusy,    // io_uring_enter refuses the submission with -EBUSY (retried)
-  kDuplicateCqe,  // a CQE already delivered is delivered again (must be rejected)
+  kDuplicateCqe,  // a final CQE already delivered comes again, at once or late, when
+                  // its slot holds another op (must be rejected)
 };
 inline constexpr size_t kFaultCount = 9;
 

@@ -36,7 +36,54 @@ std::optional<uint64_t> Kernel::NextSegment() const {
   return wire_.begin()->first.first;
 }
 
+// --- What changed -----------------------------------------------------------------
+
+namespace {
+
+// Object classes in ObjectKey's upper half.
+constexpr uint64_t kPipeKey = uint64_t{1} << 32;
+constexpr uint64_t kSocketKey = uint64_t{2} << 32;
+constexpr uint64_t kEventFdKey = uint64_t{3} << 32;
+
+}  // namespace
+
+uint64_t Kernel::ObjectKey(uint32_t file) const {
+  const OpenFile& f = files_[file];
+  switch (f.type) {
+    case FileType::kPipeRead:
+    case FileType::kPipeWrite:
+      return kPipeKey | f.object;
+    case FileType::kSocket:
+      return kSocketKey | f.object;
+    case FileType::kEventfd:
+      return kEventFdKey | f.object;
+    case FileType::kRegular:
+    case FileType::kDirectory:
+      return 0;
+  }
+  return 0;
+}
+
+void Kernel::TakeTouched(std::vector<uint64_t>* out) {
+  out->insert(out->end(), touched_.begin(), touched_.end());
+  touched_.clear();
+}
+
+void Kernel::Touch(uint32_t file) {
+  if (files_[file].type == FileType::kSocket) {
+    TouchSocket(files_[file].object);
+  } else {
+    touched_.push_back(ObjectKey(file));
+  }
+}
+
+void Kernel::TouchSocket(uint32_t s) {
+  touched_.push_back(kSocketKey | s);
+  if (sockets_[s].peer != kNoFile) touched_.push_back(kSocketKey | sockets_[s].peer);
+}
+
 void Kernel::Send(Segment seg) {
+  if (seg.from != kNoFile) TouchSocket(seg.from);  // its in_flight, and its peer's room
   const bool tcp =
       seg.from != kNoFile ? sockets_[seg.from].tcp : (seg.to == kNoFile || sockets_[seg.to].tcp);
   if (seg.kind == Segment::Kind::kData && seg.from != kNoFile) {
@@ -51,6 +98,7 @@ void Kernel::Send(Segment seg) {
 
 void Kernel::Arrive(Segment& seg) {
   using Kind = Segment::Kind;
+  if (seg.from != kNoFile) TouchSocket(seg.from);
   if (seg.kind == Kind::kData && seg.from != kNoFile) {
     Socket& from = sockets_[seg.from];
     from.in_flight -= std::min<uint32_t>(from.in_flight, uint32_t(seg.data.size()));
@@ -66,6 +114,8 @@ void Kernel::Arrive(Segment& seg) {
         s.peer = seg.from;
         s.port = seg.port;
         sockets_[it->second].accept_queue.push_back(server);
+        TouchSocket(it->second);
+        TouchSocket(server);
         Send(Segment{Kind::kSynAck, server, seg.from, 0, {}});
         return;
       }
@@ -75,6 +125,7 @@ void Kernel::Arrive(Segment& seg) {
   }
   Socket& to = sockets_[seg.to];
   const bool alive = to.open && to.state != Socket::State::kClosed;
+  TouchSocket(seg.to);
   switch (seg.kind) {
     case Kind::kSynAck:
       if (alive && to.state == Socket::State::kConnecting) {
@@ -121,12 +172,16 @@ uint32_t Kernel::NewFile(FileType type, uint32_t object, bool nonblock, bool rea
 }
 
 int Kernel::AllocFd(uint32_t file) {
-  size_t fd = 0;
-  while (fd < fds_.size() && fds_[fd] != kNoFile) ++fd;
-  if (fd == fds_.size()) {
+  // The lowest free number, as Linux hands out: a freed one, else a new one.
+  size_t fd = fds_.size();
+  if (!free_fds_.empty()) {
+    fd = size_t(*free_fds_.begin());
+    free_fds_.erase(free_fds_.begin());
+  } else {
     fds_.push_back(kNoFile);
     ever_used_.push_back(false);
   }
+  RL_CHECK(fds_[fd] == kNoFile);
   fds_[fd] = file;
   Ref(file);
   if (fd_hook_) fd_hook_(static_cast<int>(fd), true);
@@ -138,6 +193,7 @@ int Kernel::CloseFd(int fd) {
   const uint32_t file = FileOf(fd);
   if (file == kNoFile || fd < 3) return -EBADF;
   fds_[fd] = kNoFile;
+  free_fds_.insert(fd);
   if (fd_hook_) fd_hook_(fd, false);
   Unref(file);
   return 0;
@@ -162,6 +218,7 @@ void Kernel::Unref(uint32_t file) {
 }
 
 void Kernel::Release(uint32_t file) {
+  Touch(file);
   const OpenFile& f = files_[file];
   switch (f.type) {
     case FileType::kPipeRead:
@@ -183,6 +240,7 @@ void Kernel::Release(uint32_t file) {
 // ReleaseSocket: the last reference went. A connected socket sends FIN, or RST
 // when unread data is left (as Linux does); a listener resets its queue.
 void Kernel::ReleaseSocket(uint32_t s) {
+  TouchSocket(s);
   Socket& sock = sockets_[s];
   RL_CHECK(sock.open);
   sock.open = false;

@@ -26,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -137,6 +138,18 @@ class Kernel {
   bool Writable(uint32_t file) const;
   // PollMask: poll(2) revents for the file (POLLIN, POLLOUT, POLLHUP, POLLERR).
   uint32_t PollMask(uint32_t file) const;
+
+  // --- What changed (readiness tracking) ----------------------------------
+  // ObjectKey: the key of what `file` refers to: its pipe (both ends share
+  // it), socket or eventfd. Regular files and directories, whose ops never
+  // wait, share key 0.
+  uint64_t ObjectKey(uint32_t file) const;
+  // TakeTouched: appends to `out` the key of every object whose state changed
+  // since the last call (with repeats), and forgets them: whether an op waiting
+  // on a file can go on (Readable, Writable, PollMask, AcceptReady,
+  // ConnectResult) changes only when its object's key is touched. A socket's
+  // change touches its peer too (a write's room is the peer's receive queue).
+  void TakeTouched(std::vector<uint64_t>* out);
   // Reset: aborts a TCP connection (both ends see a reset).
   void Reset(uint32_t socket);
 
@@ -181,6 +194,8 @@ class Kernel {
   uint32_t NewSocket(bool tcp);
   uint32_t Room(const Socket& s) const;
   uint16_t Ephemeral();
+  void Touch(uint32_t file);
+  void TouchSocket(uint32_t s);
 
   uint64_t latency_ns_;
   uint64_t now_ns_ = 0;
@@ -188,6 +203,7 @@ class Kernel {
   uint16_t next_ephemeral_ = 40000;
   std::vector<OpenFile> files_;
   std::vector<uint32_t> fds_;
+  std::set<int> free_fds_;  // numbers below fds_.size() that are free
   std::vector<bool> ever_used_;
   std::vector<Pipe> pipes_;
   std::vector<EventFd> eventfds_;
@@ -196,6 +212,7 @@ class Kernel {
   std::map<std::pair<uint64_t, uint64_t>, Segment> wire_;  // (arrival, seq) -> segment
   FileSystem fs_;
   FdHook fd_hook_;
+  std::vector<uint64_t> touched_;  // object keys changed since TakeTouched
 };
 
 }  // namespace ringloop::sim

@@ -20,6 +20,7 @@ constexpr uint64_t kEventFdMax = ~uint64_t{0} - 1;
 // --- Read and write -----------------------------------------------------------------
 
 int64_t Kernel::Read(uint32_t file, void* buf, uint32_t len, uint64_t offset) {
+  Touch(file);
   OpenFile& f = files_[file];
   if (!f.readable) return -EBADF;
   switch (f.type) {
@@ -78,6 +79,7 @@ uint32_t Kernel::Room(const Socket& s) const {
 }
 
 int64_t Kernel::Write(uint32_t file, const void* buf, uint32_t len, uint64_t offset) {
+  Touch(file);
   OpenFile& f = files_[file];
   if (!f.writable) return -EBADF;
   switch (f.type) {
@@ -222,6 +224,7 @@ uint32_t Kernel::PollMask(uint32_t file) const {
 }
 
 void Kernel::Reset(uint32_t s) {
+  TouchSocket(s);
   Socket& sock = sockets_[s];
   if (sock.state != Socket::State::kConnected || sock.reset) return;
   sock.reset = true;
@@ -236,6 +239,7 @@ uint16_t Kernel::Ephemeral() {
 }
 
 int Kernel::Bind(uint32_t file, uint16_t port) {
+  Touch(file);
   Socket& s = sockets_[files_[file].object];
   if (!s.tcp || s.state != Socket::State::kFresh || s.port != 0) return -EINVAL;
   if (port == 0) port = Ephemeral();
@@ -246,6 +250,7 @@ int Kernel::Bind(uint32_t file, uint16_t port) {
 }
 
 int Kernel::Listen(uint32_t file, int backlog) {
+  Touch(file);
   const uint32_t id = files_[file].object;
   if (!sockets_[id].tcp || sockets_[id].state != Socket::State::kFresh) return -EINVAL;
   if (sockets_[id].port == 0) {
@@ -264,6 +269,7 @@ bool Kernel::AcceptReady(uint32_t file) const {
 }
 
 int64_t Kernel::Accept(uint32_t file, bool nonblock) {
+  Touch(file);
   Socket& s = sockets_[files_[file].object];
   if (s.state != Socket::State::kListening || s.shut_rd) return -EINVAL;
   if (s.accept_queue.empty()) return -EAGAIN;
@@ -273,6 +279,7 @@ int64_t Kernel::Accept(uint32_t file, bool nonblock) {
 }
 
 int Kernel::StartConnect(uint32_t file, uint16_t port) {
+  Touch(file);
   const uint32_t id = files_[file].object;
   Socket& s = sockets_[id];
   switch (s.state) {
@@ -306,6 +313,7 @@ std::optional<int> Kernel::ConnectResult(uint32_t file) const {
 }
 
 int Kernel::Shutdown(uint32_t file, int how) {
+  Touch(file);
   const uint32_t id = files_[file].object;
   Socket& s = sockets_[id];
   if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return -EINVAL;

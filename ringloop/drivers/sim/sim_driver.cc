@@ -127,6 +127,7 @@ SimDriver::KReq* SimDriver::Take(const Request& r) {
     if (auto* o = std::get_if<Bind>(&k->op)) copy_addr(o->addr, o->addrlen);
   }
   ++stats_.requests;
+  if (r.kind == RequestKind::kLinkTimeout) ++link_timeouts_;
   TraceRecord t;
   t.type = TraceType::kRequest;
   t.user_data = r.user_data;
@@ -138,7 +139,14 @@ SimDriver::KReq* SimDriver::Take(const Request& r) {
           : r.kind == RequestKind::kLinkTimeout ? r.deadline_ns
                                                 : 0;
   KReq* raw = k.get();
-  inflight_.push_back(std::move(k));
+  const Engine::Decoded slot = Engine::DecodeUserData(raw->user_data);
+  auto& in_flight = slots_in_flight_[slot.index];
+  in_flight = {slot.generation, in_flight.first == slot.generation ? in_flight.second + 1 : 1};
+  // (The engine never has two requests out with one user_data; if it did,
+  // Find would find the first, as a scan in take order does.)
+  if (raw->kind == RequestKind::kOp) ops_by_user_data_.emplace(raw->user_data, raw);
+  inflight_.emplace(raw->seq, std::move(k));
+  dirty_.push_back(raw);
   Record(t);
   return raw;
 }
@@ -181,6 +189,7 @@ void SimDriver::BuildChains(const std::vector<KReq*>& taken) {
 
 void SimDriver::Issue(KReq* r) {
   r->state = State::kIssued;
+  dirty_.push_back(r);
   if (r->lt != nullptr) r->lt->state = State::kIssued;  // the timer starts now
   const bool op = r->kind == RequestKind::kOp;
   if (!op && r->kind != RequestKind::kShutdown) return;
@@ -193,24 +202,38 @@ void SimDriver::Issue(KReq* r) {
     return;
   }
   kernel_.Ref(r->file);
+  if (op) {
+    r->object = kernel_.ObjectKey(r->file);
+    r->waiting = true;
+    waiting_on_[r->object].push_back(r);
+  }
   if (op && KindOf(r->op) == OpKind::kConnect) StartConnect(*r);
 }
 
 void SimDriver::Retire(KReq* r) {
+  Forget(r);
+  const Engine::Decoded slot = Engine::DecodeUserData(r->user_data);
+  auto held = slots_in_flight_.find(slot.index);
+  if (held != slots_in_flight_.end() && held->second.first == slot.generation &&
+      --held->second.second == 0) {
+    slots_in_flight_.erase(held);
+  }
   if (r->file != kNoFile) kernel_.Unref(r->file);
+  if (r->kind == RequestKind::kLinkTimeout) --link_timeouts_;
   if (r->owner != nullptr && r->owner->lt == r) r->owner->lt = nullptr;
   finished_.insert(r->user_data);
-  auto it = std::find_if(inflight_.begin(), inflight_.end(),
-                         [r](const std::unique_ptr<KReq>& p) { return p.get() == r; });
-  RL_CHECK(it != inflight_.end());
+  if (r->kind == RequestKind::kOp) {
+    auto op = ops_by_user_data_.find(r->user_data);
+    if (op != ops_by_user_data_.end() && op->second == r) ops_by_user_data_.erase(op);
+  }
+  auto it = inflight_.find(r->seq);
+  RL_CHECK(it != inflight_.end() && it->second.get() == r);
   inflight_.erase(it);
 }
 
 SimDriver::KReq* SimDriver::Find(uint64_t user_data) const {
-  for (const auto& r : inflight_) {
-    if (r->user_data == user_data && r->kind == RequestKind::kOp) return r.get();
-  }
-  return nullptr;
+  auto it = ops_by_user_data_.find(user_data);
+  return it == ops_by_user_data_.end() ? nullptr : it->second;
 }
 
 // --- Completions -----------------------------------------------------------------------
@@ -305,17 +328,39 @@ void SimDriver::Deliver(Engine& engine) {
   };
   for (const Cqe& c : batch) {
     hand(c);
-    // A duplicate is the final CQE just delivered, handed over again at once:
-    // the engine must reject it. (An older one could legally match a later
+    if ((c.flags & kCqeFMore) != 0) continue;
+    recent_finals_.push_back(c);
+    if (recent_finals_.size() > 64) recent_finals_.pop_front();
+    // A duplicate is a final CQE delivered again: the one just delivered, at
+    // once, or (half the time) an older one whose engine slot a request in
+    // flight now holds under another generation. The engine must reject both.
+    // (An old CQE of the same slot and generation could legally match a later
     // attempt of the same op, whose user_data differs only in a 1-bit attempt
-    // counter; the kernel never sends either, so only the direct case is
+    // counter; the kernel never sends either, so only these cases are
     // modelled.)
-    if ((c.flags & kCqeFMore) == 0 && Inject(Fault::kDuplicateCqe, nullptr)) {
+    if (!Inject(Fault::kDuplicateCqe, nullptr)) continue;
+    const Cqe* late = chooser_->Choose(2) == 1 ? LateCqe() : nullptr;
+    if (late != nullptr) {
+      ++stats_.late_cqes_delivered;
+      const Cqe copy = *late;
+      hand(copy);
+    } else {
       ++stats_.duplicates_delivered;
       hand(c);
     }
   }
   ++delivered_batches_;
+}
+
+// LateCqe: the oldest recent final CQE whose slot is now named by a request in
+// flight of another generation (a late CQE for a reused slot), if any.
+const SimDriver::Cqe* SimDriver::LateCqe() const {
+  for (const Cqe& c : recent_finals_) {
+    const Engine::Decoded d = Engine::DecodeUserData(c.user_data);
+    auto held = slots_in_flight_.find(d.index);
+    if (held != slots_in_flight_.end() && held->second.first != d.generation) return &c;
+  }
+  return nullptr;
 }
 
 // --- Cancels ---------------------------------------------------------------------------
@@ -324,7 +369,7 @@ void SimDriver::ProcessCancel(KReq* c) {
   KReq* t = Find(c->target);
   int32_t res = 0;
   if (t != nullptr && t->state == State::kWaitLink && options_.cancel_finds_unstarted_links) {
-    for (const auto& p : inflight_) {
+    for (const auto& [seq, p] : inflight_) {
       if (p->next == t) p->next = nullptr;  // its predecessor no longer starts it
     }
     ++stats_.cancels_ok;
@@ -373,6 +418,7 @@ void SimDriver::CancelTarget(KReq* c, KReq* t) {
     case kAlready:
       ++stats_.cancels_ealready;
       t->state = kernel_.IsSocket(t->file) && !Ready(*t) ? State::kStuck : State::kDoomed;
+      dirty_.push_back(t);
       post_cancel(-EALREADY);
       return;
     case kCompleted: {
@@ -405,9 +451,9 @@ void SimDriver::CancelTarget(KReq* c, KReq* t) {
 
 bool SimDriver::FireDue() {
   bool fired = false;
-  for (;;) {
+  while (link_timeouts_ != 0) {
     KReq* due = nullptr;
-    for (const auto& r : inflight_) {
+    for (const auto& [seq, r] : inflight_) {
       if (r->kind != RequestKind::kLinkTimeout || r->lt_invalid) continue;
       if (r->state != State::kIssued || r->deadline_ns > kernel_.now_ns()) continue;
       if (due == nullptr || r->deadline_ns < due->deadline_ns) due = r.get();
@@ -416,6 +462,7 @@ bool SimDriver::FireDue() {
     FireTimeout(due);
     fired = true;
   }
+  return fired;
 }
 
 void SimDriver::FireTimeout(KReq* lt) {
@@ -445,7 +492,7 @@ void SimDriver::FireTimeout(KReq* lt) {
 
 std::optional<uint64_t> SimDriver::NextTimer() const {
   std::optional<uint64_t> next = kernel_.NextSegment();
-  for (const auto& r : inflight_) {
+  for (const auto& [seq, r] : inflight_) {
     if (r->kind != RequestKind::kLinkTimeout || r->lt_invalid || r->state != State::kIssued) {
       continue;
     }
@@ -456,25 +503,84 @@ std::optional<uint64_t> SimDriver::NextTimer() const {
 
 // --- Moves and Poll --------------------------------------------------------------------
 
-std::vector<SimDriver::Move> SimDriver::Moves() const {
+// Movable: whether request `r` can move now (complete, or process its cancel).
+bool SimDriver::Movable(const KReq& r) const {
+  switch (r.kind) {
+    case RequestKind::kOp:
+      return r.state == State::kDoomed || (r.state != State::kWaitLink && Ready(r));
+    case RequestKind::kCancel:
+    case RequestKind::kShutdown:
+      return r.state == State::kIssued;
+    case RequestKind::kLinkTimeout:
+      return r.lt_invalid;  // valid ones fire by the clock (FireDue)
+  }
+  return false;
+}
+
+namespace {
+
+bool BySeq(const SimDriver::KReq* a, const SimDriver::KReq* b) { return a->seq < b->seq; }
+
+}  // namespace
+
+// Reevaluate: brings `r`'s place in movable_ up to date.
+void SimDriver::Reevaluate(KReq* r) {
+  const bool movable = Movable(*r);
+  if (movable == r->movable) return;
+  r->movable = movable;
+  auto it = std::lower_bound(movable_.begin(), movable_.end(), r, BySeq);
+  if (movable) {
+    movable_.insert(it, r);
+  } else {
+    RL_CHECK(it != movable_.end() && *it == r);
+    movable_.erase(it);
+  }
+}
+
+// Forget: `r` leaves the move bookkeeping (it is retired).
+void SimDriver::Forget(KReq* r) {
+  if (r->movable) {
+    auto it = std::lower_bound(movable_.begin(), movable_.end(), r, BySeq);
+    RL_CHECK(it != movable_.end() && *it == r);
+    movable_.erase(it);
+    r->movable = false;
+  }
+  if (r->waiting) {
+    std::vector<KReq*>& list = waiting_on_[r->object];
+    auto it = std::find(list.begin(), list.end(), r);
+    RL_CHECK(it != list.end());
+    *it = list.back();
+    list.pop_back();
+    if (list.empty()) waiting_on_.erase(r->object);
+    r->waiting = false;
+  }
+  std::erase(dirty_, r);
+}
+
+// UpdateMovable: looks again at the requests whose own state changed, and at
+// those waiting on an object the kernel touched since the last time.
+void SimDriver::UpdateMovable() {
+  touched_.clear();
+  kernel_.TakeTouched(&touched_);
+  std::sort(touched_.begin(), touched_.end());
+  touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+  for (const uint64_t key : touched_) {
+    auto it = waiting_on_.find(key);
+    if (it == waiting_on_.end()) continue;
+    for (KReq* r : it->second) Reevaluate(r);
+  }
+  for (KReq* r : dirty_) Reevaluate(r);
+  dirty_.clear();
+}
+
+// ScanMoves: the legal moves found the slow way, every request in flight in
+// take order, then a delivery if CQEs wait (verify_moves compares).
+std::vector<SimDriver::Move> SimDriver::ScanMoves() const {
   std::vector<Move> moves;
-  for (const auto& r : inflight_) {
-    switch (r->kind) {
-      case RequestKind::kOp:
-        if (r->state == State::kDoomed || (r->state != State::kWaitLink && Ready(*r))) {
-          moves.push_back(Move{MoveKind::kComplete, r.get()});
-        }
-        break;
-      case RequestKind::kCancel:
-        if (r->state == State::kIssued) moves.push_back(Move{MoveKind::kCancel, r.get()});
-        break;
-      case RequestKind::kShutdown:
-        if (r->state == State::kIssued) moves.push_back(Move{MoveKind::kComplete, r.get()});
-        break;
-      case RequestKind::kLinkTimeout:
-        if (r->lt_invalid) moves.push_back(Move{MoveKind::kComplete, r.get()});
-        break;
-    }
+  for (const auto& [seq, r] : inflight_) {
+    if (!Movable(*r)) continue;
+    moves.push_back(
+        Move{r->kind == RequestKind::kCancel ? MoveKind::kCancel : MoveKind::kComplete, r.get()});
   }
   if (!cq_.empty()) moves.push_back(Move{MoveKind::kDeliver, nullptr});
   return moves;
@@ -482,20 +588,25 @@ std::vector<SimDriver::Move> SimDriver::Moves() const {
 
 bool SimDriver::Step(Engine& engine) {
   const bool fired = FireDue();
-  const std::vector<Move> moves = Moves();
-  if (moves.empty()) return fired;
-  const Move& m = moves[chooser_->Choose(uint32_t(moves.size()))];
+  UpdateMovable();
+  const size_t count = movable_.size() + (cq_.empty() ? 0 : 1);
+  if (options_.verify_moves) {
+    const std::vector<Move> scanned = ScanMoves();
+    RL_CHECK(scanned.size() == count);
+    for (size_t i = 0; i < movable_.size(); ++i) RL_CHECK(scanned[i].req == movable_[i]);
+  }
+  if (count == 0) return fired;
+  const size_t chosen = chooser_->Choose(uint32_t(count));
   ++stats_.moves;
-  switch (m.kind) {
-    case MoveKind::kComplete:
-      Complete(m.req);
-      break;
-    case MoveKind::kCancel:
-      ProcessCancel(m.req);
-      break;
-    case MoveKind::kDeliver:
-      Deliver(engine);
-      break;
+  if (chosen == movable_.size()) {
+    Deliver(engine);
+    return true;
+  }
+  KReq* r = movable_[chosen];
+  if (r->kind == RequestKind::kCancel) {
+    ProcessCancel(r);
+  } else {
+    Complete(r);
   }
   return true;
 }
@@ -553,7 +664,7 @@ std::string SimDriver::DescribeInFlight() const {
   static constexpr const char* kStates[] = {"waiting for its link", "parked", "doomed",
                                             "stuck after -EALREADY"};
   std::string out;
-  for (const auto& r : inflight_) {
+  for (const auto& [seq, r] : inflight_) {
     absl::StrAppendFormat(
         &out, " [ud=%x %s fd=%d %s", r->user_data,
         r->kind == RequestKind::kOp ? std::string(OpName(KindOf(r->op))) : std::string("control"),

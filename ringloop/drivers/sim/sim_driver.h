@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "ringloop/core/engine.h"
@@ -60,6 +62,10 @@ struct SimOptions {
   uint64_t latency_ns = 50'000;    // one-way latency of the virtual network
   uint32_t pipe_capacity = 65536;  // default capacity of Pipe()
   bool keep_trace = true;          // keep records (else only the hash)
+  // verify_moves: on every Step, also find the legal moves by scanning every
+  // request in flight, and check that the set kept up to date as the kernel
+  // changes (what Step chooses from) is the same (tests; it costs a scan).
+  bool verify_moves = false;
   // cancel_finds_unstarted_links: a cancel aimed at a linked request that has
   // not started finds it (0; it and the rest of its chain end -ECANCELED).
   // Linux answers -ENOENT instead (the request is on no cancelable list until
@@ -89,6 +95,7 @@ struct SimStats {
   uint64_t chains_broken_midway = 0;  // ... after at least one member succeeded
   uint64_t fds_reused = 0;            // fd numbers handed out again
   uint64_t duplicates_delivered = 0;
+  uint64_t late_cqes_delivered = 0;    // old final CQEs aimed at a slot reused since
   uint64_t unblocked_by_shutdown = 0;  // stuck socket ops ended by shutdown(2)
 };
 
@@ -193,6 +200,7 @@ class SimDriver final : public Driver {
   struct Move {
     MoveKind kind;
     KReq* req;
+    friend bool operator==(const Move&, const Move&) = default;
   };
 
   // Requests (sim_driver.cc).
@@ -201,7 +209,11 @@ class SimDriver final : public Driver {
   void Issue(KReq* r);
   void Retire(KReq* r);
   KReq* Find(uint64_t user_data) const;
-  std::vector<Move> Moves() const;
+  std::vector<Move> ScanMoves() const;
+  bool Movable(const KReq& r) const;
+  void Reevaluate(KReq* r);
+  void UpdateMovable();
+  void Forget(KReq* r);
   bool FireDue();
   void FireTimeout(KReq* lt);
   void ProcessCancel(KReq* c);
@@ -212,6 +224,7 @@ class SimDriver final : public Driver {
   bool Overflows();
   void FlushOverflow();
   void Deliver(Engine& engine);
+  const Cqe* LateCqe() const;
   void SetClock(uint64_t now_ns);
   bool Inject(Fault f, const KReq* r);
   void OnFd(int fd, bool open);
@@ -241,7 +254,25 @@ class SimDriver final : public Driver {
   Trace trace_;
   SimStats stats_;
   std::function<void(const TraceRecord&)> listener_;
-  std::vector<std::unique_ptr<KReq>> inflight_;  // in take order
+  // inflight_: by take order (seq), so that retiring one is not a scan.
+  std::map<uint64_t, std::unique_ptr<KReq>> inflight_;
+  absl::flat_hash_map<uint64_t, KReq*> ops_by_user_data_;  // the kOp requests in it
+  uint64_t link_timeouts_ = 0;                             // kLinkTimeout requests in inflight_
+  // The moves Step chooses from, kept up to date instead of found by a scan of
+  // every request at every step (a scan made 10,000 parked ops quadratic):
+  // movable_ holds the requests that can move now, in take order (the order a
+  // scan of inflight_ finds them in); an op's movability changes only with its
+  // own state or its object's (Kernel::TakeTouched), so only those requests
+  // are looked at again: waiting_on_ (object key -> op requests on it) and
+  // dirty_ (requests whose own state changed).
+  std::vector<KReq*> movable_;
+  absl::flat_hash_map<uint64_t, std::vector<KReq*>> waiting_on_;
+  std::vector<KReq*> dirty_;
+  std::vector<uint64_t> touched_;  // UpdateMovable's buffer
+  // For late CQEs (the duplicate fault): the last final CQEs delivered, and
+  // the engine slots (index -> generation, requests) requests in flight name.
+  std::deque<Cqe> recent_finals_;
+  absl::flat_hash_map<uint32_t, std::pair<uint32_t, uint32_t>> slots_in_flight_;
   uint64_t next_seq_ = 0;
   std::deque<Cqe> cq_;
   std::deque<Cqe> overflow_;

@@ -82,6 +82,49 @@ IoShape ShapeOf(const Op& op) {
   return s;
 }
 
+// IoNeed: what Ready asks of a read or write op: ShapeOf without the buffer
+// list (Ready runs for every parked op on every move: no allocation).
+struct IoNeed {
+  bool read = true;
+  bool socket_only = false;
+  int msg_flags = 0;
+  uint64_t total = 0;
+};
+
+uint64_t IovTotal(const iovec* iov, uint32_t iovcnt) {
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
+  return total;
+}
+
+IoNeed NeedOf(const Op& op) {
+  switch (KindOf(op)) {
+    case OpKind::kRead:
+      return IoNeed{true, false, 0, std::get<Read>(op).len};
+    case OpKind::kWrite:
+      return IoNeed{false, false, 0, std::get<Write>(op).len};
+    case OpKind::kReadv: {
+      const Readv& o = std::get<Readv>(op);
+      return IoNeed{true, false, 0, IovTotal(o.iov, o.iovcnt)};
+    }
+    case OpKind::kWritev: {
+      const Writev& o = std::get<Writev>(op);
+      return IoNeed{false, false, 0, IovTotal(o.iov, o.iovcnt)};
+    }
+    case OpKind::kRecv: {
+      const Recv& o = std::get<Recv>(op);
+      return IoNeed{true, true, o.flags, o.len};
+    }
+    case OpKind::kSend: {
+      const Send& o = std::get<Send>(op);
+      return IoNeed{false, true, o.flags, o.len};
+    }
+    default:
+      RL_CHECK(false);
+  }
+  return IoNeed{};
+}
+
 bool IsIo(OpKind k) {
   return k == OpKind::kRead || k == OpKind::kWrite || k == OpKind::kReadv || k == OpKind::kWritev ||
          k == OpKind::kRecv || k == OpKind::kSend;
@@ -98,7 +141,7 @@ bool SimDriver::Ready(const KReq& r) const {
   const OpenFile& f = kernel_.file(r.file);
   const bool socket = f.type == FileType::kSocket;
   if (IsIo(kind)) {
-    const IoShape s = ShapeOf(r.op);
+    const IoNeed s = NeedOf(r.op);
     if (s.socket_only && !socket) return true;
     if (kind == OpKind::kRecv && std::get<Recv>(r.op).buf_group != kNoBufferGroup) return true;
     if ((s.msg_flags & MSG_DONTWAIT) != 0) return true;

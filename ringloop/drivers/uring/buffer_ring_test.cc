@@ -141,6 +141,30 @@ TEST_F(BufferRingTest, SingleShotRecvSelectsABuffer) {
   EXPECT_EQ(Text(**ring, *e), "one");
 }
 
+// A single-shot recv with a deadline (its linked timeout rides after it) and a
+// chain link (the engine plays the chain) report the buffer the kernel picked.
+TEST_F(BufferRingTest, SingleShotRecvWithADeadlineReportsItsBuffer) {
+  URING_HARNESS_OR_SKIP(h);
+  absl::StatusOr<BufferRing*> ring = h->driver().AddBufferRing(kGroup, 2, 16);
+  ASSERT_TRUE(ring.ok()) << ring.status();
+  const uint64_t deadline = h->driver().NowNs() + 10'000'000'000;  // 10 s: never reached
+  const OpId recv = h->engine().Submit({Recv{sv_[0], nullptr, 0, 0, kGroup, false}, 1, deadline});
+  ASSERT_TRUE(h->Step(false).ok());  // it parks, its timeout armed
+  Send("late");
+  std::optional<Event> e = h->RunUntilFinal(recv);
+  ASSERT_TRUE(e.has_value());
+  ASSERT_TRUE(BufferRing::BufferIdOf(e->flags).has_value()) << "flags " << e->flags;
+  EXPECT_EQ(Text(**ring, *e), "late");
+  (*ring)->Return(*BufferRing::BufferIdOf(e->flags));
+  SubmitArgs chain[] = {{Nop{}, 2}, {Recv{sv_[0], nullptr, 0, 0, kGroup, false}, 3, deadline}};
+  OpId ids[2];
+  h->engine().SubmitChain(chain, ids);
+  Send("link");
+  e = h->RunUntilFinal(ids[1]);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(Text(**ring, *e), "link");
+}
+
 TEST_F(BufferRingTest, BadShapesAreRefused) {
   URING_HARNESS_OR_SKIP(h);
   EXPECT_TRUE(absl::IsInvalidArgument(h->driver().AddBufferRing(kGroup, 3, 64).status()));

@@ -306,7 +306,9 @@ TEST(UringDriverTest, ChainLongerThanTheSubmissionQueueStaysOrdered) {
   char back[10];
   ASSERT_EQ(pread(fd, back, 10, 0), 10);
   EXPECT_EQ(std::string(back, 10), letters);
-  EXPECT_GT(h->driver().stats().played_links, 0u);
+  // The engine plays the chain, one link per request: the driver never holds
+  // a link back itself.
+  EXPECT_EQ(h->driver().stats().played_links, 0u);
 }
 
 TEST(UringDriverTest, CancelFdEndsEveryOpOnTheFd) {

@@ -48,6 +48,9 @@ struct SimDriver::KReq {
   int32_t connect_error = 0;
   uint32_t chain_pos = 0;   // members before this one in its chain
   bool lt_invalid = false;  // a linked timeout with no op right before it
+  bool movable = false;     // in SimDriver::movable_
+  bool waiting = false;     // in SimDriver::waiting_on_[object]
+  uint64_t object = 0;      // its file's Kernel::ObjectKey, once waiting
 };
 
 }  // namespace ringloop::sim
