@@ -47,6 +47,12 @@ class Driver {
   // NowNs: the driver's clock (CLOCK_MONOTONIC for real drivers, virtual time
   // for the simulator), the clock of every deadline given to the engine.
   virtual uint64_t NowNs() const = 0;
+
+  // ForgetFd: `fd` is about to be closed outside the engine (close(2) by the
+  // program): the driver drops what it learnt about it (its kind, flags it
+  // set, registrations), so that the number's next file starts afresh. No op
+  // may be in flight on it. Owner thread. Drivers that cache nothing ignore it.
+  virtual void ForgetFd(int fd) { (void)fd; }
 };
 
 }  // namespace ringloop

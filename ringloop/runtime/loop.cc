@@ -186,6 +186,23 @@ OpId Loop::Close(int fd, Callback callback) {
   return engine_.Close(fd, AllocateTag(std::move(callback)));
 }
 
+absl::StatusOr<BufferRing*> Loop::AddBufferRing(uint16_t group, uint32_t count,
+                                                uint32_t buffer_size) {
+  CheckOwner("AddBufferRing");
+  if (uring_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Loop::AddBufferRing: provided-buffer rings need the io_uring driver; this "
+                     "Loop runs on ",
+                     std::string(driver_->Name()), " (", driver_reason_, ")"));
+  }
+  return uring_->AddBufferRing(group, count, buffer_size);
+}
+
+void Loop::ForgetFd(int fd) {
+  CheckOwner("ForgetFd");
+  driver_->ForgetFd(fd);
+}
+
 OpId Loop::Sleep(absl::Duration duration, Callback callback) {
   CheckOwner("Sleep");
   const uint64_t deadline = Deadline(duration);

@@ -25,6 +25,30 @@
 // drains: it shuts the engine down (every op still live ends, typically -ECANCELED, and its
 // callback runs), polls until the engine is quiescent, and runs posted functions still queued.
 //
+// fds: the loop borrows the fds it is given; the program owns them. The loop
+// closes an fd only when asked (Close, or an OwnedFd), and changes no flag on
+// it except O_NONBLOCK, which the epoll driver sets only on listening sockets
+// it accepts on, sockets it connects and ttys, and clears again when it lets
+// go of the fd (if the number still names that file). Reads and writes ask the
+// kernel not to block in each call (MSG_DONTWAIT, RWF_NOWAIT), so whatever the
+// program does to an fd, the loop's thread never blocks in a syscall other
+// than its one wait (epoll_wait / io_uring_enter; the epoll driver's own
+// close(2) for Close is the one exception: Linux may sleep in it, e.g. with
+// SO_LINGER). Closing:
+// - Close(fd) is the orderly close: ops on fd are cancelled, each ends, and
+//   only then is the number closed and free for reuse.
+// - close(2) by the program is fine when no op is in flight on fd. An op
+//   later submitted on a reused number acts on the new file, as it should;
+//   the drivers notice that their cached facts about the number (socket or
+//   not, registered with epoll) went stale and learn them again: one fstat
+//   and one repeated op per reuse, and under epoll a parked read may wait until
+//   the loop next sleeps before it is woken. ForgetFd(fd) before close(2) makes
+//   reuse free.
+// - close(2) while an op is in flight on fd is a bug of the program: Linux
+//   keeps the old file open for that op (a read blocked on it keeps blocking,
+//   and never sees the new file's data), and the number is reused by the next
+//   open. Use Close.
+//
 // SIGPIPE: a write to a pipe whose reader is gone raises SIGPIPE under both
 // drivers (sends use MSG_NOSIGNAL). Create sets SIGPIPE to SIG_IGN if it has the
 // default disposition, so such a write fails with EPIPE; a handler the program
@@ -55,6 +79,7 @@
 
 namespace ringloop {
 
+class BufferRing;
 class LoopGroup;
 class Scope;
 class UringDriver;
@@ -136,6 +161,18 @@ class Loop {
   // Close: the orderly close of `fd`: ops in flight on it end first (-ECANCELED),
   // then close(2) runs; `callback` gets close's result.
   OpId Close(int fd, Callback callback);
+
+  // AddBufferRing: a provided-buffer ring (ringloop/drivers/uring/buffer_ring.h)
+  // of `count` buffers of `buffer_size` bytes, for Recv ops naming buffer group
+  // `group` (a multishot Recv needs one: each event carries the id of the
+  // buffer the kernel picked). io_uring only: on another driver it fails with
+  // kFailedPrecondition, saying so. The ring lives as long as the Loop.
+  absl::StatusOr<BufferRing*> AddBufferRing(uint16_t group, uint32_t count, uint32_t buffer_size);
+
+  // ForgetFd: `fd` is about to be closed with close(2) by the program (see
+  // "fds" above): the driver forgets what it learnt about the number. No op may
+  // be in flight on fd.
+  void ForgetFd(int fd);
 
   // Sleep: `callback` runs (res 0) once `duration` has passed.
   OpId Sleep(absl::Duration duration, Callback callback);

@@ -14,6 +14,7 @@
 // ended within a bound: a loop thread stuck in read(2) or write(2) then makes the
 // test fail instead of hanging, and the guard records that it had to.
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -117,6 +118,35 @@ TEST_P(FdReuseLoopTest, WriteToAPipeThatReusedAClosedSocketsNumberSucceeds) {
   EXPECT_EQ(std::string(got, 4), "pipe");
   ::close(p[0]);
   ::close(p[1]);
+}
+
+// ForgetFd hands the fd back as the program gave it: a listener the epoll
+// driver made nonblocking to accept on is blocking again (io_uring never
+// changes it), so that closing or passing it on outside the loop is safe.
+TEST_P(FdReuseLoopTest, ForgetFdGivesTheFdBackWithTheFlagsTheProgramSet) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int given_flags = ::fcntl(listener, F_GETFL);
+  ASSERT_EQ(given_flags & O_NONBLOCK, 0);
+  int32_t accepted = INT32_MIN;
+  loop_->Submit(Accept{listener}, [&](const Event& e) { accepted = e.res; });
+  ASSERT_TRUE(loop_->RunOnce(/*wait=*/false).ok());
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_TRUE(Run([&] { return accepted != INT32_MIN; }));
+  ASSERT_GE(accepted, 0) << Result(accepted, OpKind::kAccept, listener).status();
+  loop_->ForgetFd(listener);
+  EXPECT_EQ(::fcntl(listener, F_GETFL), given_flags);
+  ::close(accepted);
+  ::close(client);
+  ::close(listener);
 }
 
 std::string Name(const ::testing::TestParamInfo<DriverChoice>& info) {

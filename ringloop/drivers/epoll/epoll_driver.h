@@ -171,7 +171,7 @@ class EpollDriver : public Driver {
   // the driver set it), for an fd about to be closed outside the engine: then
   // the number's next file starts afresh (see "fds" above). No op may be in
   // flight on it.
-  void ForgetFd(int fd);
+  void ForgetFd(int fd) override;
 
   // SetNonblockOn: whether the driver turned O_NONBLOCK on for `fd` (tests).
   bool SetNonblockOn(int fd) const;

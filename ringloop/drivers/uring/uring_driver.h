@@ -193,7 +193,7 @@ class UringDriver final : public Driver {
   // ForgetFd: drops what the driver knows about `fd` (whether it is a socket) and
   // releases its registered-file slot, if any, as the engine's Close op does, for
   // an fd about to be closed outside the engine. No op may be in flight on it.
-  void ForgetFd(int fd);
+  void ForgetFd(int fd) override;
 
   // AddBufferRing: a provided-buffer ring for Recv.buf_group == `group` (see
   // buffer_ring.h), owned by the driver and valid until it is destroyed.
