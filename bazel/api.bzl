@@ -27,6 +27,7 @@ RINGLOOP_API = {
 
 RINGLOOP_PUBLIC = RINGLOOP_API.values() + [
     "//ringloop/drivers/sim:faults",
+    "//ringloop/drivers/sim:options",
     "//ringloop/drivers/sim:prng",
     "//ringloop/drivers/sim:trace",
     "//ringloop/drivers/uring:buffer_ring",
