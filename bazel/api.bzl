@@ -32,6 +32,7 @@ RINGLOOP_PUBLIC = RINGLOOP_API.values() + [
     "//ringloop/drivers/sim:trace",
     "//ringloop/drivers/uring:buffer_ring",
     "//ringloop/drivers/uring:uring_probe",
+    "//ringloop/runtime:buggify",
     "//ringloop/runtime:cancel",
     "//ringloop/runtime:driver_select",
     "//ringloop/runtime:file",
@@ -41,4 +42,5 @@ RINGLOOP_PUBLIC = RINGLOOP_API.values() + [
     "//ringloop/runtime:stream",
     "//ringloop/runtime:tcp",
     "//ringloop/runtime:result",
+    "//ringloop/testing:sim_test",
 ]
