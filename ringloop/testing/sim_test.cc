@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest-spi.h"
@@ -69,6 +70,21 @@ Task<void> Body(const SimBody& body, SimRun& run, bool* done, std::string* error
 
 std::string FormatNs(uint64_t ns) {
   return absl::StrCat(absl::FormatDuration(absl::Nanoseconds(int64_t(ns))), " (t=", ns, "ns)");
+}
+
+// OpOf: for the record at `i`, which op its user_data names (the request the
+// kernel took for it), as "\n    (ud ...: read on fd 4, taken at ...)", or "".
+std::string OpOf(const std::vector<TraceRecord>& records, size_t i) {
+  const uint64_t ud = records[i].user_data;
+  if (ud == 0) return "";
+  for (size_t j = i + 1; j-- > 0;) {
+    const TraceRecord& r = records[j];
+    if (r.type != TraceType::kRequest || r.user_data != ud) continue;
+    return absl::StrFormat("\n    (ud=%x is %s on fd %d, taken at %s)", ud,
+                           std::string(OpName(static_cast<OpKind>(r.op_kind))), r.fd,
+                           FormatNs(r.time_ns));
+  }
+  return "";
 }
 
 }  // namespace
@@ -207,7 +223,7 @@ std::string FirstDifference(const sim::Trace& a, const sim::Trace& b) {
                       x.req_kind == y.req_kind && x.op_kind == y.op_kind && x.detail == y.detail;
     if (!same) {
       return absl::StrCat("trace record #", i, " differs:\n    first run:  ", sim::Trace::Format(x),
-                          "\n    second run: ", sim::Trace::Format(y));
+                          "\n    second run: ", sim::Trace::Format(y), OpOf(ra, i));
     }
   }
   if (ra.size() != rb.size()) {
