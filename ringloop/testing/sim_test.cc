@@ -105,7 +105,8 @@ sim::FaultPlan SimTestOptions::DefaultFaults() {
 }
 
 std::string FormatFault(const TraceRecord& f) {
-  std::string out = absl::StrCat("#", f.aux, " ", std::string(sim::FaultName(static_cast<Fault>(f.detail))));
+  std::string out =
+      absl::StrCat("#", f.aux, " ", std::string(sim::FaultName(static_cast<Fault>(f.detail))));
   if (static_cast<Fault>(f.detail) != Fault::kBuggify && f.user_data != 0) {
     absl::StrAppend(&out, " on ", std::string(OpName(static_cast<OpKind>(f.op_kind))));
   }
@@ -169,10 +170,10 @@ SimOutcome RunOnce(const SimBody& body, const SimConfig& config, const SimTestOp
       const uint64_t calm_ns = loop->NowNs();
       status = loop->RunUntil([&] { return done; }, options.liveness_budget);
       if (!done && absl::IsDeadlineExceeded(status)) {
-        std::string msg = absl::StrCat(
-            "liveness: the body did not finish within ", absl::FormatDuration(options.liveness_budget),
-            " of virtual time after the faults stopped at ", FormatNs(calm_ns),
-            "; ops still in the kernel:");
+        std::string msg = absl::StrCat("liveness: the body did not finish within ",
+                                       absl::FormatDuration(options.liveness_budget),
+                                       " of virtual time after the faults stopped at ",
+                                       FormatNs(calm_ns), "; ops still in the kernel:");
         const auto pending = simk.InFlightReport();
         if (pending.empty()) absl::StrAppend(&msg, " none (the body waits on itself or a timer)");
         for (const auto& p : pending) {
@@ -281,7 +282,8 @@ SimReport RunSeeds(const SimBody& body, SimTestOptions options) {
     options.check_determinism = true;
   }
   uint64_t first = options.first_seed;
-  uint64_t count = options.seeds != 0 ? options.seeds : EnvNumber("RINGLOOP_SIM_SEEDS").value_or(100);
+  uint64_t count =
+      options.seeds != 0 ? options.seeds : EnvNumber("RINGLOOP_SIM_SEEDS").value_or(100);
   std::optional<std::set<uint64_t>> keep;
   if (const auto only = EnvNumber("RINGLOOP_SIM_SEED"); only.has_value()) {
     first = *only;
@@ -301,8 +303,8 @@ SimReport RunSeeds(const SimBody& body, SimTestOptions options) {
     if (!outcome.failed() && options.check_determinism) {
       const SimOutcome again = RunOnce(body, config, options, keep);
       if (std::string diff = FirstDifference(outcome.trace, again.trace); !diff.empty()) {
-        outcome.failures.push_back(absl::StrCat(
-            "nondeterminism: the same seed ran twice and diverged at ", diff));
+        outcome.failures.push_back(
+            absl::StrCat("nondeterminism: the same seed ran twice and diverged at ", diff));
       }
     }
     if (!outcome.failed()) continue;
@@ -331,8 +333,8 @@ SimReport RunSeeds(const SimBody& body, SimTestOptions options) {
         info != nullptr) {
       filter = absl::StrCat(" --test_filter=", info->test_suite_name(), ".", info->name());
     }
-    absl::StrAppend(&t, "  replay: bazel test ", target != nullptr ? target : "<this test>",
-                    filter, " --test_env=RINGLOOP_SIM_SEED=", seed);
+    absl::StrAppend(&t, "  replay: bazel test ", target != nullptr ? target : "<this test>", filter,
+                    " --test_env=RINGLOOP_SIM_SEED=", seed);
     if (replay_keep.has_value()) {
       absl::StrAppend(&t, " --test_env=RINGLOOP_SIM_FAULTS_KEEP=", FormatKeep(*replay_keep));
     }

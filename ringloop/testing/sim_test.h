@@ -123,9 +123,9 @@ using SimBody = std::function<Task<void>(SimRun&)>;
 // SimOutcome: one run of a body.
 struct SimOutcome {
   bool failed() const { return !failures.empty(); }
-  std::vector<std::string> failures;    // one entry per failure, human-readable
+  std::vector<std::string> failures;     // one entry per failure, human-readable
   std::vector<sim::TraceRecord> faults;  // the faults that struck, in order
-  sim::Trace trace;                     // the whole run
+  sim::Trace trace;                      // the whole run
 };
 
 // ExpandSeed: the configuration `seed` runs under with `options`.

@@ -71,8 +71,8 @@ TEST(SimTestTest, ASeedReplaysByteIdenticallyTwice) {
 TEST(SimTestTest, APassingBodyPassesEverySeedWithSwarmPlans) {
   SimTestOptions options;  // the default faults, swarm
   options.faults = {};
-  for (const Fault f : {Fault::kShortIo, Fault::kCqOverflow, Fault::kSubmitBusy,
-                        Fault::kDuplicateCqe}) {
+  for (const Fault f :
+       {Fault::kShortIo, Fault::kCqOverflow, Fault::kSubmitBusy, Fault::kDuplicateCqe}) {
     options.faults[f] = sim::kDefaultFaultPermille;
   }
   options.seeds = 20;
@@ -100,9 +100,9 @@ TEST(SimTestTest, APlantedLivenessBugIsReportedWithOpFdAndTime) {
   options.check_leaks = false;
   const SimReport report = RunSeeds(body, options);
   ASSERT_TRUE(report.failing_seed.has_value());
-  EXPECT_TRUE(Contains(report.text, "liveness: the body did not finish within 1m"))
-      << report.text;
-  EXPECT_TRUE(Contains(report.text, absl::StrCat("read on fd ", read_fd, ", pending since 0 (t=0ns)")))
+  EXPECT_TRUE(Contains(report.text, "liveness: the body did not finish within 1m")) << report.text;
+  EXPECT_TRUE(
+      Contains(report.text, absl::StrCat("read on fd ", read_fd, ", pending since 0 (t=0ns)")))
       << report.text;
   EXPECT_TRUE(Contains(report.text, "after the faults stopped at 10s")) << report.text;
 }
@@ -122,8 +122,9 @@ TEST(SimTestTest, APlantedFdLeakIsReportedWithFdOpenerAndTime) {
   const SimReport report = RunSeeds(body, options);
   ASSERT_TRUE(report.failing_seed.has_value());
   ASSERT_GE(leaked, 0);
-  EXPECT_TRUE(Contains(report.text, absl::StrCat("leak: fd ", leaked,
-                                                 " is still open at the end, opened by socket at 3ms")))
+  EXPECT_TRUE(Contains(
+      report.text,
+      absl::StrCat("leak: fd ", leaked, " is still open at the end, opened by socket at 3ms")))
       << report.text;
 }
 
@@ -150,8 +151,9 @@ TEST(SimTestTest, APlantedNondeterminismIsReportedAtTheFirstDifferingEvent) {
   options.check_determinism = true;
   const SimReport report = RunSeeds(body, options);
   ASSERT_TRUE(report.failing_seed.has_value());
-  EXPECT_TRUE(Contains(report.text, "nondeterminism: the same seed ran twice and diverged at "
-                                    "trace record #"))
+  EXPECT_TRUE(Contains(report.text,
+                       "nondeterminism: the same seed ran twice and diverged at "
+                       "trace record #"))
       << report.text;
   EXPECT_TRUE(Contains(report.text, "t=1000000")) << report.text;  // when: after the 1 ms sleep
   EXPECT_TRUE(Contains(report.text, "is write on fd ")) << report.text;  // which op, which fd

@@ -79,8 +79,8 @@ TEST(ReplyServiceTest, BothVariantsPassOnLoopback) {
 }
 
 TEST(ReplyServiceTest, TheCorrectVariantPassesEverySeed) {
-  ringloop::testing::ForEachSeed(
-      [](SimRun&) { return ServerAndClients(7000, ReplyOptions{}); }, Faults());
+  ringloop::testing::ForEachSeed([](SimRun&) { return ServerAndClients(7000, ReplyOptions{}); },
+                                 Faults());
 }
 
 TEST(ReplyServiceTest, TheSimulatorFindsIgnoredShortWritesWithAShrunkReplayableSeed) {

@@ -87,9 +87,9 @@ struct Socket {
   bool reset = false;      // an RST arrived (or was injected)
   bool shut_rd = false;
   bool shut_wr = false;
-  int error = 0;  // a pending connect error (-ECONNREFUSED)
-  int family = AF_INET;        // what socket(2) was asked for (getsockname reports it)
-  uint32_t process = 0;        // the process that made it (an accepted one: its listener's)
+  int error = 0;                 // a pending connect error (-ECONNREFUSED)
+  int family = AF_INET;          // what socket(2) was asked for (getsockname reports it)
+  uint32_t process = 0;          // the process that made it (an accepted one: its listener's)
   uint64_t last_arrival_ns = 0;  // when its last segment arrives: segments never overtake
   uint32_t backlog = 0;
   std::deque<uint32_t> accept_queue;  // established sockets, listeners only

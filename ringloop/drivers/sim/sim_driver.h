@@ -36,6 +36,8 @@
 #ifndef RINGLOOP_DRIVERS_SIM_SIM_DRIVER_H_
 #define RINGLOOP_DRIVERS_SIM_SIM_DRIVER_H_
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -47,8 +49,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <sys/socket.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -69,14 +69,14 @@ struct SimStats {
   uint64_t requests = 0;  // requests taken from the engine
   uint64_t cqes_posted = 0;
   uint64_t cqes_delivered = 0;
-  uint64_t cqes_rejected = 0;  // HandleCompletion said no
-  uint64_t busy_refusals = 0;  // submissions refused with -EBUSY
-  uint64_t cq_overflows = 0;   // CQEs that went to the overflow list
-  uint64_t faults = 0;         // faults injected (all kinds)
+  uint64_t cqes_rejected = 0;      // HandleCompletion said no
+  uint64_t busy_refusals = 0;      // submissions refused with -EBUSY
+  uint64_t cq_overflows = 0;       // CQEs that went to the overflow list
+  uint64_t faults = 0;             // faults injected (all kinds)
   uint64_t faults_suppressed = 0;  // faults the fault_filter said no to
   uint64_t crashes = 0;            // CrashProcess calls
   uint64_t writes_lost = 0;        // file writes lost to crashes
-  uint64_t cancels_ok = 0;     // cancel found its target: 0
+  uint64_t cancels_ok = 0;         // cancel found its target: 0
   uint64_t cancels_enoent = 0;
   uint64_t cancels_ealready = 0;
   uint64_t cancel_races = 0;          // target completed with its real result around its cancel
@@ -226,9 +226,9 @@ class SimDriver final : public Driver {
   struct OpenFd {
     int fd = -1;
     FileType type = FileType::kRegular;
-    bool exited = false;        // left by CrashProcess, not closed since
+    bool exited = false;  // left by CrashProcess, not closed since
     uint32_t process = 0;
-    std::string opened_by;      // "accept (fd 5)", "socket", "Pipe()", ...
+    std::string opened_by;  // "accept (fd 5)", "socket", "Pipe()", ...
     uint64_t opened_ns = 0;
   };
   // OpenFdReport: every fd number in use but 0, 1 and 2, lowest first.

@@ -55,8 +55,7 @@ std::vector<int> SimDriver::CrashProcess(uint32_t process) {
   // Its requests in the kernel end, as io_uring's exit cancels a ring's.
   std::vector<uint64_t> doomed;
   for (const auto& [seq, r] : inflight_) {
-    if (r->kind == RequestKind::kOp && r->process == process &&
-        KindOf(r->op) != OpKind::kClose) {
+    if (r->kind == RequestKind::kOp && r->process == process && KindOf(r->op) != OpKind::kClose) {
       doomed.push_back(r->user_data);
     }
   }
@@ -66,8 +65,8 @@ std::vector<int> SimDriver::CrashProcess(uint32_t process) {
   std::vector<int> exited = kernel_.ExitProcess(process);
   std::vector<int>& left = exited_fds_[process];
   left.insert(left.end(), exited.begin(), exited.end());
-  stats_.writes_lost += kernel_.fs().Crash(
-      process, [this](uint32_t n) { return fault_chooser_->Choose(n + 1); });
+  stats_.writes_lost +=
+      kernel_.fs().Crash(process, [this](uint32_t n) { return fault_chooser_->Choose(n + 1); });
   return exited;
 }
 
@@ -80,8 +79,9 @@ size_t SimDriver::ReapExited(uint32_t process) {
     if (!kernel_.Exited(fd)) continue;  // closed since (the number may be another file's now)
     const bool named = std::any_of(inflight_.begin(), inflight_.end(), [fd](const auto& entry) {
       const KReq& r = *entry.second;
-      return r.kind == RequestKind::kOp && (r.fd == fd || (KindOf(r.op) == OpKind::kClose &&
-                                                           std::get<ringloop::Close>(r.op).fd == fd));
+      return r.kind == RequestKind::kOp &&
+             (r.fd == fd ||
+              (KindOf(r.op) == OpKind::kClose && std::get<ringloop::Close>(r.op).fd == fd));
     });
     if (named) {
       kept.push_back(fd);

@@ -47,10 +47,11 @@ TEST(SimFsDurabilityTest, ACrashLosesUnsyncedWritesOfTheCrashedProcessOnly) {
   EXPECT_EQ(Contents(fs, f), "durable|one|two|other");  // readers see every write at once
   EXPECT_EQ(fs.UnsyncedBytes(), 13u);
   // Process 1 crashes; writeback had flushed its first unsynced write only.
-  EXPECT_EQ(fs.Crash(1, [](uint32_t n) {
-    EXPECT_EQ(n, 2u);
-    return 1u;
-  }),
+  EXPECT_EQ(fs.Crash(1,
+                     [](uint32_t n) {
+                       EXPECT_EQ(n, 2u);
+                       return 1u;
+                     }),
             1u);
   // The lost write leaves zeros where it was (the file keeps the other's length).
   EXPECT_EQ(Contents(fs, f), std::string("durable|one|\0\0\0\0other", 21));
