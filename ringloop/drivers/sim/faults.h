@@ -34,9 +34,9 @@ enum class Fault : uint8_t {
   kDuplicateCqe,  // a final CQE already delivered comes again, at once or late, when
                   // its slot holds another op (must be rejected)
   kMultishotEnd,  // a multishot op's CQE comes without F_MORE: the op ended (re-arm it)
-  // The faults below are not the kernel's: ringloop/testing decides them through
-  // SimDriver::InjectFault, so that they are drawn, recorded, replayed and shrunk
-  // like the others.
+  // The faults below are not the kernel's: RINGLOOP_BUGGIFY() draws kBuggify
+  // (SimDriver::Buggify), and a test draws the others with SimDriver::InjectFault,
+  // so that they are recorded, replayed and shrunk like the others.
   kBuggify,    // an enabled RINGLOOP_BUGGIFY() site takes its rare branch
   kPartition,  // the network between two programs is cut (and later healed)
   kCrash,      // a program crashes (its fds close, unsynced file data is lost) and restarts
