@@ -127,7 +127,8 @@ class Server:
         return self.proc.poll() is None
 
     def stderr_tail(self):
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         with open(self.stderr_path, "rb") as f:
             return f.read()[-2000:].decode(errors="replace")
 
