@@ -23,8 +23,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ringloop::peers {
 
@@ -34,6 +36,31 @@ inline constexpr unsigned kEchoBufferBytes = 4096;
 
 // kListenBacklog: enough for the driver's largest burst of connects (512).
 inline constexpr int kListenBacklog = 4096;
+
+// EchoConn: one connection's buffer, and how much of what the last read put
+// in it has been sent back.
+struct EchoConn {
+  uint32_t sent = 0;  // bytes of buf[0, len) sent back so far
+  uint32_t len = 0;
+  char buf[kEchoBufferBytes];
+};
+
+// ConnTable: the EchoConn of each connection, by fd (kept for the fd number's
+// next connection, so steady state allocates nothing).
+class ConnTable {
+ public:
+  // Open: the EchoConn of a newly accepted `fd`.
+  EchoConn& Open(int fd) {
+    if (size_t(fd) >= by_fd_.size()) by_fd_.resize(size_t(fd) + 1);
+    if (by_fd_[size_t(fd)] == nullptr) by_fd_[size_t(fd)] = std::make_unique<EchoConn>();
+    return *by_fd_[size_t(fd)];
+  }
+  // operator[]: the EchoConn of an open `fd`.
+  EchoConn& operator[](int fd) { return *by_fd_[size_t(fd)]; }
+
+ private:
+  std::vector<std::unique_ptr<EchoConn>> by_fd_;
+};
 
 // Die: prints "<what>: <errno text>" and exits 1.
 [[noreturn]] inline void Die(const char* what, int err = errno) {

@@ -11,19 +11,11 @@
 #include <sys/epoll.h>
 
 #include <cstdint>
-#include <memory>
-#include <vector>
 
 #include "bench/peers/echo_common.h"
 
 namespace ringloop::peers {
 namespace {
-
-struct Conn {
-  uint32_t sent = 0;  // bytes of buf[0, len) sent back so far
-  uint32_t len = 0;
-  char buf[kEchoBufferBytes];
-};
 
 class Server {
  public:
@@ -65,14 +57,13 @@ class Server {
         if (errno != EAGAIN && errno != EINTR) std::perror("accept4");
         return;
       }
-      if (size_t(fd) >= conns_.size()) conns_.resize(size_t(fd) + 1);
-      if (conns_[fd] == nullptr) conns_[fd] = std::make_unique<Conn>();
+      conns_.Open(fd);
       Control(EPOLL_CTL_ADD, fd, EPOLLIN);
     }
   }
 
   void Echo(int fd) {
-    Conn& c = *conns_[fd];
+    EchoConn& c = conns_[fd];
     const ssize_t n = ::recv(fd, c.buf, kEchoBufferBytes, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n <= 0) {  // the peer's EOF, or an error (close also removes it from the set)
@@ -84,10 +75,10 @@ class Server {
     Send(fd, c, /*parked=*/false);
   }
 
-  void SendRest(int fd) { Send(fd, *conns_[fd], /*parked=*/true); }
+  void SendRest(int fd) { Send(fd, conns_[fd], /*parked=*/true); }
 
   // Send: sends the rest of c.buf; `parked` says the connection waits for EPOLLOUT.
-  void Send(int fd, Conn& c, bool parked) {
+  void Send(int fd, EchoConn& c, bool parked) {
     while (c.sent < c.len) {
       const ssize_t n = ::send(fd, c.buf + c.sent, c.len - c.sent, MSG_NOSIGNAL);
       if (n < 0) {
@@ -106,7 +97,7 @@ class Server {
 
   const int listener_;
   const int epfd_;
-  std::vector<std::unique_ptr<Conn>> conns_;  // by fd
+  ConnTable conns_;
 };
 
 }  // namespace

@@ -12,8 +12,6 @@
 #include <liburing.h>
 
 #include <cstdint>
-#include <memory>
-#include <vector>
 
 #include "bench/peers/echo_common.h"
 
@@ -21,12 +19,6 @@ namespace ringloop::peers {
 namespace {
 
 enum Kind : uint64_t { kAccept = 0, kRecv = 1, kSend = 2 };
-
-struct Conn {
-  uint32_t sent = 0;  // bytes of buf[0, len) sent back so far
-  uint32_t len = 0;
-  char buf[kEchoBufferBytes];
-};
 
 class Server {
  public:
@@ -74,12 +66,12 @@ class Server {
 
   void Recv(int fd) {
     io_uring_sqe* sqe = Sqe();
-    io_uring_prep_recv(sqe, fd, conns_[fd]->buf, kEchoBufferBytes, 0);
+    io_uring_prep_recv(sqe, fd, conns_[fd].buf, kEchoBufferBytes, 0);
     io_uring_sqe_set_data64(sqe, uint64_t(fd) << 2 | kRecv);
   }
 
   void Send(int fd) {
-    Conn& c = *conns_[fd];
+    EchoConn& c = conns_[fd];
     io_uring_sqe* sqe = Sqe();
     io_uring_prep_send(sqe, fd, c.buf + c.sent, c.len - c.sent, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, uint64_t(fd) << 2 | kSend);
@@ -90,8 +82,7 @@ class Server {
     switch (user_data & 3) {
       case kAccept:
         if (res >= 0) {
-          if (size_t(res) >= conns_.size()) conns_.resize(size_t(res) + 1);
-          if (conns_[res] == nullptr) conns_[res] = std::make_unique<Conn>();
+          conns_.Open(res);
           Recv(res);
         } else {
           std::fprintf(stderr, "accept: %s\n", std::strerror(-res));
@@ -103,8 +94,8 @@ class Server {
           ::close(fd);
           return;
         }
-        conns_[fd]->sent = 0;
-        conns_[fd]->len = uint32_t(res);
+        conns_[fd].sent = 0;
+        conns_[fd].len = uint32_t(res);
         Send(fd);
         return;
       case kSend: {
@@ -112,7 +103,7 @@ class Server {
           ::close(fd);
           return;
         }
-        Conn& c = *conns_[fd];
+        EchoConn& c = conns_[fd];
         c.sent += uint32_t(res);
         if (c.sent < c.len) {
           Send(fd);
@@ -126,7 +117,7 @@ class Server {
 
   io_uring ring_{};
   const int listener_;
-  std::vector<std::unique_ptr<Conn>> conns_;  // by fd
+  ConnTable conns_;
 };
 
 }  // namespace

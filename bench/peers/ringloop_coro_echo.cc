@@ -55,7 +55,5 @@ int main(int argc, char** argv) {
   const int listener = ListenFromFlags(argc, argv, /*nonblocking=*/false);
   std::unique_ptr<ringloop::Loop> loop = CreateLoopFromFlags(argc, argv);
   loop->Spawn(AcceptLoop(listener));
-  const absl::Status status = loop->Run();
-  std::fprintf(stderr, "Run: %s\n", status.ToString().c_str());
-  return 1;
+  RunLoopOrDie(*loop);
 }

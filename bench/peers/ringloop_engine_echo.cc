@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "bench/peers/echo_common.h"
 #include "bench/peers/ringloop_setup.h"
@@ -23,12 +22,6 @@ namespace ringloop::peers {
 namespace {
 
 enum Kind : uint64_t { kAccept = 0, kRecv = 1, kSend = 2, kClose = 3 };
-
-struct Conn {
-  uint32_t sent = 0;  // bytes of buf[0, len) sent back so far
-  uint32_t len = 0;
-  char buf[kEchoBufferBytes];
-};
 
 class Server {
  public:
@@ -54,11 +47,11 @@ class Server {
 
   void Recv(int fd) {
     engine_.Submit(
-        {ringloop::Recv{fd, conns_[fd]->buf, kEchoBufferBytes}, uint64_t(fd) << 2 | kRecv});
+        {ringloop::Recv{fd, conns_[fd].buf, kEchoBufferBytes}, uint64_t(fd) << 2 | kRecv});
   }
 
   void Send(int fd) {
-    Conn& c = *conns_[fd];
+    EchoConn& c = conns_[fd];
     engine_.Submit({ringloop::Send{fd, c.buf + c.sent, c.len - c.sent}, uint64_t(fd) << 2 | kSend});
   }
 
@@ -67,8 +60,7 @@ class Server {
     switch (e.tag & 3) {
       case kAccept:
         if (e.res >= 0) {
-          if (size_t(e.res) >= conns_.size()) conns_.resize(size_t(e.res) + 1);
-          if (conns_[e.res] == nullptr) conns_[e.res] = std::make_unique<Conn>();
+          conns_.Open(e.res);
           Recv(e.res);
         } else {
           std::fprintf(stderr, "accept: %s\n", std::strerror(-e.res));
@@ -80,8 +72,8 @@ class Server {
           engine_.Close(fd, kClose);
           return;
         }
-        conns_[fd]->sent = 0;
-        conns_[fd]->len = uint32_t(e.res);
+        conns_[fd].sent = 0;
+        conns_[fd].len = uint32_t(e.res);
         Send(fd);
         return;
       case kSend: {
@@ -89,7 +81,7 @@ class Server {
           engine_.Close(fd, kClose);
           return;
         }
-        Conn& c = *conns_[fd];
+        EchoConn& c = conns_[fd];
         c.sent += uint32_t(e.res);
         if (c.sent < c.len) {
           Send(fd);
@@ -106,7 +98,7 @@ class Server {
   std::unique_ptr<UringDriver> driver_;
   Engine engine_;
   const int listener_;
-  std::vector<std::unique_ptr<Conn>> conns_;  // by fd
+  ConnTable conns_;
 };
 
 }  // namespace

@@ -78,6 +78,14 @@ inline std::unique_ptr<Loop> CreateLoopFromFlags(int argc, char** argv) {
   return std::move(*loop);
 }
 
+// RunLoopOrDie: runs `loop` until the process is killed; exits 1 if the driver
+// fails.
+[[noreturn]] inline void RunLoopOrDie(Loop& loop) {
+  const absl::Status status = loop.Run();
+  std::fprintf(stderr, "Loop::Run: %s\n", status.ToString().c_str());
+  std::exit(1);
+}
+
 }  // namespace ringloop::peers
 
 #endif  // RINGLOOP_BENCH_PEERS_RINGLOOP_SETUP_H_

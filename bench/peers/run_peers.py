@@ -466,31 +466,23 @@ def fmt_ratio(r):
     return "%.2f (%.2f-%.2f)" % (med, lo, hi)
 
 
-def throughput_table(table, names, conn_counts):
+def grid_table(table, names, conn_counts, cell):
+    """A table of servers by connection count; cell(row) formats one entry of
+    `table` (from summarize_slices)."""
     lines = ["| server | " + " | ".join("%d conn" % c for c in conn_counts) + " |",
              "|---|" + "---|" * len(conn_counts)]
     for name in names:
-        cells = []
-        for c in conn_counts:
-            row = table.get((name, c))
-            if row is None:
-                cells.append("")
-                continue
-            cells.append("%.1fk<br>x%s" % (row["rps"][0] / 1e3, fmt_ratio(row["ratio"])))
+        cells = [cell(table[(name, c)]) if (name, c) in table else "" for c in conn_counts]
         lines.append("| %s | %s |" % (name, " | ".join(cells)))
     return lines
 
 
-def latency_table(table, names, conn_counts):
-    lines = ["| server | " + " | ".join("%d conn" % c for c in conn_counts) + " |",
-             "|---|" + "---|" * len(conn_counts)]
-    for name in names:
-        cells = []
-        for c in conn_counts:
-            row = table.get((name, c))
-            cells.append("" if row is None else "%.0f / %.0f" % (row["p50_us"], row["p99_us"]))
-        lines.append("| %s | %s |" % (name, " | ".join(cells)))
-    return lines
+def throughput_cell(row):
+    return "%.1fk<br>x%s" % (row["rps"][0] / 1e3, fmt_ratio(row["ratio"]))
+
+
+def latency_cell(row):
+    return "%.0f / %.0f" % (row["p50_us"], row["p99_us"])
 
 
 def cost_table(instructions, syscalls, names, conns_instr, conns_sys):
@@ -706,7 +698,7 @@ def main(argv):
               "same round (range in brackets)." % (args.rounds, args.slice_seconds,
                                                    args.warmup_seconds, BASELINE))
     md.append("")
-    md += throughput_table(table, names, args.connections)
+    md += grid_table(table, names, args.connections, throughput_cell)
     md.append("")
     if aa:
         lo = min(r[1] for r in aa)
@@ -720,7 +712,7 @@ def main(argv):
     md.append("Latency (µs, p50 / p99, median over rounds; clock read once per load-generator "
               "loop turn):")
     md.append("")
-    md += latency_table(table, names, args.connections)
+    md += grid_table(table, names, args.connections, latency_cell)
     md.append("")
     md.append("## Cost per request")
     md.append("")
