@@ -313,23 +313,36 @@ def per_request(counts1, counts2, requests1, requests2):
             for k in keys}
 
 
+def median_counts(runs):
+    """Per-request counts of several runs -> the median of each count, plus
+    'total_range': (min, max) of the totals."""
+    keys = set().union(*runs)
+    out = {k: statistics.median(r.get(k, 0.0) for r in runs) for k in keys}
+    totals = [r.get("total", 0.0) for r in runs]
+    out["total_range"] = (min(totals), max(totals))
+    return out
+
+
 def measure_syscalls(args, servers, conn_counts, work_dir):
+    """{(server, connections): per-request counts (median_counts)}, and the tool.
+    Each repeat measures every server once, so drift spreads over all of them."""
     use_perf = perf_works()
     if not use_perf and shutil.which("strace") is None:
         log("neither perf tracepoints nor strace: syscalls not counted")
         return {}, "none"
     tool = "perf stat (syscall tracepoints)" if use_perf else "strace -c -f"
-    results = {}
+    runs = {}
+    r1, r2 = args.syscall_requests
     for c in conn_counts:
-        for server in servers:
-            if server.name == CONTROL:
-                continue
-            r1, r2 = args.syscall_requests
-            one = count_syscalls_once(args, server, c, r1, use_perf, work_dir)
-            two = count_syscalls_once(args, server, c, r2, use_perf, work_dir)
-            results[(server.name, c)] = per_request(one, two, r1, r2)
+        for _ in range(args.syscall_repeats):
+            for server in servers:
+                if server.name == CONTROL:
+                    continue
+                one = count_syscalls_once(args, server, c, r1, use_perf, work_dir)
+                two = count_syscalls_once(args, server, c, r2, use_perf, work_dir)
+                runs.setdefault((server.name, c), []).append(per_request(one, two, r1, r2))
         log("syscalls at %d connections done" % c)
-    return results, tool
+    return {key: median_counts(value) for key, value in runs.items()}, tool
 
 
 # --- Instructions ----------------------------------------------------------
@@ -506,11 +519,16 @@ def cost_table(instructions, syscalls, names, conns_instr, conns_sys):
                              if base else "%.0f" % res["per_request"])
         for c in conns_sys:
             res = syscalls.get((name, c))
-            cells.append("" if res is None else "%.2f" % res.get("total", 0))
+            if res is None:
+                cells.append("")
+                continue
+            lo, hi = res["total_range"]
+            cells.append("%.2f" % res["total"] if hi - lo < 0.005 else
+                         "%.2f (%.2f-%.2f)" % (res["total"], lo, hi))
         if conns_sys:
             res = syscalls.get((name, conns_sys[-1]), {})
-            named = sorted(((v, k) for k, v in res.items() if k != "total" and v >= 0.005),
-                           reverse=True)
+            named = sorted(((v, k) for k, v in res.items()
+                            if k not in ("total", "total_range") and v >= 0.005), reverse=True)
             cells.append(", ".join("%s %.2f" % (k, v) for v, k in named))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -622,13 +640,15 @@ def parse_args(argv):
     p.add_argument("--doc", default=os.path.join(workspace, "docs/performance.md"),
                    help="page whose run_peers section is replaced ('' for none)")
     p.add_argument("--connections", default="1,16,64,512")
-    p.add_argument("--rounds", type=int, default=6, help="slices per server and connection count")
-    p.add_argument("--slice_seconds", type=float, default=0.4)
+    p.add_argument("--rounds", type=int, default=10, help="slices per server and connection count")
+    p.add_argument("--slice_seconds", type=float, default=0.25)
     p.add_argument("--warmup_seconds", type=float, default=0.1)
     p.add_argument("--callgrind_connections", default="1,64", help="'' to skip callgrind")
     p.add_argument("--callgrind_requests", default="4000,20000")
     p.add_argument("--syscall_connections", default="1,64", help="'' to skip syscall counts")
     p.add_argument("--syscall_requests", default="20000,60000")
+    p.add_argument("--syscall_repeats", type=int, default=3,
+                   help="measurements per server and connection count (the median is shown)")
     p.add_argument("--servers", default="", help="comma-separated subset of the servers")
     p.add_argument("--top_functions", type=int, default=15)
     p.add_argument("--keep_work", action="store_true",
@@ -703,9 +723,11 @@ def main(argv):
     if aa:
         lo = min(r[1] for r in aa)
         hi = max(r[2] for r in aa)
-        md.append("A/A control (`%s` / `%s`, the same server twice): ratios %.2f-%.2f over all "
-                  "rounds and connection counts. A throughput ratio inside that range says "
-                  "nothing." % (CONTROL, BASELINE, lo, hi))
+        medians = ", ".join("%.2f" % r[0] for r in aa)
+        md.append("A/A control (`%s` / `%s`, the same server twice): single-round ratios "
+                  "%.2f-%.2f over all rounds and connection counts, medians %s. A median ratio "
+                  "no further from 1 than the control's says nothing."
+                  % (CONTROL, BASELINE, lo, hi, medians))
         md.append("")
     md.append("![requests/s by connection count](latest.png)")
     md.append("")
@@ -721,10 +743,12 @@ def main(argv):
               "same process; (xR) is the ratio to `%s`. Under valgrind the server is slower, so "
               "each wake-up finds more connections ready than at full speed: at 64 connections "
               "these are batched costs. Syscalls: %s, attached to the running server for %d and "
-              "then %d requests, differenced the same way."
+              "then %d requests, differenced the same way; the median of %d such measurements "
+              "(range in brackets where they differ: at 64 connections the count depends on how "
+              "many connections each wake-up finds ready)."
               % (args.callgrind_requests[1], args.callgrind_requests[0],
                  args.callgrind_requests[1] - args.callgrind_requests[0], BASELINE, syscall_tool,
-                 args.syscall_requests[0], args.syscall_requests[1]))
+                 args.syscall_requests[0], args.syscall_requests[1], args.syscall_repeats))
     md.append("")
     md += cost_table(instructions, syscalls, names, args.callgrind_connections,
                      args.syscall_connections)

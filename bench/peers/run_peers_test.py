@@ -73,6 +73,16 @@ class ParseTest(unittest.TestCase):
         self.assertEqual(run_peers.per_request(one, two, 1000, 3000),
                          {"total": 1.0, "recvfrom": 1.0, "accept4": 0.0, "sendto": 0.005})
 
+    def test_median_counts_keeps_the_range_of_totals(self):
+        runs = [{"total": 0.10, "io_uring_enter": 0.10},
+                {"total": 0.03, "io_uring_enter": 0.03},
+                {"total": 0.06, "io_uring_enter": 0.05, "close": 0.01}]
+        counts = run_peers.median_counts(runs)
+        self.assertEqual(counts["total"], 0.06)
+        self.assertEqual(counts["io_uring_enter"], 0.05)
+        self.assertEqual(counts["close"], 0.0)
+        self.assertEqual(counts["total_range"], (0.03, 0.10))
+
     def test_parse_perf_csv(self):
         text = "\n".join([
             "# started on Thu Dec  3 15:00:00 2026",
