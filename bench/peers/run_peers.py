@@ -16,9 +16,9 @@ What it measures, for every server in SERVERS (bench/peers/*_echo.cc):
    are dumped, then R2 requests and dumped again. (Ir(R2) - Ir(R1)) / (R2 - R1)
    cancels the connection setup and teardown both parts contain. The same
    difference, function by function, says where the instructions go.
-3. Syscalls per request: `perf stat` on the syscall tracepoints, attached to
-   the running server for a run of R1 and one of R2 requests, differenced the
-   same way (strace -c -f when perf cannot count tracepoints).
+3. Syscalls per request: `perf stat` on the syscall tracepoints (strace -c -f
+   when perf cannot count tracepoints), attached to the running server for a
+   run of R requests, divided by R; the median of a few such runs.
 
 Servers run pinned to one CPU and echo_load to another. Results go to
 OUT_DIR/latest.md (tables, machine, date, load, how it was run), latest.png
@@ -84,8 +84,11 @@ DOC_BEGIN = "<!-- BEGIN run_peers: generated from bench/results/latest.md; do no
 DOC_END = "<!-- END run_peers -->"
 
 
+_START = time.monotonic()
+
+
 def log(*args):
-    print("run_peers:", *args, flush=True)
+    print("run_peers: [%5.0fs]" % (time.monotonic() - _START), *args, flush=True)
 
 
 # --- Processes -------------------------------------------------------------
@@ -287,6 +290,8 @@ def parse_strace_summary(text):
 
 
 def count_syscalls_once(args, server, connections, requests, use_perf, work_dir):
+    """The syscalls `server` makes while echo_load runs `requests` requests over
+    `connections` connections (their connects and closes included)."""
     out = os.path.join(work_dir, "sys.%s.%d.%d" % (server.name, connections, requests))
     if use_perf:
         argv = ["perf", "stat", "-x,", "-o", out, "-e", ",".join(perf_events()),
@@ -294,10 +299,10 @@ def count_syscalls_once(args, server, connections, requests, use_perf, work_dir)
     else:
         argv = ["strace", "-c", "-f", "-o", out, "-p", str(server.proc.pid)]
     tracer = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)  # attached (perf and strace give no sign of it)
+    time.sleep(0.3)  # attached (perf and strace give no sign of it)
     try:
         run_load(args.bin_dir, server.port, connections, args.client_cpu, requests=requests)
-        time.sleep(0.3)  # the server handles the closes
+        time.sleep(0.2)  # the server handles the closes
     finally:
         tracer.send_signal(signal.SIGINT)
         tracer.wait(timeout=30)
@@ -323,24 +328,32 @@ def median_counts(runs):
     return out
 
 
+def syscall_requests(args, connections):
+    """Requests per syscall count: a tenth at one connection, where every round
+    trip makes the same calls (and takes longest)."""
+    return args.syscall_requests if connections > 1 else max(100, args.syscall_requests // 10)
+
+
 def measure_syscalls(args, servers, conn_counts, work_dir):
     """{(server, connections): per-request counts (median_counts)}, and the tool.
-    Each repeat measures every server once, so drift spreads over all of them."""
+    Each repeat measures every server once, so drift spreads over all of them.
+    A count includes the run's connects and closes: a few hundred syscalls at
+    most, under 0.01 per request at the default request counts."""
     use_perf = perf_works()
     if not use_perf and shutil.which("strace") is None:
         log("neither perf tracepoints nor strace: syscalls not counted")
         return {}, "none"
     tool = "perf stat (syscall tracepoints)" if use_perf else "strace -c -f"
     runs = {}
-    r1, r2 = args.syscall_requests
     for c in conn_counts:
+        requests = syscall_requests(args, c)
         for _ in range(args.syscall_repeats):
             for server in servers:
                 if server.name == CONTROL:
                     continue
-                one = count_syscalls_once(args, server, c, r1, use_perf, work_dir)
-                two = count_syscalls_once(args, server, c, r2, use_perf, work_dir)
-                runs.setdefault((server.name, c), []).append(per_request(one, two, r1, r2))
+                counts = count_syscalls_once(args, server, c, requests, use_perf, work_dir)
+                runs.setdefault((server.name, c), []).append(
+                    {k: v / float(requests) for k, v in counts.items()})
         log("syscalls at %d connections done" % c)
     return {key: median_counts(value) for key, value in runs.items()}, tool
 
@@ -400,8 +413,11 @@ def measure_instructions(args, chosen, connections, work_dir):
     """{server: {'per_request': Ir, 'self': {fn: Ir}, 'inclusive': {fn: Ir}}} for the
     servers `chosen` (entries of SERVERS)."""
     results = {}
-    r0 = max(200, args.callgrind_requests[0] // 10)
-    r1, r2 = args.callgrind_requests
+    # One connection's round trips are serial, and slow under valgrind: a fourth
+    # as many (each costs the same, so the difference is as exact).
+    scale = 4 if connections == 1 else 1
+    r1, r2 = (r // scale for r in args.callgrind_requests)
+    r0 = max(100, r1 // 10)
     for name, binary, flags, _ in chosen:
         if name == CONTROL:
             continue
@@ -646,7 +662,8 @@ def parse_args(argv):
     p.add_argument("--callgrind_connections", default="1,64", help="'' to skip callgrind")
     p.add_argument("--callgrind_requests", default="4000,20000")
     p.add_argument("--syscall_connections", default="1,64", help="'' to skip syscall counts")
-    p.add_argument("--syscall_requests", default="20000,60000")
+    p.add_argument("--syscall_requests", type=int, default=40000,
+                   help="requests per syscall count (a tenth at one connection)")
     p.add_argument("--syscall_repeats", type=int, default=3,
                    help="measurements per server and connection count (the median is shown)")
     p.add_argument("--servers", default="", help="comma-separated subset of the servers")
@@ -661,7 +678,6 @@ def parse_args(argv):
     args.callgrind_connections = [int(x) for x in args.callgrind_connections.split(",") if x]
     args.syscall_connections = [int(x) for x in args.syscall_connections.split(",") if x]
     args.callgrind_requests = [int(x) for x in args.callgrind_requests.split(",")]
-    args.syscall_requests = [int(x) for x in args.syscall_requests.split(",")]
     return args
 
 
@@ -739,16 +755,16 @@ def main(argv):
     md.append("## Cost per request")
     md.append("")
     md.append("Instructions: user-space instructions of the server per request under callgrind, "
-              "(Ir after %d requests - Ir after %d) / %d, both parts after a warm-up run in the "
-              "same process; (xR) is the ratio to `%s`. Under valgrind the server is slower, so "
+              "(Ir after %d requests - Ir after %d) / %d (a fourth as many at one connection), both "
+              "parts after a warm-up run in the same process; (xR) is the ratio to `%s`. Under valgrind the server is slower, so "
               "each wake-up finds more connections ready than at full speed: at 64 connections "
-              "these are batched costs. Syscalls: %s, attached to the running server for %d and "
-              "then %d requests, differenced the same way; the median of %d such measurements "
-              "(range in brackets where they differ: at 64 connections the count depends on how "
-              "many connections each wake-up finds ready)."
+              "these are batched costs. Syscalls: %s, attached to the running server for a run of %d requests (%d at one "
+              "connection), divided by the requests (the run's connects and closes add under "
+              "0.01); the median of %d such runs, range in brackets where they differ: at 64 "
+              "connections the count depends on how many connections each wake-up finds ready."
               % (args.callgrind_requests[1], args.callgrind_requests[0],
                  args.callgrind_requests[1] - args.callgrind_requests[0], BASELINE, syscall_tool,
-                 args.syscall_requests[0], args.syscall_requests[1], args.syscall_repeats))
+                 args.syscall_requests, syscall_requests(args, 1), args.syscall_repeats))
     md.append("")
     md += cost_table(instructions, syscalls, names, args.callgrind_connections,
                      args.syscall_connections)
