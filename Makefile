@@ -141,7 +141,7 @@ bench: setup
 # bench-peers: ringloop's TCP echo beside raw liburing, epoll, Boost.Asio and libuv
 # servers, interleaved in one run (bench/peers/run_peers.py pins the servers and the
 # load generator to CPUs of its own). Writes bench/results/latest.{md,png,json} and
-# the generated section of docs/performance.md. About 8 minutes on 2 cores;
+# the generated section of docs/performance.md. About 7 minutes on 2 cores;
 # PEERS_ARGS passes flags (e.g. PEERS_ARGS="--rounds=2 --callgrind_connections=").
 PEERS_ARGS ?=
 bench-peers: setup

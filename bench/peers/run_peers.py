@@ -608,10 +608,15 @@ def write_plot(out_dir, table, names, conn_counts):
     if shutil.which("gnuplot") is None:
         log("no gnuplot: no chart")
         return None
-    plots = ", ".join("'%s' using 1:%d with linespoints title '%s'" % (data, i + 2, name)
+    # ringloop's servers solid and thicker, the others dashed.
+    plots = ", ".join("'%s' using 1:%d with linespoints lw %d dt %d title '%s'"
+                      % (data, i + 2, 2 if name.startswith("rl_") else 1,
+                         1 if name.startswith("rl_") else 2, name)
                       for i, name in enumerate(names))
     script = "\n".join([
-        "set terminal pngcairo size 1000,640 font ',10'",
+        "set terminal pngcairo size 1000,640 font ',10' noenhanced",
+        "set xrange [%g:%g]" % (min(conn_counts) / 1.3, max(conn_counts) * 1.3),
+        "set yrange [0:*]",
         "set output '%s'" % png,
         "set title 'TCP echo, 64-byte messages: requests/s by connection count (median of slices)'",
         "set xlabel 'connections'",
