@@ -505,8 +505,9 @@ void SimRun::Heal() {
 
 Task<void> SimRun::DrawProgramFaults() {
   const uint64_t interval_ns = uint64_t(absl::ToInt64Nanoseconds(options_.program_fault_interval));
-  const uint64_t max_ticks = std::max<uint64_t>(
-      1, uint64_t(absl::ToInt64Nanoseconds(options_.max_partition)) / std::max<uint64_t>(1, interval_ns));
+  const uint64_t max_ticks =
+      std::max<uint64_t>(1, uint64_t(absl::ToInt64Nanoseconds(options_.max_partition)) /
+                                std::max<uint64_t>(1, interval_ns));
   while (faulting()) {
     co_await Sleep(options_.program_fault_interval);
     if (IsCancelled() || !faulting()) break;

@@ -205,9 +205,9 @@ using SimBody = std::function<Task<void>(SimRun&)>;
 // SimOutcome: one run of a body.
 struct SimOutcome {
   bool failed() const { return !failures.empty(); }
-  std::vector<std::string> failures;     // one entry per failure, human-readable
-  std::vector<sim::TraceRecord> faults;  // the faults that struck, in order
-  sim::Trace trace;                      // the whole run
+  std::vector<std::string> failures;              // one entry per failure, human-readable
+  std::vector<sim::TraceRecord> faults;           // the faults that struck, in order
+  sim::Trace trace;                               // the whole run
   std::vector<std::string> program_events;        // SimRun::events
   std::map<uint32_t, std::string> process_names;  // SimRun::process_names
 };

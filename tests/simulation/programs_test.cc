@@ -131,8 +131,8 @@ TEST(ProgramsTest, ACrashKeepsFileDataFsyncedBeforeIt) {
     const SimOutcome o = RunOnce(WriteThenCrash(true, &seen), ExpandSeed(seed, options), options);
     EXPECT_FALSE(o.failed()) << absl::StrJoin(o.failures, "\n");
     EXPECT_EQ(seen, kRecord) << "seed " << seed;
-    EXPECT_TRUE(Contains(absl::StrJoin(o.program_events, "\n"), "crash (asked for by the test) "
-                                                                 "writer#0"));
+    const std::string events = absl::StrJoin(o.program_events, "\n");
+    EXPECT_TRUE(Contains(events, "crash (asked for by the test) writer#0")) << events;
   }
 }
 
@@ -172,7 +172,8 @@ TEST(ProgramsTest, APartitionStallsRequestsUntilItHeals) {
         EXPECT_TRUE(run.Partition("client", "server"));
         cut_ns = loop.NowNs();
         // Only the end of the fault phase heals the cut.
-        absl::StatusOr<std::string> second = co_await demo::Fetch(SocketAddress::Loopback(kPort), 200);
+        absl::StatusOr<std::string> second =
+            co_await demo::Fetch(SocketAddress::Loopback(kPort), 200);
         answered_ns = loop.NowNs();
         EXPECT_TRUE(second.ok()) << second.status();
         EXPECT_TRUE(second.ok() && *second == demo::Expected(200));

@@ -200,9 +200,7 @@ class SimDriver final : public Driver {
   // itself (crashes, partitions). Recorded in the trace with `fd`, and with
   // `subject` as the record's user_data (what the fault strikes: for a crash
   // the process, for a partition the two processes as a << 32 | b).
-  bool InjectFault(Fault f, int fd = -1, uint64_t subject = 0) {
-    return Strike(f, subject, fd, 0);
-  }
+  bool InjectFault(Fault f, int fd = -1, uint64_t subject = 0) { return Strike(f, subject, fd, 0); }
   // Buggify: whether the RINGLOOP_BUGGIFY() site `file`:`line` takes its rare
   // branch now. A site is enabled or not for the whole run (a coin flip at
   // its first evaluation); an enabled one strikes at the buggify fault rate.
