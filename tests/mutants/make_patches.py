@@ -173,10 +173,10 @@ MUTANTS = {
         Where("ringloop/drivers/epoll/epoll_driver.cc", ["//ringloop/drivers/epoll:epoll_eintr_test"])),
     "uring_room_per_sqe": (
         "room in the SQ is made per SQE: an op and its linked timeout may go in two submissions",
-        [("  if (!EnsureRoom(static_cast<unsigned>(chain.size()))) return false;\n"
-          "  for (const Request& r : chain) PrepRequest(r, r.link);",
-          "  for (const Request& r : chain) {\n    if (!EnsureRoom(1)) return false;\n"
-          "    PrepRequest(r, r.link);\n  }")],
+        [("  if (!EnsureRoom(static_cast<unsigned>(unit.size()))) return false;\n"
+          "  for (const Request& r : unit) PrepRequest(r);",
+          "  for (const Request& r : unit) {\n    if (!EnsureRoom(1)) return false;\n"
+          "    PrepRequest(r);\n  }")],
         Where("ringloop/drivers/uring/uring_driver.cc", ["//ringloop/drivers/uring:uring_sq_room_test"])),
     "sim_multishot_cancel_ealready": (
         "a simulated cancel may answer -EALREADY for a multishot op, leaving it stuck for ever",

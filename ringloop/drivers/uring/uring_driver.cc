@@ -79,34 +79,6 @@ __kernel_timespec ToTimespec(uint64_t ns) {
   return ts;
 }
 
-// KernelKeepsChainOnFailure: whether the kernel runs the rest of an IOSQE_IO_LINK
-// chain even when an op of `kind` failed. Linux 6.x's fsync, statx, unlinkat,
-// mkdirat and renameat set their result without marking the request failed
-// (io_req_set_res, no req_set_fail), so what is linked after them runs anyway
-// (seen on 6.18: a failed fsync, then the linked write wrote). The driver plays
-// the link after such an op.
-bool KernelKeepsChainOnFailure(OpKind kind) {
-  switch (kind) {
-    case OpKind::kFsync:
-    case OpKind::kStatx:
-    case OpKind::kUnlinkat:
-    case OpKind::kMkdirat:
-    case OpKind::kRenameat:
-      return true;
-    default:
-      return false;
-  }
-}
-
-size_t ChainLength(std::span<const Request> requests, size_t from) {
-  size_t end = from;
-  while (requests[end].link) {
-    ++end;
-    RL_CHECK(end < requests.size());  // the engine never hands over part of a chain
-  }
-  return end - from + 1;
-}
-
 absl::Status EnterError(int err) {
   const std::string what = absl::StrCat("io_uring_enter: ", ErrnoName(err), ": ");
   switch (err) {
@@ -343,24 +315,26 @@ absl::Status UringDriver::PollFor(Engine& engine, uint64_t max_wait_ns) {
 
 void UringDriver::SubmitPending(Engine& engine) {
   if (!resubmit_.empty() && !ResubmitStale()) return;  // ops already the kernel's go first
-  if (!ResumeHeld()) return;                           // held work goes first, in order
   const std::span<const Request> requests = engine.PendingRequests();
   size_t done = 0;
   while (done < requests.size()) {
     done += PrepPlainRun(requests.subspan(done));
     if (done == requests.size()) break;
-    const size_t n = ChainLength(requests, done);
-    if (!PushChain(requests.subspan(done, n))) break;
+    // A request alone, or an op and its linked timeout: the only link the
+    // engine ever hands over (it plays chains itself).
+    const size_t n = requests[done].link ? 2 : 1;
+    RL_CHECK(done + n <= requests.size());  // the engine never hands over half of a pair
+    if (!Push(requests.subspan(done, n))) break;
     done += n;
   }
   engine.ConsumeRequests(done);
 }
 
-// PrepPlainRun: PushChain's straight path for the requests a service sends most.
-// Fills the SQEs of the leading plain requests (FillPlain) while the SQ has room
-// and no chain is held; returns how many it took (0: the general path goes next).
+// PrepPlainRun: Push's straight path for the requests a service sends most.
+// Fills the SQEs of the leading plain requests (FillPlain) while the SQ has
+// room; returns how many it took (0: the general path goes next).
 size_t UringDriver::PrepPlainRun(std::span<const Request> requests) {
-  if (!held_.empty() || prep_ctx_.fd_slots != nullptr) return 0;
+  if (prep_ctx_.fd_slots != nullptr) return 0;
   io_uring_sq& sq = ring_.sq;
   const unsigned mask = sq.ring_mask;
   unsigned tail = sq.sqe_tail;
@@ -377,7 +351,7 @@ size_t UringDriver::PrepPlainRun(std::span<const Request> requests) {
   return n;
 }
 
-// FillPlain: fills `sqe` for a plain request, as PrepRequest would: a single op
+// FillPlain: fills `sqe` for a plain request, as Push would: a single op
 // (no link) of a kind the ring runs, with no registered buffer to look up and no
 // socket write to turn into a send. False, leaving `sqe` untouched, otherwise.
 bool UringDriver::FillPlain(io_uring_sqe* sqe, const Request& r) const {
@@ -414,166 +388,61 @@ bool UringDriver::FillPlain(io_uring_sqe* sqe, const Request& r) const {
   return true;
 }
 
-// PushChain: fills the SQEs of one chain; false if it must stay pending (no room).
-bool UringDriver::PushChain(std::span<const Request> chain) {
-  // Only sync ops, cancels of held requests, over-long chains and links the kernel
-  // would not break need playing.
-  if (sync_mask_ != 0 || !held_.empty() || chain.size() > 1) {
-    bool played = chain.size() > sq_capacity_;
-    for (size_t k = 0; k < chain.size(); ++k) {
-      played = played || IsLocal(chain[k]) || GatesChain(chain, k);
-    }
-    if (played) return RunChain(chain);
+// Push: fills the SQEs of `unit` (a request, or an op and its linked timeout),
+// or performs it as a syscall (RunsSync); false if it must stay pending (no room).
+bool UringDriver::Push(std::span<const Request> unit) {
+  RL_CHECK(unit.size() == 1 || (unit[0].kind == RequestKind::kOp &&
+                                unit[1].kind == RequestKind::kLinkTimeout && !unit[1].link));
+  if (sync_mask_ != 0 && IsLocal(unit[0])) {
+    RunLocal(unit);
+    return true;
   }
-  if (!EnsureRoom(static_cast<unsigned>(chain.size()))) return false;
-  for (const Request& r : chain) PrepRequest(r, r.link);
+  if (!EnsureRoom(static_cast<unsigned>(unit.size()))) return false;
+  for (const Request& r : unit) PrepRequest(r);
   return true;
 }
 
+// IsLocal: whether `r` is performed as its syscall on the loop's thread.
 bool UringDriver::IsLocal(const Request& r) const {
   switch (r.kind) {
     case RequestKind::kOp:
       return RunsSync(KindOf(*r.op));
     case RequestKind::kShutdown:
       return RunsSync(OpKind::kShutdown);
-    case RequestKind::kCancel:
-      for (const HeldChain& h : held_) {
-        for (const Request& q : h.rest) {
-          if (q.user_data == r.target) return true;
-        }
-      }
-      return false;
     case RequestKind::kLinkTimeout:
+    case RequestKind::kCancel:
       return false;
   }
   return false;
 }
 
-// RunChain: plays a chain whose links the kernel cannot play alone. Ring segments
-// are submitted as linked groups; a local request runs at once; the rest of the
-// chain after a ring segment is held until that segment's last op completes.
-// Always takes the chain (what cannot start now is held); returns true.
-bool UringDriver::RunChain(std::span<const Request> chain) {
-  size_t i = 0;
-  while (i < chain.size()) {
-    if (IsLocal(chain[i])) {
-      i = RunLocal(chain, i);
-      continue;
-    }
-    size_t end = i;
-    while (end < chain.size() && end - i < sq_capacity_ && !IsLocal(chain[end])) {
-      // A segment ends after an op whose failure the kernel would not pass on.
-      if (GatesChain(chain, end++)) {
-        if (end < chain.size() && chain[end].kind == RequestKind::kLinkTimeout &&
-            end - i < sq_capacity_) {
-          ++end;
-        }
-        break;
-      }
-    }
-    // Never separate an op from its linked timeout.
-    if (end < chain.size() && chain[end].kind == RequestKind::kLinkTimeout) --end;
-    RL_CHECK(end > i);
-    if (!EnsureRoom(static_cast<unsigned>(end - i))) {
-      held_.push_back(HeldChain{/*gated=*/false, 0, nullptr,
-                                std::vector<Request>(chain.begin() + i, chain.end())});
-      return true;
-    }
-    for (size_t k = i; k < end; ++k) {
-      PrepRequest(chain[k], k + 1 < end ? chain[k].link : end == chain.size() && chain[k].link);
-    }
-    if (end == chain.size()) return true;
-    const size_t gate = chain[end - 1].kind == RequestKind::kLinkTimeout ? end - 2 : end - 1;
-    RL_CHECK(chain[gate].kind == RequestKind::kOp);
-    ++stats_.played_links;
-    held_.push_back(HeldChain{/*gated=*/true, chain[gate].user_data, chain[gate].op,
-                              std::vector<Request>(chain.begin() + end, chain.end())});
-    return true;
-  }
-  return true;
-}
-
-// RunLocal: performs chain[i] in the driver; returns where the chain goes on
-// (chain.size() when the link broke and the rest was cancelled).
-size_t UringDriver::RunLocal(std::span<const Request> chain, size_t i) {
-  const Request& r = chain[i];
+// RunLocal: performs unit[0] as its syscall and posts its result; its linked
+// timeout, if any, is posted -ECANCELED after it (the op finished first), as the
+// kernel posts a timeout its op beat.
+void UringDriver::RunLocal(std::span<const Request> unit) {
+  const Request& r = unit[0];
   int32_t res = 0;
-  switch (r.kind) {
-    case RequestKind::kOp:
-      if (KindOf(*r.op) == OpKind::kClose) ForgetFd(std::get<Close>(*r.op).fd);
-      res = RunSync(*r.op);
-      ++stats_.sync_ops;
-      break;
-    case RequestKind::kShutdown:
-      res = RunSync(Shutdown{r.fd, SHUT_RDWR});
-      ++stats_.sync_ops;
-      break;
-    case RequestKind::kCancel:
-      res = CancelHeld(r.target) ? 0 : -ENOENT;
-      break;
-    case RequestKind::kLinkTimeout:
-      RL_CHECK(false && "a linked timeout is played with its op");
+  if (r.kind == RequestKind::kOp) {
+    if (KindOf(*r.op) == OpKind::kClose) ForgetFd(std::get<Close>(*r.op).fd);
+    res = RunSync(*r.op);
+  } else {
+    res = RunSync(Shutdown{r.fd, SHUT_RDWR});
   }
+  ++stats_.sync_ops;
   PostLocal(r.user_data, res);
-  size_t next = i + 1;
-  if (next < chain.size() && chain[next].kind == RequestKind::kLinkTimeout) {
-    PostLocal(chain[next].user_data, -ECANCELED);  // the op finished first
-    ++next;
-  }
-  if (next < chain.size()) {
-    ++stats_.played_links;
-    if (r.kind == RequestKind::kOp && BreaksChain(*r.op, res)) {
-      CancelAll(chain.subspan(next));
-      return chain.size();
-    }
-  }
-  return next;
+  if (unit.size() == 2) PostLocal(unit[1].user_data, -ECANCELED);
 }
 
-// ResumeHeld: starts held chains that may go (not gated), in order; false if one
-// of them still finds no room (then nothing newer may go either).
-bool UringDriver::ResumeHeld() {
-  for (size_t i = 0; i < held_.size();) {
-    if (held_[i].gated) {
-      ++i;
-      continue;
-    }
-    std::vector<Request> rest = std::move(held_[i].rest);
-    held_.erase(held_.begin() + static_cast<ptrdiff_t>(i));
-    const size_t before = held_.size();
-    RunChain(rest);
-    // RunChain re-holds what found no room at the end of held_: stop there.
-    if (held_.size() > before && !held_.back().gated) return false;
-  }
-  return true;
-}
-
-// CancelHeld: a cancel aimed at a held request ends it and the rest of its chain
-// with -ECANCELED (the kernel does the same to a linked op not yet started).
-bool UringDriver::CancelHeld(uint64_t target) {
-  for (HeldChain& h : held_) {
-    for (size_t k = 0; k < h.rest.size(); ++k) {
-      if (h.rest[k].user_data != target) continue;
-      CancelAll(std::span<const Request>(h.rest).subspan(k));
-      h.rest.resize(k);
-      return true;
-    }
-  }
-  return false;
-}
-
-void UringDriver::CancelAll(std::span<const Request> requests) {
-  for (const Request& r : requests) PostLocal(r.user_data, -ECANCELED);
-}
-
-void UringDriver::PrepRequest(const Request& r, bool link) {
+// PrepRequest: fills the next SQE for `r` (an op with `link` set is followed
+// by its linked timeout).
+void UringDriver::PrepRequest(const Request& r) {
   io_uring_sqe* sqe = NextSqe();
   switch (r.kind) {
     case RequestKind::kOp:
-      PrepOpRequest(sqe, r, link);
+      PrepOpRequest(sqe, r);
       break;
     case RequestKind::kLinkTimeout: {
-      AttachTimeout(r, link);
+      AttachTimeout(r);
       // The kernel reads the timespec when it takes the SQE (with SQPOLL, some time
       // later): it lives in a deque slot of the engine's op slot, untouched until this
       // timeout's CQE is in (the engine reuses a slot only after that).
@@ -591,11 +460,11 @@ void UringDriver::PrepRequest(const Request& r, bool link) {
       break;
   }
   // The link flag belongs in sqe->flags, never in the opcode.
-  if (link) sqe->flags |= IOSQE_IO_LINK;
+  if (r.link) sqe->flags |= IOSQE_IO_LINK;
   io_uring_sqe_set_data64(sqe, r.user_data);
 }
 
-void UringDriver::PrepOpRequest(io_uring_sqe* sqe, const Request& r, bool link) {
+void UringDriver::PrepOpRequest(io_uring_sqe* sqe, const Request& r) {
   const Op& op = *r.op;
   switch (KindOf(op)) {
     case OpKind::kClose:
@@ -603,13 +472,13 @@ void UringDriver::PrepOpRequest(io_uring_sqe* sqe, const Request& r, bool link) 
       break;
     case OpKind::kWrite:
     case OpKind::kWritev:
-      PrepTransfer(sqe, r, link, /*read=*/false);
+      PrepTransfer(sqe, r, /*read=*/false);
       return;
     case OpKind::kRead:
     case OpKind::kReadv:
       // At the file position a read is the same on every file: no class needed.
       if (OffsetOf(op) == kCurrentPosition) break;
-      PrepTransfer(sqe, r, link, /*read=*/true);
+      PrepTransfer(sqe, r, /*read=*/true);
       return;
     default:
       break;
@@ -625,7 +494,7 @@ void UringDriver::PrepOpRequest(io_uring_sqe* sqe, const Request& r, bool link) 
 // itself. Either way the answer that would mean the cache was wrong (-ENOTSOCK
 // from the socket form, -ESPIPE from an offset on what is a socket now) is
 // caught by a StaleRetry.
-void UringDriver::PrepTransfer(io_uring_sqe* sqe, const Request& r, bool link, bool read) {
+void UringDriver::PrepTransfer(io_uring_sqe* sqe, const Request& r, bool read) {
   const Op& op = *r.op;
   const FdClass c = ClassOf(FdOf(op));
   const bool vectored = KindOf(op) == OpKind::kReadv || KindOf(op) == OpKind::kWritev;
@@ -639,12 +508,12 @@ void UringDriver::PrepTransfer(io_uring_sqe* sqe, const Request& r, bool link, b
       uring_internal::PrepSocketWrite(sqe, op, flags, msg, prep_ctx_);
       ++stats_.socket_writes;
     }
-    ArmStaleRetry(r, c, link);
+    ArmStaleRetry(r, c);
     return;
   }
   uring_internal::PrepOp(sqe, op, prep_ctx_);
   const uint64_t offset = OffsetOf(op);
-  if (offset != kCurrentPosition && offset != 0) ArmStaleRetry(r, c, link);
+  if (offset != kCurrentPosition && offset != 0) ArmStaleRetry(r, c);
 }
 
 // MsgOf: the msghdr of the op whose user_data is `user_data`, sent as SENDMSG or
@@ -656,22 +525,6 @@ msghdr* UringDriver::MsgOf(uint64_t user_data) {
   const uint32_t index = Engine::DecodeUserData(user_data).index;
   if (index >= msgs_.size()) msgs_.resize(size_t{index} + 1);
   return &msgs_[index];
-}
-
-// GatesChain: whether the driver plays the link after chain[k]: an op whose broken
-// link the kernel would not pass on, with another op after it in the chain. Those
-// are a failed fsync, statx, unlinkat, mkdirat or renameat (above), and a Write or
-// Writev sent as a send (SendFlagsOf): io_send fails the link on an error, or when
-// short only with MSG_WAITALL, while io_write also fails it on any short write, and
-// so does core's rule (a write's ChainMinimum is its length).
-bool UringDriver::GatesChain(std::span<const Request> chain, size_t k) {
-  const Request& r = chain[k];
-  if (r.kind != RequestKind::kOp) return false;
-  if (!KernelKeepsChainOnFailure(KindOf(*r.op)) && SendFlagsOf(*r.op) < 0) return false;
-  for (size_t j = k + 1; j < chain.size(); ++j) {
-    if (chain[j].kind == RequestKind::kOp) return true;
-  }
-  return false;
 }
 
 // NextSqe: the next free SQE (liburing's io_uring_get_sqe, minus its head load:
@@ -717,28 +570,6 @@ void UringDriver::ArmWake() {
 
 // --- Fd facts ------------------------------------------------------------------------
 
-// SendFlagsOf: for a Write or Writev on a socket (at any offset: a socket has no
-// position), the send flags that make it write(2) on that socket without SIGPIPE;
-// else -1 (the op is prepared as itself). One table lookup once the fd is known.
-int UringDriver::SendFlagsOf(const Op& op) {
-  int fd = -1;
-  if (const Write* w = std::get_if<Write>(&op); w != nullptr) {
-    fd = w->fd;
-  } else if (const Writev* v = std::get_if<Writev>(&op); v != nullptr) {
-    fd = v->fd;
-  } else {
-    return -1;
-  }
-  switch (ClassOf(fd)) {
-    case FdClass::kSocket:
-      return MSG_NOSIGNAL;
-    case FdClass::kSeqpacketSocket:
-      return MSG_NOSIGNAL | MSG_EOR;  // sock_write_iter adds MSG_EOR for SOCK_SEQPACKET
-    default:
-      return -1;
-  }
-}
-
 // ClassOf: what `fd` is, from the fd cache (learnt on first use).
 UringDriver::FdClass UringDriver::ClassOf(int fd) {
   const FdClass c =
@@ -774,8 +605,8 @@ void UringDriver::ForgetFd(int fd) {
 // --- Answers that say the fd cache was wrong ---------------------------------------
 
 // ArmStaleRetry: the op of `r` was prepared as the fd's class `used` says; its
-// SQE is linked to the next one if `link`.
-void UringDriver::ArmStaleRetry(const Request& r, FdClass used, bool link) {
+// SQE is linked to its timeout's if `r.link`.
+void UringDriver::ArmStaleRetry(const Request& r, FdClass used) {
   const uint32_t index = Engine::DecodeUserData(r.user_data).index;
   if (index >= stale_.size()) stale_.resize(size_t{index} + 1);
   StaleRetry& s = stale_[index];
@@ -784,13 +615,12 @@ void UringDriver::ArmStaleRetry(const Request& r, FdClass used, bool link) {
   s.op = r.op;
   s.fd = r.fd;
   s.used = used;
-  s.state = link ? StaleRetry::kLinked : StaleRetry::kArmed;
+  s.state = r.link ? StaleRetry::kLinked : StaleRetry::kArmed;
 }
 
 // AttachTimeout: a linked timeout was prepared; it belongs to the op right
-// before it, which a retry must submit again with it (`link`: the chain goes on
-// after the timeout, which a retry could not keep).
-void UringDriver::AttachTimeout(const Request& r, bool link) {
+// before it, which a retry must submit again with it.
+void UringDriver::AttachTimeout(const Request& r) {
   const uint32_t index = Engine::DecodeUserData(r.user_data).index;
   if (index >= stale_.size()) return;
   StaleRetry& s = stale_[index];
@@ -798,7 +628,7 @@ void UringDriver::AttachTimeout(const Request& r, bool link) {
                                             Engine::DecodeUserData(r.user_data).generation) {
     return;
   }
-  s.state = link ? StaleRetry::kNone : StaleRetry::kArmed;
+  s.state = StaleRetry::kArmed;
   s.has_timeout = true;
   s.timeout_user_data = r.user_data;
   s.deadline_ns = r.deadline_ns;
@@ -852,13 +682,13 @@ bool UringDriver::ResubmitStale() {
     op.op = s.op;
     op.fd = s.fd;
     op.link = s.has_timeout;
-    PrepRequest(op, op.link);
+    PrepRequest(op);
     if (s.has_timeout) {
       Request timeout;
       timeout.kind = RequestKind::kLinkTimeout;
       timeout.user_data = s.timeout_user_data;
       timeout.deadline_ns = s.deadline_ns;
-      PrepRequest(timeout, /*link=*/false);
+      PrepRequest(timeout);
     }
   }
   resubmit_.erase(resubmit_.begin(), resubmit_.begin() + ptrdiff_t(done));
@@ -1043,14 +873,14 @@ absl::Status UringDriver::Reap(Engine* engine) {
     // The CQEs present now; later ones wait for the next round or Poll.
     unsigned head = *cq.khead;
     const unsigned tail = io_uring_smp_load_acquire(cq.ktail);
-    // The final CQEs of engine requests, while no chain is held, go to the engine
-    // in batches; any other CQE first flushes the batch, so order is kept.
+    // The final CQEs of engine requests go to the engine in batches; any other
+    // CQE first flushes the batch, so order is kept.
     // Kept in locals (the batch's stores could alias members otherwise).
     Completion* const batch = reap_batch_.data();
     const size_t batch_size = reap_batch_.size();
     const io_uring_cqe* const cqes = cq.cqes;
     const unsigned mask = cq.ring_mask;
-    bool straight = engine != nullptr && held_.empty();
+    const bool straight = engine != nullptr;
     uint64_t in_kernel = sqes_in_kernel_;
     size_t batched = 0;
     const auto flush = [&] {
@@ -1076,7 +906,6 @@ absl::Status UringDriver::Reap(Engine* engine) {
       sqes_in_kernel_ = in_kernel;
       Dispatch(engine, user_data, cqe.res, flags);
       in_kernel = sqes_in_kernel_;
-      straight = engine != nullptr && held_.empty();
     }
     if (batched > 0) flush();
     sqes_in_kernel_ = in_kernel;
@@ -1130,25 +959,8 @@ void UringDriver::Dispatch(Engine* engine, uint64_t user_data, int32_t res, uint
     RL_CHECK(sqes_in_kernel_ > 0);
     --sqes_in_kernel_;
     if ((IsStaleAnswer(res) || awaiting_timeouts_ != 0) && TakeStale(user_data, res)) return;
-    if (!held_.empty()) ResolveGate(user_data, res);
   }
   if (engine != nullptr) engine->HandleCompletion(user_data, res, flags);
-}
-
-// ResolveGate: the op a held chain waits for has completed: the chain may start
-// (the next Poll submits it), or, if the link broke, ends -ECANCELED now.
-void UringDriver::ResolveGate(uint64_t user_data, int32_t res) {
-  for (size_t i = 0; i < held_.size(); ++i) {
-    if (!held_[i].gated || held_[i].gate != user_data) continue;
-    // Called before the engine sees this completion: the gate's op is still live.
-    if (BreaksChain(*held_[i].gate_op, res) || held_[i].rest.empty()) {
-      CancelAll(held_[i].rest);
-      held_.erase(held_.begin() + static_cast<ptrdiff_t>(i));
-      return;
-    }
-    held_[i].gated = false;
-    return;
-  }
 }
 
 }  // namespace ringloop

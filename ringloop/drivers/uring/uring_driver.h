@@ -7,30 +7,25 @@
 // (user_data, res, flags) to Engine::HandleCompletion, then AdvanceTime(NowNs()).
 //
 // What the driver guarantees on top of the Driver contract:
-// - Chains: a chain's SQEs are filled and published with one SQ tail store; if the
-//   SQ lacks room for the whole chain, what is queued is submitted first. A chain is
-//   never split across submissions, except where the driver itself plays the link
-//   (below). Request.link becomes IOSQE_IO_LINK in sqe->flags; a kLinkTimeout is
-//   IORING_OP_LINK_TIMEOUT with IORING_TIMEOUT_ABS on CLOCK_MONOTONIC (NowNs's clock).
+// - Links: the engine plays chains itself, so the only link it hands over is an
+//   op followed by its linked timeout. The pair's two SQEs are filled and
+//   published with one SQ tail store (if the SQ lacks room for both, what is
+//   queued is submitted first): Request.link becomes IOSQE_IO_LINK in
+//   sqe->flags, and the kLinkTimeout is IORING_OP_LINK_TIMEOUT with
+//   IORING_TIMEOUT_ABS on CLOCK_MONOTONIC (NowNs's clock).
 // - Per-op fallback: an op whose opcode the kernel lacks (BIND/LISTEN before 6.11,
-//   SOCKET before 5.19, ...) runs as its syscall on the loop's thread (ringloop/drivers/sync_op.h)
-//   and its result is posted as its completion. Inside a chain the driver then plays the link: the
-//   ops before it are submitted as one linked group, the rest is held until the last of them
-//   completes, and is cancelled (-ECANCELED) if that one failed or was short, as the kernel would
-//   (core's BreaksChain). A chain longer than the SQ is played the same way, and so is the rest of
-//   a chain after an fsync, statx, unlinkat, mkdirat or renameat: Linux 6.x runs what is linked
-//   after those ops even when they fail.
+//   SOCKET before 5.19, ...) runs as its syscall on the loop's thread
+//   (ringloop/drivers/sync_op.h) and its result is posted as its completion; its
+//   linked timeout, if it has one, is posted -ECANCELED after it (the op won).
 // - Offsets on sockets: a socket has no file position, so a Read, Readv, Write or
 //   Writev on one ignores its offset, as under the epoll driver and the simulator
 //   (io_uring itself would fail a nonzero offset with -ESPIPE; it ignores the
 //   offset on a pipe). Reads are issued at the current position.
-// - Writes on sockets: a Write or Writev on a socket is sent as IORING_OP_SEND / IORING_OP_SENDMSG
-// with MSG_NOSIGNAL (and MSG_EOR on a
-//   SOCK_SEQPACKET socket, as write(2) adds), so a peer that is gone yields -EPIPE,
-//   never SIGPIPE, as under the epoll driver and the simulator (IORING_OP_WRITE goes
-//   through sock_write_iter, which raises SIGPIPE; seen on 6.18). The kernel breaks
-//   a chain on a short write but not on a short send (without MSG_WAITALL), so
-//   inside a chain the driver plays the link after such a write.
+// - Writes on sockets: a Write or Writev on a socket is sent as IORING_OP_SEND /
+//   IORING_OP_SENDMSG with MSG_NOSIGNAL (and MSG_EOR on a SOCK_SEQPACKET socket, as
+//   write(2) adds), so a peer that is gone yields -EPIPE, never SIGPIPE, as under the
+//   epoll driver and the simulator (IORING_OP_WRITE goes through sock_write_iter,
+//   which raises SIGPIPE; seen on 6.18).
 // - Kernel errors: -EINTR is retried; -EBUSY/-EAGAIN make Poll reap and leave the rest
 //   queued; CQ overflow (IORING_FEAT_NODROP, required) is flushed with GETEVENTS. An
 //   SQE once filled is the kernel's whatever io_uring_enter returned: it stays in the
@@ -108,7 +103,6 @@ struct UringStats {
   uint64_t full_sq_submits = 0;   // submits made early because the SQ lacked room
   uint64_t overflow_flushes = 0;  // GETEVENTS entries to flush an overflowed CQ
   uint64_t sync_ops = 0;          // ops performed as plain syscalls
-  uint64_t played_links = 0;      // chain links the driver played itself
   uint64_t wakeups = 0;           // eventfd wake-up completions
   uint64_t msg_ring_wakeups = 0;  // wake-ups received through MSG_RING
   uint64_t eintr = 0;             // io_uring_enter calls interrupted
@@ -223,15 +217,6 @@ class UringDriver final : public Driver {
   int ring_fd() const { return ring_.ring_fd; }
 
  private:
-  // HeldChain: the rest of a chain whose link the driver plays: it may start once
-  // the op whose user_data is `gate` completes successfully (or now, if !gated).
-  // (Any uint64_t is a valid engine user_data, 0 included: hence the flag.)
-  struct HeldChain {
-    bool gated = false;
-    uint64_t gate = 0;
-    const Op* gate_op = nullptr;  // the engine's op slot: stable until its final event
-    std::vector<Request> rest;
-  };
   struct LocalCompletion {
     uint64_t user_data;
     int32_t res;
@@ -243,9 +228,8 @@ class UringDriver final : public Driver {
   // per engine slot index until its final CQE, in case that CQE says the class
   // was stale (-ENOTSOCK: not a socket now; -ESPIPE: an offset on what is a
   // socket now) because the fd was closed and its number reused behind the
-  // driver's back. Only an op whose SQE is alone or linked only to its own
-  // linked timeout can go again: kLinked means "linked, its timeout not seen
-  // yet", kNone "nothing to retry".
+  // driver's back. The op goes again with its linked timeout, if it has one:
+  // kLinked means "linked, its timeout not seen yet", kNone "nothing to retry".
   struct StaleRetry {
     enum State : uint8_t { kNone, kLinked, kArmed, kAwaitTimeout };
     uint64_t op_user_data = 0;
@@ -266,23 +250,17 @@ class UringDriver final : public Driver {
   void SubmitPending(Engine& engine);
   size_t PrepPlainRun(std::span<const Request> requests);
   bool FillPlain(io_uring_sqe* sqe, const Request& r) const;
-  bool PushChain(std::span<const Request> chain);
-  bool RunChain(std::span<const Request> chain);
-  size_t RunLocal(std::span<const Request> chain, size_t i);
+  bool Push(std::span<const Request> unit);
   bool IsLocal(const Request& r) const;
-  bool ResumeHeld();
-  bool CancelHeld(uint64_t target);
-  void CancelAll(std::span<const Request> requests);
-  void PrepRequest(const Request& r, bool link);
-  void PrepOpRequest(io_uring_sqe* sqe, const Request& r, bool link);
-  void PrepTransfer(io_uring_sqe* sqe, const Request& r, bool link, bool read);
+  void RunLocal(std::span<const Request> unit);
+  void PrepRequest(const Request& r);
+  void PrepOpRequest(io_uring_sqe* sqe, const Request& r);
+  void PrepTransfer(io_uring_sqe* sqe, const Request& r, bool read);
   msghdr* MsgOf(uint64_t user_data);
-  bool GatesChain(std::span<const Request> chain, size_t k);
-  int SendFlagsOf(const Op& op);
   FdClass LearnClass(int fd);
   FdClass ClassOf(int fd);
-  void ArmStaleRetry(const Request& r, FdClass used, bool link);
-  void AttachTimeout(const Request& r, bool link);
+  void ArmStaleRetry(const Request& r, FdClass used);
+  void AttachTimeout(const Request& r);
   bool TakeStale(uint64_t user_data, int32_t res);
   bool ResubmitStale();
   io_uring_sqe* NextSqe();
@@ -299,7 +277,6 @@ class UringDriver final : public Driver {
   absl::Status Reap(Engine* engine);
   void FeedLocal(Engine* engine);
   void Dispatch(Engine* engine, uint64_t user_data, int32_t res, uint32_t flags);
-  void ResolveGate(uint64_t user_data, int32_t res);
   void Drain();
   void UnregisterFile(int fd);
 
@@ -324,7 +301,6 @@ class UringDriver final : public Driver {
   // A deque, so that growing it never moves a timespec the kernel may still read.
   std::deque<__kernel_timespec> link_timeouts_;
   std::vector<LocalCompletion> local_;
-  std::vector<HeldChain> held_;
   // msgs_[slot index]: the msghdr of that slot's Writev or Readv sent as SENDMSG
   // or RECVMSG (a deque, like link_timeouts_).
   std::deque<msghdr> msgs_;
