@@ -1,6 +1,6 @@
 // ringloop/drivers/epoll/epoll_driver.cc: the readiness driver. See epoll_driver.h for the
 // model; this file is its state machine: jobs (ops the driver is carrying out),
-// per-fd wait lists, linked-timeout timers, chains and the worker pool's returns.
+// per-fd wait lists, linked-timeout timers and the worker pool's returns.
 #include "ringloop/drivers/epoll/epoll_driver.h"
 
 #include <sys/eventfd.h>
@@ -45,13 +45,6 @@ absl::Status SyscallError(std::string_view what, int fd, int err) {
 
 }  // namespace
 
-// ChainRest: the requests of a chain that have not started yet, in order (each op
-// request possibly followed by its kLinkTimeout). Recycled: see free_chains_.
-struct EpollDriver::ChainRest {
-  std::vector<Request> requests;
-  size_t next = 0;
-};
-
 namespace {
 constexpr uint32_t kNoTimer = ~uint32_t{0};
 constexpr size_t kJobChunk = 64;
@@ -87,9 +80,8 @@ struct EpollDriver::Job : Waiter {
   uint64_t deadline_ns = 0;
   FdState* state = nullptr;  // while parked: its fd's (states never move)
   Job* prev = nullptr;
-  Job* next = nullptr;        // the wait list's, or the free list's
-  ChainRest* rest = nullptr;  // what runs after this op succeeds
-  PoolWork work;              // work.context == this, set once
+  Job* next = nullptr;  // the wait list's, or the free list's
+  PoolWork work;        // work.context == this, set once
 };
 
 bool EpollDriver::FdState::Idle() const {
@@ -235,8 +227,8 @@ RL_HOT void EpollDriver::SubmitPending(Engine& engine) {
   const Request* const end = r + n;
   while (r != end) {
     if (__builtin_expect(r->kind == RequestKind::kOp && !r->link, 1)) {
-      // A lone op (no chain, no deadline): the common case.
-      if (__builtin_expect(!StartLone(*r), 0)) StartGroup(std::span<const Request>(r, 1));
+      // A lone op (no deadline): the common case.
+      if (__builtin_expect(!StartLone(*r), 0)) StartOp(*r, nullptr);
       ++r;
       continue;
     }
@@ -250,13 +242,11 @@ RL_HOT void EpollDriver::SubmitPending(Engine& engine) {
       ++r;
       continue;
     }
-    const Request* last = r;
-    while (last->link) {
-      ++last;
-      RL_CHECK(last != end);  // the engine never splits a chain
-    }
-    StartGroup(std::span<const Request>(r, last + 1));
-    r = last + 1;
+    // An op and its linked timeout: the only link the engine hands over (it
+    // plays chains itself).
+    RL_CHECK(r->kind == RequestKind::kOp && r + 1 != end);
+    StartOp(r[0], &r[1]);
+    r += 2;
   }
   // The count is asked for again rather than kept across the loop (one live
   // register fewer around each op's syscall): nothing above reaches the engine,
@@ -366,11 +356,11 @@ RL_HOT void EpollDriver::Emit(uint64_t user_data, int res, uint32_t flags) {
 // ---------------------------------------------------------------------------
 // Requests.
 
-// StartLone: the hot path of a lone op (no chain, no deadline) on a known
+// StartLone: the hot path of a lone op (no deadline) on a known
 // pollable fd: a Read, Recv, Write or Send is tried at once (unless the
 // readiness cache says it would block) and, if it would block, parked, with
 // no other attempt. False, with nothing done, for any other op or fd: then
-// StartGroup takes it.
+// StartOp takes it.
 RL_HOT bool EpollDriver::StartLone(const Request& request) {
   RL_DCHECK(request.kind == RequestKind::kOp && !request.link);
   // Lookup: an fd never seen gives the table's none() state, of kind kUnknown.
@@ -395,7 +385,7 @@ RL_HOT bool EpollDriver::StartLone(const Request& request) {
     Emit(request.user_data, res);
     return true;
   }
-  if (res == kNowFile) return false;  // the number names a file now: StartGroup
+  if (res == kNowFile) return false;  // the number names a file now: StartOp
   const uint32_t index = SlotIndex(request.user_data);
   if (__builtin_expect(s->lone[LoneIndex(list)].op == nullptr && s->head[int(list)] == nullptr &&
                            index < active_size_ && active_by_index_[index] == nullptr,
@@ -414,38 +404,28 @@ void EpollDriver::ParkLoneInJob(const Request& request, FdState& s, WaitList lis
   if (const int err = ParkOn(s, job, list, NeedOf(list == WaitList::kIn)); err < 0) {
     // epoll refuses regular files (EPERM): the number may name one now.
     if (err == -EPERM && NowFile(request.fd, s)) {
-      RL_CHECK(BeginOnFd(job) == nullptr);  // a lone op has no chain
+      BeginOnFd(job);
       return;
     }
-    RL_CHECK(Complete(job, err) == nullptr);  // a lone op has no chain
+    Complete(job, err);
     return;
   }
   Track(job);
 }
 
-void EpollDriver::StartGroup(std::span<const Request> group) {
-  RL_CHECK(group[0].kind == RequestKind::kOp);
-  for (size_t i = 1; i < group.size(); ++i) {
-    RL_CHECK(group[i].kind == RequestKind::kOp || group[i].kind == RequestKind::kLinkTimeout);
-    // A linked timeout always belongs to the op right before it.
-    if (group[i].kind == RequestKind::kLinkTimeout) RL_CHECK(group[i - 1].kind == RequestKind::kOp);
-  }
-  const Request* timeout =
-      group.size() > 1 && group[1].kind == RequestKind::kLinkTimeout ? &group[1] : nullptr;
-  const size_t step = timeout != nullptr ? 2 : 1;
-  Job* job = NewJob(group[0], timeout);
-  if (group.size() > step) {
-    job->rest = NewChain();
-    job->rest->requests.assign(group.begin() + ptrdiff_t(step), group.end());
-  }
-  RunChain(Begin(job));
+// StartOp: starts the op of `op_request`, with the linked timeout `timeout`
+// (the request right after it) or none.
+void EpollDriver::StartOp(const Request& op_request, const Request* timeout) {
+  RL_CHECK(op_request.kind == RequestKind::kOp);
+  // A linked timeout always belongs to the op right before it.
+  if (timeout != nullptr) RL_CHECK(timeout->kind == RequestKind::kLinkTimeout && !timeout->link);
+  Begin(NewJob(op_request, timeout));
 }
 
 void EpollDriver::DoCancel(const Request& request) {
   Waiter* found = FindActive(request.target);
   if (found == nullptr) {
-    // Finished, unknown, or a chain member that has not started: io_uring's
-    // ASYNC_CANCEL cannot find those either.
+    // Finished or unknown: io_uring's ASYNC_CANCEL cannot find those either.
     Emit(request.user_data, -ENOENT);
     return;
   }
@@ -462,7 +442,7 @@ void EpollDriver::DoCancel(const Request& request) {
     }
     job->in_pool = false;
   }
-  RL_CHECK(Complete(job, -ECANCELED) == nullptr);  // a failure never continues a chain
+  Complete(job, -ECANCELED);
   Emit(request.user_data, 0);
 }
 
@@ -476,13 +456,13 @@ void EpollDriver::DoShutdown(const Request& request) {
 }
 
 RL_HOT EpollDriver::Job* EpollDriver::NewJob(const Request& op_request, const Request* timeout) {
-  // StartLone and StartGroup checked the request's kind.
+  // StartLone and StartOp checked the request's kind.
   RL_DCHECK(op_request.kind == RequestKind::kOp && op_request.op != nullptr);
   Job* job = free_jobs_ != nullptr ? free_jobs_ : GrowJobs();
   free_jobs_ = job->next;
   // FreeJob and Complete left these so.
   RL_DCHECK(job->tracked == Job::Tracked::kNo && !job->in_pool && job->timer_index == kNoTimer);
-  RL_DCHECK(job->list == WaitList::kNone && job->rest == nullptr);
+  RL_DCHECK(job->list == WaitList::kNone);
   job->user_data = op_request.user_data;
   job->op = op_request.op;
   job->fd = op_request.fd;  // FdOf(*op), as the engine filled it in
@@ -511,61 +491,18 @@ EpollDriver::Job* EpollDriver::GrowJobs() {
 
 RL_HOT void EpollDriver::FreeJob(Job* job) {
   RL_DCHECK(job->tracked == Job::Tracked::kNo && !job->in_pool && job->timer_index == kNoTimer);
-  RL_DCHECK(job->list == WaitList::kNone && job->rest == nullptr);
+  RL_DCHECK(job->list == WaitList::kNone);
   job->op = nullptr;
   job->next = free_jobs_;
   free_jobs_ = job;
 }
 
-EpollDriver::ChainRest* EpollDriver::NewChain() {
-  if (free_chains_.empty()) {
-    chain_storage_.push_back(std::make_unique<ChainRest>());
-    return chain_storage_.back().get();
-  }
-  ChainRest* rest = free_chains_.back();
-  free_chains_.pop_back();
-  return rest;
-}
-
-void EpollDriver::FreeChain(ChainRest* rest) {
-  rest->requests.clear();  // keeps the capacity for the next chain
-  rest->next = 0;
-  free_chains_.push_back(rest);
-}
-
-void EpollDriver::RunChain(ChainRest* rest) {
-  // Iterative, so a chain of ops that all complete at once uses no stack depth.
-  while (rest != nullptr) {
-    RL_CHECK(rest->next < rest->requests.size());
-    const Request& op_request = rest->requests[rest->next];
-    const bool has_timeout = rest->next + 1 < rest->requests.size() &&
-                             rest->requests[rest->next + 1].kind == RequestKind::kLinkTimeout;
-    Job* job = NewJob(op_request, has_timeout ? &rest->requests[rest->next + 1] : nullptr);
-    rest->next += has_timeout ? 2 : 1;
-    // NewJob copied what it needs from the requests: the rest may go.
-    if (rest->next < rest->requests.size()) {
-      job->rest = rest;
-    } else {
-      FreeChain(rest);
-    }
-    rest = Begin(job);
-  }
-}
-
-void EpollDriver::CancelRest(const ChainRest& rest) {
-  // As IOSQE_IO_LINK does: every request after a failed link ends -ECANCELED,
-  // in order (linked timeouts included).
-  for (size_t i = rest.next; i < rest.requests.size(); ++i) {
-    Emit(rest.requests[i].user_data, -ECANCELED);
-  }
-}
-
-EpollDriver::ChainRest* EpollDriver::Begin(Job* job) {
+void EpollDriver::Begin(Job* job) {
   const Op& op = *job->op;
   switch (KindOf(op)) {
     case OpKind::kTimeout:
       RL_CHECK(false && "Timeout ops stay in the engine");
-      return nullptr;
+      return;
     case OpKind::kClose:
       return Complete(job, CloseOp(job->fd));
     case OpKind::kShutdown: {
@@ -582,7 +519,7 @@ EpollDriver::ChainRest* EpollDriver::Begin(Job* job) {
   }
 }
 
-EpollDriver::ChainRest* EpollDriver::BeginOnFd(Job* job) {
+void EpollDriver::BeginOnFd(Job* job) {
   const int fd = job->fd;
   if (fd < 0) return Complete(job, -EBADF);
   FdState& s = EnsureState(fd);
@@ -603,7 +540,6 @@ EpollDriver::ChainRest* EpollDriver::BeginOnFd(Job* job) {
   }
   ArmTimer(job);
   Track(job);
-  return nullptr;
 }
 
 // BeginOnFile: BeginOnFd for an fd learnt as a regular file (or a directory).
@@ -612,7 +548,7 @@ EpollDriver::ChainRest* EpollDriver::BeginOnFd(Job* job) {
 // checks that the number still names a file: it may have been closed and
 // reused behind the driver's back. Those checks cost one fstat on paths that
 // already pay a pool hand-off or fail.
-EpollDriver::ChainRest* EpollDriver::BeginOnFile(Job* job, FdState& s) {
+void EpollDriver::BeginOnFile(Job* job, FdState& s) {
   const Op& op = *job->op;
   const OpKind kind = KindOf(op);
   if (kind == OpKind::kRead || kind == OpKind::kReadv) {
@@ -666,25 +602,17 @@ void EpollDriver::ForgetRegistration(FdState& s) {
   s.writable = true;
 }
 
-EpollDriver::ChainRest* EpollDriver::Complete(Job* job, int res) { return Finish(job, res); }
+void EpollDriver::Complete(Job* job, int res) { Finish(job, res); }
 
 // Finish: Complete's body, inline where an op completes per round trip (RetryIn).
-RL_HOT EpollDriver::ChainRest* EpollDriver::Finish(Job* job, int res) {
+RL_HOT void EpollDriver::Finish(Job* job, int res) {
   RL_CHECK(!job->in_pool);
   if (job->tracked != Job::Tracked::kNo) Untrack(job);
   if (job->list != WaitList::kNone) Unpark(job);
   if (job->timer_index != kNoTimer) DisarmTimer(job);
   Emit(job->user_data, res);
   if (job->has_timeout) Emit(job->timeout_user_data, job->timeout_res);
-  ChainRest* rest = job->rest;
-  const Op* op = job->op;
-  job->rest = nullptr;
   FreeJob(job);
-  if (rest == nullptr) return nullptr;
-  if (!BreaksChain(*op, res)) return rest;
-  CancelRest(*rest);
-  FreeChain(rest);
-  return nullptr;
 }
 
 int EpollDriver::CloseOp(int fd) {
@@ -890,7 +818,7 @@ bool EpollDriver::CoverLone(const Request& request, FdState& s, WaitList list) {
     // epoll refuses regular files (EPERM): the number may name one now, and
     // the op starts again as a file op.
     if (err == -EPERM && NowFile(request.fd, s)) {
-      RL_CHECK(BeginOnFd(NewJob(request, nullptr)) == nullptr);  // a lone op has no chain
+      BeginOnFd(NewJob(request, nullptr));
       return false;
     }
     Emit(request.user_data, err);
@@ -1052,9 +980,8 @@ RL_HOT void EpollDriver::RetryIn(FdState& s, WaitList list) {
 
 // RetryJobs: RetryIn for the Jobs in the wait list `list` of `s`.
 void EpollDriver::RetryJobs(FdState& s, WaitList list) {
-  // Completing the head may start the next op of its chain (parked at the tail,
-  // or done at once), never end another parked op. `s` stays valid: the fd table
-  // never moves a state.
+  // Completing the head never ends another parked op. `s` stays valid: the fd
+  // table never moves a state.
   while (Job* job = s.head[int(list)]) {
     int r;
     switch (KindOf(*job->op)) {
@@ -1073,24 +1000,21 @@ void EpollDriver::RetryJobs(FdState& s, WaitList list) {
       RestartParked(s);
       return;
     }
-    if (ChainRest* rest = Finish(job, r)) RunChain(rest);
+    Finish(job, r);
   }
 }
 
 void EpollDriver::RetryAny(int fd) {
   FdState& s = *fds_.Find(fd);
   if (s.head[int(WaitList::kAny)] == nullptr) return;
-  // poll(2) consumes nothing, so every parked PollAdd is asked. Snapshot first:
-  // completing one may start (and park) new jobs, possibly in a reused Job.
-  std::vector<Job*> batch = std::move(any_batch_);
-  batch.clear();
-  for (Job* j = s.head[int(WaitList::kAny)]; j != nullptr; j = j->next) batch.push_back(j);
-  for (Job* job : batch) {
-    if (job->list != WaitList::kAny || job->fd != fd) continue;
+  // poll(2) consumes nothing, so every parked PollAdd is asked. Completing one
+  // unlinks it and starts nothing: its successor is read first.
+  for (Job* job = s.head[int(WaitList::kAny)]; job != nullptr;) {
+    Job* const next = job->next;
     const int r = TryPollable(s, job);
-    if (r != kWouldBlock) RunChain(Complete(job, r));
+    if (r != kWouldBlock) Complete(job, r);
+    job = next;
   }
-  any_batch_ = std::move(batch);
 }
 
 void EpollDriver::RetryAll(int fd) {
@@ -1229,7 +1153,7 @@ void EpollDriver::TakeParked(FdState& s, std::vector<Job*>* out) {
 void EpollDriver::RestartParked(FdState& s) {
   std::vector<Job*> jobs;
   TakeParked(s, &jobs);
-  for (Job* job : jobs) RunChain(Begin(job));
+  for (Job* job : jobs) Begin(job);
 }
 
 // FailParked: every op parked on `s` ends with `err`; the driver forgets what
@@ -1237,7 +1161,7 @@ void EpollDriver::RestartParked(FdState& s) {
 void EpollDriver::FailParked(FdState& s, int err) {
   std::vector<Job*> jobs;
   TakeParked(s, &jobs);
-  for (Job* job : jobs) RL_CHECK(Complete(job, err) == nullptr);  // a failure ends a chain
+  for (Job* job : jobs) Complete(job, err);
   ForgetRegistration(s);
   s.info = FdInfo();
 }
@@ -1284,11 +1208,11 @@ void EpollDriver::FireTimers(uint64_t now_ns) {
       job->in_pool = false;
     }
     job->timeout_res = -ETIME;
-    RL_CHECK(Complete(job, -ECANCELED) == nullptr);
+    Complete(job, -ECANCELED);
   }
 }
 
-EpollDriver::ChainRest* EpollDriver::SendToPool(Job* job) {
+void EpollDriver::SendToPool(Job* job) {
   // file_workers = 0: synchronous, on the loop's thread.
   if (pool_ == nullptr) return Complete(job, epoll_internal::RunBlocking(*job->op));
   ++stats_.pool_ops;
@@ -1298,7 +1222,6 @@ EpollDriver::ChainRest* EpollDriver::SendToPool(Job* job) {
   pool_->Submit(&job->work);
   ArmTimer(job);
   Track(job);
-  return nullptr;
 }
 
 void EpollDriver::ReapPool() {
@@ -1309,7 +1232,7 @@ void EpollDriver::ReapPool() {
     Job* job = static_cast<Job*>(work->context);
     RL_CHECK(job->in_pool);
     job->in_pool = false;
-    RunChain(Complete(job, work->result));
+    Complete(job, work->result);
   }
 }
 

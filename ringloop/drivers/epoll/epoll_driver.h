@@ -42,13 +42,12 @@
 // - Requests the kernel would carry out for io_uring are emulated here:
 //   kLinkTimeout (a timer per deadline, merged with engine.NextDeadline() into
 //   epoll_wait's timeout: timer first -> op -ECANCELED, timeout -ETIME; op first
-//   -> timeout -ECANCELED), chains (the next op starts only after the previous one
-//   succeeded, as core's BreaksChain judges; otherwise the rest end -ECANCELED in
-//   order), kCancel (a parked or not-yet-started pool op ends -ECANCELED and the
-//   cancel 0; a running pool op -> -EALREADY; an unknown or finished target, or
-//   a chain member that has not started (io_uring cannot find those either) ->
-//   -ENOENT), kShutdown, and multishot accept (one completion per connection with
-//   kCqeFMore, until an error or a cancel ends it without).
+//   -> timeout -ECANCELED; the engine plays chains itself, so an op followed by
+//   its linked timeout is the only link it hands over), kCancel (a parked or
+//   not-yet-started pool op ends -ECANCELED and the cancel 0; a running pool op
+//   -> -EALREADY; an unknown or finished target -> -ENOENT), kShutdown, and
+//   multishot accept (one completion per connection with kCqeFMore, until an
+//   error or a cancel ends it without).
 // - Not emulated: provided-buffer groups. A Recv with a buffer group, and any
 //   multishot Recv (io_uring requires a buffer group for it), completes -EINVAL.
 //   A write on a pollable fd completes with what one nonblocking write(2)
@@ -57,12 +56,12 @@
 // - Completions are queued while requests are carried out and events reaped, and
 //   fed to the engine (one HandleCompletions batch) only at the end of Poll,
 //   never recursively.
-// - Costs: a lone op (no chain, no deadline) on a socket or pipe the driver
+// - Costs: a lone op (no deadline) on a socket or pipe the driver
 //   already knows is tried at once and, if it would block, parked in its fd's
 //   inline slot for that direction (FdState::lone) or, if that is taken, in a
 //   recycled Job; an fd's state is found by indexing a vector
 //   (internal/fd_table.h), a parked op by its engine slot index; linked timeouts
-//   wait in a heap. Jobs, chain remainders and timer entries are recycled, so
+//   wait in a heap. Jobs and timer entries are recycled, so
 //   steady state allocates nothing per op.
 //
 // fds: the driver takes the fds it is given as borrowed: it never closes one
@@ -182,7 +181,6 @@ class EpollDriver : public Driver {
 
  private:
   struct Job;
-  struct ChainRest;
   enum class WaitList : uint8_t { kNone, kIn, kOut, kAny };
   static constexpr int kListCount = 4;
 
@@ -202,10 +200,9 @@ class EpollDriver : public Driver {
   // FdState: what the driver knows about one fd, and the ops parked on it.
   //
   // Per direction (kIn, kOut) the oldest parked op may sit in an inline slot,
-  // `lone`, instead of a Job: a lone Read, Recv, Write or Send (no chain, no
-  // deadline) that found the slot and its wait list both empty and its engine
-  // slot index free in active_by_index_. That is the common case (one read
-  // parked per connection) and costs no Job, no list links and no chain or
+  // `lone`, instead of a Job: a lone Read, Recv, Write or Send (no deadline) that found the slot
+  // and its wait list both empty and its engine slot index free in active_by_index_. That is the
+  // common case (one read parked per connection) and costs no Job, no list links and no chain or
   // timer checks. Later ops on that direction wait in the FIFO behind it (one
   // per WaitList, linked through Job::prev/next); an occupied slot is always
   // older than every Job in its list, so retrying the slot first keeps the order
@@ -267,24 +264,19 @@ class EpollDriver : public Driver {
   // Requests in.
   void SubmitPending(Engine& engine);
   bool StartLone(const Request& request);
-  void StartGroup(std::span<const Request> group);
+  void StartOp(const Request& op_request, const Request* timeout);
   void DoCancel(const Request& request);
   void DoShutdown(const Request& request);
 
-  // An op's life. A ChainRest* returned is the rest of a chain whose op just
-  // succeeded, for RunChain to start (nullptr: nothing to run).
+  // An op's life.
   Job* NewJob(const Request& op_request, const Request* timeout);
   Job* GrowJobs();
   void FreeJob(Job* job);
-  ChainRest* NewChain();
-  void FreeChain(ChainRest* rest);
-  ChainRest* Begin(Job* job);
-  ChainRest* BeginOnFd(Job* job);
-  ChainRest* Complete(Job* job, int res);
-  ChainRest* Finish(Job* job, int res);
-  void RunChain(ChainRest* rest);
-  void CancelRest(const ChainRest& rest);
-  ChainRest* BeginOnFile(Job* job, FdState& s);
+  void Begin(Job* job);
+  void BeginOnFd(Job* job);
+  void Complete(Job* job, int res);
+  void Finish(Job* job, int res);
+  void BeginOnFile(Job* job, FdState& s);
   bool NowFile(int fd, FdState& s);
   bool NowPollable(int fd, FdState& s);
   static void ForgetRegistration(FdState& s);
@@ -335,7 +327,7 @@ class EpollDriver : public Driver {
   void DisarmTimer(Job* job);
   void FireTimers(uint64_t now_ns);
   void TimerRemove(size_t i);
-  ChainRest* SendToPool(Job* job);
+  void SendToPool(Job* job);
   void ReapPool();
   absl::Status WaitAndDispatch(const Engine& engine, bool block);
   int Wait(int max_events, uint64_t deadline_ns);
@@ -366,12 +358,9 @@ class EpollDriver : public Driver {
   internal::IndexedHeap<TimerEntry, TimerBefore, TimerMoved> timers_{TimerBefore{}, TimerMoved{}};
   uint64_t timer_seq_ = 0;  // arming order, the heap's tie-break
   // Jobs are made in chunks and recycled through a free list (linked through
-  // Job::next); chain remainders are recycled likewise (their vectors keep their
-  // capacity). Steady state allocates nothing per op.
+  // Job::next). Steady state allocates nothing per op.
   std::vector<std::unique_ptr<Job[]>> job_chunks_;
   Job* free_jobs_ = nullptr;
-  std::vector<std::unique_ptr<ChainRest>> chain_storage_;
-  std::vector<ChainRest*> free_chains_;
   std::vector<int> retry_fds_;  // fds whose parked ops must be tried again
   // Suspects: states with an op parked on a registration made for an earlier
   // op, to be checked before the loop sleeps or, for those parked a whole
@@ -384,7 +373,6 @@ class EpollDriver : public Driver {
   // grows, recomputed by RetriesAndTimers): Poll's two checks for them cost one
   // load instead of four. A stale true (the last timer disarmed) costs one call.
   bool maybe_rare_work_ = false;
-  std::vector<Job*> any_batch_;    // RetryAny's snapshot (kept for its capacity)
   std::vector<Completion> ready_;  // fed to the engine at the end of Poll, in one batch
   std::vector<epoll_event> events_;
   std::vector<epoll_internal::PoolWork*> pool_done_;
