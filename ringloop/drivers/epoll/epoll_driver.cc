@@ -50,10 +50,6 @@ constexpr uint32_t kNoTimer = ~uint32_t{0};
 constexpr size_t kJobChunk = 64;
 constexpr uint32_t kMaxIndexed = 1u << 20;
 
-// SlotIndex: Engine::DecodeUserData(user_data).index, inline: engine.h documents
-// the layout (the index is bits 0-31).
-uint32_t SlotIndex(uint64_t user_data) { return static_cast<uint32_t>(user_data); }
-
 // NeedOf: the events a read (kIn) or a write (kOut) parks for.
 constexpr uint32_t NeedOf(bool in) {
   return in ? uint32_t{EPOLLIN | EPOLLRDHUP} : uint32_t{EPOLLOUT};
@@ -386,7 +382,7 @@ RL_HOT bool EpollDriver::StartLone(const Request& request) {
     return true;
   }
   if (res == kNowFile) return false;  // the number names a file now: StartOp
-  const uint32_t index = SlotIndex(request.user_data);
+  const uint32_t index = UserDataSlot(request.user_data);
   if (__builtin_expect(s->lone[LoneIndex(list)].op == nullptr && s->head[int(list)] == nullptr &&
                            index < active_size_ && active_by_index_[index] == nullptr,
                        1)) {
@@ -804,7 +800,7 @@ RL_HOT void EpollDriver::ParkLone(const Request& request, FdState& s, WaitList l
   }
   w.user_data = request.user_data;
   w.op = request.op;
-  active_by_index_[SlotIndex(request.user_data)] = &w;
+  active_by_index_[UserDataSlot(request.user_data)] = &w;
   ++stats_.parked;
 }
 
@@ -831,7 +827,7 @@ bool EpollDriver::CoverLone(const Request& request, FdState& s, WaitList list) {
 // the slot.
 RL_HOT void EpollDriver::EndLone(Waiter& w, int res) {
   RL_DCHECK(w.op != nullptr && w.lone != WaitList::kNone);
-  const uint32_t index = SlotIndex(w.user_data);
+  const uint32_t index = UserDataSlot(w.user_data);
   RL_DCHECK(index < active_by_index_.size() && active_by_index_[index] == &w);
   active_by_index_[index] = nullptr;
   Emit(w.user_data, res);
@@ -911,7 +907,7 @@ RL_HOT void EpollDriver::Unpark(Job* job) {
 
 RL_HOT void EpollDriver::Track(Job* job) {
   RL_CHECK(job->tracked == Job::Tracked::kNo);
-  const uint32_t index = SlotIndex(job->user_data);
+  const uint32_t index = UserDataSlot(job->user_data);
   if (index < active_by_index_.size() && active_by_index_[index] == nullptr) {
     job->tracked = Job::Tracked::kIndexed;
     active_by_index_[index] = job;
@@ -923,7 +919,7 @@ RL_HOT void EpollDriver::Track(Job* job) {
 // TrackOverflow: Track's rare cases: the index array must grow, or the index
 // is taken or too large.
 void EpollDriver::TrackOverflow(Job* job) {
-  const uint32_t index = SlotIndex(job->user_data);
+  const uint32_t index = UserDataSlot(job->user_data);
   if (index < kMaxIndexed) {
     if (index >= active_by_index_.size()) {
       active_by_index_.resize(size_t(index) + 1, nullptr);
@@ -943,7 +939,7 @@ void EpollDriver::TrackOverflow(Job* job) {
 RL_HOT void EpollDriver::Untrack(Job* job) {
   RL_CHECK(job->tracked != Job::Tracked::kNo);
   if (job->tracked == Job::Tracked::kIndexed) {
-    const uint32_t index = SlotIndex(job->user_data);
+    const uint32_t index = UserDataSlot(job->user_data);
     RL_DCHECK(index < active_by_index_.size() && active_by_index_[index] == job);
     active_by_index_[index] = nullptr;
   } else {
@@ -953,7 +949,7 @@ RL_HOT void EpollDriver::Untrack(Job* job) {
 }
 
 EpollDriver::Waiter* EpollDriver::FindActive(uint64_t user_data) {
-  const uint32_t index = SlotIndex(user_data);
+  const uint32_t index = UserDataSlot(user_data);
   if (index < active_by_index_.size()) {
     Waiter* w = active_by_index_[index];
     if (w != nullptr && w->user_data == user_data) return w;
@@ -1132,7 +1128,7 @@ void EpollDriver::TakeParked(FdState& s, std::vector<Job*>* out) {
     request.user_data = w.user_data;
     request.op = w.op;
     request.fd = s.fd;
-    const uint32_t index = SlotIndex(w.user_data);
+    const uint32_t index = UserDataSlot(w.user_data);
     RL_CHECK(index < active_by_index_.size() && active_by_index_[index] == &w);
     active_by_index_[index] = nullptr;
     w.op = nullptr;

@@ -60,7 +60,7 @@
 //   already knows is tried at once and, if it would block, parked in its fd's
 //   inline slot for that direction (FdState::lone) or, if that is taken, in a
 //   recycled Job; an fd's state is found by indexing a vector
-//   (internal/fd_table.h), a parked op by its engine slot index; linked timeouts
+//   (internal/fd_table.h), a parked op by its slot (UserDataSlot); linked timeouts
 //   wait in a heap. Jobs and timer entries are recycled, so
 //   steady state allocates nothing per op.
 //
@@ -200,13 +200,13 @@ class EpollDriver : public Driver {
   // FdState: what the driver knows about one fd, and the ops parked on it.
   //
   // Per direction (kIn, kOut) the oldest parked op may sit in an inline slot,
-  // `lone`, instead of a Job: a lone Read, Recv, Write or Send (no deadline) that found the slot
-  // and its wait list both empty and its engine slot index free in active_by_index_. That is the
-  // common case (one read parked per connection) and costs no Job, no list links and no chain or
-  // timer checks. Later ops on that direction wait in the FIFO behind it (one
-  // per WaitList, linked through Job::prev/next); an occupied slot is always
-  // older than every Job in its list, so retrying the slot first keeps the order
-  // of arrival.
+  // `lone`, instead of a Job: a lone Read, Recv, Write or Send (no deadline)
+  // that found the inline slot and its wait list both empty and its own slot
+  // (UserDataSlot) free in active_by_index_. That is the common case (one read
+  // parked per connection) and costs no Job, no list links and no timer checks. Later ops on that
+  // direction wait in the FIFO behind it (one per WaitList, linked through Job::prev/next); an
+  // occupied slot is always older than every Job in its list, so retrying the slot first keeps the
+  // order of arrival.
   struct FdState {
     // fd: the number whose state this is (set by EnsureState), for Dispatch.
     int fd = -1;
@@ -345,10 +345,10 @@ class EpollDriver : public Driver {
 
   // The FdState of each fd the driver has seen (see internal/fd_table.h).
   epoll_internal::FdTable<FdState> fds_;
-  // Parked or pooled ops (what a kCancel may find), by the engine slot index their
-  // user_data names (Engine::DecodeUserData): an array lookup, no hashing, on the
-  // hot path. A user_data whose index is taken or too large (not the engine's
-  // layout) goes to the overflow map (Jobs only: an inline slot is always here).
+  // Parked or pooled ops (what a kCancel may find), by the slot their user_data
+  // names (UserDataSlot; request.h: one live op per slot): an array lookup, no
+  // hashing, on the hot path. A user_data whose slot is taken or too large goes
+  // to the overflow map (Jobs only: an inline slot is always here).
   std::vector<Waiter*> active_by_index_;
   // active_size_: active_by_index_.size() (it only grows, in TrackOverflow), for
   // StartLone's bounds check without a subtraction and a shift.

@@ -152,8 +152,8 @@ SimDriver::KReq* SimDriver::Take(const Request& r) {
           : r.kind == RequestKind::kLinkTimeout ? r.deadline_ns
                                                 : 0;
   KReq* raw = k.get();
-  const Engine::Decoded slot = Engine::DecodeUserData(raw->user_data);
-  auto& in_flight = slots_in_flight_[slot.index];
+  const UserDataFields slot = DecodeUserData(raw->user_data);
+  auto& in_flight = slots_in_flight_[slot.slot];
   in_flight = {slot.generation, in_flight.first == slot.generation ? in_flight.second + 1 : 1};
   // (The engine never has two requests out with one user_data; if it did,
   // Find would find the first, as a scan in take order does.)
@@ -189,8 +189,8 @@ void SimDriver::Issue(KReq* r) {
 
 void SimDriver::Retire(KReq* r) {
   Forget(r);
-  const Engine::Decoded slot = Engine::DecodeUserData(r->user_data);
-  auto held = slots_in_flight_.find(slot.index);
+  const UserDataFields slot = DecodeUserData(r->user_data);
+  auto held = slots_in_flight_.find(slot.slot);
   if (held != slots_in_flight_.end() && held->second.first == slot.generation &&
       --held->second.second == 0) {
     slots_in_flight_.erase(held);
@@ -308,8 +308,8 @@ void SimDriver::Deliver(Engine& engine) {
 // flight of another generation (a late CQE for a reused slot), if any.
 const SimDriver::Cqe* SimDriver::LateCqe() const {
   for (const Cqe& c : recent_finals_) {
-    const Engine::Decoded d = Engine::DecodeUserData(c.user_data);
-    auto held = slots_in_flight_.find(d.index);
+    const UserDataFields d = DecodeUserData(c.user_data);
+    auto held = slots_in_flight_.find(d.slot);
     if (held != slots_in_flight_.end() && held->second.first != d.generation) return &c;
   }
   return nullptr;

@@ -22,12 +22,13 @@
 namespace ringloop {
 namespace {
 
-// Driver-owned user_data: the engine's kind field (top three bits) is 7.
-constexpr uint64_t kDriverTag = uint64_t{7} << 61;
-constexpr uint64_t kWakeUserData = kDriverTag | 1;          // the armed eventfd read
-constexpr uint64_t kDriverCancelUserData = kDriverTag | 2;  // CancelFd, drain
-constexpr uint64_t kMsgRingSentUserData = kDriverTag | 3;   // our MSG_RING SQE's own CQE
-constexpr uint64_t kMsgRingWakeUserData = kDriverTag | 4;   // a CQE another ring posted here
+// The driver's own user_data: kind 7, one of the kinds request.h reserves for
+// drivers, so that IsDriverUserData tells them from the engine's.
+constexpr uint8_t kUringKind = 7;
+constexpr uint64_t kWakeUserData = DriverUserData(kUringKind, 1);          // the eventfd read
+constexpr uint64_t kDriverCancelUserData = DriverUserData(kUringKind, 2);  // CancelFd, drain
+constexpr uint64_t kMsgRingSentUserData = DriverUserData(kUringKind, 3);   // our MSG_RING's CQE
+constexpr uint64_t kMsgRingWakeUserData = DriverUserData(kUringKind, 4);   // another ring's
 
 // OffsetOf: the offset of a Read, Readv, Write or Writev (kCurrentPosition for
 // any other op).
@@ -42,8 +43,6 @@ uint64_t OffsetOf(const Op& op) {
 // IsStaleAnswer: a result that may mean the fd cache was wrong about the fd of
 // the op it answers (see UringDriver::StaleRetry).
 bool IsStaleAnswer(int32_t res) { return res == -ENOTSOCK || res == -ESPIPE; }
-
-bool IsDriverUserData(uint64_t user_data) { return (user_data >> 61) == 7; }
 
 // kEnterAttempts: io_uring_enter retries within one Poll (EINTR, spurious returns).
 constexpr int kEnterAttempts = 64;
@@ -143,8 +142,6 @@ UringDriver::UringDriver(Options options) : options_(std::move(options)) {}
 absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::Create(Options options) {
   absl::Status valid = ValidateOptions(options);
   if (!valid.ok()) return valid;
-  // The engine's user_data kinds must leave ours alone.
-  RL_CHECK(Engine::DecodeUserData(kWakeUserData).kind > 3);
   std::unique_ptr<UringDriver> d(new UringDriver(std::move(options)));
   absl::Status status = d->Setup();
   if (status.ok()) status = d->RegisterResources();
@@ -444,9 +441,9 @@ void UringDriver::PrepRequest(const Request& r) {
     case RequestKind::kLinkTimeout: {
       AttachTimeout(r);
       // The kernel reads the timespec when it takes the SQE (with SQPOLL, some time
-      // later): it lives in a deque slot of the engine's op slot, untouched until this
-      // timeout's CQE is in (the engine reuses a slot only after that).
-      const uint32_t index = Engine::DecodeUserData(r.user_data).index;
+      // later): it lives in the entry of the op's slot, untouched until this
+      // timeout's CQE is in (request.h: a slot is reused only after that).
+      const uint32_t index = UserDataSlot(r.user_data);
       if (index >= link_timeouts_.size()) link_timeouts_.resize(size_t{index} + 1);
       link_timeouts_[index] = ToTimespec(r.deadline_ns);
       io_uring_prep_link_timeout(sqe, &link_timeouts_[index], IORING_TIMEOUT_ABS);
@@ -517,12 +514,12 @@ void UringDriver::PrepTransfer(io_uring_sqe* sqe, const Request& r, bool read) {
 }
 
 // MsgOf: the msghdr of the op whose user_data is `user_data`, sent as SENDMSG or
-// RECVMSG. The kernel reads it when it issues the op (with SQPOLL or after a
-// link, some time after this Poll): it lives in a deque slot of the engine's op
-// slot, which the engine reuses only after this op's final completion (and
-// resubmits the op after -EINTR only once its CQE is in).
+// RECVMSG. The kernel reads it when it issues the op (with SQPOLL, some time
+// after this Poll): it lives in the entry of the op's slot, which request.h
+// reuses only after this op's final completion (and an op goes again after
+// -EINTR only once its CQE is in).
 msghdr* UringDriver::MsgOf(uint64_t user_data) {
-  const uint32_t index = Engine::DecodeUserData(user_data).index;
+  const uint32_t index = UserDataSlot(user_data);
   if (index >= msgs_.size()) msgs_.resize(size_t{index} + 1);
   return &msgs_[index];
 }
@@ -607,7 +604,7 @@ void UringDriver::ForgetFd(int fd) {
 // ArmStaleRetry: the op of `r` was prepared as the fd's class `used` says; its
 // SQE is linked to its timeout's if `r.link`.
 void UringDriver::ArmStaleRetry(const Request& r, FdClass used) {
-  const uint32_t index = Engine::DecodeUserData(r.user_data).index;
+  const uint32_t index = UserDataSlot(r.user_data);
   if (index >= stale_.size()) stale_.resize(size_t{index} + 1);
   StaleRetry& s = stale_[index];
   s = StaleRetry{};
@@ -621,11 +618,11 @@ void UringDriver::ArmStaleRetry(const Request& r, FdClass used) {
 // AttachTimeout: a linked timeout was prepared; it belongs to the op right
 // before it, which a retry must submit again with it.
 void UringDriver::AttachTimeout(const Request& r) {
-  const uint32_t index = Engine::DecodeUserData(r.user_data).index;
+  const uint32_t index = UserDataSlot(r.user_data);
   if (index >= stale_.size()) return;
   StaleRetry& s = stale_[index];
-  if (s.state != StaleRetry::kLinked || Engine::DecodeUserData(s.op_user_data).generation !=
-                                            Engine::DecodeUserData(r.user_data).generation) {
+  if (s.state != StaleRetry::kLinked ||
+      UserDataGeneration(s.op_user_data) != UserDataGeneration(r.user_data)) {
     return;
   }
   s.state = StaleRetry::kArmed;
@@ -639,7 +636,7 @@ void UringDriver::AttachTimeout(const Request& r) {
 // the driver's: the op goes to the kernel again (with its linked timeout, whose
 // -ECANCELED is taken too) at the next submission. True if the CQE was taken.
 bool UringDriver::TakeStale(uint64_t user_data, int32_t res) {
-  const uint32_t index = Engine::DecodeUserData(user_data).index;
+  const uint32_t index = UserDataSlot(user_data);
   if (index >= stale_.size()) return false;
   StaleRetry& s = stale_[index];
   if (s.state == StaleRetry::kAwaitTimeout && user_data == s.timeout_user_data) {

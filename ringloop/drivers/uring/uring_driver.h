@@ -62,8 +62,8 @@
 // read blocked on an fd closed outside keeps waiting on that file, not the new
 // one.
 //
-// Driver-owned SQEs carry user_data whose top three bits are 7 (the engine's kind
-// field uses 0..3, see Engine::DecodeUserData), so they never reach the engine.
+// Driver-owned SQEs carry user_data of a kind request.h reserves for drivers
+// (IsDriverUserData), so they never reach the engine.
 //
 // Threads: Create, Poll, the destructor and every other method run on one thread,
 // the owner (with single_issuer, the thread that called Create). Wake() alone may be
@@ -225,7 +225,7 @@ class UringDriver final : public Driver {
   enum class FdClass : uint8_t { kUnknown, kNotSocket, kSocket, kSeqpacketSocket };
   // StaleRetry: an op in the kernel prepared as its fd's class said (a send or
   // recv for a socket; a read or write at an offset for anything else), kept
-  // per engine slot index until its final CQE, in case that CQE says the class
+  // per slot (UserDataSlot) until its final CQE, in case that CQE says the class
   // was stale (-ENOTSOCK: not a socket now; -ESPIPE: an offset on what is a
   // socket now) because the fd was closed and its number reused behind the
   // driver's back. The op goes again with its linked timeout, if it has one:
@@ -297,16 +297,16 @@ class UringDriver final : public Driver {
   std::atomic<uint64_t> wake_writes_{0};
 
   uint64_t sqes_in_kernel_ = 0;
-  // link_timeouts_[slot index]: the absolute deadline of that slot's linked timeout.
+  // link_timeouts_[slot]: the absolute deadline of that slot's linked timeout.
   // A deque, so that growing it never moves a timespec the kernel may still read.
   std::deque<__kernel_timespec> link_timeouts_;
   std::vector<LocalCompletion> local_;
-  // msgs_[slot index]: the msghdr of that slot's Writev or Readv sent as SENDMSG
+  // msgs_[slot]: the msghdr of that slot's Writev or Readv sent as SENDMSG
   // or RECVMSG (a deque, like link_timeouts_).
   std::deque<msghdr> msgs_;
   std::vector<FdClass> fd_classes_;   // fd -> what it is (the fd cache)
-  std::vector<StaleRetry> stale_;     // by engine slot index
-  std::vector<uint32_t> resubmit_;    // slot indexes whose op goes to the kernel again
+  std::vector<StaleRetry> stale_;     // by slot (UserDataSlot)
+  std::vector<uint32_t> resubmit_;    // slots whose op goes to the kernel again
   uint32_t awaiting_timeouts_ = 0;    // StaleRetry entries in kAwaitTimeout
   std::vector<int32_t> fd_slots_;     // fd -> registered-file index, or -1
   std::vector<uint32_t> free_slots_;  // unused registered-file indexes
