@@ -31,15 +31,13 @@
 #include "absl/container/node_hash_map.h"
 #include "ringloop/core/check.h"
 #include "ringloop/core/internal/fifo.h"
+#include "ringloop/core/internal/hot.h"
 #include "ringloop/core/internal/indexed_heap.h"
 
 namespace ringloop {
 namespace {
 
 constexpr uint32_t kNone = ~0u;
-
-// RL_HOT: a step of the submit/complete path, inlined into its callers.
-#define RL_HOT [[gnu::always_inline]] inline
 
 // The user_data of a slot's requests: PackUserData (request.h), whose slot
 // field is the slot's index here.

@@ -15,12 +15,10 @@
 
 #include "absl/strings/str_format.h"
 #include "ringloop/core/check.h"
+#include "ringloop/core/internal/hot.h"
 #include "ringloop/core/ops.h"
+#include "ringloop/drivers/internal/clock.h"
 #include "ringloop/drivers/sync_op.h"
-
-// RL_HOT: a helper on the per-op path, inlined into its callers: GCC keeps some
-// of these out of line, and then the call costs more than the body.
-#define RL_HOT inline __attribute__((always_inline))
 
 namespace ringloop {
 
@@ -130,11 +128,7 @@ EpollDriver::~EpollDriver() {
   ::close(epoll_fd_);
 }
 
-uint64_t EpollDriver::NowNs() const {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
-}
+uint64_t EpollDriver::NowNs() const { return drivers_internal::MonotonicNowNs(); }
 
 void EpollDriver::Wake() {
   // One write per wake-up: later callers see the flag until Poll drains the fd.

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "ringloop/core/check.h"
 #include "ringloop/core/ops.h"
+#include "ringloop/drivers/internal/clock.h"
 #include "ringloop/drivers/sync_op.h"
 
 namespace ringloop {
@@ -63,12 +64,6 @@ unsigned OpcodeOf(OpKind kind) {
   };
   static_assert(sizeof(kOpcodes) / sizeof(kOpcodes[0]) == kOpKindCount);
   return kOpcodes[static_cast<size_t>(kind)];
-}
-
-uint64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
 }
 
 __kernel_timespec ToTimespec(uint64_t ns) {
@@ -270,7 +265,7 @@ void UringDriver::Drain() {
 
 // --- Driver --------------------------------------------------------------------------
 
-uint64_t UringDriver::NowNs() const { return MonotonicNs(); }
+uint64_t UringDriver::NowNs() const { return drivers_internal::MonotonicNowNs(); }
 
 void UringDriver::Wake() {
   // One write per wake-up: the flag is cleared by the owner when the read completes.
