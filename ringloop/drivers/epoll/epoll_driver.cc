@@ -13,8 +13,9 @@
 #include <ctime>
 #include <utility>
 
-#include "absl/strings/str_format.h"
+#include "absl/strings/str_cat.h"
 #include "ringloop/core/check.h"
+#include "ringloop/core/errno_message.h"
 #include "ringloop/core/internal/hot.h"
 #include "ringloop/core/ops.h"
 #include "ringloop/drivers/internal/clock.h"
@@ -34,11 +35,9 @@ constexpr uint32_t kOutEvents = EPOLLOUT | EPOLLHUP | EPOLLERR;
 constexpr uint32_t kPollMask = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND |
                                EPOLLWRNORM | EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP;
 
-absl::Status SyscallError(std::string_view what, int fd, int err) {
-  const char* name = strerrorname_np(err);
+absl::Status SyscallError(absl::string_view what, int fd, int err) {
   return absl::Status(absl::ErrnoToStatusCode(err),
-                      absl::StrFormat("%s(fd=%d): %s [%s]", what, fd, strerrordesc_np(err),
-                                      name != nullptr ? name : "?"));
+                      ErrnoMessage(absl::StrCat(what, "(fd=", fd, ")"), err));
 }
 
 }  // namespace

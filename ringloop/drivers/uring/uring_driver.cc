@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ringloop/core/check.h"
+#include "ringloop/core/errno_message.h"
 #include "ringloop/core/ops.h"
 #include "ringloop/drivers/internal/clock.h"
 #include "ringloop/drivers/sync_op.h"
@@ -74,7 +75,7 @@ __kernel_timespec ToTimespec(uint64_t ns) {
 }
 
 absl::Status EnterError(int err) {
-  const std::string what = absl::StrCat("io_uring_enter: ", ErrnoName(err), ": ");
+  const std::string what = ErrnoMessage("io_uring_enter", err) + ": ";
   switch (err) {
     case EBADR:
       return absl::DataLossError(absl::StrCat(what, "the kernel dropped a completion"));
@@ -191,7 +192,7 @@ absl::Status UringDriver::Setup() {
   }
   event_fd_ = eventfd(0, EFD_CLOEXEC);  // blocking: a nonblocking one would read -EAGAIN
   if (event_fd_ < 0) {
-    return absl::ResourceExhaustedError(absl::StrCat("eventfd: ", ErrnoName(errno)));
+    return absl::ResourceExhaustedError(ErrnoMessage("eventfd", errno));
   }
   return absl::OkStatus();
 }
@@ -201,8 +202,9 @@ absl::Status UringDriver::RegisterResources() {
     const int ret = io_uring_register_files_sparse(&ring_, options_.registered_file_slots);
     if (ret < 0) {
       return absl::FailedPreconditionError(
-          absl::StrCat("io_uring_register(IORING_REGISTER_FILES2, sparse ",
-                       options_.registered_file_slots, "): ", ErrnoName(-ret)));
+          ErrnoMessage(absl::StrCat("io_uring_register(IORING_REGISTER_FILES2, sparse ",
+                                    options_.registered_file_slots, ")"),
+                       -ret));
     }
     for (uint32_t i = options_.registered_file_slots; i-- > 0;) free_slots_.push_back(i);
     prep_ctx_.fd_slots = &fd_slots_;
@@ -215,8 +217,9 @@ absl::Status UringDriver::RegisterResources() {
       return absl::Status(
           ret == -ENOMEM ? absl::StatusCode::kResourceExhausted
                          : absl::StatusCode::kInvalidArgument,
-          absl::StrCat("io_uring_register(IORING_REGISTER_BUFFERS, ",
-                       options_.registered_buffers.size(), " buffers): ", ErrnoName(-ret),
+          absl::StrCat(ErrnoMessage(absl::StrCat("io_uring_register(IORING_REGISTER_BUFFERS, ",
+                                                 options_.registered_buffers.size(), " buffers)"),
+                                    -ret),
                        ret == -ENOMEM ? " (registered buffers are pinned: memlock limit)" : ""));
     }
     prep_ctx_.fixed_buffers = options_.registered_buffers;
@@ -705,7 +708,7 @@ absl::Status UringDriver::RegisterFile(int fd) {
   const int ret = io_uring_register_files_update(&ring_, slot, &value, 1);
   if (ret < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "RegisterFile(fd ", fd, "): io_uring_register(FILES_UPDATE): ", ErrnoName(-ret)));
+        "RegisterFile(fd ", fd, "): ", ErrnoMessage("io_uring_register(FILES_UPDATE)", -ret)));
   }
   free_slots_.pop_back();
   if (size_t(fd) >= fd_slots_.size()) fd_slots_.resize(size_t(fd) + 1, -1);
