@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include "ringloop/core/errno_message.h"
 #include "ringloop/core/ops.h"
 #include "ringloop/drivers/internal/clock.h"
+#include "ringloop/drivers/internal/fd_facts.h"
 #include "ringloop/drivers/sync_op.h"
 
 namespace ringloop {
@@ -572,20 +572,17 @@ UringDriver::FdClass UringDriver::ClassOf(int fd) {
   return c != FdClass::kUnknown ? c : LearnClass(fd);
 }
 
-// LearnClass: what `fd` is (fstat, then SO_TYPE for a socket), kept in the table
-// until ForgetFd. An fd fstat refuses (EBADF) is not kept: its op fails on its own.
+// LearnClass: what `fd` is (LearnFd: fstat, then SO_TYPE for a socket), kept in
+// the table until ForgetFd. An fd fstat refuses (EBADF) is not kept: its op
+// fails on its own.
 UringDriver::FdClass UringDriver::LearnClass(int fd) {
   if (fd < 0) return FdClass::kNotSocket;
   ++stats_.fd_probes;
-  struct stat st;
-  if (fstat(fd, &st) != 0) return FdClass::kNotSocket;
+  drivers_internal::FdFacts facts;
+  if (drivers_internal::LearnFd(fd, &facts) != 0) return FdClass::kNotSocket;
   FdClass c = FdClass::kNotSocket;
-  if (S_ISSOCK(st.st_mode)) {
-    int type = 0;
-    socklen_t len = sizeof(type);
-    const bool seqpacket =
-        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_SEQPACKET;
-    c = seqpacket ? FdClass::kSeqpacketSocket : FdClass::kSocket;
+  if (facts.socket) {
+    c = facts.socket_type == SOCK_SEQPACKET ? FdClass::kSeqpacketSocket : FdClass::kSocket;
   }
   if (size_t(fd) >= fd_classes_.size()) fd_classes_.resize(size_t(fd) + 1, FdClass::kUnknown);
   fd_classes_[fd] = c;
