@@ -1,7 +1,9 @@
-# ringloop: entry points for people and CI. Every target installs what is missing
-# first (tools/setup.sh: Debian 12 packages, as root or via sudo).
+# ringloop: entry points for people and CI. Targets that build or run install the
+# Debian 12 packages they need first if any is missing (make setup: tools/setup.sh,
+# as root or via sudo); help, format and format-check never install anything.
 #
-#   make demo          run the demo (or the simulator while no demo exists yet)
+#   make setup         install the missing packages (one dpkg-query when none is)
+#   make demo          echo workloads through the Loop on each driver, then the simulator
 #   make test          bazel test //... (builds everything, runs every test)
 #   make sanitize      asan + ubsan over all tests, tsan over tests tagged "threads"
 #   make fuzz          each fuzzer for FUZZ_SECONDS (tools/fuzz.sh if present)
@@ -36,7 +38,7 @@ SHELL := /bin/bash
         format format-check ci
 
 help:
-	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,16p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@tools/setup.sh
@@ -76,14 +78,7 @@ sanitize: setup
 	exit $$rc
 
 demo: setup
-	@if $(BAZEL) query //tools:demo >/dev/null 2>&1; then \
-	  $(BAZEL) run --config=opt $(BAZEL_FLAGS) //tools:demo; \
-	elif $(BAZEL) query //tools:simulate >/dev/null 2>&1; then \
-	  $(BAZEL) run $(BAZEL_FLAGS) //tools:simulate -- --seconds=10; \
-	else \
-	  echo "make demo: neither //tools:demo nor //tools:simulate exists yet" \
-	       "(they land with the runtime and simulator work); try 'make test'."; \
-	fi
+	$(BAZEL) run --config=opt $(BAZEL_FLAGS) //tools:demo
 
 # query_tagged TAG: labels of binaries and tests tagged TAG (exactly, not a prefix),
 # leaving out third_party/'s own smoke targets.
@@ -139,12 +134,19 @@ bench: setup
 format_files = git ls-files --cached --others --exclude-standard -- \
   $(foreach d,$(SOURCE_DIRS),'$(d)/*.h' '$(d)/*.cc') | sort -u
 
-format: setup
+# need_clang_format: fails, naming the fix, when clang-format is not installed
+# (format and format-check never run apt-get themselves).
+need_clang_format = command -v clang-format >/dev/null || \
+  { echo "$@: clang-format is not installed; run 'make setup'" >&2; exit 1; }
+
+format:
+	@$(need_clang_format)
 	@files=$$($(format_files)); \
 	if [ -n "$$files" ]; then clang-format -i $$files; fi; \
 	echo "format: $$(echo "$$files" | grep -c . || true) files formatted"
 
-format-check: setup
+format-check:
+	@$(need_clang_format)
 	@files=$$($(format_files)); \
 	n=$$(echo "$$files" | grep -c . || true); \
 	if [ -z "$$files" ]; then echo "format-check: no files"; exit 0; fi; \
