@@ -137,7 +137,7 @@ MUTANTS = {
     "epoll_parks_unchecked": (
         "an op parked on an earlier op's epoll registration is never checked: a dropped one strands it",
         [("  if (__builtin_expect(s.suspect, 1)) return;\n", "  if (true) return;\n")],
-        Where("ringloop/drivers/epoll/epoll_driver.cc",
+        Where("ringloop/drivers/epoll/internal/hot_path.h",
               ["//ringloop/drivers/epoll:epoll_driver_test", "//tests/conformance:conformance_test"])),
     "uring_stale_class_answers": (
         "a send's ENOTSOCK (or an offset's ESPIPE) from a stale fd class reaches the engine",
@@ -164,7 +164,7 @@ MUTANTS = {
         "an op parking on an fd already in the epoll set does not add the events it waits for",
         [("  if (!s.in_epoll || (s.interest & need) != need || to_level) {",
           "  if (!s.in_epoll) {")],
-        Where("ringloop/drivers/epoll/epoll_driver.cc", ["//tests/conformance:conformance_test"])),
+        Where("ringloop/drivers/epoll/internal/hot_path.h", ["//tests/conformance:conformance_test"])),
     # Paths only a fuzz corpus file or a hang covered:
     "epoll_eintr_ends_poll": (
         "an epoll_wait interrupted by a signal ends Poll at once, empty-handed",
