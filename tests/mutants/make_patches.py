@@ -142,7 +142,7 @@ MUTANTS = {
     "uring_stale_class_answers": (
         "a send's ENOTSOCK (or an offset's ESPIPE) from a stale fd class reaches the engine",
         [("  if (LearnClass(s.fd) == s.used) {", "  if (true) {")],
-        Where("ringloop/drivers/uring/uring_driver.cc",
+        Where("ringloop/drivers/uring/internal/fd_cache.cc",
               ["//ringloop/drivers/uring:uring_fd_reuse_test", "//tests/conformance:conformance_test"])),
     "sim_op_follows_reused_number": (
         "a simulated read or write looks its fd up again when it runs, not keeping its file",
@@ -158,7 +158,7 @@ MUTANTS = {
           "      io_uring_prep_link_timeout(sqe, &link_timeouts_[index], IORING_TIMEOUT_ABS);",
           "      link_timeouts_[0] = ToTimespec(r.deadline_ns);\n"
           "      io_uring_prep_link_timeout(sqe, &link_timeouts_[0], IORING_TIMEOUT_ABS);")],
-        Where("ringloop/drivers/uring/uring_driver.cc", ["//tests/conformance:conformance_test"])),
+        Where("ringloop/drivers/uring/internal/submission.cc", ["//tests/conformance:conformance_test"])),
     # Readiness interest on an fd already registered:
     "epoll_park_keeps_old_interest": (
         "an op parking on an fd already in the epoll set does not add the events it waits for",
@@ -177,7 +177,7 @@ MUTANTS = {
           "  for (const Request& r : unit) PrepRequest(r);",
           "  for (const Request& r : unit) {\n    if (!EnsureRoom(1)) return false;\n"
           "    PrepRequest(r);\n  }")],
-        Where("ringloop/drivers/uring/uring_driver.cc", ["//ringloop/drivers/uring:uring_sq_room_test"])),
+        Where("ringloop/drivers/uring/internal/submission.cc", ["//ringloop/drivers/uring:uring_sq_room_test"])),
     "sim_multishot_cancel_ealready": (
         "a simulated cancel may answer -EALREADY for a multishot op, leaving it stuck for ever",
         [("  if (KindOf(t->op) != OpKind::kPollAdd && !multishot) legal.push_back(kAlready);",

@@ -75,22 +75,16 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include <array>
-#include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
-#include <span>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ringloop/core/engine.h"
-#include "ringloop/core/request.h"
 #include "ringloop/drivers/driver.h"
 #include "ringloop/drivers/uring/buffer_ring.h"
-#include "ringloop/drivers/uring/internal/sqe_prep.h"
 #include "ringloop/drivers/uring/uring_probe.h"
 
 namespace ringloop {
@@ -113,7 +107,15 @@ struct UringStats {
   uint64_t stale_retries = 0;     // ops submitted again: the fd cache was stale
 };
 
-class UringDriver final : public Driver {
+namespace uring_internal {
+class UringDriverImpl;
+}  // namespace uring_internal
+
+// UringDriver: the io_uring driver's public face. Create makes the one kind
+// there is (uring_internal::UringDriverImpl, in internal/driver_impl.h: the
+// ring, its tables and the submission and completion paths), so the fields
+// never show here.
+class UringDriver : public Driver {
  public:
   struct Options {
     // sq_entries: submission queue size (2..32768; the kernel rounds up to a power
@@ -159,159 +161,70 @@ class UringDriver final : public Driver {
 
   // ~UringDriver: cancels every SQE still in the kernel, waits for all their CQEs,
   // unregisters buffer rings, unmaps the ring. Owner thread only.
-  ~UringDriver() override;
+  ~UringDriver() override = default;
   UringDriver(const UringDriver&) = delete;
   UringDriver& operator=(const UringDriver&) = delete;
 
   // --- Driver ----------------------------------------------------------------
 
   std::string_view Name() const override { return "uring"; }
-  absl::Status Poll(Engine& engine, bool wait) override;
-  void Wake() override;
-  uint64_t NowNs() const override;
+  absl::Status Poll(Engine& engine, bool wait) override = 0;
+  void Wake() override = 0;
+  uint64_t NowNs() const override = 0;
 
   // --- io_uring extras (owner thread) ------------------------------------------
 
   // PollFor: Poll that waits at most `max_wait_ns` (0: never blocks; kNoDeadline:
   // as Poll(engine, true)), for callers with a bound of their own (tests, runtimes
   // that merge other timers).
-  absl::Status PollFor(Engine& engine, uint64_t max_wait_ns);
+  virtual absl::Status PollFor(Engine& engine, uint64_t max_wait_ns) = 0;
 
   // RegisterFile: puts `fd` in the registered-file table; later ops on it use the
   // fixed file. Needs Options::registered_file_slots > 0. Registering twice is OK.
-  absl::Status RegisterFile(int fd);
+  virtual absl::Status RegisterFile(int fd) = 0;
 
   // IsRegistered: whether `fd` is in the registered-file table.
-  bool IsRegistered(int fd) const;
+  virtual bool IsRegistered(int fd) const = 0;
 
   // ForgetFd: drops what the driver knows about `fd` (whether it is a socket) and
   // releases its registered-file slot, if any, as the engine's Close op does, for
   // an fd about to be closed outside the engine. No op may be in flight on it.
-  void ForgetFd(int fd) override;
+  void ForgetFd(int fd) override = 0;
 
   // AddBufferRing: a provided-buffer ring for Recv.buf_group == `group` (see
   // buffer_ring.h), owned by the driver and valid until it is destroyed.
-  absl::StatusOr<BufferRing*> AddBufferRing(uint16_t group, uint32_t count, uint32_t buffer_size);
+  virtual absl::StatusOr<BufferRing*> AddBufferRing(uint16_t group, uint32_t count,
+                                                    uint32_t buffer_size) = 0;
 
   // CancelFd: asks the kernel to cancel every op in flight on `fd`
   // (IORING_ASYNC_CANCEL_FD | ALL, Linux 5.19), sent with the next Poll. Those ops
   // end -ECANCELED through the engine as usual. The engine's Close already cancels
   // per op; this is for bulk teardown.
-  void CancelFd(int fd);
+  virtual void CancelFd(int fd) = 0;
 
   // SendWake: makes a Poll of `target` (another ring, possibly blocked in another
   // thread) return, by posting a CQE into its ring with IORING_OP_MSG_RING
   // (Linux 5.18). Owner thread of *this; `target` must outlive the call.
-  absl::Status SendWake(UringDriver& target);
+  virtual absl::Status SendWake(UringDriver& target) = 0;
 
   // RunsSync: whether ops of `kind` are performed as syscalls (kernel lacks the
   // opcode, or Options::force_sync_ops).
-  bool RunsSync(OpKind kind) const { return (sync_mask_ >> static_cast<unsigned>(kind)) & 1u; }
+  virtual bool RunsSync(OpKind kind) const = 0;
 
-  const UringCapabilities& capabilities() const { return caps_; }
-  const UringStats& stats() const { return stats_; }
+  // capabilities: what the probe found in the running kernel.
+  virtual const UringCapabilities& capabilities() const = 0;
+  // stats: the counters so far (owner thread).
+  virtual const UringStats& stats() const = 0;
   // wake_writes: eventfd writes made by Wake() (any thread).
-  uint64_t wake_writes() const { return wake_writes_.load(std::memory_order_relaxed); }
+  virtual uint64_t wake_writes() const = 0;
   // sqes_in_kernel: SQEs filled whose final CQE has not come back.
-  uint64_t sqes_in_kernel() const { return sqes_in_kernel_; }
-  int ring_fd() const { return ring_.ring_fd; }
+  virtual uint64_t sqes_in_kernel() const = 0;
+  // ring_fd: the ring's file descriptor (owned by the driver).
+  virtual int ring_fd() const = 0;
 
  private:
-  struct LocalCompletion {
-    uint64_t user_data;
-    int32_t res;
-  };
-  // FdClass: what a write (or a read at an offset) on an fd must become.
-  enum class FdClass : uint8_t { kUnknown, kNotSocket, kSocket, kSeqpacketSocket };
-  // StaleRetry: an op in the kernel prepared as its fd's class said (a send or
-  // recv for a socket; a read or write at an offset for anything else), kept
-  // per slot (UserDataSlot) until its final CQE, in case that CQE says the class
-  // was stale (-ENOTSOCK: not a socket now; -ESPIPE: an offset on what is a
-  // socket now) because the fd was closed and its number reused behind the
-  // driver's back. The op goes again with its linked timeout, if it has one:
-  // kLinked means "linked, its timeout not seen yet", kNone "nothing to retry".
-  struct StaleRetry {
-    enum State : uint8_t { kNone, kLinked, kArmed, kAwaitTimeout };
-    uint64_t op_user_data = 0;
-    uint64_t timeout_user_data = 0;
-    uint64_t deadline_ns = 0;
-    const Op* op = nullptr;  // the engine's op slot: stable until its final completion
-    int fd = -1;
-    FdClass used = FdClass::kUnknown;
-    State state = kNone;
-    bool has_timeout = false;
-  };
-
-  explicit UringDriver(Options options);
-  absl::Status Setup();
-  absl::Status RegisterResources();
-
-  // Submission.
-  void SubmitPending(Engine& engine);
-  size_t PrepPlainRun(std::span<const Request> requests);
-  bool FillPlain(io_uring_sqe* sqe, const Request& r) const;
-  bool Push(std::span<const Request> unit);
-  bool IsLocal(const Request& r) const;
-  void RunLocal(std::span<const Request> unit);
-  void PrepRequest(const Request& r);
-  void PrepOpRequest(io_uring_sqe* sqe, const Request& r);
-  void PrepTransfer(io_uring_sqe* sqe, const Request& r, bool read);
-  msghdr* MsgOf(uint64_t user_data);
-  FdClass LearnClass(int fd);
-  FdClass ClassOf(int fd);
-  void ArmStaleRetry(const Request& r, FdClass used);
-  void AttachTimeout(const Request& r);
-  bool TakeStale(uint64_t user_data, int32_t res);
-  bool ResubmitStale();
-  io_uring_sqe* NextSqe();
-  bool EnsureRoom(unsigned n);
-  void ArmWake();
-  void PostLocal(uint64_t user_data, int32_t res) { local_.push_back({user_data, res}); }
-
-  // The kernel boundary.
-  unsigned FlushSq();
-  unsigned SubmitFlags() const;
-  int Enter(unsigned to_submit, unsigned min_complete, unsigned flags, const __kernel_timespec* ts);
-  absl::Status SubmitAndWait(const Engine& engine, uint64_t wait_until_ns);
-  bool CqNeedsFlush() const;
-  absl::Status Reap(Engine* engine);
-  void FeedLocal(Engine* engine);
-  void Dispatch(Engine* engine, uint64_t user_data, int32_t res, uint32_t flags);
-  void Drain();
-  void UnregisterFile(int fd);
-
-  Options options_;
-  io_uring ring_{};
-  bool ring_ready_ = false;
-  UringCapabilities caps_;
-  std::array<Completion, 64> reap_batch_;  // Reap: CQEs on their way to the engine
-  uint32_t sync_mask_ = 0;
-  unsigned sq_capacity_ = 0;
-  unsigned sq_free_ = 0;  // SQ entries known free (a lower bound; EnsureRoom refreshes)
-  uring_internal::PrepContext prep_ctx_;
-
-  int event_fd_ = -1;
-  uint64_t wake_buf_ = 0;  // the armed eventfd read's buffer (the kernel writes it)
-  bool wake_armed_ = false;
-  std::atomic<bool> wake_pending_{false};
-  std::atomic<uint64_t> wake_writes_{0};
-
-  uint64_t sqes_in_kernel_ = 0;
-  // link_timeouts_[slot]: the absolute deadline of that slot's linked timeout.
-  // A deque, so that growing it never moves a timespec the kernel may still read.
-  std::deque<__kernel_timespec> link_timeouts_;
-  std::vector<LocalCompletion> local_;
-  // msgs_[slot]: the msghdr of that slot's Writev or Readv sent as SENDMSG
-  // or RECVMSG (a deque, like link_timeouts_).
-  std::deque<msghdr> msgs_;
-  std::vector<FdClass> fd_classes_;   // fd -> what it is (the fd cache)
-  std::vector<StaleRetry> stale_;     // by slot (UserDataSlot)
-  std::vector<uint32_t> resubmit_;    // slots whose op goes to the kernel again
-  uint32_t awaiting_timeouts_ = 0;    // StaleRetry entries in kAwaitTimeout
-  std::vector<int32_t> fd_slots_;     // fd -> registered-file index, or -1
-  std::vector<uint32_t> free_slots_;  // unused registered-file indexes
-  std::vector<std::unique_ptr<BufferRing>> buffer_rings_;
-  UringStats stats_;
+  friend class uring_internal::UringDriverImpl;
+  UringDriver() = default;
 };
 
 }  // namespace ringloop

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "ringloop/core/errno_message.h"
+#include "ringloop/drivers/uring/internal/uring_abi.h"
 
 namespace ringloop {
 namespace {
@@ -254,7 +255,7 @@ absl::StatusOr<UringCapabilities> ProbeUring() {
   io_uring_probe* probe = io_uring_get_probe_ring(&ring);
   if (probe != nullptr) {
     caps.last_op = probe->last_op;
-    for (unsigned i = 0; i < probe->ops_len && i < uring_abi::kMaxOpcode; ++i) {
+    for (unsigned i = 0; i < probe->ops_len && i < UringCapabilities::kMaxOpcode; ++i) {
       if ((probe->ops[i].flags & IO_URING_OP_SUPPORTED) != 0) caps.opcodes.set(probe->ops[i].op);
     }
     io_uring_free_probe(probe);

@@ -32,20 +32,20 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "ringloop/drivers/uring/internal/uring_abi.h"
 
 namespace ringloop {
 
 // UringCapabilities: the running kernel's io_uring features and opcodes.
 struct UringCapabilities {
-  uint32_t features = 0;                       // IORING_FEAT_* from io_uring_setup
-  std::bitset<uring_abi::kMaxOpcode> opcodes;  // opcodes the kernel supports
-  uint32_t last_op = 0;                        // the probe's last_op
+  // kMaxOpcode: opcodes the probe table tracks (room for kernels well past 6.18).
+  static constexpr unsigned kMaxOpcode = 256;
+
+  uint32_t features = 0;            // IORING_FEAT_* from io_uring_setup
+  std::bitset<kMaxOpcode> opcodes;  // opcodes the kernel supports
+  uint32_t last_op = 0;             // the probe's last_op
 
   // Supports: whether the kernel has `opcode`.
-  bool Supports(unsigned opcode) const {
-    return opcode < uring_abi::kMaxOpcode && opcodes.test(opcode);
-  }
+  bool Supports(unsigned opcode) const { return opcode < kMaxOpcode && opcodes.test(opcode); }
   // HasFeature: whether every bit of `feature` (IORING_FEAT_*) is set.
   bool HasFeature(uint32_t feature) const { return (features & feature) == feature; }
 };

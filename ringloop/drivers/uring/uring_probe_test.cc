@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "gtest/gtest.h"
+#include "ringloop/drivers/uring/internal/uring_abi.h"
 #include "ringloop/drivers/uring/uring_driver.h"
 
 namespace ringloop {
