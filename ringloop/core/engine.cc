@@ -30,7 +30,7 @@
 
 #include "absl/container/node_hash_map.h"
 #include "ringloop/core/check.h"
-#include "ringloop/core/internal/fifo.h"
+#include "ringloop/core/fifo.h"
 #include "ringloop/core/internal/hot.h"
 #include "ringloop/core/internal/indexed_heap.h"
 

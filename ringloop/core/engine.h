@@ -100,7 +100,7 @@
 #include <vector>
 
 #include "ringloop/core/check.h"
-#include "ringloop/core/internal/fifo.h"
+#include "ringloop/core/fifo.h"
 #include "ringloop/core/ops.h"
 #include "ringloop/core/request.h"
 
