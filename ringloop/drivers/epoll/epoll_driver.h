@@ -84,7 +84,7 @@
 //   kernel dropped with the old file: such registrations are checked with
 //   EPOLL_CTL_MOD (ENOENT: added again, and the kernel reports what is ready)
 //   before the loop sleeps, and every 64 Polls for those whose ops stay parked
-//   in a loop that never sleeps (see CheckSuspects in the .cc). Ops that
+//   in a loop that never sleeps (see CheckSuspects in internal/readiness.cc). Ops that
 //   complete promptly cost no syscall for this.
 // - If the number is closed while an op is parked on it: an op parked on a
 //   registration of its own keeps waiting (as a blocked read keeps its file in

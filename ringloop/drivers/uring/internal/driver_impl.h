@@ -49,7 +49,7 @@ constexpr int kEnterAttempts = 64;
 // kFlushRounds: CQ overflow flushes within one Poll; the rest wait for the next Poll.
 constexpr int kFlushRounds = 64;
 // IsStaleAnswer: a result that may mean the fd cache was wrong about the fd of
-// the op it answers (see UringDriver::StaleRetry).
+// the op it answers (see UringDriverImpl::StaleRetry).
 inline bool IsStaleAnswer(int32_t res) { return res == -ENOTSOCK || res == -ESPIPE; }
 
 // ToTimespec: `ns` as the kernel's timespec.
