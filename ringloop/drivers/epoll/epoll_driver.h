@@ -121,6 +121,7 @@ class EpollDriverImpl;
 // here.
 class EpollDriver : public Driver {
  public:
+  // Options: what Create sets up.
   struct Options {
     // file_workers: threads for regular-file and metadata ops; 0 runs them on the
     // loop's thread.

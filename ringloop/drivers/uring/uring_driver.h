@@ -117,6 +117,7 @@ class UringDriverImpl;
 // never show here.
 class UringDriver : public Driver {
  public:
+  // Options: the ring Create sets up and what it registers.
   struct Options {
     // sq_entries: submission queue size (2..32768; the kernel rounds up to a power
     // of two). cq_entries: completion queue size, 0 for the kernel's 2 * SQ; else at
