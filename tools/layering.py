@@ -5,6 +5,7 @@ ringloop is built in layers, each using only the ones below it:
     ringloop/core      the sans-I/O engine: no syscall, no driver, no Loop
     ringloop/drivers   the drivers: the engine's contract, never the Loop
     ringloop/runtime   the Loop and its helpers
+    ringloop/testing   running a service on the simulated kernel under gtest
     everything else    examples/, bench/, tools/, tests/, fuzz/: users of the library
 
 A file may include ringloop headers of its own layer or a lower one, never of a
@@ -22,6 +23,7 @@ LAYERS = (
     ("core", "ringloop/core/"),
     ("drivers", "ringloop/drivers/"),
     ("runtime", "ringloop/runtime/"),
+    ("testing", "ringloop/testing/"),
 )
 USERS = "users (examples/, bench/, tools/, tests/, fuzz/)"
 # Directories whose files belong to the users layer and that the library must not

@@ -81,6 +81,15 @@ class RuleTest(unittest.TestCase):
         self.assertEqual(len(messages), 1, messages)
         self.assertIn("layer drivers must not include layer runtime", messages[0])
 
+    def test_runtime_must_not_include_testing(self):
+        messages = layering.violations("ringloop/runtime/loop.cc",
+                                       '#include "ringloop/testing/sim_test.h"\n')
+        self.assertEqual(len(messages), 1, messages)
+        self.assertIn("layer runtime must not include layer testing", messages[0])
+        self.assertEqual(
+            layering.violations("ringloop/testing/sim_test.h",
+                                '#include "ringloop/runtime/loop.h"\n'), [])
+
     def test_library_must_not_include_tests_or_tools(self):
         for included in ("tests/conformance/harness.h", "tools/demo.cc",
                          "bench/alloc_counter.h", "examples/common/x.h",

@@ -44,9 +44,11 @@ struct SimDriver::KReq {
   uint32_t file = kNoFile;  // resolved at issue; holds a reference
   int32_t issue_error = 0;  // e.g. -EBADF when the fd was not open at issue
   int32_t connect_error = 0;
-  bool movable = false;  // in SimDriver::movable_
-  bool waiting = false;  // in SimDriver::waiting_on_[object]
-  uint64_t object = 0;   // its file's Kernel::ObjectKey, once waiting
+  bool movable = false;   // in SimDriver::movable_
+  bool waiting = false;   // in SimDriver::waiting_on_[object]
+  uint64_t object = 0;    // its file's Kernel::ObjectKey, once waiting
+  uint32_t process = 0;   // SimDriver::SetOpProcess
+  uint64_t taken_ns = 0;  // when the kernel took it
 };
 
 }  // namespace ringloop::sim
