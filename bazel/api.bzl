@@ -4,7 +4,8 @@ RINGLOOP_API: the parts, by the short name under which the root package aliases 
 (//:<name>, e.g. @ringloop//:core) and CMake exports it (ringloop::<name>).
 
 RINGLOOP_PUBLIC: every target under ringloop/ visible to other workspaces: the parts
-and the libraries whose headers they expose. //:ringloop depends on all of them;
+and the libraries whose headers they expose. //:ringloop depends on all of them but
+RINGLOOP_TEST_ONLY;
 ringloop_cc_library (bazel/defs.bzl) refuses //visibility:public on any other target.
 Their headers, and every ringloop header those include, are the headers CMake installs
 (//tools:build_lists_test checks CMakeLists.txt against that).
@@ -23,7 +24,13 @@ RINGLOOP_API = {
     "sim": "//ringloop/drivers/sim:sim",
     # The Loop users write against (ringloop/runtime/loop.h).
     "runtime": "//ringloop/runtime:loop",
+    # The simulation test harness, a GoogleTest library (ringloop/testing/sim_test.h).
+    "testing": "//ringloop/testing:sim_test",
 }
+
+# RINGLOOP_TEST_ONLY: public parts that link GoogleTest; //:ringloop leaves them out,
+# so that a service does not link a test framework.
+RINGLOOP_TEST_ONLY = ["//ringloop/testing:sim_test"]
 
 RINGLOOP_PUBLIC = RINGLOOP_API.values() + [
     "//ringloop/drivers/sim:faults",
@@ -42,5 +49,4 @@ RINGLOOP_PUBLIC = RINGLOOP_API.values() + [
     "//ringloop/runtime:stream",
     "//ringloop/runtime:tcp",
     "//ringloop/runtime:result",
-    "//ringloop/testing:sim_test",
 ]
