@@ -33,7 +33,7 @@ ConnectionSet::~ConnectionSet() {
 void ConnectionSet::Drain() {
   draining_ = true;
   for (ConnectionEntry* e = head_; e != nullptr; e = e->next_) {
-    if (e->reading_ && e->request_deadline_ns_ == kNever) ShutReading(e);
+    if (e->reading_ && !e->mid_request_) ShutReading(e);
   }
 }
 
@@ -92,24 +92,24 @@ ConnectionEntry::ConnectionEntry(ConnectionSet& set, int fd) : set_(&set), fd_(f
 
 ConnectionEntry::~ConnectionEntry() { set_->Remove(this); }
 
-bool ConnectionEntry::ShouldStop() const {
-  return shut_ || (set_->draining_ && request_deadline_ns_ == kNever);
-}
+bool ConnectionEntry::ShouldStop() const { return shut_ || (set_->draining_ && !mid_request_); }
 
 void ConnectionEntry::BeginRead(uint64_t now_ns) {
   RL_CHECK(!reading_);
   reading_ = true;
-  read_deadline_ns_ =
-      request_deadline_ns_ != kNever ? request_deadline_ns_ : After(now_ns, set_->idle_ns_);
+  read_deadline_ns_ = mid_request_ ? request_deadline_ns_ : After(now_ns, set_->idle_ns_);
 }
 
 bool ConnectionEntry::AfterFeed(bool mid_request, uint64_t now_ns) {
   RL_CHECK(!reading_);
   if (!mid_request) {
-    request_deadline_ns_ = kNever;
+    mid_request_ = false;
     return true;
   }
-  if (request_deadline_ns_ == kNever) request_deadline_ns_ = After(now_ns, set_->request_ns_);
+  if (!mid_request_) {
+    mid_request_ = true;
+    request_deadline_ns_ = After(now_ns, set_->request_ns_);
+  }
   return now_ns < request_deadline_ns_;
 }
 

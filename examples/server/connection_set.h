@@ -112,8 +112,9 @@ class ConnectionEntry {
   friend class ConnectionSet;
   ConnectionSet* set_;
   int fd_;
-  uint64_t request_deadline_ns_ = kNever;  // of the request partly received, if any
+  uint64_t request_deadline_ns_ = kNever;  // of the request partly received
   uint64_t read_deadline_ns_ = kNever;     // of the read in flight
+  bool mid_request_ = false;               // a request is partly received
   bool reading_ = false;
   bool shut_ = false;  // the receiving side was shut (Sweep or Drain)
   ConnectionEntry* prev_ = nullptr;

@@ -16,12 +16,13 @@
 // armed per read (connection_set.h keeps the deadlines), so a steady stream of
 // requests allocates nothing.
 //
-// Closing: when the protocol closes the connection (QUIT, "Connection: close", a
-// malformed request), its last replies are written, then the sending side is shut
-// and what the client still sends is read and dropped for at most kLingerTime (and
+// Closing: when the server closes first (the protocol closed the connection after
+// QUIT, "Connection: close" or a malformed request; a timeout passed; the server is
+// draining), the last replies are written, then the sending side is shut and what
+// the client still sends is read and dropped for at most kLingerTime (and
 // kLingerBytes): closing a socket with unread input makes Linux send a reset, which
-// may destroy replies the client has not read yet. When the client closes, an error
-// occurs, a timeout passes or the server drains, the socket is closed at once.
+// throws away replies still in the socket's send queue. When the client closes or an
+// error occurs, the socket is closed at once.
 //
 // A Protocol has:
 //   using Connection = ...;  // the core's connection (a ClientStream)
@@ -65,7 +66,7 @@ ringloop::Task<void> ServeClientStream(ringloop::TcpStream stream, LoopContext& 
   const ringloop::Loop& loop = context.loop();
   char buf[kReadBytes];
   bool stop = false;    // a request passed its deadline
-  bool linger = false;  // the protocol closed the connection
+  bool linger = false;  // the server closes first: a lingering close
   for (;;) {
     if (!c.Output().empty()) {
       const std::string_view out = c.Output();
@@ -84,7 +85,10 @@ ringloop::Task<void> ServeClientStream(ringloop::TcpStream stream, LoopContext& 
       continue;
     }
     RL_CHECK(c.WantsRead());
-    if (stop || entry.ShouldStop()) break;
+    if (stop || entry.ShouldStop()) {
+      linger = true;
+      break;
+    }
     entry.BeginRead(loop.NowNs());
     const ringloop::Result n = co_await stream.Read(buf, sizeof(buf));
     entry.EndRead();
