@@ -33,14 +33,43 @@ ringloop::Task<void> Service::Background(LoopContext&) { co_return; }
 
 void LoopControl::Drain() {
   drain_ = true;
-  if (listener_ != nullptr) listener_->Stop();  // the Accept waiting fails: kCancelled
+  if (accepting_ != nullptr) accepting_->Cancel();  // the Accept waiting fails: kCancelled
   if (context_ != nullptr) context_->connections().Drain();
 }
+
+namespace {
+
+// AcceptLoop: accepts on `listener` and spawns service.Serve for each connection in
+// `connections`, until cancelled (the drain) or the listener stops.
+ringloop::Task<void> AcceptLoop(ringloop::TcpListener& listener, Service& service,
+                                LoopContext& context, ringloop::Scope& connections) {
+  uint64_t accept_errors = 0;
+  for (;;) {
+    absl::StatusOr<ringloop::TcpStream> conn = co_await listener.Accept();
+    if (conn.ok()) {
+      connections.Spawn(service.Serve(std::move(*conn), context));
+      continue;
+    }
+    if (conn.status().code() == absl::StatusCode::kCancelled) co_return;  // drained
+    // Out of fds (EMFILE, ENFILE) or memory: say so (the first time), wait a little for
+    // connections to close, and accept again.
+    if (accept_errors++ == 0) {
+      std::fprintf(stderr, "%s: %s (retrying every 100 ms)\n", service.name(),
+                   conn.status().ToString().c_str());
+    }
+    if (!(co_await ringloop::Sleep(absl::Milliseconds(100))).ok()) co_return;
+  }
+}
+
+}  // namespace
 
 ringloop::Task<void> ServeListener(ringloop::TcpListener listener, Service& service,
                                    LoopControl& control, size_t index) {
   LoopContext context(*ringloop::Loop::Current(), index, service.timeouts(), control.unix_ms_now);
-  control.listener_ = &listener;
+  // The accept loop runs in its own scope, which the drain cancels: the listening
+  // socket stays ours, so that it is closed (not only asked to close) before finished().
+  ringloop::Scope accepting;
+  control.accepting_ = &accepting;
   control.context_ = &context;
   if (control.drain_) control.Drain();
   ringloop::Scope background;
@@ -49,24 +78,11 @@ ringloop::Task<void> ServeListener(ringloop::TcpListener listener, Service& serv
     background.Spawn(Sweeper(context));
   }
   ringloop::Scope connections;
-  uint64_t accept_errors = 0;
-  for (;;) {
-    absl::StatusOr<ringloop::TcpStream> conn = co_await listener.Accept();
-    if (conn.ok()) {
-      connections.Spawn(service.Serve(std::move(*conn), context));
-      continue;
-    }
-    if (conn.status().code() == absl::StatusCode::kCancelled) break;  // drained, or cancelled
-    // Out of fds (EMFILE, ENFILE) or memory: say so (the first time), wait a little for
-    // connections to close, and accept again.
-    if (accept_errors++ == 0) {
-      std::fprintf(stderr, "%s: %s (retrying every 100 ms)\n", service.name(),
-                   conn.status().ToString().c_str());
-    }
-    if (!(co_await ringloop::Sleep(absl::Milliseconds(100))).ok()) break;
-  }
-  control.listener_ = nullptr;
-  listener.Stop();
+  accepting.Spawn(AcceptLoop(listener, service, context, connections));
+  co_await accepting.Join();
+  control.accepting_ = nullptr;
+  // A restarted server can bind the port at once, and no fd outlives the drain.
+  (void)co_await listener.Close();
   co_await connections.Join();
   background.Cancel();
   co_await background.Join();

@@ -26,6 +26,7 @@
 #include "examples/server/connection_set.h"
 #include "examples/server/unix_clock.h"
 #include "ringloop/runtime/loop.h"
+#include "ringloop/runtime/scope.h"
 #include "ringloop/runtime/task.h"
 #include "ringloop/runtime/tcp_listener.h"
 #include "ringloop/runtime/tcp_stream.h"
@@ -90,8 +91,8 @@ class LoopControl {
   friend ringloop::Task<void> ServeListener(ringloop::TcpListener, Service&, LoopControl&, size_t);
   bool drain_ = false;
   bool finished_ = false;
-  ringloop::TcpListener* listener_ = nullptr;  // while ServeListener runs
-  LoopContext* context_ = nullptr;             // while ServeListener runs
+  ringloop::Scope* accepting_ = nullptr;  // while ServeListener accepts
+  LoopContext* context_ = nullptr;        // while ServeListener runs
 };
 
 // ServeListener: serves `service` on the connections `listener` accepts, on the
