@@ -1,7 +1,7 @@
 # ringloop: entry points for people and CI. Every target installs what is missing
 # first (tools/setup.sh: Debian 12 packages, as root or via sudo).
 #
-#   make demo          run the demo (or the simulator while no demo exists yet)
+#   make demo          resp_server vs redis-server under redis-benchmark, then the simulator
 #   make test          bazel test //... (builds everything, runs every test)
 #   make sanitize      asan + ubsan over all tests, tsan over tests tagged "threads"
 #   make fuzz          each fuzzer for FUZZ_SECONDS (tools/fuzz.sh if present)
@@ -75,15 +75,11 @@ sanitize: setup
 	  | tail -n 1; \
 	exit $$rc
 
+# demo: tools/demo.py builds resp_server optimised, benchmarks it (automatic driver,
+# then epoll) and Debian's redis-server with redis-benchmark, prints the table, then
+# runs the simulator.
 demo: setup
-	@if $(BAZEL) query //tools:demo >/dev/null 2>&1; then \
-	  $(BAZEL) run --config=opt $(BAZEL_FLAGS) //tools:demo; \
-	elif $(BAZEL) query //tools:simulate >/dev/null 2>&1; then \
-	  $(BAZEL) run $(BAZEL_FLAGS) //tools:simulate -- --seconds=10; \
-	else \
-	  echo "make demo: neither //tools:demo nor //tools:simulate exists yet" \
-	       "(they land with the runtime and simulator work); try 'make test'."; \
-	fi
+	@BAZEL="$(BAZEL)" BAZEL_FLAGS="$(BAZEL_FLAGS)" tools/demo.py
 
 # query_tagged TAG: labels of binaries and tests tagged TAG (exactly, not a prefix),
 # leaving out third_party/'s own smoke targets.
