@@ -6,6 +6,7 @@
 #   make sanitize      asan + ubsan over all tests, tsan over tests tagged "threads"
 #   make fuzz          each fuzzer for FUZZ_SECONDS (tools/fuzz.sh if present)
 #   make bench         every target tagged "benchmark", optimised
+#   make bench-servers resp_server vs redis-server, http_server vs nginx (medians, A/A)
 #   make format        clang-format -i over project sources
 #   make format-check  fail if any project source is not clang-formatted
 #   make ci            the whole CI pipeline (.ci/run)
@@ -32,7 +33,7 @@ comma := ,
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-asan test-ubsan test-tsan sanitize fuzz bench \
+.PHONY: help setup demo test test-asan test-ubsan test-tsan sanitize fuzz bench bench-servers \
         format format-check ci
 
 help:
@@ -130,6 +131,12 @@ bench: setup
 	  $(BAZEL) run --config=opt $(BAZEL_FLAGS) --run_under="taskset -c $(BENCH_CPU)" $$t -- $(BENCH_ARGS) || rc=1; \
 	done; \
 	exit $$rc
+
+# bench-servers: bench/servers/compare.py, about 6 minutes on 2 cores (also installs
+# wrk and nginx-light). BENCH_ARGS passes flags (e.g. BENCH_ARGS="--rounds=3").
+bench-servers: setup
+	@tools/setup.sh bench
+	@BAZEL="$(BAZEL)" BAZEL_FLAGS="$(BAZEL_FLAGS)" bench/servers/compare.py $(BENCH_ARGS)
 
 # Tracked and untracked (not ignored) project .h/.cc files.
 format_files = git ls-files --cached --others --exclude-standard -- \

@@ -20,147 +20,22 @@ flags for bazel build and info).
 """
 
 import argparse
-import atexit
 import csv
 import io
 import os
-import re
-import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-STARTUP_SECONDS = 10.0
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from servers import (bazel_build, fail, install_cleanup, start_redis_server,
+                     start_ringloop_server)
+
 RUN_TIMEOUT_SECONDS = 120.0
 PIPELINE = 16
-
-_children = []  # every server process started, stopped by _stop_all at exit
-
-
-def fail(message):
-    print(f"\nmake demo: FAILED: {message}", file=sys.stderr)
-    sys.exit(1)
-
-
-def _stop(proc, grace=5.0):
-    """Stops `proc` with SIGTERM (SIGKILL after `grace` seconds); returns its status."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
-
-
-def _stop_all():
-    for proc in _children:
-        _stop(proc)
-
-
-def _on_signal(signum, _frame):
-    _stop_all()
-    sys.exit(128 + signum)
-
-
-def bazel_build(targets):
-    bazel = os.environ.get("BAZEL", "bazel")
-    flags = shlex.split(os.environ.get("BAZEL_FLAGS", ""))
-    print(f"Building {' '.join(targets)} (--config=opt) ...", flush=True)
-    start = time.monotonic()
-    build = subprocess.run([bazel, "build", "--config=opt", *flags, *targets],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if build.returncode != 0:
-        print(build.stdout[-6000:], file=sys.stderr)
-        fail("bazel build failed (output above)")
-    info = subprocess.run([bazel, "info", "--config=opt", *flags, "bazel-bin"],
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    if info.returncode != 0:
-        fail("bazel info bazel-bin failed")
-    print(f"  built in {time.monotonic() - start:.1f} s\n", flush=True)
-    return info.stdout.strip()
-
-
-def free_port():
-    """A TCP port nothing listens on now (the kernel's choice for port 0)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def answers_ping(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-class Server:
-    """A server process with its log; `ready` tells when it serves (bounded wait)."""
-
-    def __init__(self, label, argv, logdir):
-        self.label = label
-        self.log_path = os.path.join(logdir, re.sub(r"\W+", "_", label) + ".log")
-        self.log = open(self.log_path, "w+")
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        _children.append(self.proc)
-
-    def log_text(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def wait_until(self, ready):
-        """Polls `ready()` until true; fails the demo if the server exits or 10 s pass."""
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            value = ready()
-            if value:
-                return value
-            if self.proc.poll() is not None:
-                fail(f"{self.label} exited with status {self.proc.returncode} before it "
-                     f"served:\n{self.log_text()}")
-            time.sleep(0.05)  # polling a log file and a port: no event to wait on
-        fail(f"{self.label} did not come up within {STARTUP_SECONDS:.0f} s:\n{self.log_text()}")
-
-    def stop(self):
-        status = _stop(self.proc)
-        if status != 0:
-            fail(f"{self.label} exited with status {status} on SIGTERM:\n{self.log_text()}")
-
-
-def start_resp_server(binary, driver, logdir):
-    label = f"resp_server --driver={driver}"
-    server = Server(label, [binary, "--port=0", f"--driver={driver}"], logdir)
-    listening = re.compile(r"listening on 127\.0\.0\.1:(\d+) .*driver=(\w+)\)")
-
-    def ready():
-        m = listening.search(server.log_text())
-        return (int(m.group(1)), m.group(2)) if m else None
-
-    port, name = server.wait_until(ready)
-    choice = re.search(r"ringloop: (driver=\w+ \(.*\))", server.log_text())
-    return server, port, name, choice.group(1) if choice else f"driver={name}"
-
-
-def start_redis_server(logdir):
-    redis = shutil.which("redis-server")
-    port = free_port()
-    server = Server("redis-server", [
-        redis, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-        "--daemonize", "no", "--protected-mode", "no"], logdir)
-    server.wait_until(lambda: answers_ping(port))
-    version = subprocess.run([redis, "--version"], stdout=subprocess.PIPE, text=True).stdout
-    m = re.search(r"v=(\S+)", version)
-    return server, port, m.group(1) if m else "?"
 
 
 class Ticker:
@@ -249,9 +124,7 @@ def main():
     args = parser.parse_args()
 
     start = time.monotonic()
-    atexit.register(_stop_all)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    install_cleanup()
     for tool in ("redis-benchmark", "redis-server"):
         if shutil.which(tool) is None:
             fail(f"{tool} is missing: run tools/setup.sh (it installs redis-tools and "
@@ -278,7 +151,7 @@ def main():
             name, driver = "redis-server", "epoll"  # Redis's event loop (ae) uses epoll
             print(f"redis-server {version} on port {port}")
         else:
-            server, port, driver, choice = start_resp_server(resp_server, kind, logdir)
+            server, port, driver, choice = start_ringloop_server(resp_server, kind, logdir)
             name = "resp_server"
             print(f"resp_server --driver={kind} on port {port}: {choice}")
         for pipeline, requests in ((1, args.requests), (PIPELINE, args.pipelined_requests)):
