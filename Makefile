@@ -5,7 +5,8 @@
 #   make test          bazel test //... (builds everything, runs every test)
 #   make sanitize      asan + ubsan over all tests, tsan over tests tagged "threads"
 #   make fuzz          each fuzzer for FUZZ_SECONDS (tools/fuzz.sh if present)
-#   make bench         every target tagged "benchmark", optimised
+#   make bench         every target tagged "benchmark", optimised, then bench-peers
+#   make bench-peers   TCP echo beside other event loops (bench/peers/run_peers.py)
 #   make bench-servers resp_server vs redis-server, http_server vs nginx (medians, A/A)
 #   make format        clang-format -i over project sources
 #   make format-check  fail if any project source is not clang-formatted
@@ -33,11 +34,11 @@ comma := ,
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-asan test-ubsan test-tsan sanitize fuzz bench bench-servers \
-        format format-check ci
+.PHONY: help setup demo test test-asan test-ubsan test-tsan sanitize fuzz bench \
+        bench-peers bench-servers format format-check ci
 
 help:
-	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@tools/setup.sh
@@ -83,9 +84,10 @@ demo: setup
 	@BAZEL="$(BAZEL)" BAZEL_FLAGS="$(BAZEL_FLAGS)" tools/demo.py
 
 # query_tagged TAG: labels of binaries and tests tagged TAG (exactly, not a prefix),
-# leaving out third_party/'s own smoke targets.
+# leaving out third_party/'s own smoke targets, and bench/peers/, whose servers run
+# until killed: run_peers.py runs them (bench-peers).
 query_tagged = $(BAZEL) query --keep_going \
-  'attr(tags, "[\[ ]$(1)[,\]]", kind("cc_(binary|test) rule", //... except //third_party/...))' \
+  'attr(tags, "[\[ ]$(1)[,\]]", kind("cc_(binary|test) rule", //... except //third_party/... except //bench/peers/...))' \
   2>/dev/null
 
 # fuzz: tools/fuzz.sh (it reads FUZZ_SECONDS) when present; otherwise every cc_binary
@@ -130,13 +132,24 @@ bench: setup
 	  echo "bench: $$t"; \
 	  $(BAZEL) run --config=opt $(BAZEL_FLAGS) --run_under="taskset -c $(BENCH_CPU)" $$t -- $(BENCH_ARGS) || rc=1; \
 	done; \
+	$(MAKE) --no-print-directory bench-peers || rc=1; \
 	exit $$rc
 
+# bench-peers: ringloop's TCP echo beside raw liburing, epoll, Boost.Asio and libuv
+# servers, interleaved in one run (bench/peers/run_peers.py pins the servers and the
+# load generator to CPUs of its own). Writes bench/results/latest.{md,png,json} and
+# the generated section of docs/performance.md. About 7 minutes on 2 cores;
+# PEERS_ARGS passes flags (e.g. PEERS_ARGS="--rounds=2 --callgrind_connections=").
+PEERS_ARGS ?=
+bench-peers: setup
+	@$(BAZEL) run --config=opt $(BAZEL_FLAGS) //bench/peers:run_peers -- $(PEERS_ARGS)
+
 # bench-servers: bench/servers/compare.py, about 6 minutes on 2 cores (also installs
-# wrk and nginx-light). BENCH_ARGS passes flags (e.g. BENCH_ARGS="--rounds=3").
+# wrk and nginx-light). SERVERS_ARGS passes flags (e.g. SERVERS_ARGS="--rounds=3").
+SERVERS_ARGS ?=
 bench-servers: setup
 	@tools/setup.sh bench
-	@BAZEL="$(BAZEL)" BAZEL_FLAGS="$(BAZEL_FLAGS)" bench/servers/compare.py $(BENCH_ARGS)
+	@BAZEL="$(BAZEL)" BAZEL_FLAGS="$(BAZEL_FLAGS)" bench/servers/compare.py $(SERVERS_ARGS)
 
 # Tracked and untracked (not ignored) project .h/.cc files.
 format_files = git ls-files --cached --others --exclude-standard -- \

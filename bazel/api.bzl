@@ -27,10 +27,12 @@ RINGLOOP_API = {
 
 RINGLOOP_PUBLIC = RINGLOOP_API.values() + [
     "//ringloop/drivers/sim:faults",
+    "//ringloop/drivers/sim:options",
     "//ringloop/drivers/sim:prng",
     "//ringloop/drivers/sim:trace",
     "//ringloop/drivers/uring:buffer_ring",
     "//ringloop/drivers/uring:uring_probe",
+    "//ringloop/runtime:buggify",
     "//ringloop/runtime:cancel",
     "//ringloop/runtime:driver_select",
     "//ringloop/runtime:file",
@@ -40,4 +42,5 @@ RINGLOOP_PUBLIC = RINGLOOP_API.values() + [
     "//ringloop/runtime:stream",
     "//ringloop/runtime:tcp",
     "//ringloop/runtime:result",
+    "//ringloop/testing:sim_test",
 ]

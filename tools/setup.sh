@@ -17,6 +17,9 @@ set -euo pipefail
 #   make, git         the Makefile; file lists for the format check
 #   python3           //tools:build_lists_test (Bazel vs CMake source lists)
 #   cmake, pkg-config the CMake build and the consumer builds (tools/consumers.sh)
+#   libboost1.81-dev, libuv1-dev   the other event loops of bench/peers/
+#   valgrind, linux-perf, strace, gnuplot   what bench/peers/run_peers.py measures
+#                     and draws with (callgrind, syscall counts, the chart)
 #   redis-tools, curl the example servers' real clients (their tests; redis-benchmark
 #                     for make demo)
 #   redis-server      what make demo compares resp_server with
@@ -36,6 +39,12 @@ PACKAGES=(
   python3
   cmake
   pkg-config
+  libboost1.81-dev
+  libuv1-dev
+  valgrind
+  linux-perf
+  strace
+  gnuplot
   redis-tools
   redis-server
   curl

@@ -87,7 +87,8 @@ DriverFactory RealEpoll() {
   };
 }
 
-absl::StatusOr<SelectedDriver> MakeEpoll(DriverFactory& factory, std::string reason) {
+// MakeFrom: the driver `factory` makes, chosen for `reason`.
+absl::StatusOr<SelectedDriver> MakeFrom(DriverFactory& factory, std::string reason) {
   auto driver = factory();
   if (!driver.ok()) return driver.status();
   return SelectedDriver{std::move(*driver), std::move(reason)};
@@ -112,6 +113,8 @@ std::string_view DriverChoiceName(DriverChoice choice) {
       return "uring";
     case DriverChoice::kEpoll:
       return "epoll";
+    case DriverChoice::kSim:
+      return "sim";
   }
   return "?";
 }
@@ -157,7 +160,13 @@ absl::StatusOr<SelectedDriver> SelectDriver(DriverChoice choice, absl::string_vi
   if (!factories.probe_setup) factories.probe_setup = ProbeUringSetup;
 
   if (choice == DriverChoice::kEpoll) {
-    return MakeEpoll(factories.epoll, absl::StrCat("forced by ", source));
+    return MakeFrom(factories.epoll, absl::StrCat("forced by ", source));
+  }
+  if (choice == DriverChoice::kSim) {
+    if (!factories.sim) {
+      return absl::InvalidArgumentError("DriverChoice::kSim needs DriverFactories::sim");
+    }
+    return MakeFrom(factories.sim, absl::StrCat("simulated kernel, asked for by ", source));
   }
   if (choice == DriverChoice::kUring) {
     auto forced_error = [&](absl::StatusCode code, absl::string_view why) {
@@ -174,13 +183,13 @@ absl::StatusOr<SelectedDriver> SelectDriver(DriverChoice choice, absl::string_vi
   }
   // kAuto.
   if (const int err = factories.probe_setup(); err != 0) {
-    return MakeEpoll(factories.epoll,
-                     absl::StrCat("io_uring unavailable: ", ExplainSetupErrno(err)));
+    return MakeFrom(factories.epoll,
+                    absl::StrCat("io_uring unavailable: ", ExplainSetupErrno(err)));
   }
   auto driver = factories.uring();
   if (!driver.ok()) {
-    return MakeEpoll(factories.epoll,
-                     absl::StrCat("io_uring driver refused: ", driver.status().message()));
+    return MakeFrom(factories.epoll,
+                    absl::StrCat("io_uring driver refused: ", driver.status().message()));
   }
   return SelectedDriver{std::move(*driver), "io_uring works here"};
 }

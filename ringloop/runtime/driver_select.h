@@ -9,6 +9,9 @@
 // probes for the opcodes and features it needs; any failure there also falls
 // back to epoll, with the uring driver's own message as the reason. Forcing
 // kUring where io_uring cannot work is an error, never a silent fallback.
+// kSim is only ever asked for explicitly (LoopOptions::driver; never by the
+// environment variable): the simulated kernel (ringloop/drivers/sim) that the
+// `sim` factory builds, for tests.
 //
 // The factories are a seam: tests (and the demo) replace them to play a kernel
 // without io_uring, or to force options.
@@ -29,7 +32,8 @@
 namespace ringloop {
 
 // DriverChoice: what to run on. kAuto: io_uring if it works here, else epoll.
-enum class DriverChoice { kAuto, kUring, kEpoll };
+// kSim: the simulated kernel (LoopOptions::sim says which one).
+enum class DriverChoice { kAuto, kUring, kEpoll, kSim };
 
 // kDriverEnvVar: the environment variable that overrides a kAuto choice.
 inline constexpr char kDriverEnvVar[] = "RINGLOOP_DRIVER";
@@ -37,7 +41,7 @@ inline constexpr char kDriverEnvVar[] = "RINGLOOP_DRIVER";
 // ParseDriverChoice: "uring", "epoll" or "auto"; anything else is kInvalidArgument.
 absl::StatusOr<DriverChoice> ParseDriverChoice(absl::string_view text);
 
-// DriverChoiceName: "uring", "epoll" or "auto".
+// DriverChoiceName: "uring", "epoll", "sim" or "auto".
 std::string_view DriverChoiceName(DriverChoice choice);
 
 // DriverFactory: makes one driver, or says why it cannot.
@@ -52,6 +56,9 @@ struct DriverFactories {
   DriverFactory epoll;
   // probe_setup: 0 if io_uring_setup works in this process, else its errno.
   std::function<int()> probe_setup;
+  // sim: makes the simulated kernel for kSim (Loop::Create supplies one built
+  // from LoopOptions::sim when it is empty).
+  DriverFactory sim;
 };
 
 // SelectedDriver: the driver to run on, and one human sentence on why.
@@ -64,6 +71,7 @@ struct SelectedDriver {
 // came from ("RINGLOOP_DRIVER=uring", "LoopOptions::driver"), for messages.
 // kEpoll: the epoll driver. kUring: the uring driver, or an error naming why it
 // cannot run here. kAuto: uring, or epoll with the reason uring was refused.
+// kSim: factories.sim's driver (kInvalidArgument without one).
 absl::StatusOr<SelectedDriver> SelectDriver(DriverChoice choice, absl::string_view source,
                                             DriverFactories factories);
 

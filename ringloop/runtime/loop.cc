@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ringloop/core/check.h"
+#include "ringloop/drivers/sim/sim_driver.h"
 #include "ringloop/drivers/uring/uring_driver.h"
 #include "ringloop/runtime/io.h"
 #include "ringloop/runtime/scope.h"
@@ -53,6 +54,12 @@ absl::StatusOr<std::unique_ptr<Loop>> Loop::Create(LoopOptions options) {
       source = absl::StrCat(kDriverEnvVar, "=", env);
     }
   }
+  if (choice == DriverChoice::kSim && !options.factories.sim) {
+    options.factories.sim = [sim_options =
+                                 options.sim]() -> absl::StatusOr<std::unique_ptr<Driver>> {
+      return std::unique_ptr<Driver>(std::make_unique<sim::SimDriver>(sim_options));
+    };
+  }
   auto selected = SelectDriver(choice, source, std::move(options.factories));
   if (!selected.ok()) return selected.status();
   if (options.log_driver_choice) {
@@ -69,6 +76,7 @@ Loop::Loop(LoopOptions options, SelectedDriver selected)
       driver_reason_(std::move(selected.reason)),
       fds_are_real_(driver_->Name() == "uring" || driver_->Name() == "epoll"),
       uring_(dynamic_cast<UringDriver*>(driver_.get())),
+      sim_(dynamic_cast<sim::SimDriver*>(driver_.get())),
       msg_ring_wake_(options.msg_ring_wake),
       owner_(std::this_thread::get_id()),
       owner_tid_(int(::syscall(SYS_gettid))) {

@@ -9,7 +9,13 @@
 //
 // Driver choice: LoopOptions::driver. kAuto lets RINGLOOP_DRIVER (uring | epoll |
 // auto) decide, and otherwise picks io_uring if it works here, else epoll; kUring
-// and kEpoll force that driver and ignore the variable. Create logs one line to
+// and kEpoll force that driver and ignore the variable. kSim runs the same Loop on
+// the simulated kernel (ringloop/drivers/sim) that LoopOptions::sim describes:
+// virtual time (a Sleep of an hour ends at once when nothing else can happen
+// first), faults, and a run that is a pure function of its seed; sim() is that
+// machine's own API (its fds, clock, faults, partitions, trace). Under it every
+// fd is the simulated machine's: make them through the loop's ops (or sim()),
+// never with a syscall. ringloop/testing runs tests this way. Create logs one line to
 // stderr naming the driver and why (LoopOptions::log_driver_choice). Forcing
 // io_uring where it cannot work makes Create fail; it never silently falls back.
 //
@@ -72,6 +78,7 @@
 #include "absl/time/time.h"
 #include "ringloop/core/engine.h"
 #include "ringloop/drivers/driver.h"
+#include "ringloop/drivers/sim/sim_options.h"
 #include "ringloop/runtime/driver_select.h"
 #include "ringloop/runtime/inline_function.h"
 #include "ringloop/runtime/result.h"
@@ -83,6 +90,9 @@ class BufferRing;
 class LoopGroup;
 class Scope;
 class UringDriver;
+namespace sim {
+class SimDriver;
+}  // namespace sim
 namespace internal {
 class OpAwaiter;
 }  // namespace internal
@@ -110,6 +120,9 @@ struct LoopOptions {
   // msg_ring_wake: a Post from another io_uring Loop's thread wakes this loop
   // with IORING_OP_MSG_RING (see the file comment); false: the eventfd always.
   bool msg_ring_wake = true;
+  // sim: the simulated machine (seed, faults, network latency and jitter, ...)
+  // for DriverChoice::kSim; ignored otherwise.
+  sim::SimOptions sim;
 };
 
 // WakeupStats: how other threads woke a Loop (Post, Stop), for diagnostics and
@@ -242,6 +255,11 @@ class Loop {
     return {wake_msg_ring_.load(std::memory_order_relaxed),
             wake_driver_.load(std::memory_order_relaxed)};
   }
+  // sim: the simulated machine this Loop runs on (DriverChoice::kSim, or a
+  // SimDriver made by a factory), or null on a real kernel. Include
+  // ringloop/drivers/sim/sim_driver.h to use it.
+  sim::SimDriver* sim() const { return sim_; }
+
   // fds_are_real: whether the fds this loop's ops name are the process's own
   // (the io_uring and epoll drivers), not a simulated kernel's
   // (ringloop/drivers/sim). Helpers that make syscalls of their own on such
@@ -304,6 +322,8 @@ class Loop {
   const bool fds_are_real_;
   // uring_: driver_ when it is the io_uring driver (for MSG_RING wake-ups).
   UringDriver* const uring_;
+  // sim_: driver_ when it is the simulated kernel.
+  sim::SimDriver* const sim_;
   const bool msg_ring_wake_;
   std::atomic<uint64_t> wake_msg_ring_{0};
   std::atomic<uint64_t> wake_driver_{0};

@@ -11,8 +11,9 @@ namespace ringloop::sim {
 namespace {
 
 constexpr std::array<std::string_view, kFaultCount> kNames = {
-    "eintr",  "short_io",    "conn_reset",  "epipe",         "enobufs",
-    "eagain", "cq_overflow", "submit_busy", "duplicate_cqe",
+    "eintr",   "short_io",    "conn_reset",  "epipe",         "enobufs",
+    "eagain",  "cq_overflow", "submit_busy", "duplicate_cqe", "multishot_end",
+    "buggify", "partition",   "crash",
 };
 
 }  // namespace

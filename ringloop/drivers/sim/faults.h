@@ -33,8 +33,15 @@ enum class Fault : uint8_t {
   kSubmitBusy,    // io_uring_enter refuses the submission with -EBUSY (retried)
   kDuplicateCqe,  // a final CQE already delivered comes again, at once or late, when
                   // its slot holds another op (must be rejected)
+  kMultishotEnd,  // a multishot op's CQE comes without F_MORE: the op ended (re-arm it)
+  // The faults below are not the kernel's: RINGLOOP_BUGGIFY() draws kBuggify
+  // (SimDriver::Buggify), and a test draws the others with SimDriver::InjectFault,
+  // so that they are recorded, replayed and shrunk like the others.
+  kBuggify,    // an enabled RINGLOOP_BUGGIFY() site takes its rare branch
+  kPartition,  // the network between two programs is cut (and later healed)
+  kCrash,      // a program crashes (its fds close, unsynced file data is lost) and restarts
 };
-inline constexpr size_t kFaultCount = 9;
+inline constexpr size_t kFaultCount = 13;
 
 // FaultName: the flag name of `fault` ("eintr", "short_io", ...).
 std::string_view FaultName(Fault fault);

@@ -89,11 +89,23 @@ void Kernel::Send(Segment seg) {
   if (seg.kind == Segment::Kind::kData && seg.from != kNoFile) {
     sockets_[seg.from].in_flight += static_cast<uint32_t>(seg.data.size());
   }
-  if (!tcp || latency_ns_ == 0) {
+  if (tcp && !cuts_.empty() && Crosses(seg)) {
+    held_.push_back(std::move(seg));  // sent again by Heal
+    return;
+  }
+  const uint64_t extra = tcp && extra_latency_ ? extra_latency_() : 0;
+  if (!tcp || latency_ns_ + extra == 0) {
     Arrive(seg);
     return;
   }
-  wire_.emplace(std::make_pair(now_ns_ + latency_ns_, segment_seq_++), std::move(seg));
+  uint64_t arrival = now_ns_ + latency_ns_ + extra;
+  if (seg.from != kNoFile) {
+    // In order per socket: a segment never overtakes the one sent before it.
+    uint64_t& last = sockets_[seg.from].last_arrival_ns;
+    arrival = std::max(arrival, last);
+    last = arrival;
+  }
+  wire_.emplace(std::make_pair(arrival, segment_seq_++), std::move(seg));
 }
 
 void Kernel::Arrive(Segment& seg) {
@@ -110,6 +122,8 @@ void Kernel::Arrive(Segment& seg) {
       if (l.state == Socket::State::kListening && !l.shut_rd && l.accept_queue.size() < l.backlog) {
         const uint32_t server = NewSocket(/*tcp=*/true);
         Socket& s = sockets_[server];
+        s.process = sockets_[it->second].process;
+        s.family = sockets_[it->second].family;
         s.state = Socket::State::kConnected;
         s.peer = seg.from;
         s.port = seg.port;
@@ -180,9 +194,11 @@ int Kernel::AllocFd(uint32_t file) {
   } else {
     fds_.push_back(kNoFile);
     ever_used_.push_back(false);
+    fd_process_.push_back(0);
   }
   RL_CHECK(fds_[fd] == kNoFile);
   fds_[fd] = file;
+  fd_process_[fd] = current_process_;
   Ref(file);
   if (fd_hook_) fd_hook_(static_cast<int>(fd), true);
   ever_used_[fd] = true;
@@ -190,6 +206,12 @@ int Kernel::AllocFd(uint32_t file) {
 }
 
 int Kernel::CloseFd(int fd) {
+  if (Exited(fd)) {  // its file was released by ExitProcess: only the number is left
+    fds_[fd] = kNoFile;
+    free_fds_.insert(fd);
+    if (fd_hook_) fd_hook_(fd, false);
+    return 0;
+  }
   const uint32_t file = FileOf(fd);
   if (file == kNoFile || fd < 3) return -EBADF;
   fds_[fd] = kNoFile;
@@ -200,7 +222,8 @@ int Kernel::CloseFd(int fd) {
 }
 
 uint32_t Kernel::FileOf(int fd) const {
-  return fd >= 0 && size_t(fd) < fds_.size() ? fds_[fd] : kNoFile;
+  if (fd < 0 || size_t(fd) >= fds_.size() || fds_[fd] == kExitedFile) return kNoFile;
+  return fds_[fd];
 }
 
 std::vector<int> Kernel::OpenFds() const {
@@ -287,6 +310,7 @@ uint32_t Kernel::NewEventFd(uint64_t initval, bool nonblock) {
 uint32_t Kernel::NewSocket(bool tcp) {
   Socket s;
   s.tcp = tcp;
+  s.process = current_process_;
   sockets_.push_back(std::move(s));
   return static_cast<uint32_t>(sockets_.size() - 1);
 }

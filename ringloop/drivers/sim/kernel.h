@@ -15,6 +15,11 @@
 // I/O primitives return -EAGAIN for "would block"; the ring (SimDriver)
 // decides whether that parks the request or completes it.
 //
+// Processes: every fd number and socket belongs to the process (a number
+// chosen by the caller; 0 unless told otherwise) current when it was made, so
+// that a process can exit as a whole (ExitProcess) and the network between
+// two processes can be cut (Cut) and healed.
+//
 // Who calls it: SimDriver, from one thread. The clock only moves forward.
 #ifndef RINGLOOP_DRIVERS_SIM_KERNEL_H_
 #define RINGLOOP_DRIVERS_SIM_KERNEL_H_
@@ -36,6 +41,8 @@
 namespace ringloop::sim {
 
 inline constexpr uint32_t kNoFile = ~0u;
+// kExitedFile: what an fd number left by Kernel::ExitProcess names.
+inline constexpr uint32_t kExitedFile = ~1u;
 
 // FileType: what an open file description refers to.
 enum class FileType : uint8_t { kPipeRead, kPipeWrite, kSocket, kRegular, kDirectory, kEventfd };
@@ -80,7 +87,10 @@ struct Socket {
   bool reset = false;      // an RST arrived (or was injected)
   bool shut_rd = false;
   bool shut_wr = false;
-  int error = 0;  // a pending connect error (-ECONNREFUSED)
+  int error = 0;                 // a pending connect error (-ECONNREFUSED)
+  int family = AF_INET;          // what socket(2) was asked for (getsockname reports it)
+  uint32_t process = 0;          // the process that made it (an accepted one: its listener's)
+  uint64_t last_arrival_ns = 0;  // when its last segment arrives: segments never overtake
   uint32_t backlog = 0;
   std::deque<uint32_t> accept_queue;  // established sockets, listeners only
   bool open = true;                   // some file description still refers to it
@@ -98,6 +108,10 @@ class Kernel {
 
   // --- Clock and network ---------------------------------------------------
   uint64_t now_ns() const { return now_ns_; }
+  // set_extra_latency: called once per TCP segment sent for extra latency on
+  // top of the fixed one (jitter); a segment never arrives before one sent
+  // earlier on the same socket, as TCP delivers in order.
+  void set_extra_latency(std::function<uint64_t()> fn) { extra_latency_ = std::move(fn); }
   // AdvanceClock: moves time to `now_ns` (never back) and delivers every
   // network segment due by then, in (arrival, send) order.
   void AdvanceClock(uint64_t now_ns);
@@ -173,6 +187,33 @@ class Kernel {
   int Shutdown(uint32_t file, int how);
 
   FileSystem& fs() { return fs_; }
+
+  // --- Processes and partitions (kernel_process.cc) -------------------------
+  // set_current_process: what fds, sockets and file writes made from now on
+  // belong to (see the file comment).
+  void set_current_process(uint32_t process) {
+    current_process_ = process;
+    fs_.set_current_process(process);
+  }
+  uint32_t current_process() const { return current_process_; }
+  // FdProcess: the process `fd` belongs to (0 when it is not open).
+  uint32_t FdProcess(int fd) const;
+  // ExitProcess: what exit(2) does to `process`'s fds: each drops its
+  // reference (a socket sends FIN, or RST with unread data; a listener resets
+  // its queue), and the number is left exited: ops on it fail -EBADF and it is
+  // not handed out again until CloseFd frees it (the exited program's own
+  // cleanup closes it, or its harness). Returns those numbers.
+  std::vector<int> ExitProcess(uint32_t process);
+  // Exited: whether `fd` is a number left by ExitProcess.
+  bool Exited(int fd) const;
+  // Cut: the network between processes `a` and `b` drops nothing but
+  // delivers nothing either: segments between them wait (as TCP retransmits)
+  // until Heal, then travel with the usual latency. A connect to a listener
+  // across the cut waits for its SYN the same way.
+  void Cut(uint32_t a, uint32_t b);
+  // Heal: removes every cut and sends what waited, in order.
+  void Heal();
+  bool partitioned() const { return !cuts_.empty(); }
   // FileCount / SocketCount: for tests.
   size_t SocketCount() const { return sockets_.size(); }
 
@@ -192,6 +233,8 @@ class Kernel {
   void ReleaseSocket(uint32_t s);
   uint32_t NewFile(FileType type, uint32_t object, bool nonblock, bool readable, bool writable);
   uint32_t NewSocket(bool tcp);
+  // Crosses: whether `seg` goes between two processes that are cut apart.
+  bool Crosses(const Segment& seg) const;
   uint32_t Room(const Socket& s) const;
   uint16_t Ephemeral();
   void Touch(uint32_t file);
@@ -213,6 +256,12 @@ class Kernel {
   FileSystem fs_;
   FdHook fd_hook_;
   std::vector<uint64_t> touched_;  // object keys changed since TakeTouched
+  // Processes: the owner of each fd number (by number), and the exited ones.
+  uint32_t current_process_ = 0;
+  std::vector<uint32_t> fd_process_;
+  std::set<std::pair<uint32_t, uint32_t>> cuts_;  // (lower, higher) process pairs
+  std::vector<Segment> held_;                     // segments waiting for Heal, in order
+  std::function<uint64_t()> extra_latency_;
 };
 
 }  // namespace ringloop::sim

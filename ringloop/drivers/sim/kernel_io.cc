@@ -120,11 +120,9 @@ int64_t Kernel::Write(uint32_t file, const void* buf, uint32_t len, uint64_t off
       return n;
     }
     case FileType::kRegular: {
-      std::string& data = fs_.inode(f.object).data;
       uint64_t off = offset == kCurrentPosition ? f.pos : offset;
-      if (f.append) off = data.size();
-      if (off + len > data.size()) data.resize(off + len);
-      if (len > 0) std::memcpy(data.data() + off, buf, len);
+      if (f.append) off = fs_.inode(f.object).data.size();
+      fs_.Write(f.object, off, buf, len);
       if (offset == kCurrentPosition || f.append) f.pos = off + len;
       return len;
     }

@@ -22,6 +22,17 @@ constexpr int kMaxWaitRounds = 100'000;
 
 }  // namespace
 
+class SimDriver::ApiCall {
+ public:
+  ApiCall(SimDriver& sim, const char* name) : sim_(sim) { sim_.api_call_ = name; }
+  ~ApiCall() { sim_.api_call_ = nullptr; }
+  ApiCall(const ApiCall&) = delete;
+  ApiCall& operator=(const ApiCall&) = delete;
+
+ private:
+  SimDriver& sim_;
+};
+
 SimDriver::SimDriver(SimOptions options)
     : options_(options), kernel_(options.latency_ns), trace_(options.keep_trace) {
   if (options_.chooser != nullptr) {
@@ -30,8 +41,18 @@ SimDriver::SimDriver(SimOptions options)
     own_chooser_ = std::make_unique<PrngChooser>(options_.seed);
     chooser_ = own_chooser_.get();
   }
+  if (options_.fault_seed.has_value()) {
+    own_fault_chooser_ = std::make_unique<PrngChooser>(*options_.fault_seed);
+    fault_chooser_ = own_fault_chooser_.get();
+  } else {
+    fault_chooser_ = chooser_;
+  }
   RL_CHECK(options_.cq_entries > 0);
   kernel_.set_fd_hook([this](int fd, bool open) { OnFd(fd, open); });
+  if (options_.jitter_ns > 0) {
+    const uint32_t jitter = uint32_t(std::min<uint64_t>(options_.jitter_ns, uint32_t{1} << 31));
+    kernel_.set_extra_latency([this, jitter] { return uint64_t(chooser_->Choose(jitter + 1)); });
+  }
 }
 
 SimDriver::~SimDriver() = default;
@@ -44,6 +65,11 @@ void SimDriver::Record(TraceRecord record) {
 
 void SimDriver::OnFd(int fd, bool open) {
   if (open && kernel_.EverUsed(fd)) ++stats_.fds_reused;
+  if (open) {
+    openers_[fd] = Opener{kernel_.current_process(), OpenerName(), kernel_.now_ns()};
+  } else {
+    openers_.erase(fd);
+  }
   TraceRecord r;
   r.type = open ? TraceType::kFdOpen : TraceType::kFdClose;
   r.fd = fd;
@@ -51,16 +77,26 @@ void SimDriver::OnFd(int fd, bool open) {
 }
 
 bool SimDriver::Inject(Fault f, const KReq* r) {
-  if (!chooser_->Chance(options_.faults[f])) return false;
+  if (r == nullptr) return Strike(f, 0, -1, 0);
+  return Strike(f, r->user_data, r->fd, static_cast<uint8_t>(KindOf(r->op)));
+}
+
+// Strike: the one place a fault is drawn, filtered and recorded.
+bool SimDriver::Strike(Fault f, uint64_t user_data, int fd, uint8_t op_kind) {
+  if (!fault_chooser_->Chance(options_.faults[f])) return false;
+  const uint64_t ordinal = fault_ordinal_++;
+  if (options_.fault_filter && !options_.fault_filter(ordinal)) {
+    ++stats_.faults_suppressed;
+    return false;
+  }
   ++stats_.faults;
   TraceRecord t;
   t.type = TraceType::kFault;
   t.detail = static_cast<uint8_t>(f);
-  if (r != nullptr) {
-    t.user_data = r->user_data;
-    t.fd = r->fd;
-    t.op_kind = static_cast<uint8_t>(KindOf(r->op));
-  }
+  t.user_data = user_data;
+  t.fd = fd;
+  t.op_kind = op_kind;
+  t.aux = ordinal;
   Record(t);
   return true;
 }
@@ -101,6 +137,14 @@ SimDriver::KReq* SimDriver::Take(const Request& r) {
   k->fd = r.fd;
   k->deadline_ns = r.deadline_ns;
   k->target = r.target;
+  k->taken_ns = kernel_.now_ns();
+  if (!op_process_.empty()) {
+    const Engine::Decoded d = Engine::DecodeUserData(r.user_data);
+    auto owner = op_process_.find(d.index);
+    if (owner != op_process_.end() && owner->second.first == d.generation) {
+      k->process = owner->second.second;
+    }
+  }
   if (r.kind == RequestKind::kOp) {
     RL_CHECK(r.op != nullptr);
     k->op = *r.op;
@@ -194,6 +238,10 @@ void SimDriver::Issue(KReq* r) {
   const bool op = r->kind == RequestKind::kOp;
   if (!op && r->kind != RequestKind::kShutdown) return;
   if (op && KindOf(r->op) == OpKind::kClose) return;  // close acts on the number
+  if (op && crashed_.contains(r->process)) {
+    r->issue_error = -EBADF;  // a dead program's op: its fds are gone
+    return;
+  }
   const int fd = op ? FdOf(r->op) : r->fd;
   if (fd < 0) return;
   r->file = kernel_.FileOf(fd);
@@ -685,6 +733,7 @@ std::string SimDriver::DescribeInFlight() const {
 // --- Sim-side API ------------------------------------------------------------------------
 
 std::pair<int, int> SimDriver::Pipe(std::optional<uint32_t> capacity, bool nonblock) {
+  const ApiCall call(*this, "Pipe()");
   if (Inject(Fault::kEagain, nullptr)) nonblock = true;
   const auto [r, w] = kernel_.NewPipe(capacity.value_or(options_.pipe_capacity), nonblock);
   const int rfd = kernel_.AllocFd(r);
@@ -692,17 +741,20 @@ std::pair<int, int> SimDriver::Pipe(std::optional<uint32_t> capacity, bool nonbl
 }
 
 std::pair<int, int> SimDriver::SocketPair() {
+  const ApiCall call(*this, "SocketPair()");
   const auto [a, b] = kernel_.NewSocketPair();
   const int afd = kernel_.AllocFd(a);
   return {afd, kernel_.AllocFd(b)};
 }
 
 int SimDriver::EventFd(uint64_t initval, bool nonblock) {
+  const ApiCall call(*this, "EventFd()");
   if (Inject(Fault::kEagain, nullptr)) nonblock = true;
   return kernel_.AllocFd(kernel_.NewEventFd(initval, nonblock));
 }
 
 int SimDriver::Listen(uint16_t port, int backlog) {
+  const ApiCall call(*this, "Listen()");
   const int fd = kernel_.AllocFd(kernel_.NewTcpSocket(false));
   const uint32_t file = kernel_.FileOf(fd);
   int err = kernel_.Bind(file, port);
@@ -713,6 +765,7 @@ int SimDriver::Listen(uint16_t port, int backlog) {
 }
 
 int SimDriver::ConnectTo(uint16_t port) {
+  const ApiCall call(*this, "ConnectTo()");
   const int fd = kernel_.AllocFd(kernel_.NewTcpSocket(false));
   const int err = kernel_.StartConnect(kernel_.FileOf(fd), port);
   if (err == 0) return fd;
@@ -721,6 +774,7 @@ int SimDriver::ConnectTo(uint16_t port) {
 }
 
 int SimDriver::Open(std::string_view path, int flags, mode_t mode) {
+  const ApiCall call(*this, "Open()");
   const int64_t inode = kernel_.fs().Open(kRootInode, path, flags, mode);
   if (inode < 0) return static_cast<int>(inode);
   return kernel_.AllocFd(kernel_.NewPathFile(static_cast<uint32_t>(inode), flags));
@@ -736,6 +790,7 @@ int SimDriver::ResetFd(int fd) {
 }
 
 int64_t SimDriver::WriteFd(int fd, std::string_view data) {
+  const ApiCall call(*this, "WriteFd()");
   const uint32_t file = kernel_.FileOf(fd);
   if (file == kNoFile) return -EBADF;
   return kernel_.Write(file, data.data(), uint32_t(data.size()), kCurrentPosition);

@@ -21,12 +21,22 @@
 // Chains (Request.link) run in order; a failure or a short read/write (see
 // BreaksChain in ringloop/core/ops.h) ends the rest -ECANCELED, in order.
 //
+// Processes (sim_process.cc): several programs may share the machine, each a
+// process number. The caller says which process each op belongs to
+// (SetOpProcess); fds, sockets and file writes belong to the process of the
+// op that made them. A process can crash (CrashProcess: its ops in the kernel
+// end, its fds are closed as exit(2) closes them, its unsynced file data is
+// lost), the network between two processes can be cut and healed, and every
+// fd still open can be listed with what opened it.
+//
 // Call order: the Driver contract (one thread). Step() and the sim-side API
 // (Pipe, SocketPair, Listen, ...: what another process or the test itself
 // does directly) may be interleaved freely with Poll from the same thread.
 // Wake() is the only thread-safe call.
 #ifndef RINGLOOP_DRIVERS_SIM_SIM_DRIVER_H_
 #define RINGLOOP_DRIVERS_SIM_SIM_DRIVER_H_
+
+#include <sys/socket.h>
 
 #include <atomic>
 #include <cstdint>
@@ -48,30 +58,10 @@
 #include "ringloop/drivers/sim/chooser.h"
 #include "ringloop/drivers/sim/faults.h"
 #include "ringloop/drivers/sim/kernel.h"
+#include "ringloop/drivers/sim/sim_options.h"
 #include "ringloop/drivers/sim/trace.h"
 
 namespace ringloop::sim {
-
-// SimOptions: the simulated machine.
-struct SimOptions {
-  uint64_t seed = 1;               // drives the Prng when no chooser is given
-  Chooser* chooser = nullptr;      // not owned; overrides `seed` (property tests)
-  FaultPlan faults;                // all off by default
-  uint32_t sq_entries = 64;        // most requests taken per Poll (one chain always fits)
-  uint32_t cq_entries = 128;       // CQEs beyond this wait in the overflow list
-  uint64_t latency_ns = 50'000;    // one-way latency of the virtual network
-  uint32_t pipe_capacity = 65536;  // default capacity of Pipe()
-  bool keep_trace = true;          // keep records (else only the hash)
-  // verify_moves: on every Step, also find the legal moves by scanning every
-  // request in flight, and check that the set kept up to date as the kernel
-  // changes (what Step chooses from) is the same (tests; it costs a scan).
-  bool verify_moves = false;
-  // cancel_finds_unstarted_links: a cancel aimed at a linked request that has
-  // not started finds it (0; it and the rest of its chain end -ECANCELED).
-  // Linux answers -ENOENT instead (the request is on no cancelable list until
-  // its predecessor completes), which is the default here.
-  bool cancel_finds_unstarted_links = false;
-};
 
 // SimStats: counters, mostly for tests and for tagging racy paths.
 struct SimStats {
@@ -79,11 +69,14 @@ struct SimStats {
   uint64_t requests = 0;  // requests taken from the engine
   uint64_t cqes_posted = 0;
   uint64_t cqes_delivered = 0;
-  uint64_t cqes_rejected = 0;  // HandleCompletion said no
-  uint64_t busy_refusals = 0;  // submissions refused with -EBUSY
-  uint64_t cq_overflows = 0;   // CQEs that went to the overflow list
-  uint64_t faults = 0;         // faults injected (all kinds)
-  uint64_t cancels_ok = 0;     // cancel found its target: 0
+  uint64_t cqes_rejected = 0;      // HandleCompletion said no
+  uint64_t busy_refusals = 0;      // submissions refused with -EBUSY
+  uint64_t cq_overflows = 0;       // CQEs that went to the overflow list
+  uint64_t faults = 0;             // faults injected (all kinds)
+  uint64_t faults_suppressed = 0;  // faults the fault_filter said no to
+  uint64_t crashes = 0;            // CrashProcess calls
+  uint64_t writes_lost = 0;        // file writes lost to crashes
+  uint64_t cancels_ok = 0;         // cancel found its target: 0
   uint64_t cancels_enoent = 0;
   uint64_t cancels_ealready = 0;
   uint64_t cancel_races = 0;          // target completed with its real result around its cancel
@@ -171,6 +164,87 @@ class SimDriver final : public Driver {
   // NextTimer: the earliest armed linked timeout or network arrival.
   std::optional<uint64_t> NextTimer() const;
 
+  // --- Processes, partitions and faults decided outside (sim_process.cc) ------
+  // SetOpProcess: op `id`'s requests belong to `process` (0: the default).
+  // Called right after the engine accepted the op, before its requests are
+  // taken; the latest call for a slot wins.
+  void SetOpProcess(OpId id, uint32_t process);
+  // set_current_process: what the sim-side API calls (Pipe, Listen, Open,
+  // WriteFd, ...) made from now on belong to.
+  void set_current_process(uint32_t process) {
+    api_process_ = process;
+    kernel_.set_current_process(process);
+  }
+  // FdProcess: the process fd `fd` belongs to (0 when it is not open).
+  uint32_t FdProcess(int fd) const { return kernel_.FdProcess(fd); }
+  // CrashProcess: `process` dies as a program does when the machine under it
+  // fails: its requests in the kernel end -ECANCELED (as a ring torn down
+  // cancels them), its fds are closed as exit(2) closes them (peers see FIN,
+  // or RST with unread data), though their numbers stay taken until closed
+  // again (CloseFd, or the loop's Close: the dead program's cleanup, or
+  // ReapExited), and of the file writes it made since their file's last fsync
+  // a chosen prefix survives. Later requests of `process` fail -EBADF without
+  // effect, except closes. Returns the numbers left exited.
+  std::vector<int> CrashProcess(uint32_t process);
+  // ReapExited: frees every number CrashProcess left for `process` that no
+  // request in flight names; returns how many.
+  size_t ReapExited(uint32_t process);
+  bool ProcessCrashed(uint32_t process) const { return crashed_.contains(process); }
+  // Partition / Heal: cut the network between two processes (Kernel::Cut)
+  // and mend every cut.
+  void Partition(uint32_t a, uint32_t b) { kernel_.Cut(a, b); }
+  void Heal() { kernel_.Heal(); }
+  bool partitioned() const { return kernel_.partitioned(); }
+  // InjectFault: whether fault `f` strikes now, drawn at the plan's rate for
+  // it (and subject to fault_filter): for faults the kernel does not decide
+  // itself (crashes, partitions). Recorded in the trace with `fd`.
+  bool InjectFault(Fault f, int fd = -1) { return Strike(f, 0, fd, 0); }
+  // Buggify: whether the RINGLOOP_BUGGIFY() site `file`:`line` takes its rare
+  // branch now. A site is enabled or not for the whole run (a coin flip at
+  // its first evaluation); an enabled one strikes at the buggify fault rate.
+  // Never, when that rate is 0.
+  bool Buggify(const char* file, int line);
+  // BuggifySite: "file:line" of the site a kBuggify fault record names.
+  std::string BuggifySite(uint64_t site) const;
+  // ChooseFault: a number in [0, n) from the fault stream (for the details of
+  // a fault the caller decided: which program, for how long).
+  uint32_t ChooseFault(uint32_t n) { return fault_chooser_->Choose(n); }
+
+  // --- Socket calls that are not ops (sim_process.cc) ----------------------------
+  // SocketName: getsockname(2) (peer: getpeername(2)) of `fd`: 0 or -errno.
+  // Every socket is on the loopback address of its family.
+  int SocketName(int fd, bool peer, sockaddr_storage* addr, socklen_t* len) const;
+  // SetSockOpt: setsockopt(2): checked (-EBADF, -ENOTSOCK, -EINVAL for a short
+  // value, -ENOPROTOOPT for an unknown option) and accepted without effect for
+  // SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SO_RCVBUF, SO_SNDBUF and
+  // TCP_NODELAY (the virtual network neither waits for Nagle nor keeps
+  // TIME_WAIT); a second listener on one port still fails -EADDRINUSE.
+  int SetSockOpt(int fd, int level, int name, const void* value, socklen_t len);
+
+  // --- Reports (sim_process.cc) -------------------------------------------
+  // OpenFd: an fd number in use, and what made it.
+  struct OpenFd {
+    int fd = -1;
+    FileType type = FileType::kRegular;
+    bool exited = false;  // left by CrashProcess, not closed since
+    uint32_t process = 0;
+    std::string opened_by;  // "accept (fd 5)", "socket", "Pipe()", ...
+    uint64_t opened_ns = 0;
+  };
+  // OpenFdReport: every fd number in use but 0, 1 and 2, lowest first.
+  std::vector<OpenFd> OpenFdReport() const;
+  // InFlightRequest: a request the kernel took and has not finished.
+  struct InFlightRequest {
+    uint64_t user_data = 0;
+    std::string op;  // "recv", "cancel", ...
+    int fd = -1;
+    uint32_t process = 0;
+    uint64_t since_ns = 0;  // when the kernel took it
+    std::string state;      // "parked", "stuck after -EALREADY", ...
+  };
+  // InFlightReport: the requests in flight, oldest first.
+  std::vector<InFlightRequest> InFlightReport() const;
+
   void SetFaults(const FaultPlan& plan) { options_.faults = plan; }
   const FaultPlan& faults() const { return options_.faults; }
   const SimStats& stats() const { return stats_; }
@@ -197,6 +271,8 @@ class SimDriver final : public Driver {
     uint8_t op_kind;
   };
   enum class MoveKind : uint8_t { kComplete, kCancel, kDeliver };
+  // ApiCall: names the sim-side call running (for OpenFdReport).
+  class ApiCall;
   struct Move {
     MoveKind kind;
     KReq* req;
@@ -227,7 +303,9 @@ class SimDriver final : public Driver {
   const Cqe* LateCqe() const;
   void SetClock(uint64_t now_ns);
   bool Inject(Fault f, const KReq* r);
+  bool Strike(Fault f, uint64_t user_data, int fd, uint8_t op_kind);
   void OnFd(int fd, bool open);
+  std::string OpenerName() const;
 
   // Op execution (sim_exec.cc).
   struct Outcome {
@@ -250,6 +328,8 @@ class SimDriver final : public Driver {
   SimOptions options_;
   std::unique_ptr<Chooser> own_chooser_;
   Chooser* chooser_;
+  std::unique_ptr<Chooser> own_fault_chooser_;
+  Chooser* fault_chooser_;  // chooser_ unless options_.fault_seed
   Kernel kernel_;
   Trace trace_;
   SimStats stats_;
@@ -279,6 +359,23 @@ class SimDriver final : public Driver {
   absl::flat_hash_set<uint64_t> finished_;  // user_data whose final CQE was posted
   uint64_t delivered_batches_ = 0;
   std::atomic<bool> woken_{false};
+  // Processes (sim_process.cc): the process of each engine slot's current
+  // op (index -> generation, process), the crashed ones, and the fds they left.
+  absl::flat_hash_map<uint32_t, std::pair<uint32_t, uint32_t>> op_process_;
+  absl::flat_hash_set<uint32_t> crashed_;
+  std::map<uint32_t, std::vector<int>> exited_fds_;
+  uint32_t api_process_ = 0;
+  // What made each open fd: the request being executed (or the sim-side call).
+  struct Opener {
+    uint32_t process = 0;
+    std::string what;
+    uint64_t time_ns = 0;
+  };
+  std::map<int, Opener> openers_;
+  const KReq* executing_ = nullptr;
+  const char* api_call_ = nullptr;
+  uint64_t fault_ordinal_ = 0;
+  std::map<uint64_t, std::pair<bool, std::string>> buggify_sites_;  // key -> enabled, "file:line"
 };
 
 }  // namespace ringloop::sim

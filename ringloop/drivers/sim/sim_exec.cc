@@ -200,7 +200,12 @@ void SimDriver::Complete(KReq* r) {
     return;
   }
   if (r->state == State::kStuck) ++stats_.unblocked_by_shutdown;
+  // What the op makes (fds, sockets, file writes) is its process's.
+  kernel_.set_current_process(r->process);
+  executing_ = r;
   const Outcome o = Execute(*r);
+  executing_ = nullptr;
+  kernel_.set_current_process(api_process_);
   if (!o.more) {
     FinishOp(r, o.res, o.flags, -1);
     return;
@@ -209,6 +214,12 @@ void SimDriver::Complete(KReq* r) {
   // this CQE, without F_MORE, is its last.
   if (Overflows()) {
     FinishOp(r, o.res, o.flags, 1);
+    return;
+  }
+  // The kernel may end a multishot op after any CQE (liburing's
+  // io_uring_multishot(7)): the user sees no F_MORE and must re-arm.
+  if (Inject(Fault::kMultishotEnd, r)) {
+    FinishOp(r, o.res, o.flags, 0);
     return;
   }
   PostCqe(*r, o.res, o.flags | kCqeFMore, false);
@@ -244,6 +255,7 @@ SimDriver::Outcome SimDriver::Execute(KReq& r) {
     }
     case OpKind::kFsync: {
       const FileType t = kernel_.file(r.file).type;
+      if (t == FileType::kRegular) kernel_.fs().Sync(kernel_.file(r.file).object);
       return Outcome{t == FileType::kRegular || t == FileType::kDirectory ? 0 : -EINVAL};
     }
     case OpKind::kOpenat:
@@ -390,7 +402,9 @@ int32_t SimDriver::ExecuteSocketCall(KReq& r) {
     if (o->domain != AF_INET && o->domain != AF_INET6) return -EAFNOSUPPORT;
     if ((o->type & 0xf) != SOCK_STREAM) return -EPROTONOSUPPORT;
     if (Inject(Fault::kEnobufs, &r)) return -ENOBUFS;
-    return kernel_.AllocFd(kernel_.NewTcpSocket((o->type & SOCK_NONBLOCK) != 0));
+    const uint32_t file = kernel_.NewTcpSocket((o->type & SOCK_NONBLOCK) != 0);
+    kernel_.socket(kernel_.file(file).object).family = o->domain;
+    return kernel_.AllocFd(file);
   }
   if (!kernel_.IsSocket(r.file)) return -ENOTSOCK;
   if (const auto* o = std::get_if<ringloop::Listen>(&r.op))

@@ -81,7 +81,7 @@ int64_t FileSystem::Open(uint32_t base, std::string_view path, int flags, mode_t
   Inode& n = inodes_[node];
   if ((flags & O_DIRECTORY) != 0 && !n.dir) return -ENOTDIR;
   if (n.dir && access != O_RDONLY) return -EISDIR;
-  if (!n.dir && (flags & O_TRUNC) != 0 && access != O_RDONLY) n.data.clear();
+  if (!n.dir && (flags & O_TRUNC) != 0 && access != O_RDONLY) Truncate(node);
   return node;
 }
 

@@ -51,6 +51,8 @@ struct SimDriver::KReq {
   bool movable = false;     // in SimDriver::movable_
   bool waiting = false;     // in SimDriver::waiting_on_[object]
   uint64_t object = 0;      // its file's Kernel::ObjectKey, once waiting
+  uint32_t process = 0;     // SimDriver::SetOpProcess
+  uint64_t taken_ns = 0;    // when the kernel took it
 };
 
 }  // namespace ringloop::sim
