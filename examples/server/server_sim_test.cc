@@ -206,22 +206,30 @@ std::pair<std::string, std::string> RespScript(int id, int n) {
   return {requests, replies};
 }
 
+// SpawnRespClients: `got.size()` clients on `scope`, client i running RespScript(i,
+// `commands`) in pieces of `piece` bytes into got[i]; want[i] is what it should read.
+void SpawnRespClients(Scope& scope, int commands, size_t piece, std::vector<std::string>& got,
+                      std::vector<std::string>& want) {
+  want.resize(got.size());
+  for (size_t id = 0; id < got.size(); ++id) {
+    auto [requests, replies] = RespScript(int(id), commands);
+    want[id] = replies;
+    scope.Spawn([](std::string* out, std::string req, size_t piece, size_t n) -> Task<void> {
+      *out = co_await Exchange(std::move(req), piece, n);
+    }(&got[id], std::move(requests), piece, replies.size()));
+  }
+}
+
 TEST_P(ServerSimTest, RespClientsGetEveryReplyUnderFaultsAndKeysExpireOnVirtualTime) {
   MakeLoop(Invisible());
   resp::RespServiceOptions options;
   options.limits.max_output_bytes = 8 * 1024;  // backpressure on every client
   resp::RespService service(options);
   Serve(service);
-  std::vector<std::string> got(4), want(4);
+  std::vector<std::string> got(4), want;
   std::string expiry;
   ASSERT_TRUE(RunClients(ringloop::WithScope([&](Scope& scope) -> Task<void> {
-    for (int id = 0; id < 4; ++id) {
-      auto [requests, replies] = RespScript(id, 60);
-      want[id] = replies;
-      scope.Spawn([](std::string* out, std::string req, size_t n) -> Task<void> {
-        *out = co_await Exchange(std::move(req), 1000, n);
-      }(&got[id], std::move(requests), replies.size()));
-    }
+    SpawnRespClients(scope, 60, 1000, got, want);
     // Keys that expire and are never read again: the active expiry reclaims them.
     std::string volatile_keys;
     for (int i = 0; i < 50; ++i)
@@ -323,15 +331,9 @@ TEST_P(ServerSimTest, ResetsAndBrokenPipesEndOnlyTheirConnections) {
   options.limits.max_output_bytes = 8 * 1024;
   resp::RespService service(options);
   Serve(service);
-  std::vector<std::string> got(8), want(8);
+  std::vector<std::string> got(8), want;
   ASSERT_TRUE(RunClients(ringloop::WithScope([&](Scope& scope) -> Task<void> {
-    for (int id = 0; id < 8; ++id) {
-      auto [requests, replies] = RespScript(id, 30);
-      want[id] = replies;
-      scope.Spawn([](std::string* out, std::string req, size_t n) -> Task<void> {
-        *out = co_await Exchange(std::move(req), 500, n);
-      }(&got[id], std::move(requests), replies.size()));
-    }
+    SpawnRespClients(scope, 30, 500, got, want);
     co_return;
   })));
   // A connection a fault ended got a part of its replies; the others all of them.
