@@ -28,10 +28,18 @@ ConnectionSet::ConnectionSet(ringloop::Loop& loop, const StreamTimeouts& timeout
 ConnectionSet::~ConnectionSet() {
   RL_CHECK(head_ == nullptr);
   RL_CHECK(size_ == 0);
+  *alive_ = nullptr;
 }
 
 void ConnectionSet::Drain() {
+  if (draining_) return;
   draining_ = true;
+  loop_->Sleep(kDrainGrace, [alive = alive_](const ringloop::Event&) {
+    if (*alive != nullptr) (*alive)->ShutIdleReaders();
+  });
+}
+
+void ConnectionSet::ShutIdleReaders() {
   for (ConnectionEntry* e = head_; e != nullptr; e = e->next_) {
     if (e->reading_ && !e->mid_request_) ShutReading(e);
   }

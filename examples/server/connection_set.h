@@ -15,9 +15,15 @@
 // read: a read costs no more with timeouts than without.
 //
 // Drain (server shutdown) marks every connection to stop at its next request boundary:
-// connections waiting between requests have their receiving side shut now; the others
-// finish the request they are in (and write its replies), then close instead of
-// reading the next.
+// a connection that is not in a read, or whose read ends within kDrainGrace (its
+// client is still sending), finishes the request it is in, writes its replies and
+// closes with the lingering close (stream_server.h) instead of reading the next.
+// Connections still waiting in a read between requests after kDrainGrace are idle:
+// their receiving side is shut, so that read ends with the end of the stream. (Shutting
+// a busy connection's receiving side at once would not do: Linux keeps queueing what
+// the client sends after SHUT_RD while reads return 0 as soon as the queue is empty,
+// so the connection could neither wait for the client's end nor close without a
+// reset that throws away the replies in flight.)
 //
 // Threads: the Loop's thread only.
 #ifndef EXAMPLES_SERVER_CONNECTION_SET_H_
@@ -25,6 +31,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "absl/time/time.h"
 #include "ringloop/runtime/loop.h"
@@ -33,6 +40,8 @@ namespace examples::server {
 
 // kNever: a deadline that never passes.
 inline constexpr uint64_t kNever = UINT64_MAX;
+// kDrainGrace: how long Drain leaves reads in flight alone (see the file comment).
+inline constexpr absl::Duration kDrainGrace = absl::Milliseconds(100);
 
 // StreamTimeouts: how long a connection may take (InfiniteDuration: no limit).
 struct StreamTimeouts {
@@ -78,6 +87,8 @@ class ConnectionSet {
   void Remove(ConnectionEntry* e);
   // ShutReading: shuts `e`'s receiving side (once).
   void ShutReading(ConnectionEntry* e);
+  // ShutIdleReaders: Drain's second step, kDrainGrace after the first.
+  void ShutIdleReaders();
 
   ringloop::Loop* loop_;
   uint64_t idle_ns_;     // kNever: no idle timeout
@@ -86,6 +97,9 @@ class ConnectionSet {
   size_t size_ = 0;
   uint64_t timed_out_ = 0;
   bool draining_ = false;
+  // alive_: what Drain's timer holds to find this set; nulled by ~ConnectionSet, as
+  // the timer's callback may run after the set is gone.
+  std::shared_ptr<ConnectionSet*> alive_ = std::make_shared<ConnectionSet*>(this);
 };
 
 // ConnectionEntry: one open connection in its loop's ConnectionSet; lives in the

@@ -53,9 +53,12 @@ namespace examples::server {
 // kReadBytes: the most one read takes.
 inline constexpr size_t kReadBytes = 16 * 1024;
 // kLingerTime / kLingerBytes: how long, and how much, a closing connection reads and
-// drops after shutting its sending side.
+// drops after shutting its sending side. The byte bound is large: a client that sent
+// without reading can have megabytes in the two sockets' buffers (loopback autotunes
+// them to several MiB), and leaving any of it unread resets the connection; the time
+// bound is what limits the work.
 inline constexpr absl::Duration kLingerTime = absl::Seconds(2);
-inline constexpr size_t kLingerBytes = 256 * 1024;
+inline constexpr size_t kLingerBytes = 64 << 20;
 
 // ServeClientStream: see the file comment.
 template <class Protocol>
