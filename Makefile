@@ -3,12 +3,13 @@
 # as root or via sudo); help, format and format-check never install anything.
 #
 #   make setup         install the missing packages (one dpkg-query when none is)
-#   make demo          echo workloads through the Loop on each driver, then the simulator
+#   make demo          resp_server vs redis-server under redis-benchmark, then the simulator
 #   make test          bazel test //... (builds everything, runs every test)
 #   make sanitize      asan + ubsan over all tests, tsan over tests tagged "threads"
 #   make fuzz          each fuzzer for FUZZ_SECONDS (tools/fuzz.sh if present)
 #   make bench         every target tagged "benchmark", optimised, then bench-peers
 #   make bench-peers   TCP echo beside other event loops (bench/peers/run_peers.py)
+#   make bench-servers resp_server vs redis-server, http_server vs nginx (medians, A/A)
 #   make format        clang-format -i over project sources
 #   make format-check  fail if any project source is not clang-formatted
 #   make ci            the whole CI pipeline (.ci/run)
@@ -36,7 +37,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 .DEFAULT_GOAL := help
 .PHONY: help setup demo test test-asan test-ubsan test-tsan sanitize fuzz bench \
-        bench-peers format format-check ci
+        bench-peers bench-servers format format-check ci
 
 help:
 	@sed -n '/^#/!q; p' Makefile | sed 's/^# \{0,1\}//'
@@ -78,8 +79,11 @@ sanitize: setup
 	  | tail -n 1; \
 	exit $$rc
 
+# demo: tools/demo.py builds resp_server optimised, benchmarks it (automatic driver,
+# then epoll) and Debian's redis-server with redis-benchmark, prints the table, then
+# runs the simulator.
 demo: setup
-	$(BAZEL) run --config=opt $(BAZEL_FLAGS) //tools:demo
+	@BAZEL="$(BAZEL)" BAZEL_FLAGS="$(BAZEL_FLAGS)" tools/demo.py
 
 # query_tagged TAG: labels of binaries and tests tagged TAG (exactly, not a prefix),
 # leaving out third_party/'s own smoke targets, and bench/peers/, whose servers run
@@ -141,6 +145,13 @@ bench: setup
 PEERS_ARGS ?=
 bench-peers: setup
 	@$(BAZEL) run --config=opt $(BAZEL_FLAGS) //bench/peers:run_peers -- $(PEERS_ARGS)
+
+# bench-servers: bench/servers/compare.py, about 6 minutes on 2 cores (also installs
+# wrk and nginx-light). SERVERS_ARGS passes flags (e.g. SERVERS_ARGS="--rounds=3").
+SERVERS_ARGS ?=
+bench-servers: setup
+	@tools/setup.sh bench
+	@BAZEL="$(BAZEL)" BAZEL_FLAGS="$(BAZEL_FLAGS)" bench/servers/compare.py $(SERVERS_ARGS)
 
 # Tracked and untracked (not ignored) project .h/.cc files.
 format_files = git ls-files --cached --others --exclude-standard -- \
