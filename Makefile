@@ -1,6 +1,8 @@
-# ringloop: entry points for people and CI. Every target installs what is missing
-# first (tools/setup.sh: Debian 12 packages, as root or via sudo).
+# ringloop: entry points for people and CI. Targets that build or run install the
+# Debian 12 packages they need first if any is missing (make setup: tools/setup.sh,
+# as root or via sudo); help, format and format-check never install anything.
 #
+#   make setup         install the missing packages (one dpkg-query when none is)
 #   make demo          resp_server vs redis-server under redis-benchmark, then the simulator
 #   make test          bazel test //... (builds everything, runs every test)
 #   make sanitize      asan + ubsan over all tests, tsan over tests tagged "threads"
@@ -38,7 +40,7 @@ SHELL := /bin/bash
         bench-peers bench-servers format format-check ci
 
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '/^#/!q; p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@tools/setup.sh
@@ -155,12 +157,19 @@ bench-servers: setup
 format_files = git ls-files --cached --others --exclude-standard -- \
   $(foreach d,$(SOURCE_DIRS),'$(d)/*.h' '$(d)/*.cc') | sort -u
 
-format: setup
+# need_clang_format: fails, naming the fix, when clang-format is not installed
+# (format and format-check never run apt-get themselves).
+need_clang_format = command -v clang-format >/dev/null || \
+  { echo "$@: clang-format is not installed; run 'make setup'" >&2; exit 1; }
+
+format:
+	@$(need_clang_format)
 	@files=$$($(format_files)); \
 	if [ -n "$$files" ]; then clang-format -i $$files; fi; \
 	echo "format: $$(echo "$$files" | grep -c . || true) files formatted"
 
-format-check: setup
+format-check:
+	@$(need_clang_format)
 	@files=$$($(format_files)); \
 	n=$$(echo "$$files" | grep -c . || true); \
 	if [ -z "$$files" ]; then echo "format-check: no files"; exit 0; fi; \
