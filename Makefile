@@ -1,12 +1,15 @@
-# ringloop: entry points for people and CI. Every target installs what is missing
-# first (tools/setup.sh: Debian 12 packages, as root or via sudo).
+# ringloop: entry points for people and CI. Targets that build or run install the
+# Debian 12 packages they need first if any is missing (make setup: tools/setup.sh,
+# as root or via sudo); help, format and format-check never install anything.
 #
-#   make demo          run the demo (or the simulator while no demo exists yet)
+#   make setup         install the missing packages (one dpkg-query when none is)
+#   make demo          resp_server vs redis-server under redis-benchmark, then the simulator
 #   make test          bazel test //... (builds everything, runs every test)
 #   make sanitize      asan + ubsan over all tests, tsan over tests tagged "threads"
 #   make fuzz          each fuzzer for FUZZ_SECONDS (tools/fuzz.sh if present)
 #   make bench         every target tagged "benchmark", optimised, then bench-peers
 #   make bench-peers   TCP echo beside other event loops (bench/peers/run_peers.py)
+#   make bench-servers resp_server vs redis-server, http_server vs nginx (medians, A/A)
 #   make format        clang-format -i over project sources
 #   make format-check  fail if any project source is not clang-formatted
 #   make ci            the whole CI pipeline (.ci/run)
@@ -34,10 +37,10 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 .DEFAULT_GOAL := help
 .PHONY: help setup demo test test-asan test-ubsan test-tsan sanitize fuzz bench \
-        bench-peers format format-check ci
+        bench-peers bench-servers format format-check ci
 
 help:
-	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '/^#/!q; p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@tools/setup.sh
@@ -76,15 +79,11 @@ sanitize: setup
 	  | tail -n 1; \
 	exit $$rc
 
+# demo: tools/demo.py builds resp_server optimised, benchmarks it (automatic driver,
+# then epoll) and Debian's redis-server with redis-benchmark, prints the table, then
+# runs the simulator.
 demo: setup
-	@if $(BAZEL) query //tools:demo >/dev/null 2>&1; then \
-	  $(BAZEL) run --config=opt $(BAZEL_FLAGS) //tools:demo; \
-	elif $(BAZEL) query //tools:simulate >/dev/null 2>&1; then \
-	  $(BAZEL) run $(BAZEL_FLAGS) //tools:simulate -- --seconds=10; \
-	else \
-	  echo "make demo: neither //tools:demo nor //tools:simulate exists yet" \
-	       "(they land with the runtime and simulator work); try 'make test'."; \
-	fi
+	@BAZEL="$(BAZEL)" BAZEL_FLAGS="$(BAZEL_FLAGS)" tools/demo.py
 
 # query_tagged TAG: labels of binaries and tests tagged TAG (exactly, not a prefix),
 # leaving out third_party/'s own smoke targets, and bench/peers/, whose servers run
@@ -147,16 +146,30 @@ PEERS_ARGS ?=
 bench-peers: setup
 	@$(BAZEL) run --config=opt $(BAZEL_FLAGS) //bench/peers:run_peers -- $(PEERS_ARGS)
 
+# bench-servers: bench/servers/compare.py, about 6 minutes on 2 cores (also installs
+# wrk and nginx-light). SERVERS_ARGS passes flags (e.g. SERVERS_ARGS="--rounds=3").
+SERVERS_ARGS ?=
+bench-servers: setup
+	@tools/setup.sh bench
+	@BAZEL="$(BAZEL)" BAZEL_FLAGS="$(BAZEL_FLAGS)" bench/servers/compare.py $(SERVERS_ARGS)
+
 # Tracked and untracked (not ignored) project .h/.cc files.
 format_files = git ls-files --cached --others --exclude-standard -- \
   $(foreach d,$(SOURCE_DIRS),'$(d)/*.h' '$(d)/*.cc') | sort -u
 
-format: setup
+# need_clang_format: fails, naming the fix, when clang-format is not installed
+# (format and format-check never run apt-get themselves).
+need_clang_format = command -v clang-format >/dev/null || \
+  { echo "$@: clang-format is not installed; run 'make setup'" >&2; exit 1; }
+
+format:
+	@$(need_clang_format)
 	@files=$$($(format_files)); \
 	if [ -n "$$files" ]; then clang-format -i $$files; fi; \
 	echo "format: $$(echo "$$files" | grep -c . || true) files formatted"
 
-format-check: setup
+format-check:
+	@$(need_clang_format)
 	@files=$$($(format_files)); \
 	n=$$(echo "$$files" | grep -c . || true); \
 	if [ -z "$$files" ]; then echo "format-check: no files"; exit 0; fi; \

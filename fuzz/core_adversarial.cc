@@ -297,12 +297,13 @@ uint64_t BogusUserData(FuzzedDataProvider& in, const CoreOracle& oracle) {
     case 2:
       return in.ConsumeIntegral<uint64_t>();
     case 3: {
-      // engine.cc's layout: index | generation << 32 | attempt << 60 | kind << 61.
-      const uint64_t index = Byte(in, 255);
-      const uint64_t generation = Byte(in, 7);
-      const uint64_t attempt = Byte(in, 1);
-      const uint64_t kind = Byte(in, 7);
-      return index | generation << 32 | attempt << 60 | kind << 61;
+      // A well-formed user_data (request.h's layout) of a low slot and
+      // generation, of any kind (the drivers' own included).
+      const uint32_t slot = Byte(in, 255);
+      const uint32_t generation = Byte(in, 7);
+      const bool attempt = Byte(in, 1) != 0;
+      const uint8_t kind = Byte(in, 7);
+      return PackUserData(slot, generation, attempt, static_cast<RequestKind>(kind));
     }
     default: {
       const uint8_t i = Byte(in, 255);

@@ -607,8 +607,8 @@ void CoreOracle::SyncRequests() {
 
 void CoreOracle::OnNewRequest(const Request& r) {
   const size_t index = requests_.size();
-  const Engine::Decoded d = Engine::DecodeUserData(r.user_data);
-  const OpId id{d.index, d.generation};
+  const UserDataFields d = DecodeUserData(r.user_data);
+  const OpId id{d.slot, d.generation};
   auto found = op_by_id_.find(Key(id));
   ORACLE_CHECK(found != op_by_id_.end(), "%s request %#llx for an op never submitted",
                RequestKindName(r.kind), (unsigned long long)r.user_data);

@@ -25,6 +25,7 @@
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "ringloop/drivers/uring/uring_probe.h"
 #include "ringloop/runtime/loop.h"
 
 namespace ringloop {

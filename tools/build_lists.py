@@ -9,6 +9,8 @@ CMakeLists.txt. compare() returns one message per difference, each naming the fi
 - a .cc or header that one build lists and the other does not;
 - a header CMake installs (HEADERS) that is not a public header (in the hdrs of a
   public target) nor included by one, or one that is and is not installed;
+- a header under an internal/ directory that is public or included by a public
+  header (internal/ headers are never installed);
 - a library target without -std=c++20 (it would not build in other workspaces).
 """
 
@@ -171,6 +173,14 @@ def compare(bazel, libraries, read_header):
             elif included not in why:
                 why[included] = "installed header %s includes it" % header
                 pending.append(included)
+    # internal/ headers are never installed: a public header that needs one
+    # shows what it should hide.
+    for path in sorted(why):
+        if "/internal/" in path:
+            messages.append("%s is an internal/ header but would be installed (%s): "
+                            "internal/ headers never are; keep it out of public headers "
+                            "(behind the implementation, or out of internal/ if it is "
+                            "part of the installed layout)" % (path, why[path]))
     installed = {p for p, (_, k) in cmake_where.items() if k == "HEADERS"}
     for path in sorted(set(why) - installed):
         if path in cmake_where:  # not listed at all: reported above

@@ -112,6 +112,13 @@ class CheckTest(unittest.TestCase):
         self.assertIn("ringloop/a/b.h is installed", messages[0])
         self.assertIn("move it to INTERNAL_HEADERS", messages[0])
 
+    def test_names_an_internal_header_a_public_header_includes(self):
+        headers = dict(_HEADERS, **{"ringloop/a/b.h": '#include "ringloop/a/internal/p.h"\n'})
+        messages = _check(headers=headers)
+        self.assertIn(
+            "ringloop/a/internal/p.h is an internal/ header but would be installed "
+            "(installed header ringloop/a/b.h includes it)", messages[0])
+
     def test_names_an_include_bazel_does_not_declare(self):
         headers = dict(_HEADERS, **{"ringloop/a/b.h": '#include "ringloop/a/ghost.h"\n'})
         messages = _check(headers=headers)

@@ -1,4 +1,5 @@
-// tools/demo.cc: `make demo`: ringloop on this machine, in well under a minute.
+// tools/demo.cc: the Loop on this machine, in well under a minute (`bazel run --config=opt
+// //tools:demo`; `make demo` is tools/demo.py, the example server under redis-benchmark).
 //
 //   demo [--seconds=1.5] [--clients=64] [--sim_seconds=5] [--simulator=PATH]
 //

@@ -3,7 +3,8 @@
 #
 # Idempotent and fast when everything is present (one dpkg-query, no network).
 # Otherwise runs apt-get update + install for the missing packages only; needs root
-# (or sudo). Prints one status line. Usage: tools/setup.sh
+# (or sudo). Prints one status line. Usage: tools/setup.sh [bench]
+#   bench   also what bench/servers/ compares against (wrk, nginx-light)
 set -euo pipefail
 
 # Exactly what the build, tests, sanitizers, fuzzers, format check and consumer
@@ -19,6 +20,9 @@ set -euo pipefail
 #   libboost1.81-dev, libuv1-dev   the other event loops of bench/peers/
 #   valgrind, linux-perf, strace, gnuplot   what bench/peers/run_peers.py measures
 #                     and draws with (callgrind, syscall counts, the chart)
+#   redis-tools, curl the example servers' real clients (their tests; redis-benchmark
+#                     for make demo)
+#   redis-server      what make demo compares resp_server with
 PACKAGES=(
   bazel-bootstrap
   libabsl-dev
@@ -41,7 +45,16 @@ PACKAGES=(
   linux-perf
   strace
   gnuplot
+  redis-tools
+  redis-server
+  curl
 )
+for group in "$@"; do
+  case "$group" in
+    bench) PACKAGES+=(wrk nginx-light) ;;
+    *) echo "setup: unknown group '$group' (known: bench)" >&2; exit 2 ;;
+  esac
+done
 
 # One dpkg-query for all; it exits non-zero when some package is unknown to dpkg.
 installed="$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PACKAGES[@]}" \

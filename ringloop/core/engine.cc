@@ -30,7 +30,8 @@
 
 #include "absl/container/node_hash_map.h"
 #include "ringloop/core/check.h"
-#include "ringloop/core/internal/fifo.h"
+#include "ringloop/core/fifo.h"
+#include "ringloop/core/internal/hot.h"
 #include "ringloop/core/internal/indexed_heap.h"
 
 namespace ringloop {
@@ -38,20 +39,10 @@ namespace {
 
 constexpr uint32_t kNone = ~0u;
 
-// RL_HOT: a step of the submit/complete path, inlined into its callers.
-#define RL_HOT [[gnu::always_inline]] inline
-
-// user_data layout: index (32 bits) | generation (28) | attempt (1) | kind (3).
-constexpr int kGenShift = 32;
-constexpr uint32_t kGenMask = (1u << 28) - 1;
-constexpr int kAttemptShift = 60;
-constexpr int kKindShift = 61;
-
-enum UdKind : uint8_t { kUdOp = 0, kUdLinkTimeout = 1, kUdCancel = 2, kUdShutdown = 3 };
-
-uint64_t Pack(uint32_t index, uint32_t generation, bool attempt, UdKind kind) {
-  return uint64_t{index} | (uint64_t{generation & kGenMask} << kGenShift) |
-         (uint64_t{attempt} << kAttemptShift) | (uint64_t{kind} << kKindShift);
+// The user_data of a slot's requests: PackUserData (request.h), whose slot
+// field is the slot's index here.
+constexpr uint64_t Pack(uint32_t index, uint32_t generation, bool attempt, RequestKind kind) {
+  return PackUserData(index, generation, attempt, kind);
 }
 
 enum class SlotState : uint8_t {
@@ -281,7 +272,7 @@ void Engine::State::Release(uint32_t index) {
   const int fd = s.Has(kOnFdList) ? s.fd : -1;
   if (s.Has(kOnFdList)) UnlinkFd(index);
   s.state = SlotState::kFree;
-  s.generation = (s.generation + 1) & kGenMask;
+  s.generation = (s.generation + 1) & kGenerationMask;
   s.q_next = free_head;
   free_head = index;
   --live;
@@ -460,7 +451,7 @@ void Engine::State::Emit(uint32_t index) {
   s.state = SlotState::kInFlight;
   s.Set(kOpPending, true);
   Request op_request;
-  op_request.user_data = Pack(index, s.generation, s.Has(kAttempt), kUdOp);
+  op_request.user_data = Pack(index, s.generation, s.Has(kAttempt), RequestKind::kOp);
   s.op_ud = op_request.user_data;
   op_request.kind = RequestKind::kOp;
   op_request.link = has_deadline;  // an op and its linked timeout: the only kernel link
@@ -473,7 +464,7 @@ void Engine::State::Emit(uint32_t index) {
     s.Set(kLtPending, true);
     s.lt_res = 0;
     Request lt;
-    lt.user_data = Pack(index, s.generation, s.Has(kAttempt), kUdLinkTimeout);
+    lt.user_data = Pack(index, s.generation, s.Has(kAttempt), RequestKind::kLinkTimeout);
     lt.kind = RequestKind::kLinkTimeout;
     lt.link = false;
     lt.deadline_ns = s.deadline_ns;
@@ -543,8 +534,8 @@ void Engine::State::CancelSlot(uint32_t index) {
       if (s.Has(kOpPending) && !s.Has(kCancelPending)) {
         s.Set(kCancelPending, true);
         ++stats.cancels_sent;
-        PushControl(RequestKind::kCancel, Pack(index, s.generation, false, kUdCancel),
-                    Pack(index, s.generation, s.Has(kAttempt), kUdOp), -1);
+        PushControl(RequestKind::kCancel, Pack(index, s.generation, false, RequestKind::kCancel),
+                    Pack(index, s.generation, s.Has(kAttempt), RequestKind::kOp), -1);
       }
       return;
     case SlotState::kWaitFd:
@@ -660,8 +651,8 @@ void Engine::State::OnCancelCompletion(uint32_t index, int32_t res) {
       !slot.Has(kShutdownPending) && slot.fd >= 0) {
     slot.Set(kShutdownPending, true);
     ++stats.shutdowns_sent;
-    PushControl(RequestKind::kShutdown, Pack(index, slot.generation, false, kUdShutdown), 0,
-                slot.fd);
+    PushControl(RequestKind::kShutdown, Pack(index, slot.generation, false, RequestKind::kShutdown),
+                0, slot.fd);
   }
   MaybeRelease(index);
 }
@@ -862,7 +853,7 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
     s.fd_next = kNone;
   }
   Request& r = ready.items[ready.size++];
-  r.user_data = Pack(index, s.generation, false, kUdOp);
+  r.user_data = Pack(index, s.generation, false, RequestKind::kOp);
   s.op_ud = r.user_data;
   r.op = &s.op;
   r.deadline_ns = 0;
@@ -886,7 +877,7 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
 // or none. Its event is the completion as is, and its slot is released at
 // once. It calls nothing; false (having changed nothing) otherwise.
 RL_HOT bool Engine::State::CompletePlain(uint64_t user_data, int32_t res, uint32_t flags) {
-  const uint32_t index = uint32_t(user_data);
+  const uint32_t index = UserDataSlot(user_data);
   if (index >= slot_count || events.Full()) return false;
   Slot& s = At(index);
   // A straight op with its request (op_ud: set with kOpPending) out and
@@ -930,7 +921,7 @@ RL_HOT bool Engine::State::CompletePlain(uint64_t user_data, int32_t res, uint32
   }
   s.bits = 0;
   s.state = SlotState::kFree;
-  s.generation = (s.generation + 1) & kGenMask;
+  s.generation = (s.generation + 1) & kGenerationMask;
   s.q_next = free_head;
   free_head = index;
   --live;
@@ -1058,48 +1049,49 @@ size_t Engine::HandleCompletions(std::span<const Completion> batch) {
 
 bool Engine::HandleCompletionGeneral(uint64_t user_data, int32_t res, uint32_t flags) {
   State& s = *s_;
-  const Decoded d = DecodeUserData(user_data);
+  const UserDataFields d = DecodeUserData(user_data);
   bool accepted = false;
-  if (d.index < s.slot_count) {
-    Slot& slot = s.At(d.index);
+  if (d.slot < s.slot_count) {
+    Slot& slot = s.At(d.slot);
     const bool same = slot.generation == d.generation && slot.state != SlotState::kFree;
-    const bool attempt_bit = ((user_data >> kAttemptShift) & 1) != 0;
+    const bool attempt_bit = UserDataAttempt(user_data);
     // Ops and their timeouts carry the attempt they belong to; cancels and
     // shutdowns are always issued with the bit clear.
-    const bool attempt = d.kind == kUdOp || d.kind == kUdLinkTimeout
+    const RequestKind kind = static_cast<RequestKind>(d.kind);
+    const bool attempt = kind == RequestKind::kOp || kind == RequestKind::kLinkTimeout
                              ? attempt_bit == slot.Has(kAttempt)
                              : !attempt_bit;
-    switch (d.kind) {
-      case kUdOp:
+    switch (kind) {
+      case RequestKind::kOp:
         if (same && attempt && slot.Has(kOpPending))
-          accepted = s.OnOpCompletion(d.index, res, flags);
+          accepted = s.OnOpCompletion(d.slot, res, flags);
         break;
-      case kUdLinkTimeout:
+      case RequestKind::kLinkTimeout:
         if (same && attempt && slot.Has(kLtPending)) {
           slot.Set(kLtPending, false);
           slot.lt_res = res;
           RL_CHECK(s.in_flight > 0);
           --s.in_flight;
           if (slot.Has(kBounded)) --s.bounded;
-          s.TryFinish(d.index);
+          s.TryFinish(d.slot);
           accepted = true;
         }
         break;
-      case kUdCancel:
+      case RequestKind::kCancel:
         if (same && attempt && slot.Has(kCancelPending)) {
           slot.Set(kCancelPending, false);
-          s.OnCancelCompletion(d.index, res);
+          s.OnCancelCompletion(d.slot, res);
           accepted = true;
         }
         break;
-      case kUdShutdown:
+      case RequestKind::kShutdown:
         if (same && attempt && slot.Has(kShutdownPending)) {
           slot.Set(kShutdownPending, false);
-          s.MaybeRelease(d.index);
+          s.MaybeRelease(d.slot);
           accepted = true;
         }
         break;
-      default:
+      default:  // a driver's own kind (kFirstDriverKind and up) matches nothing
         break;
     }
   }
@@ -1158,10 +1150,5 @@ uint64_t Engine::Now() const { return s_->now_ns; }
 const EngineStats& Engine::stats() const { return s_->stats; }
 
 const Engine::Options& Engine::options() const { return s_->options; }
-
-Engine::Decoded Engine::DecodeUserData(uint64_t user_data) {
-  return Decoded{uint32_t(user_data & 0xffffffffu), uint32_t((user_data >> kGenShift) & kGenMask),
-                 uint8_t(user_data >> kKindShift)};
-}
 
 }  // namespace ringloop

@@ -100,7 +100,7 @@
 #include <vector>
 
 #include "ringloop/core/check.h"
-#include "ringloop/core/internal/fifo.h"
+#include "ringloop/core/fifo.h"
 #include "ringloop/core/ops.h"
 #include "ringloop/core/request.h"
 
@@ -209,13 +209,14 @@ class Engine {
 
   // --- Outputs -----------------------------------------------------------
 
-  // PendingRequests: requests to hand to the kernel, in order. Chains are never
-  // split between two spans. The span stays valid until the next input call.
+  // PendingRequests: requests to hand to the kernel, in order (their user_data
+  // as request.h lays it out). An op and its linked timeout are never split
+  // between two spans. The span stays valid until the next input call.
   std::span<const Request> PendingRequests() const;
 
   // ConsumeRequests: marks the first `n` pending requests as handed over. `n`
-  // must not end inside a chain (the last consumed request has link == false).
-  // A driver that cannot take a whole chain now leaves it pending.
+  // must not separate an op from its linked timeout (the last consumed request
+  // has link == false). A driver that cannot take both now leaves them pending.
   void ConsumeRequests(size_t n);
 
   // PollEvent: the next event for users, in the order results were decided.
@@ -260,22 +261,6 @@ class Engine {
   const EngineStats& stats() const;
   const Options& options() const;
 
-  // DecodeUserData: the slot an engine user_data names (for traces and tests).
-  // Layout: index (bits 0-31), generation (32-59), attempt (60), kind (61-63).
-  // The engine issues kinds 0-3 only; kinds 4-7 are reserved for drivers'
-  // own requests (a wake-up read, a MSG_RING), which they must filter out
-  // before HandleCompletion (which counts them as rejected otherwise).
-  // A slot's linked timeout is issued again (after -EINTR) only once the
-  // previous one's completion is in, so a driver may keep one timespec per
-  // slot index.
-  struct Decoded {
-    uint32_t index;
-    uint32_t generation;
-    uint8_t kind;  // 0 op, 1 link timeout, 2 cancel, 3 shutdown
-  };
-  static constexpr uint8_t kFirstDriverKind = 4;
-  static Decoded DecodeUserData(uint64_t user_data);
-
  private:
   struct State;
   // The general paths of Submit and HandleCompletion, kept out of line so that
@@ -298,7 +283,7 @@ inline std::span<const Request> Engine::PendingRequests() const {
 inline void Engine::ConsumeRequests(size_t n) {
   RL_CHECK(n <= out_->ready.Pending());
   if (n == 0) return;
-  RL_CHECK(!out_->ready.Front()[n - 1].link);  // never split a chain
+  RL_CHECK(!out_->ready.Front()[n - 1].link);  // never split an op from its timeout
   out_->ready.Consume(n);
 }
 

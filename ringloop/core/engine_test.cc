@@ -67,8 +67,7 @@ void ExpectStaleCompletionRejected(int first_fd, int second_fd) {
   h.Events();
   h.engine.Submit(ReadArgs(second_fd, 2));  // reuses the freed slot
   auto second = h.Take();
-  ASSERT_EQ(Engine::DecodeUserData(first[0].user_data).index,
-            Engine::DecodeUserData(second[0].user_data).index);
+  ASSERT_EQ(UserDataSlot(first[0].user_data), UserDataSlot(second[0].user_data));
   EXPECT_NE(first[0].user_data, second[0].user_data);
   EXPECT_FALSE(h.Complete(first[0], 99));  // the old op's late CQE
   EXPECT_TRUE(h.Events().empty());
@@ -92,7 +91,7 @@ TEST(Engine, BogusUserDataIsRejected) {
   Harness h;
   EXPECT_FALSE(h.engine.HandleCompletion(~uint64_t{0}, 0, 0));
   EXPECT_FALSE(h.engine.HandleCompletion(12345, 0, 0));
-  EXPECT_FALSE(h.engine.HandleCompletion(uint64_t{7} << 61, 0, 0));
+  EXPECT_FALSE(h.engine.HandleCompletion(DriverUserData(7, 0), 0, 0));
   EXPECT_EQ(h.engine.stats().rejected_completions, 3u);
   EXPECT_TRUE(h.engine.Quiescent());
 }

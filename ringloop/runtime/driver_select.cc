@@ -1,45 +1,17 @@
 // ringloop/runtime/driver_select.cc: choosing between the uring and epoll drivers.
 #include "ringloop/runtime/driver_select.h"
 
-#include <linux/io_uring.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <fstream>
 #include <string>
 #include <utility>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "ringloop/drivers/epoll/epoll_driver.h"
 #include "ringloop/drivers/uring/uring_driver.h"
-#include "ringloop/runtime/result.h"
+#include "ringloop/drivers/uring/uring_probe.h"
 
 namespace ringloop {
 namespace {
-
-// ReadIntFile: the integer at the start of `path`, or -1.
-int ReadIntFile(const char* path) {
-  std::ifstream in(path);
-  int value = -1;
-  if (!(in >> value)) return -1;
-  return value;
-}
-
-// SeccompMode: the "Seccomp:" field of /proc/self/status (2 = filter), or -1.
-int SeccompMode() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!absl::StartsWith(line, "Seccomp:")) continue;
-    int mode = -1;
-    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(8)), &mode)) return mode;
-  }
-  return -1;
-}
 
 // kLoopCqEntries: the completion queue of a Loop's ring. Ops that wait for
 // readiness are not bounded by the engine, so a server's parked recvs (one per
@@ -117,40 +89,6 @@ std::string_view DriverChoiceName(DriverChoice choice) {
       return "sim";
   }
   return "?";
-}
-
-int ProbeUringSetup() {
-  io_uring_params params{};
-  const long fd = ::syscall(__NR_io_uring_setup, 1, &params);
-  if (fd < 0) return errno;
-  ::close(int(fd));
-  return 0;
-}
-
-std::string ExplainSetupErrno(int err) {
-  const std::string failed = ErrnoMessage("io_uring_setup", err);
-  switch (err) {
-    case ENOSYS:
-      return absl::StrCat(failed, ": this kernel has no io_uring");
-    case ENOMEM:
-      return absl::StrCat(failed,
-                          ": the locked-memory limit (RLIMIT_MEMLOCK) is too low for a ring");
-    case EPERM: {
-      const int disabled = ReadIntFile("/proc/sys/kernel/io_uring_disabled");
-      if (disabled == 2) return absl::StrCat(failed, ": kernel.io_uring_disabled=2");
-      if (disabled == 1) {
-        return absl::StrCat(failed, ": kernel.io_uring_disabled=1 and not in io_uring_group");
-      }
-      if (SeccompMode() == 2) {
-        return absl::StrCat(failed,
-                            ": a seccomp filter blocks it (as container runtimes' default "
-                            "profiles do)");
-      }
-      return absl::StrCat(failed, ": io_uring is not permitted here");
-    }
-    default:
-      return failed;
-  }
 }
 
 absl::StatusOr<SelectedDriver> SelectDriver(DriverChoice choice, absl::string_view source,

@@ -1,14 +1,14 @@
 // ringloop/runtime/driver_select.h: which driver a Loop runs on, and why.
 //
 // The choice: io_uring where it works, epoll where it does not, said out loud.
-// SelectDriver, in kAuto, first asks the kernel directly (a raw io_uring_setup of
-// a one-entry ring) so that the reason names the real errno: ENOSYS (no io_uring
-// in this kernel), EPERM (kernel.io_uring_disabled, or a seccomp filter as in
-// Docker's and containerd's default profiles), ENOMEM (RLIMIT_MEMLOCK before
-// Linux 5.12). If the ring can be set up, it builds the uring driver, which
-// probes for the opcodes and features it needs; any failure there also falls
-// back to epoll, with the uring driver's own message as the reason. Forcing
-// kUring where io_uring cannot work is an error, never a silent fallback.
+// SelectDriver, in kAuto, first asks the kernel directly (ProbeUringSetup: a raw
+// io_uring_setup of a one-entry ring) so that the reason names the real errno,
+// as ExplainSetupErrno words it: ENOSYS (no io_uring in this kernel), EPERM
+// (kernel.io_uring_disabled, or a seccomp filter as in Docker's and
+// containerd's default profiles), ENOMEM (RLIMIT_MEMLOCK before Linux 5.12). If the ring can be set
+// up, it builds the uring driver, which probes for the opcodes and features it needs; any failure
+// there also falls back to epoll, with the uring driver's own message as the reason. Forcing kUring
+// where io_uring cannot work is an error, never a silent fallback.
 // kSim is only ever asked for explicitly (LoopOptions::driver; never by the
 // environment variable): the simulated kernel (ringloop/drivers/sim) that the
 // `sim` factory builds, for tests.
@@ -48,9 +48,9 @@ std::string_view DriverChoiceName(DriverChoice choice);
 using DriverFactory = std::function<absl::StatusOr<std::unique_ptr<Driver>>()>;
 
 // DriverFactories: how SelectDriver makes and probes drivers (copyable, so that
-// LoopOptions is). Empty members use
-// the real ones (UringDriver::Create with default options, EpollDriver::Create,
-// ProbeUringSetup).
+// LoopOptions is). Empty members use the real ones (UringDriver::Create with
+// default options, EpollDriver::Create, ProbeUringSetup from
+// ringloop/drivers/uring/uring_probe.h).
 struct DriverFactories {
   DriverFactory uring;
   DriverFactory epoll;
@@ -74,14 +74,6 @@ struct SelectedDriver {
 // kSim: factories.sim's driver (kInvalidArgument without one).
 absl::StatusOr<SelectedDriver> SelectDriver(DriverChoice choice, absl::string_view source,
                                             DriverFactories factories);
-
-// ProbeUringSetup: sets up and closes a one-entry io_uring; 0 or the errno.
-int ProbeUringSetup();
-
-// ExplainSetupErrno: why io_uring_setup failing with `err` means "no io_uring
-// here", in words (reads /proc/sys/kernel/io_uring_disabled and the Seccomp line of
-// /proc/self/status to tell a sysctl from a seccomp filter).
-std::string ExplainSetupErrno(int err);
 
 }  // namespace ringloop
 

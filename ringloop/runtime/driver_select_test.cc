@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "ringloop/drivers/epoll/epoll_driver.h"
+#include "ringloop/drivers/uring/uring_probe.h"
 
 namespace ringloop {
 namespace {

@@ -39,7 +39,7 @@
 
 #include "absl/status/statusor.h"
 #include "ringloop/core/ops.h"
-#include "ringloop/runtime/internal/handoff.h"
+#include "ringloop/runtime/handoff.h"
 #include "ringloop/runtime/io.h"
 #include "ringloop/runtime/loop.h"
 #include "ringloop/runtime/result.h"

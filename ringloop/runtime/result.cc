@@ -2,7 +2,6 @@
 #include "ringloop/runtime/result.h"
 
 #include <cerrno>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "ringloop/core/check.h"
@@ -43,14 +42,6 @@ absl::StatusCode ErrnoStatusCode(int err) {
     default:
       return absl::ErrnoToStatusCode(err);
   }
-}
-
-std::string ErrnoMessage(absl::string_view what, int err) {
-  // strerrordesc_np/strerrorname_np (glibc 2.32): thread-safe, locale-free.
-  const char* description = strerrordesc_np(err);
-  const char* name = strerrorname_np(err);
-  return absl::StrCat(what, ": ", description != nullptr ? description : "Unknown error", " [",
-                      name != nullptr ? name : absl::StrCat("errno ", err), "]");
 }
 
 absl::Status OpErrorStatus(OpKind kind, int fd, int err) {

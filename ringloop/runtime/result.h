@@ -3,7 +3,8 @@
 // Result is what a callback gets from an Event, on the hot path: the kernel's
 // result (a value, or a negative errno) plus the op and fd it belongs to, so that
 // an error can name them. It converts to absl::Status where errors travel further,
-// with a message such as "read(fd=7): Connection reset by peer [ECONNRESET]".
+// with a message such as "read(fd=7): Connection reset by peer [ECONNRESET]"
+// (worded by ErrnoMessage, ringloop/core/errno_message.h).
 // -ECANCELED maps to kCancelled and -ETIME (a deadline that passed) to
 // kDeadlineExceeded; other errnos use absl::ErrnoToStatusCode.
 //
@@ -22,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "ringloop/core/errno_message.h"
 #include "ringloop/core/ops.h"
 #include "ringloop/core/request.h"
 
@@ -71,10 +73,6 @@ class [[nodiscard]] Result {
 // ErrnoStatusCode: the absl code for errno `err` (ECANCELED -> kCancelled, ETIME ->
 // kDeadlineExceeded, otherwise absl::ErrnoToStatusCode).
 absl::StatusCode ErrnoStatusCode(int err);
-
-// ErrnoMessage: "<what>: <description> [<ENAME>]", e.g.
-// "read(fd=7): Connection reset by peer [ECONNRESET]".
-std::string ErrnoMessage(absl::string_view what, int err);
 
 // OpErrorStatus: the status for op `kind` on `fd` failing with errno `err`.
 absl::Status OpErrorStatus(OpKind kind, int fd, int err);

@@ -54,7 +54,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ringloop/core/request.h"
-#include "ringloop/runtime/internal/handoff.h"
+#include "ringloop/runtime/handoff.h"
 #include "ringloop/runtime/loop.h"
 #include "ringloop/runtime/owned_fd.h"
 #include "ringloop/runtime/result.h"

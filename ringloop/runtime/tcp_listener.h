@@ -51,7 +51,7 @@
 #include "absl/status/statusor.h"
 #include "ringloop/core/request.h"
 #include "ringloop/runtime/address.h"
-#include "ringloop/runtime/internal/handoff.h"
+#include "ringloop/runtime/handoff.h"
 #include "ringloop/runtime/io.h"
 #include "ringloop/runtime/loop.h"
 #include "ringloop/runtime/owned_fd.h"

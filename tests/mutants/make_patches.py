@@ -137,12 +137,12 @@ MUTANTS = {
     "epoll_parks_unchecked": (
         "an op parked on an earlier op's epoll registration is never checked: a dropped one strands it",
         [("  if (__builtin_expect(s.suspect, 1)) return;\n", "  if (true) return;\n")],
-        Where("ringloop/drivers/epoll/epoll_driver.cc",
+        Where("ringloop/drivers/epoll/internal/hot_path.h",
               ["//ringloop/drivers/epoll:epoll_driver_test", "//tests/conformance:conformance_test"])),
     "uring_stale_class_answers": (
         "a send's ENOTSOCK (or an offset's ESPIPE) from a stale fd class reaches the engine",
         [("  if (LearnClass(s.fd) == s.used) {", "  if (true) {")],
-        Where("ringloop/drivers/uring/uring_driver.cc",
+        Where("ringloop/drivers/uring/internal/fd_cache.cc",
               ["//ringloop/drivers/uring:uring_fd_reuse_test", "//tests/conformance:conformance_test"])),
     "sim_op_follows_reused_number": (
         "a simulated read or write looks its fd up again when it runs, not keeping its file",
@@ -158,13 +158,13 @@ MUTANTS = {
           "      io_uring_prep_link_timeout(sqe, &link_timeouts_[index], IORING_TIMEOUT_ABS);",
           "      link_timeouts_[0] = ToTimespec(r.deadline_ns);\n"
           "      io_uring_prep_link_timeout(sqe, &link_timeouts_[0], IORING_TIMEOUT_ABS);")],
-        Where("ringloop/drivers/uring/uring_driver.cc", ["//tests/conformance:conformance_test"])),
+        Where("ringloop/drivers/uring/internal/submission.cc", ["//tests/conformance:conformance_test"])),
     # Readiness interest on an fd already registered:
     "epoll_park_keeps_old_interest": (
         "an op parking on an fd already in the epoll set does not add the events it waits for",
         [("  if (!s.in_epoll || (s.interest & need) != need || to_level) {",
           "  if (!s.in_epoll) {")],
-        Where("ringloop/drivers/epoll/epoll_driver.cc", ["//tests/conformance:conformance_test"])),
+        Where("ringloop/drivers/epoll/internal/hot_path.h", ["//tests/conformance:conformance_test"])),
     # Paths only a fuzz corpus file or a hang covered:
     "epoll_eintr_ends_poll": (
         "an epoll_wait interrupted by a signal ends Poll at once, empty-handed",
@@ -173,11 +173,11 @@ MUTANTS = {
         Where("ringloop/drivers/epoll/epoll_driver.cc", ["//ringloop/drivers/epoll:epoll_eintr_test"])),
     "uring_room_per_sqe": (
         "room in the SQ is made per SQE: an op and its linked timeout may go in two submissions",
-        [("  if (!EnsureRoom(static_cast<unsigned>(chain.size()))) return false;\n"
-          "  for (const Request& r : chain) PrepRequest(r, r.link);",
-          "  for (const Request& r : chain) {\n    if (!EnsureRoom(1)) return false;\n"
-          "    PrepRequest(r, r.link);\n  }")],
-        Where("ringloop/drivers/uring/uring_driver.cc", ["//ringloop/drivers/uring:uring_sq_room_test"])),
+        [("  if (!EnsureRoom(static_cast<unsigned>(unit.size()))) return false;\n"
+          "  for (const Request& r : unit) PrepRequest(r);",
+          "  for (const Request& r : unit) {\n    if (!EnsureRoom(1)) return false;\n"
+          "    PrepRequest(r);\n  }")],
+        Where("ringloop/drivers/uring/internal/submission.cc", ["//ringloop/drivers/uring:uring_sq_room_test"])),
     "sim_multishot_cancel_ealready": (
         "a simulated cancel may answer -EALREADY for a multishot op, leaving it stuck for ever",
         [("  if (KindOf(t->op) != OpKind::kPollAdd && !multishot) legal.push_back(kAlready);",

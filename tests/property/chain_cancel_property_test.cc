@@ -156,8 +156,8 @@ class ChainRun {
     std::set<std::pair<uint32_t, uint32_t>> requested;
     for (const sim::TraceRecord& r : sim_.trace().records()) {
       if (r.type != sim::TraceType::kRequest || r.req_kind != uint8_t(RequestKind::kOp)) continue;
-      const Engine::Decoded d = Engine::DecodeUserData(r.user_data);
-      requested.insert({d.index, d.generation});
+      const UserDataFields d = DecodeUserData(r.user_data);
+      requested.insert({d.slot, d.generation});
     }
     for (size_t i = 0; i < ids_.size(); ++i) {
       const bool reached = requested.count({ids_[i].index, ids_[i].generation}) != 0;

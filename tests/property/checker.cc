@@ -27,8 +27,8 @@ Checker::OpInfo* Checker::OpOfTag(uint64_t tag) {
 }
 
 Checker::OpInfo* Checker::OpOfUserData(uint64_t user_data) {
-  const Engine::Decoded d = Engine::DecodeUserData(user_data);
-  auto it = by_id_.find({d.index, d.generation});
+  const UserDataFields d = DecodeUserData(user_data);
+  auto it = by_id_.find({d.slot, d.generation});
   return it == by_id_.end() ? nullptr : OpOfTag(it->second);
 }
 
@@ -72,7 +72,7 @@ std::vector<uint64_t> Checker::EndedTags() const {
 
 void Checker::OnSubmit(uint64_t tag, OpId id, const SubmitArgs& args, int chain, int pos) {
   for (const auto& [ud, o] : outstanding_) {
-    if (Engine::DecodeUserData(ud).index == id.index) {
+    if (UserDataSlot(ud) == id.index) {
       Fail(absl::StrCat("slot ", id.index, " handed to op#", tag, " while the kernel still holds ",
                         RequestKindName(o.kind), " request ud=", absl::Hex(ud), " of op#", o.tag));
     }
@@ -189,8 +189,8 @@ bool Checker::Waits(const OpInfo& op, std::span<const Request> pending) const {
   }
   for (const Request& r : pending) {
     if (r.kind != RequestKind::kOp && r.kind != RequestKind::kLinkTimeout) continue;
-    const Engine::Decoded d = Engine::DecodeUserData(r.user_data);
-    if (d.index == op.id.index && d.generation == op.id.generation) return false;
+    const UserDataFields d = DecodeUserData(r.user_data);
+    if (d.slot == op.id.index && d.generation == op.id.generation) return false;
   }
   return true;
 }
@@ -464,9 +464,9 @@ void Checker::OnDeliver(const sim::TraceRecord& r) {
     // Stale (its slot reused since, under another generation), duplicated or
     // made up: it must be rejected, never routed to whatever holds the slot.
     if (r.detail != 0) {
-      const Engine::Decoded d = Engine::DecodeUserData(r.user_data);
+      const UserDataFields d = DecodeUserData(r.user_data);
       Fail(absl::StrCat("the engine accepted a completion ud=", absl::Hex(r.user_data), " (slot ",
-                        d.index, ", generation ", d.generation, ", res ", r.res,
+                        d.slot, ", generation ", d.generation, ", res ", r.res,
                         ") that matches no request in the kernel"));
     }
     return;
@@ -492,7 +492,7 @@ void Checker::OnDeliver(const sim::TraceRecord& r) {
 void Checker::OnRequest(const sim::TraceRecord& r) {
   const RequestKind kind = static_cast<RequestKind>(r.req_kind);
   OpInfo* op = OpOfUserData(r.user_data);
-  const Engine::Decoded d = Engine::DecodeUserData(r.user_data);
+  const UserDataFields d = DecodeUserData(r.user_data);
   if (op == nullptr) {
     Fail(absl::StrCat("kernel got a ", RequestKindName(kind),
                       " request ud=", absl::Hex(r.user_data), " for a slot no op holds"));
@@ -534,14 +534,14 @@ void Checker::OnRequest(const sim::TraceRecord& r) {
       op->reached_kernel = true;
       break;
     case RequestKind::kLinkTimeout: {
-      const Engine::Decoded prev = Engine::DecodeUserData(last_request_ud_);
+      const UserDataFields prev = DecodeUserData(last_request_ud_);
       if (op->deadline_ns == kNoDeadline || op->is_timeout) {
         Fail(absl::StrCat("linked timeout for ", Name(*op), ", which has no deadline"));
       } else if (r.aux != op->deadline_ns) {
         Fail(absl::StrCat("linked timeout for ", Name(*op), " carries deadline ", r.aux,
                           ", not the op's ", op->deadline_ns));
       }
-      if (last_request_kind_ != uint8_t(RequestKind::kOp) || prev.index != d.index ||
+      if (last_request_kind_ != uint8_t(RequestKind::kOp) || prev.slot != d.slot ||
           prev.generation != d.generation || !last_request_link_) {
         Fail(absl::StrCat("linked timeout for ", Name(*op),
                           " is not right after that op's own request, linked to it"));

@@ -42,13 +42,12 @@
 // - Requests the kernel would carry out for io_uring are emulated here:
 //   kLinkTimeout (a timer per deadline, merged with engine.NextDeadline() into
 //   epoll_wait's timeout: timer first -> op -ECANCELED, timeout -ETIME; op first
-//   -> timeout -ECANCELED), chains (the next op starts only after the previous one
-//   succeeded, as core's BreaksChain judges; otherwise the rest end -ECANCELED in
-//   order), kCancel (a parked or not-yet-started pool op ends -ECANCELED and the
-//   cancel 0; a running pool op -> -EALREADY; an unknown or finished target, or
-//   a chain member that has not started (io_uring cannot find those either) ->
-//   -ENOENT), kShutdown, and multishot accept (one completion per connection with
-//   kCqeFMore, until an error or a cancel ends it without).
+//   -> timeout -ECANCELED; the engine plays chains itself, so an op followed by
+//   its linked timeout is the only link it hands over), kCancel (a parked or
+//   not-yet-started pool op ends -ECANCELED and the cancel 0; a running pool op
+//   -> -EALREADY; an unknown or finished target -> -ENOENT), kShutdown, and
+//   multishot accept (one completion per connection with kCqeFMore, until an
+//   error or a cancel ends it without).
 // - Not emulated: provided-buffer groups. A Recv with a buffer group, and any
 //   multishot Recv (io_uring requires a buffer group for it), completes -EINVAL.
 //   A write on a pollable fd completes with what one nonblocking write(2)
@@ -57,13 +56,14 @@
 // - Completions are queued while requests are carried out and events reaped, and
 //   fed to the engine (one HandleCompletions batch) only at the end of Poll,
 //   never recursively.
-// - Costs: a lone op (no chain, no deadline) on a socket or pipe the driver
+// - Costs: a lone op (no deadline) on a socket or pipe the driver
 //   already knows is tried at once and, if it would block, parked in its fd's
 //   inline slot for that direction (FdState::lone) or, if that is taken, in a
 //   recycled Job; an fd's state is found by indexing a vector
-//   (internal/fd_table.h), a parked op by its engine slot index; linked timeouts
-//   wait in a heap. Jobs, chain remainders and timer entries are recycled, so
-//   steady state allocates nothing per op.
+//   (internal/fd_table.h), a parked op by its slot (UserDataSlot); linked timeouts
+//   wait in a heap. Jobs and timer entries are recycled, so
+//   steady state allocates nothing per op. (The state machine itself is
+//   internal/driver_impl.h, which is not installed.)
 //
 // fds: the driver takes the fds it is given as borrowed: it never closes one
 // except for the engine's Close op, and changes no flag but O_NONBLOCK as above.
@@ -84,7 +84,7 @@
 //   kernel dropped with the old file: such registrations are checked with
 //   EPOLL_CTL_MOD (ENOENT: added again, and the kernel reports what is ready)
 //   before the loop sleeps, and every 64 Polls for those whose ops stay parked
-//   in a loop that never sleeps (see CheckSuspects in the .cc). Ops that
+//   in a loop that never sleeps (see CheckSuspects in internal/readiness.cc). Ops that
 //   complete promptly cost no syscall for this.
 // - If the number is closed while an op is parked on it: an op parked on a
 //   registration of its own keeps waiting (as a blocked read keeps its file in
@@ -102,27 +102,26 @@
 #ifndef RINGLOOP_DRIVERS_EPOLL_EPOLL_DRIVER_H_
 #define RINGLOOP_DRIVERS_EPOLL_EPOLL_DRIVER_H_
 
-#include <sys/epoll.h>
-
-#include <atomic>
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <string_view>
-#include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "ringloop/core/internal/indexed_heap.h"
 #include "ringloop/drivers/driver.h"
-#include "ringloop/drivers/epoll/internal/fd_table.h"
-#include "ringloop/drivers/epoll/internal/file_pool.h"
-#include "ringloop/drivers/epoll/internal/io_syscalls.h"
 
 namespace ringloop {
 
+namespace epoll_internal {
+class EpollDriverImpl;
+}  // namespace epoll_internal
+
+// EpollDriver: the readiness driver's public face. Create makes the one kind
+// there is (epoll_internal::EpollDriverImpl, in internal/driver_impl.h: the
+// state machine, its fd table, jobs, timers and pool), so the fields never show
+// here.
 class EpollDriver : public Driver {
  public:
+  // Options: what Create sets up.
   struct Options {
     // file_workers: threads for regular-file and metadata ops; 0 runs them on the
     // loop's thread.
@@ -151,7 +150,7 @@ class EpollDriver : public Driver {
   static absl::StatusOr<std::unique_ptr<EpollDriver>> Create(Options options);
   static absl::StatusOr<std::unique_ptr<EpollDriver>> Create() { return Create(Options()); }
 
-  ~EpollDriver() override;
+  ~EpollDriver() override = default;
   EpollDriver(const EpollDriver&) = delete;
   EpollDriver& operator=(const EpollDriver&) = delete;
 
@@ -159,238 +158,31 @@ class EpollDriver : public Driver {
   std::string_view Name() const override { return "epoll"; }
 
   // Poll: see Driver::Poll. Errors only when epoll_wait itself fails.
-  absl::Status Poll(Engine& engine, bool wait) override;
+  absl::Status Poll(Engine& engine, bool wait) override = 0;
 
   // Wake: makes a blocked Poll return; one eventfd write per wake-up.
-  void Wake() override;
+  void Wake() override = 0;
 
   // NowNs: CLOCK_MONOTONIC.
-  uint64_t NowNs() const override;
+  uint64_t NowNs() const override = 0;
 
   // ForgetFd: drops what the driver knows about `fd` (and puts O_NONBLOCK back if
   // the driver set it), for an fd about to be closed outside the engine: then
   // the number's next file starts afresh (see "fds" above). No op may be in
   // flight on it.
-  void ForgetFd(int fd) override;
+  void ForgetFd(int fd) override = 0;
 
   // SetNonblockOn: whether the driver turned O_NONBLOCK on for `fd` (tests).
   bool SetNonblockOn(int fd) const;
 
-  const Stats& stats() const { return stats_; }
+  // stats: the counters so far (owner thread).
+  const Stats& stats() const;
   // wake_writes: eventfd writes made by Wake() (any thread).
-  uint64_t wake_writes() const { return wake_writes_.load(std::memory_order_relaxed); }
+  uint64_t wake_writes() const;
 
  private:
-  struct Job;
-  struct ChainRest;
-  enum class WaitList : uint8_t { kNone, kIn, kOut, kAny };
-  static constexpr int kListCount = 4;
-
-  // Waiter: a parked op as a kCancel finds it (FindActive, by user_data): a Job,
-  // or the op held in an fd's inline slot (FdState::lone).
-  struct Waiter {
-    uint64_t user_data = 0;
-    // op: the parked op; nullptr in an empty inline slot.
-    const Op* op = nullptr;
-    // lone: kIn or kOut for an inline slot (its direction), kNone for a Job.
-    WaitList lone = WaitList::kNone;
-  };
-
-  // LoneIndex: the FdState::lone slot of a direction (kIn or kOut).
-  static int LoneIndex(WaitList list) { return int(list) - int(WaitList::kIn); }
-
-  // FdState: what the driver knows about one fd, and the ops parked on it.
-  //
-  // Per direction (kIn, kOut) the oldest parked op may sit in an inline slot,
-  // `lone`, instead of a Job: a lone Read, Recv, Write or Send (no chain, no
-  // deadline) that found the slot and its wait list both empty and its engine
-  // slot index free in active_by_index_. That is the common case (one read
-  // parked per connection) and costs no Job, no list links and no chain or
-  // timer checks. Later ops on that direction wait in the FIFO behind it (one
-  // per WaitList, linked through Job::prev/next); an occupied slot is always
-  // older than every Job in its list, so retrying the slot first keeps the order
-  // of arrival.
-  struct FdState {
-    // fd: the number whose state this is (set by EnsureState), for Dispatch.
-    int fd = -1;
-    epoll_internal::FdInfo info;
-    bool in_epoll = false;
-    // level: registered without EPOLLET. Then interest includes EPOLLIN.
-    bool level = false;
-    uint32_t interest = 0;  // registered events (without EPOLLET)
-    // The readiness cache: false after EAGAIN, a short stream read or write, or
-    // (level-triggered) any read that returned data; true again after an epoll
-    // report in that direction.
-    bool readable = true;
-    bool writable = true;
-    bool retry_queued = false;  // in retry_fds_
-    // suspect: in suspects_ (an op parked without an epoll_ctl of its own);
-    // suspect_epoch: check_epoch_ when the last such op parked.
-    bool suspect = false;
-    uint32_t suspect_epoch = 0;
-    // covers: per direction (LoneIndex), whether the registration already is
-    // what an op parking there needs (in the set, the direction's events, and
-    // level-triggered for kIn), so that ParkLone tests one byte. Kept by
-    // Register, the only writer of in_epoll, interest and level.
-    bool covers[2] = {false, false};
-    Waiter lone[2] = {{0, nullptr, WaitList::kIn}, {0, nullptr, WaitList::kOut}};
-    Job* head[kListCount] = {};
-    Job* tail[kListCount] = {};
-
-    // Idle: no op is parked on the fd.
-    bool Idle() const;
-    // Waits: some op is parked in direction `list` (kIn or kOut).
-    bool Waits(WaitList list) const {
-      return lone[LoneIndex(list)].op != nullptr || head[int(list)] != nullptr;
-    }
-  };
-
-  // TimerEntry: one armed linked timeout in timers_, a binary min-heap ordered by
-  // (deadline_ns, seq): timeouts with equal deadlines fire in arming order.
-  struct TimerEntry {
-    uint64_t deadline_ns;
-    uint64_t seq;
-    Job* job;
-  };
-  struct TimerBefore {
-    bool operator()(const TimerEntry& a, const TimerEntry& b) const {
-      return a.deadline_ns != b.deadline_ns ? a.deadline_ns < b.deadline_ns : a.seq < b.seq;
-    }
-  };
-  // TimerMoved: each armed job knows its entry's position (Job::timer_index).
-  struct TimerMoved {
-    void operator()(const TimerEntry& e, size_t pos) const;
-  };
-
-  EpollDriver(Options options, int epoll_fd, int wake_fd);
-
-  // Requests in.
-  void SubmitPending(Engine& engine);
-  bool StartLone(const Request& request);
-  void StartGroup(std::span<const Request> group);
-  void DoCancel(const Request& request);
-  void DoShutdown(const Request& request);
-
-  // An op's life. A ChainRest* returned is the rest of a chain whose op just
-  // succeeded, for RunChain to start (nullptr: nothing to run).
-  Job* NewJob(const Request& op_request, const Request* timeout);
-  Job* GrowJobs();
-  void FreeJob(Job* job);
-  ChainRest* NewChain();
-  void FreeChain(ChainRest* rest);
-  ChainRest* Begin(Job* job);
-  ChainRest* BeginOnFd(Job* job);
-  ChainRest* Complete(Job* job, int res);
-  ChainRest* Finish(Job* job, int res);
-  void RunChain(ChainRest* rest);
-  void CancelRest(const ChainRest& rest);
-  ChainRest* BeginOnFile(Job* job, FdState& s);
-  bool NowFile(int fd, FdState& s);
-  bool NowPollable(int fd, FdState& s);
-  static void ForgetRegistration(FdState& s);
-  int TryPollable(FdState& s, Job* job);
-  int TryTransfer(FdState& s, const Op& op);
-  int TryMultishotAccept(FdState& s, Job* job);
-  int AfterRead(FdState& s, int res, uint64_t requested);
-  int AfterWrite(FdState& s, int res, uint64_t requested);
-  void NoteWouldBlock(bool* ready);
-  int CloseOp(int fd);
-
-  // Parking.
-  int Park(FdState& s, Job* job);
-  int ParkOn(FdState& s, Job* job, WaitList list, uint32_t need);
-  int Register(int fd, FdState& s, uint32_t interest, bool level);
-  void Relax(int fd, FdState& s);
-  void Unpark(Job* job);
-  void Track(Job* job);
-  void TrackOverflow(Job* job);
-  void Untrack(Job* job);
-  Waiter* FindActive(uint64_t user_data);
-  void ParkLone(const Request& request, FdState& s, WaitList list);
-  [[gnu::cold, gnu::noinline]] bool CoverLone(const Request& request, FdState& s, WaitList list);
-  [[gnu::cold]] void ParkLoneInJob(const Request& request, FdState& s, WaitList list);
-  void EndLone(Waiter& w, int res);
-  void CancelLone(Waiter& w);
-  void RetryIn(FdState& s, WaitList list);
-  void RetryJobs(FdState& s, WaitList list);
-  void RetryAny(int fd);
-  void RetryAll(int fd);
-  void ProcessRetries();
-  void RetriesAndTimers();
-  void RetryAfterShutdown(FdState& s);
-  void QueueRetry(FdState& s);
-
-  // Registrations made for earlier ops (see CheckSuspects).
-  void Suspect(FdState& s);
-  [[gnu::cold]] void CheckSuspects(bool all);
-  void CheckRegistration(FdState& s);
-  void TakeParked(FdState& s, std::vector<Job*>* out);
-  void RestartParked(FdState& s);
-  void FailParked(FdState& s, int err);
-  FdState* StateOf(int fd);
-  FdState& EnsureState(int fd);
-
-  // Time, the pool, waiting.
-  void ArmTimer(Job* job);
-  void DisarmTimer(Job* job);
-  void FireTimers(uint64_t now_ns);
-  void TimerRemove(size_t i);
-  ChainRest* SendToPool(Job* job);
-  void ReapPool();
-  absl::Status WaitAndDispatch(const Engine& engine, bool block);
-  int Wait(int max_events, uint64_t deadline_ns);
-  void DispatchEvents(int n);
-  void Dispatch(const epoll_event& event);
-  void DrainWakeFd();
-  void Emit(uint64_t user_data, int res, uint32_t flags = 0);
-
-  const Options options_;
-  const int epoll_fd_;
-  const int wake_fd_;
-  std::atomic<bool> wake_pending_{false};  // a wake-up write is in the eventfd
-  std::atomic<uint64_t> wake_writes_{0};
-  bool use_pwait2_ = true;  // epoll_pwait2 (5.11) until it says ENOSYS
-
-  // The FdState of each fd the driver has seen (see internal/fd_table.h).
-  epoll_internal::FdTable<FdState> fds_;
-  // Parked or pooled ops (what a kCancel may find), by the engine slot index their
-  // user_data names (Engine::DecodeUserData): an array lookup, no hashing, on the
-  // hot path. A user_data whose index is taken or too large (not the engine's
-  // layout) goes to the overflow map (Jobs only: an inline slot is always here).
-  std::vector<Waiter*> active_by_index_;
-  // active_size_: active_by_index_.size() (it only grows, in TrackOverflow), for
-  // StartLone's bounds check without a subtraction and a shift.
-  uint32_t active_size_ = 0;
-  absl::flat_hash_map<uint64_t, Job*> active_overflow_;
-  // Armed linked timeouts: a min-heap.
-  internal::IndexedHeap<TimerEntry, TimerBefore, TimerMoved> timers_{TimerBefore{}, TimerMoved{}};
-  uint64_t timer_seq_ = 0;  // arming order, the heap's tie-break
-  // Jobs are made in chunks and recycled through a free list (linked through
-  // Job::next); chain remainders are recycled likewise (their vectors keep their
-  // capacity). Steady state allocates nothing per op.
-  std::vector<std::unique_ptr<Job[]>> job_chunks_;
-  Job* free_jobs_ = nullptr;
-  std::vector<std::unique_ptr<ChainRest>> chain_storage_;
-  std::vector<ChainRest*> free_chains_;
-  std::vector<int> retry_fds_;  // fds whose parked ops must be tried again
-  // Suspects: states with an op parked on a registration made for an earlier
-  // op, to be checked before the loop sleeps or, for those parked a whole
-  // check_epoch_ earlier, every kPollsPerCheck Polls (see CheckSuspects).
-  static constexpr uint32_t kPollsPerCheck = 64;
-  std::vector<FdState*> suspects_;
-  uint32_t check_epoch_ = 0;
-  uint32_t polls_since_check_ = 0;
-  // maybe_rare_work_: retry_fds_ or timers_ may be non-empty (set when either
-  // grows, recomputed by RetriesAndTimers): Poll's two checks for them cost one
-  // load instead of four. A stale true (the last timer disarmed) costs one call.
-  bool maybe_rare_work_ = false;
-  std::vector<Job*> any_batch_;    // RetryAny's snapshot (kept for its capacity)
-  std::vector<Completion> ready_;  // fed to the engine at the end of Poll, in one batch
-  std::vector<epoll_event> events_;
-  std::vector<epoll_internal::PoolWork*> pool_done_;
-  Stats stats_;
-  // Last: the workers write wake_fd_, so they are joined before it is closed.
-  std::unique_ptr<epoll_internal::FilePool> pool_;
+  friend class epoll_internal::EpollDriverImpl;
+  EpollDriver() = default;
 };
 
 }  // namespace ringloop

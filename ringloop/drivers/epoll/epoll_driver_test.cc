@@ -3,8 +3,9 @@
 // Each test drives an Engine through an EpollDriver until the events it waits for
 // arrive, with a step bound and a watchdog Timeout so that a lost wake-up fails
 // the test instead of hanging it. The scenarios are the uring driver's that apply
-// to a readiness driver: close while a read or an accept is parked, deadlines,
-// EPIPE, chains, cancel, multishot accept, cross-thread wake-up.
+// to a readiness driver: close while a read or an accept is parked, deadlines
+// (an op and its linked timeout), EPIPE, cancel, multishot accept, cross-thread
+// wake-up.
 #include "ringloop/drivers/epoll/epoll_driver.h"
 
 #include <arpa/inet.h>
@@ -256,62 +257,40 @@ std::string TempPath(const char* name) {
   return std::string(dir != nullptr ? dir : "/tmp") + "/" + name + "." + std::to_string(::getpid());
 }
 
-TEST_F(EpollDriverTest, WriteThenFsyncChainRunsInOrderOnThePool) {
-  const std::string path = TempPath("chain");
+// An op with a deadline comes with its linked timeout, whichever way the op
+// ends first: at once (a nop), on the pool (a write, a failed write), or parked
+// and then cancelled. The driver completes the timeout -ECANCELED right after
+// its op (the op won) and disarms its timer: the engine, which waits for both
+// completions before the op's final event, gets each pair.
+TEST_F(EpollDriverTest, AnOpThatEndsFirstCompletesItsLinkedTimeoutToo) {
+  const std::string path = TempPath("linked");
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   ASSERT_GE(fd, 0);
-  const char data[] = "ringloop";
-  std::vector<SubmitArgs> chain = {{Write{fd, data, 8, 0}, 1}, {Fsync{fd}, 2}};
-  std::vector<OpId> ids(2);
-  engine_.SubmitChain(chain, ids);
-  EXPECT_EQ(Final(1).res, 8);
-  EXPECT_EQ(Final(2).res, 0);
-  EXPECT_LT(IndexOf(1), IndexOf(2));
-  EXPECT_GE(driver_->stats().pool_ops, 2u);
-  char back[8];
-  ASSERT_EQ(::pread(fd, back, 8, 0), 8);
-  EXPECT_EQ(std::string(back, 8), "ringloop");
-  // A failed link cancels the rest, in order: a write to a read-only fd fails.
   const int ro = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   ASSERT_GE(ro, 0);
-  std::vector<SubmitArgs> bad = {{Write{ro, data, 8, 0}, 3}, {Fsync{ro}, 4}, {Nop{}, 5}};
-  std::vector<OpId> bad_ids(3);
-  engine_.SubmitChain(bad, bad_ids);
-  EXPECT_EQ(Final(3).res, -EBADF);
-  EXPECT_EQ(Final(4).res, -ECANCELED);
-  EXPECT_EQ(Final(5).res, -ECANCELED);
-  EXPECT_LT(IndexOf(4), IndexOf(5));
-  engine_.Close(fd, 6);
-  engine_.Close(ro, 7);
-  EXPECT_EQ(Final(6).res, 0);
-  EXPECT_EQ(Final(7).res, 0);
   ::unlink(path.c_str());
-  Drain();
-}
-
-TEST_F(EpollDriverTest, ShortReadBreaksAChain) {
   int p[2];
   ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  ASSERT_EQ(::write(p[1], "12345", 5), 5);
-  char buf[10];
-  std::vector<SubmitArgs> chain = {{Read{p[0], buf, 10}, 1}, {Write{p[1], "z", 1}, 2}};
-  std::vector<OpId> ids(2);
-  engine_.SubmitChain(chain, ids);
-  EXPECT_EQ(Final(1).res, 5);
-  EXPECT_EQ(Final(2).res, -ECANCELED);
-  // A chain whose first op parks starts the second only after it.
-  std::vector<SubmitArgs> wait = {{Read{p[0], buf, 1}, 3}, {Write{p[1], "w", 1}, 4}};
-  engine_.SubmitChain(wait, ids);
+  char buf[4];
+  const uint64_t far = driver_->NowNs() + 10000 * kMs;
+  const uint64_t completions = engine_.stats().completions;
+  Submit(Nop{}, 1, far);
+  Submit(Write{fd, "data", 4, 0}, 2, far);
+  Submit(Write{ro, "data", 4, 0}, 3, far);  // read-only: EBADF
+  const OpId parked = Submit(Read{p[0], buf, sizeof(buf)}, 4, far);
+  EXPECT_EQ(Final(1).res, 0);
+  EXPECT_EQ(Final(2).res, 4);
+  EXPECT_EQ(Final(3).res, -EBADF);
+  EXPECT_GE(driver_->stats().pool_ops, 2u);
   Step(/*wait=*/false);
-  EXPECT_EQ(FindFinal(4), nullptr);
-  ASSERT_EQ(::write(p[1], "r", 1), 1);
-  EXPECT_EQ(Final(3).res, 1);
-  EXPECT_EQ(Final(4).res, 1);
-  EXPECT_EQ(buf[0], 'r');
-  engine_.Close(p[0], 5);
-  engine_.Close(p[1], 6);
-  EXPECT_EQ(Final(5).res, 0);
-  Drain();
+  EXPECT_EQ(FindFinal(4), nullptr);  // parked on the empty pipe
+  EXPECT_TRUE(engine_.Cancel(parked));
+  EXPECT_EQ(Final(4).res, -ECANCELED);
+  // Four ops, their four linked timeouts, and the cancel.
+  EXPECT_EQ(engine_.stats().completions - completions, 9u);
+  EXPECT_EQ(engine_.stats().rejected_completions, 0u);
+  EXPECT_EQ(driver_->stats().timeouts_fired, 0u);
+  CloseAndDrain({fd, ro, p[0], p[1]});
 }
 
 TEST_F(EpollDriverTest, CancelEndsAParkedOpAndIsANoOpAfterwards) {
@@ -784,71 +763,15 @@ TEST_F(EpollDriverTest, TimeoutOpFiresAtItsDeadline) {
   Drain();
 }
 
-TEST_F(EpollDriverTest, DeadlinesInsideAChainBelongToTheirOp) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  char buf[4];
-  // The first op's timeout fires: it ends timed out, the rest of the chain -ECANCELED.
-  const uint64_t soon = driver_->NowNs() + 20 * kMs;
-  std::vector<SubmitArgs> chain = {{Read{p[0], buf, 1}, 1, soon}, {Write{p[1], "w", 1}, 2}};
-  std::vector<OpId> ids(2);
-  engine_.SubmitChain(chain, ids);
-  EXPECT_EQ(Final(1).res, -kTimedOut);
-  EXPECT_EQ(Final(2).res, -ECANCELED);
-  EXPECT_GE(driver_->NowNs(), soon);
-  // The first op wins its race with a far deadline: the chain goes on, and the
-  // second op's own deadline starts only when it does.
-  ASSERT_EQ(::write(p[1], "a", 1), 1);
-  const uint64_t later = driver_->NowNs() + 10000 * kMs;
-  std::vector<SubmitArgs> ok = {{Read{p[0], buf, 1}, 3, later},
-                                {Write{p[1], "b", 1}, 4, later},
-                                {Read{p[0], buf + 1, 1}, 5, later}};
-  std::vector<OpId> ok_ids(3);
-  engine_.SubmitChain(ok, ok_ids);
-  EXPECT_EQ(Final(3).res, 1);
-  EXPECT_EQ(Final(4).res, 1);
-  EXPECT_EQ(Final(5).res, 1);
-  EXPECT_EQ(std::string(buf, 2), "ab");
-  EXPECT_EQ(driver_->stats().timeouts_fired, 1u);
-  engine_.Close(p[0], 6);
-  engine_.Close(p[1], 7);
-  EXPECT_EQ(Final(7).res, 0);
-  Drain();
-}
-
-TEST_F(EpollDriverTest, LongChainStaysOrdered) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  constexpr int kLinks = 200;
-  std::string digits;
-  for (int i = 0; i < kLinks; ++i) digits.push_back(char('0' + i % 10));
-  std::vector<SubmitArgs> chain;
-  for (int i = 0; i < kLinks; ++i)
-    chain.push_back({Write{p[1], &digits[size_t(i)], 1}, 10 + uint64_t(i)});
-  std::vector<OpId> ids(kLinks);
-  engine_.SubmitChain(chain, ids);
-  EXPECT_EQ(Final(10 + kLinks - 1).res, 1);
-  for (int i = 0; i + 1 < kLinks; ++i)
-    EXPECT_LT(IndexOf(10 + uint64_t(i)), IndexOf(11 + uint64_t(i)));
-  char back[kLinks];
-  ASSERT_EQ(::read(p[0], back, kLinks), kLinks);
-  EXPECT_EQ(std::string(back, kLinks), digits);
-  engine_.Close(p[0], 1);
-  engine_.Close(p[1], 2);
-  EXPECT_EQ(Final(2).res, 0);
-  Drain();
-}
-
 TEST_F(EpollDriverTest, FileOpsRunSynchronouslyWithoutWorkers) {
   UseDriver({.file_workers = 0});
   const std::string path = TempPath("sync");
   Submit(Openat{AT_FDCWD, path.c_str(), O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0600}, 1);
   const int fd = Final(1).res;
   ASSERT_GE(fd, 0);
-  std::vector<SubmitArgs> chain = {{Write{fd, "sync", 4, 0}, 2}, {Fsync{fd, true}, 3}};
-  std::vector<OpId> ids(2);
-  engine_.SubmitChain(chain, ids);
+  Submit(Write{fd, "sync", 4, 0}, 2, driver_->NowNs() + 10000 * kMs);  // with its timeout
   EXPECT_EQ(Final(2).res, 4);
+  Submit(Fsync{fd, true}, 3);
   EXPECT_EQ(Final(3).res, 0);
   char back[4];
   Submit(Read{fd, back, 4, 0}, 4);

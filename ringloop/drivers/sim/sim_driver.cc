@@ -1,5 +1,5 @@
-// ringloop/drivers/sim/sim_driver.cc: the simulated ring: taking requests, chains,
-// cancels, linked timeouts, the CQ and its overflow, and Poll.
+// ringloop/drivers/sim/sim_driver.cc: the simulated ring: taking requests, cancels,
+// linked timeouts, the CQ and its overflow, and Poll.
 #include "ringloop/drivers/sim/sim_driver.h"
 
 #include <algorithm>
@@ -113,7 +113,9 @@ size_t SimDriver::TakeRequests(Engine& engine) {
     Record(t);
     return 0;
   }
-  // Whole chains only; the SQ always has room for the first chain.
+  // An op and its linked timeout (the only link the engine hands over: it
+  // plays chains itself) are taken together; the SQ always has room for the
+  // first request or pair.
   size_t end = 0;
   for (size_t i = 0; i < pending.size(); ++i) {
     if (pending[i].link) continue;
@@ -124,7 +126,18 @@ size_t SimDriver::TakeRequests(Engine& engine) {
   taken.reserve(end);
   for (size_t i = 0; i < end; ++i) taken.push_back(Take(pending[i]));
   engine.ConsumeRequests(end);
-  BuildChains(taken);
+  for (size_t i = 0; i < taken.size(); ++i) {
+    KReq* r = taken[i];
+    RL_CHECK(r->kind != RequestKind::kLinkTimeout);  // it comes right after its op
+    if (r->link) {
+      KReq* lt = taken[++i];
+      RL_CHECK(r->kind == RequestKind::kOp && lt->kind == RequestKind::kLinkTimeout && !lt->link);
+      r->lt = lt;
+      lt->owner = r;
+      lt->fd = r->fd;
+    }
+    Issue(r);
+  }
   return end;
 }
 
@@ -139,8 +152,8 @@ SimDriver::KReq* SimDriver::Take(const Request& r) {
   k->target = r.target;
   k->taken_ns = kernel_.now_ns();
   if (!op_process_.empty()) {
-    const Engine::Decoded d = Engine::DecodeUserData(r.user_data);
-    auto owner = op_process_.find(d.index);
+    const UserDataFields d = DecodeUserData(r.user_data);
+    auto owner = op_process_.find(d.slot);
     if (owner != op_process_.end() && owner->second.first == d.generation) {
       k->process = owner->second.second;
     }
@@ -183,8 +196,8 @@ SimDriver::KReq* SimDriver::Take(const Request& r) {
           : r.kind == RequestKind::kLinkTimeout ? r.deadline_ns
                                                 : 0;
   KReq* raw = k.get();
-  const Engine::Decoded slot = Engine::DecodeUserData(raw->user_data);
-  auto& in_flight = slots_in_flight_[slot.index];
+  const UserDataFields slot = DecodeUserData(raw->user_data);
+  auto& in_flight = slots_in_flight_[slot.slot];
   in_flight = {slot.generation, in_flight.first == slot.generation ? in_flight.second + 1 : 1};
   // (The engine never has two requests out with one user_data; if it did,
   // Find would find the first, as a scan in take order does.)
@@ -195,46 +208,10 @@ SimDriver::KReq* SimDriver::Take(const Request& r) {
   return raw;
 }
 
-// BuildChains: links the requests of one submission as IOSQE_IO_LINK does. A
-// linked timeout attaches to the op right before it (which must have `link`);
-// the chain goes on after the timeout only if the timeout has `link` too.
-void SimDriver::BuildChains(const std::vector<KReq*>& taken) {
-  KReq* wait_on = nullptr;  // the member the next member starts after
-  KReq* prev = nullptr;
-  std::vector<KReq*> heads;
-  for (KReq* r : taken) {
-    if (r->kind == RequestKind::kLinkTimeout) {
-      if (prev != nullptr && prev->kind == RequestKind::kOp && prev->link && prev->lt == nullptr) {
-        prev->lt = r;
-        r->owner = prev;
-        r->fd = prev->fd;
-        r->state = State::kWaitLink;  // armed when its op starts
-        if (prev->state == State::kIssued) r->state = State::kIssued;
-      } else {
-        r->lt_invalid = true;  // Linux: a lone linked timeout fails -EINVAL
-        r->state = State::kIssued;
-      }
-      if (!r->link) wait_on = nullptr;
-      prev = r;
-      continue;
-    }
-    if (wait_on != nullptr) {
-      wait_on->next = r;
-      r->chain_pos = wait_on->chain_pos + 1;
-      r->state = State::kWaitLink;
-    } else {
-      heads.push_back(r);
-    }
-    wait_on = r->link ? r : nullptr;
-    prev = r;
-  }
-  for (KReq* r : heads) Issue(r);
-}
-
+// Issue: request `r` (and its linked timeout, whose timer starts now) goes to
+// work: an op resolves its fd to the file it acts on.
 void SimDriver::Issue(KReq* r) {
-  r->state = State::kIssued;
   dirty_.push_back(r);
-  if (r->lt != nullptr) r->lt->state = State::kIssued;  // the timer starts now
   const bool op = r->kind == RequestKind::kOp;
   if (!op && r->kind != RequestKind::kShutdown) return;
   if (op && KindOf(r->op) == OpKind::kClose) return;  // close acts on the number
@@ -260,8 +237,8 @@ void SimDriver::Issue(KReq* r) {
 
 void SimDriver::Retire(KReq* r) {
   Forget(r);
-  const Engine::Decoded slot = Engine::DecodeUserData(r->user_data);
-  auto held = slots_in_flight_.find(slot.index);
+  const UserDataFields slot = DecodeUserData(r->user_data);
+  auto held = slots_in_flight_.find(slot.slot);
   if (held != slots_in_flight_.end() && held->second.first == slot.generation &&
       --held->second.second == 0) {
     slots_in_flight_.erase(held);
@@ -313,41 +290,16 @@ void SimDriver::PostCqe(const KReq& r, int32_t res, uint32_t flags, bool overflo
 }
 
 // FinishOp: `r` is done with `res`: posts its CQE (and its linked timeout's
-// -ECANCELED, in either order), retires it, and starts or aborts the rest of
-// its chain. `overflow` < 0 lets the CQ decide where the CQE goes.
+// -ECANCELED, in either order) and retires it. `overflow` < 0 lets the CQ
+// decide where the CQE goes.
 void SimDriver::FinishOp(KReq* r, int32_t res, uint32_t flags, int overflow) {
   KReq* lt = r->lt;
-  KReq* next = r->next;
-  const bool broken = r->kind == RequestKind::kOp ? BreaksChain(r->op, res) : res < 0;
   const bool lt_first = lt != nullptr && chooser_->Choose(2) == 1;
   if (lt_first) PostCqe(*lt, -ECANCELED, 0, Overflows());
   PostCqe(*r, res, flags & ~kCqeFMore, overflow < 0 ? Overflows() : overflow == 1);
   if (lt != nullptr && !lt_first) PostCqe(*lt, -ECANCELED, 0, Overflows());
-  const uint32_t pos = r->chain_pos;
   if (lt != nullptr) Retire(lt);
   Retire(r);
-  if (next == nullptr) return;
-  if (!broken) {
-    Issue(next);
-    return;
-  }
-  ++stats_.chains_broken;
-  if (pos > 0) ++stats_.chains_broken_midway;
-  AbortChainFrom(next);
-}
-
-void SimDriver::AbortChainFrom(KReq* first) {
-  for (KReq* m = first; m != nullptr;) {
-    KReq* next = m->next;
-    KReq* lt = m->lt;
-    PostCqe(*m, -ECANCELED, 0, Overflows());
-    if (lt != nullptr) {
-      PostCqe(*lt, -ECANCELED, 0, Overflows());
-      Retire(lt);
-    }
-    Retire(m);
-    m = next;
-  }
 }
 
 void SimDriver::FlushOverflow() {
@@ -404,8 +356,8 @@ void SimDriver::Deliver(Engine& engine) {
 // flight of another generation (a late CQE for a reused slot), if any.
 const SimDriver::Cqe* SimDriver::LateCqe() const {
   for (const Cqe& c : recent_finals_) {
-    const Engine::Decoded d = Engine::DecodeUserData(c.user_data);
-    auto held = slots_in_flight_.find(d.index);
+    const UserDataFields d = DecodeUserData(c.user_data);
+    auto held = slots_in_flight_.find(d.slot);
     if (held != slots_in_flight_.end() && held->second.first != d.generation) return &c;
   }
   return nullptr;
@@ -416,21 +368,9 @@ const SimDriver::Cqe* SimDriver::LateCqe() const {
 void SimDriver::ProcessCancel(KReq* c) {
   KReq* t = Find(c->target);
   int32_t res = 0;
-  if (t != nullptr && t->state == State::kWaitLink && options_.cancel_finds_unstarted_links) {
-    for (const auto& [seq, p] : inflight_) {
-      if (p->next == t) p->next = nullptr;  // its predecessor no longer starts it
-    }
-    ++stats_.cancels_ok;
-    c->fd = t->fd;
-    PostCqe(*c, 0, 0, Overflows());
-    Retire(c);
-    AbortChainFrom(t);
-    return;
-  }
-  if (t == nullptr || t->state == State::kWaitLink) {
-    // Not found: already done (its real result stands) or not started yet
-    // (a linked request the cancel cannot see).
-    if (t == nullptr && finished_.contains(c->target)) ++stats_.cancel_races;
+  if (t == nullptr) {
+    // Not found: already done (its real result stands).
+    if (finished_.contains(c->target)) ++stats_.cancel_races;
     ++stats_.cancels_enoent;
     res = -ENOENT;
   } else if (t->state == State::kDoomed || t->state == State::kStuck) {
@@ -502,8 +442,7 @@ bool SimDriver::FireDue() {
   while (link_timeouts_ != 0) {
     KReq* due = nullptr;
     for (const auto& [seq, r] : inflight_) {
-      if (r->kind != RequestKind::kLinkTimeout || r->lt_invalid) continue;
-      if (r->state != State::kIssued || r->deadline_ns > kernel_.now_ns()) continue;
+      if (r->kind != RequestKind::kLinkTimeout || r->deadline_ns > kernel_.now_ns()) continue;
       if (due == nullptr || r->deadline_ns < due->deadline_ns) due = r.get();
     }
     if (due == nullptr) return fired;
@@ -516,8 +455,7 @@ bool SimDriver::FireDue() {
 void SimDriver::FireTimeout(KReq* lt) {
   KReq* op = lt->owner;
   RL_CHECK(op != nullptr && op->lt == lt);
-  if (op->state != State::kWaitLink && Ready(*op) && !IsMultishot(op->op) &&
-      chooser_->Choose(2) == 1) {
+  if (Ready(*op) && !IsMultishot(op->op) && chooser_->Choose(2) == 1) {
     ++stats_.link_timeouts_lost;  // the op completes first; its timeout gets -ECANCELED
     Complete(op);
     return;
@@ -541,9 +479,7 @@ void SimDriver::FireTimeout(KReq* lt) {
 std::optional<uint64_t> SimDriver::NextTimer() const {
   std::optional<uint64_t> next = kernel_.NextSegment();
   for (const auto& [seq, r] : inflight_) {
-    if (r->kind != RequestKind::kLinkTimeout || r->lt_invalid || r->state != State::kIssued) {
-      continue;
-    }
+    if (r->kind != RequestKind::kLinkTimeout) continue;
     if (!next || r->deadline_ns < *next) next = r->deadline_ns;
   }
   return next;
@@ -555,12 +491,12 @@ std::optional<uint64_t> SimDriver::NextTimer() const {
 bool SimDriver::Movable(const KReq& r) const {
   switch (r.kind) {
     case RequestKind::kOp:
-      return r.state == State::kDoomed || (r.state != State::kWaitLink && Ready(r));
+      return r.state == State::kDoomed || Ready(r);
     case RequestKind::kCancel:
     case RequestKind::kShutdown:
       return r.state == State::kIssued;
     case RequestKind::kLinkTimeout:
-      return r.lt_invalid;  // valid ones fire by the clock (FireDue)
+      return false;  // it fires by the clock (FireDue)
   }
   return false;
 }
@@ -709,8 +645,7 @@ absl::Status SimDriver::Poll(Engine& engine, bool wait) {
 }
 
 std::string SimDriver::DescribeInFlight() const {
-  static constexpr const char* kStates[] = {"waiting for its link", "parked", "doomed",
-                                            "stuck after -EALREADY"};
+  static constexpr const char* kStates[] = {"parked", "doomed", "stuck after -EALREADY"};
   std::string out;
   for (const auto& [seq, r] : inflight_) {
     absl::StrAppendFormat(

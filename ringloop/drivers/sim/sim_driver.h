@@ -18,8 +18,8 @@
 // the next open; a cancelled accept or openat may still return an fd; a
 // cancelled read may already have consumed bytes; after -EALREADY a blocked
 // socket op stays blocked until data or shutdown(2), other ops end later.
-// Chains (Request.link) run in order; a failure or a short read/write (see
-// BreaksChain in ringloop/core/ops.h) ends the rest -ECANCELED, in order.
+// The engine plays chains itself: the only link it hands over (Request.link)
+// is an op followed by its linked timeout.
 //
 // Processes (sim_process.cc): several programs may share the machine, each a
 // process number. The caller says which process each op belongs to
@@ -83,10 +83,8 @@ struct SimStats {
   uint64_t bytes_lost_on_cancel = 0;  // cancelled reads that had consumed bytes
   uint64_t fds_from_cancelled = 0;    // cancelled accept/openat that still returned an fd
   uint64_t link_timeouts_fired = 0;
-  uint64_t link_timeouts_lost = 0;    // op won the race against its due timeout
-  uint64_t chains_broken = 0;         // chains whose rest was cancelled
-  uint64_t chains_broken_midway = 0;  // ... after at least one member succeeded
-  uint64_t fds_reused = 0;            // fd numbers handed out again
+  uint64_t link_timeouts_lost = 0;  // op won the race against its due timeout
+  uint64_t fds_reused = 0;          // fd numbers handed out again
   uint64_t duplicates_delivered = 0;
   uint64_t late_cqes_delivered = 0;    // old final CQEs aimed at a slot reused since
   uint64_t unblocked_by_shutdown = 0;  // stuck socket ops ended by shutdown(2)
@@ -101,13 +99,12 @@ class SimDriver final : public Driver {
 
   // --- Driver --------------------------------------------------------------
   std::string_view Name() const override { return "sim"; }
-  // Poll: takes pending requests (whole chains, up to sq_entries; -EBUSY may
-  // refuse them), then Steps until a batch of CQEs was delivered or nothing can
-  // move. With `wait`, if nothing was delivered, advances virtual time to the
-  // next timer (the engine's NextDeadline, a linked timeout, a network segment)
-  // and goes on. Calls engine.AdvanceTime(NowNs()) last. Returns
-  // FailedPrecondition if it must wait but nothing can ever move again while
-  // the engine still waits for completions (a deadlock).
+  // Poll: takes pending requests (up to sq_entries, an op with its linked
+  // timeout; -EBUSY may refuse them), then Steps until a batch of CQEs was
+  // delivered or nothing can move. With `wait`, if nothing was delivered, advances virtual time to
+  // the next timer (the engine's NextDeadline, a linked timeout, a network segment) and goes on.
+  // Calls engine.AdvanceTime(NowNs()) last. Returns FailedPrecondition if it must wait but nothing
+  // can ever move again while the engine still waits for completions (a deadlock).
   absl::Status Poll(Engine& engine, bool wait) override;
   void Wake() override { woken_.store(true, std::memory_order_relaxed); }
   uint64_t NowNs() const override { return kernel_.now_ns(); }
@@ -283,7 +280,6 @@ class SimDriver final : public Driver {
 
   // Requests (sim_driver.cc).
   KReq* Take(const Request& r);
-  void BuildChains(const std::vector<KReq*>& taken);
   void Issue(KReq* r);
   void Retire(KReq* r);
   KReq* Find(uint64_t user_data) const;
@@ -297,7 +293,6 @@ class SimDriver final : public Driver {
   void ProcessCancel(KReq* c);
   void CancelTarget(KReq* c, KReq* t);
   void FinishOp(KReq* r, int32_t res, uint32_t flags, int overflow);
-  void AbortChainFrom(KReq* first);
   void PostCqe(const KReq& r, int32_t res, uint32_t flags, bool overflow);
   bool Overflows();
   void FlushOverflow();

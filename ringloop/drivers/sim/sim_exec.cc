@@ -184,10 +184,7 @@ void SimDriver::ConsumeOnCancel(KReq& t) {
 // --- Completion ------------------------------------------------------------------------
 
 void SimDriver::Complete(KReq* r) {
-  if (r->kind == RequestKind::kLinkTimeout) {  // only invalid ones complete this way
-    FinishOp(r, -EINVAL, 0, -1);
-    return;
-  }
+  RL_CHECK(r->kind != RequestKind::kLinkTimeout);  // it fires by the clock (FireDue)
   if (r->kind == RequestKind::kShutdown) {
     int32_t res = r->issue_error;
     if (res == 0)

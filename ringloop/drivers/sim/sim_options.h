@@ -30,11 +30,6 @@ struct SimOptions {
   // request in flight, and check that the set kept up to date as the kernel
   // changes (what Step chooses from) is the same (tests; it costs a scan).
   bool verify_moves = false;
-  // cancel_finds_unstarted_links: a cancel aimed at a linked request that has
-  // not started finds it (0; it and the rest of its chain end -ECANCELED).
-  // Linux answers -ENOENT instead (the request is on no cancelable list until
-  // its predecessor completes), which is the default here.
-  bool cancel_finds_unstarted_links = false;
   // fault_seed: when set, whether a fault strikes is drawn from its own
   // Prng(fault_seed), apart from the scheduling choices (which move is next,
   // how a race ends), so that suppressing one fault (fault_filter) leaves the

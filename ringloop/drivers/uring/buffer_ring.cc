@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "ringloop/core/check.h"
+#include "ringloop/core/errno_message.h"
 #include "ringloop/core/request.h"
-#include "ringloop/drivers/uring/uring_probe.h"
 
 namespace ringloop {
 
@@ -30,14 +30,14 @@ absl::StatusOr<std::unique_ptr<BufferRing>> BufferRing::Create(io_uring* ring, u
   void* entries =
       mmap(nullptr, br->entries_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (entries == MAP_FAILED) {
-    return absl::ResourceExhaustedError(absl::StrCat(what, "mmap: ", ErrnoName(errno)));
+    return absl::ResourceExhaustedError(absl::StrCat(what, ErrnoMessage("mmap", errno)));
   }
   br->entries_ = static_cast<io_uring_buf_ring*>(entries);
   br->data_bytes_ = size_t{count} * buffer_size;
   void* data =
       mmap(nullptr, br->data_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (data == MAP_FAILED) {
-    return absl::ResourceExhaustedError(absl::StrCat(what, "mmap: ", ErrnoName(errno)));
+    return absl::ResourceExhaustedError(absl::StrCat(what, ErrnoMessage("mmap", errno)));
   }
   br->data_ = static_cast<std::byte*>(data);
   io_uring_buf_ring_init(br->entries_);
@@ -49,7 +49,7 @@ absl::StatusOr<std::unique_ptr<BufferRing>> BufferRing::Create(io_uring* ring, u
   if (ret < 0) {
     return absl::Status(
         ret == -EEXIST ? absl::StatusCode::kAlreadyExists : absl::StatusCode::kUnavailable,
-        absl::StrCat(what, "io_uring_register(IORING_REGISTER_PBUF_RING): ", ErrnoName(-ret),
+        absl::StrCat(what, ErrnoMessage("io_uring_register(IORING_REGISTER_PBUF_RING)", -ret),
                      ret == -EEXIST ? ": the group is already registered" : ": needs Linux 5.19"));
   }
   br->registered_ = true;

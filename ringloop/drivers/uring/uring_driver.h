@@ -7,30 +7,25 @@
 // (user_data, res, flags) to Engine::HandleCompletion, then AdvanceTime(NowNs()).
 //
 // What the driver guarantees on top of the Driver contract:
-// - Chains: a chain's SQEs are filled and published with one SQ tail store; if the
-//   SQ lacks room for the whole chain, what is queued is submitted first. A chain is
-//   never split across submissions, except where the driver itself plays the link
-//   (below). Request.link becomes IOSQE_IO_LINK in sqe->flags; a kLinkTimeout is
-//   IORING_OP_LINK_TIMEOUT with IORING_TIMEOUT_ABS on CLOCK_MONOTONIC (NowNs's clock).
+// - Links: the engine plays chains itself, so the only link it hands over is an
+//   op followed by its linked timeout. The pair's two SQEs are filled and
+//   published with one SQ tail store (if the SQ lacks room for both, what is
+//   queued is submitted first): Request.link becomes IOSQE_IO_LINK in
+//   sqe->flags, and the kLinkTimeout is IORING_OP_LINK_TIMEOUT with
+//   IORING_TIMEOUT_ABS on CLOCK_MONOTONIC (NowNs's clock).
 // - Per-op fallback: an op whose opcode the kernel lacks (BIND/LISTEN before 6.11,
-//   SOCKET before 5.19, ...) runs as its syscall on the loop's thread (ringloop/drivers/sync_op.h)
-//   and its result is posted as its completion. Inside a chain the driver then plays the link: the
-//   ops before it are submitted as one linked group, the rest is held until the last of them
-//   completes, and is cancelled (-ECANCELED) if that one failed or was short, as the kernel would
-//   (core's BreaksChain). A chain longer than the SQ is played the same way, and so is the rest of
-//   a chain after an fsync, statx, unlinkat, mkdirat or renameat: Linux 6.x runs what is linked
-//   after those ops even when they fail.
+//   SOCKET before 5.19, ...) runs as its syscall on the loop's thread
+//   (ringloop/drivers/sync_op.h) and its result is posted as its completion; its
+//   linked timeout, if it has one, is posted -ECANCELED after it (the op won).
 // - Offsets on sockets: a socket has no file position, so a Read, Readv, Write or
 //   Writev on one ignores its offset, as under the epoll driver and the simulator
 //   (io_uring itself would fail a nonzero offset with -ESPIPE; it ignores the
 //   offset on a pipe). Reads are issued at the current position.
-// - Writes on sockets: a Write or Writev on a socket is sent as IORING_OP_SEND / IORING_OP_SENDMSG
-// with MSG_NOSIGNAL (and MSG_EOR on a
-//   SOCK_SEQPACKET socket, as write(2) adds), so a peer that is gone yields -EPIPE,
-//   never SIGPIPE, as under the epoll driver and the simulator (IORING_OP_WRITE goes
-//   through sock_write_iter, which raises SIGPIPE; seen on 6.18). The kernel breaks
-//   a chain on a short write but not on a short send (without MSG_WAITALL), so
-//   inside a chain the driver plays the link after such a write.
+// - Writes on sockets: a Write or Writev on a socket is sent as IORING_OP_SEND /
+//   IORING_OP_SENDMSG with MSG_NOSIGNAL (and MSG_EOR on a SOCK_SEQPACKET socket, as
+//   write(2) adds), so a peer that is gone yields -EPIPE, never SIGPIPE, as under the
+//   epoll driver and the simulator (IORING_OP_WRITE goes through sock_write_iter,
+//   which raises SIGPIPE; seen on 6.18).
 // - Kernel errors: -EINTR is retried; -EBUSY/-EAGAIN make Poll reap and leave the rest
 //   queued; CQ overflow (IORING_FEAT_NODROP, required) is flushed with GETEVENTS. An
 //   SQE once filled is the kernel's whatever io_uring_enter returned: it stays in the
@@ -67,8 +62,8 @@
 // read blocked on an fd closed outside keeps waiting on that file, not the new
 // one.
 //
-// Driver-owned SQEs carry user_data whose top three bits are 7 (the engine's kind
-// field uses 0..3, see Engine::DecodeUserData), so they never reach the engine.
+// Driver-owned SQEs carry user_data of a kind request.h reserves for drivers
+// (IsDriverUserData), so they never reach the engine.
 //
 // Threads: Create, Poll, the destructor and every other method run on one thread,
 // the owner (with single_issuer, the thread that called Create). Wake() alone may be
@@ -80,22 +75,16 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include <array>
-#include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
-#include <span>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ringloop/core/engine.h"
-#include "ringloop/core/request.h"
 #include "ringloop/drivers/driver.h"
 #include "ringloop/drivers/uring/buffer_ring.h"
-#include "ringloop/drivers/uring/internal/sqe_prep.h"
 #include "ringloop/drivers/uring/uring_probe.h"
 
 namespace ringloop {
@@ -108,7 +97,6 @@ struct UringStats {
   uint64_t full_sq_submits = 0;   // submits made early because the SQ lacked room
   uint64_t overflow_flushes = 0;  // GETEVENTS entries to flush an overflowed CQ
   uint64_t sync_ops = 0;          // ops performed as plain syscalls
-  uint64_t played_links = 0;      // chain links the driver played itself
   uint64_t wakeups = 0;           // eventfd wake-up completions
   uint64_t msg_ring_wakeups = 0;  // wake-ups received through MSG_RING
   uint64_t eintr = 0;             // io_uring_enter calls interrupted
@@ -119,8 +107,17 @@ struct UringStats {
   uint64_t stale_retries = 0;     // ops submitted again: the fd cache was stale
 };
 
-class UringDriver final : public Driver {
+namespace uring_internal {
+class UringDriverImpl;
+}  // namespace uring_internal
+
+// UringDriver: the io_uring driver's public face. Create makes the one kind
+// there is (uring_internal::UringDriverImpl, in internal/driver_impl.h: the
+// ring, its tables and the submission and completion paths), so the fields
+// never show here.
+class UringDriver : public Driver {
  public:
+  // Options: the ring Create sets up and what it registers.
   struct Options {
     // sq_entries: submission queue size (2..32768; the kernel rounds up to a power
     // of two). cq_entries: completion queue size, 0 for the kernel's 2 * SQ; else at
@@ -165,177 +162,70 @@ class UringDriver final : public Driver {
 
   // ~UringDriver: cancels every SQE still in the kernel, waits for all their CQEs,
   // unregisters buffer rings, unmaps the ring. Owner thread only.
-  ~UringDriver() override;
+  ~UringDriver() override = default;
   UringDriver(const UringDriver&) = delete;
   UringDriver& operator=(const UringDriver&) = delete;
 
   // --- Driver ----------------------------------------------------------------
 
   std::string_view Name() const override { return "uring"; }
-  absl::Status Poll(Engine& engine, bool wait) override;
-  void Wake() override;
-  uint64_t NowNs() const override;
+  absl::Status Poll(Engine& engine, bool wait) override = 0;
+  void Wake() override = 0;
+  uint64_t NowNs() const override = 0;
 
   // --- io_uring extras (owner thread) ------------------------------------------
 
   // PollFor: Poll that waits at most `max_wait_ns` (0: never blocks; kNoDeadline:
   // as Poll(engine, true)), for callers with a bound of their own (tests, runtimes
   // that merge other timers).
-  absl::Status PollFor(Engine& engine, uint64_t max_wait_ns);
+  virtual absl::Status PollFor(Engine& engine, uint64_t max_wait_ns) = 0;
 
   // RegisterFile: puts `fd` in the registered-file table; later ops on it use the
   // fixed file. Needs Options::registered_file_slots > 0. Registering twice is OK.
-  absl::Status RegisterFile(int fd);
+  virtual absl::Status RegisterFile(int fd) = 0;
 
   // IsRegistered: whether `fd` is in the registered-file table.
-  bool IsRegistered(int fd) const;
+  virtual bool IsRegistered(int fd) const = 0;
 
   // ForgetFd: drops what the driver knows about `fd` (whether it is a socket) and
   // releases its registered-file slot, if any, as the engine's Close op does, for
   // an fd about to be closed outside the engine. No op may be in flight on it.
-  void ForgetFd(int fd) override;
+  void ForgetFd(int fd) override = 0;
 
   // AddBufferRing: a provided-buffer ring for Recv.buf_group == `group` (see
   // buffer_ring.h), owned by the driver and valid until it is destroyed.
-  absl::StatusOr<BufferRing*> AddBufferRing(uint16_t group, uint32_t count, uint32_t buffer_size);
+  virtual absl::StatusOr<BufferRing*> AddBufferRing(uint16_t group, uint32_t count,
+                                                    uint32_t buffer_size) = 0;
 
   // CancelFd: asks the kernel to cancel every op in flight on `fd`
   // (IORING_ASYNC_CANCEL_FD | ALL, Linux 5.19), sent with the next Poll. Those ops
   // end -ECANCELED through the engine as usual. The engine's Close already cancels
   // per op; this is for bulk teardown.
-  void CancelFd(int fd);
+  virtual void CancelFd(int fd) = 0;
 
   // SendWake: makes a Poll of `target` (another ring, possibly blocked in another
   // thread) return, by posting a CQE into its ring with IORING_OP_MSG_RING
   // (Linux 5.18). Owner thread of *this; `target` must outlive the call.
-  absl::Status SendWake(UringDriver& target);
+  virtual absl::Status SendWake(UringDriver& target) = 0;
 
   // RunsSync: whether ops of `kind` are performed as syscalls (kernel lacks the
   // opcode, or Options::force_sync_ops).
-  bool RunsSync(OpKind kind) const { return (sync_mask_ >> static_cast<unsigned>(kind)) & 1u; }
+  virtual bool RunsSync(OpKind kind) const = 0;
 
-  const UringCapabilities& capabilities() const { return caps_; }
-  const UringStats& stats() const { return stats_; }
+  // capabilities: what the probe found in the running kernel.
+  virtual const UringCapabilities& capabilities() const = 0;
+  // stats: the counters so far (owner thread).
+  virtual const UringStats& stats() const = 0;
   // wake_writes: eventfd writes made by Wake() (any thread).
-  uint64_t wake_writes() const { return wake_writes_.load(std::memory_order_relaxed); }
+  virtual uint64_t wake_writes() const = 0;
   // sqes_in_kernel: SQEs filled whose final CQE has not come back.
-  uint64_t sqes_in_kernel() const { return sqes_in_kernel_; }
-  int ring_fd() const { return ring_.ring_fd; }
+  virtual uint64_t sqes_in_kernel() const = 0;
+  // ring_fd: the ring's file descriptor (owned by the driver).
+  virtual int ring_fd() const = 0;
 
  private:
-  // HeldChain: the rest of a chain whose link the driver plays: it may start once
-  // the op whose user_data is `gate` completes successfully (or now, if !gated).
-  // (Any uint64_t is a valid engine user_data, 0 included: hence the flag.)
-  struct HeldChain {
-    bool gated = false;
-    uint64_t gate = 0;
-    const Op* gate_op = nullptr;  // the engine's op slot: stable until its final event
-    std::vector<Request> rest;
-  };
-  struct LocalCompletion {
-    uint64_t user_data;
-    int32_t res;
-  };
-  // FdClass: what a write (or a read at an offset) on an fd must become.
-  enum class FdClass : uint8_t { kUnknown, kNotSocket, kSocket, kSeqpacketSocket };
-  // StaleRetry: an op in the kernel prepared as its fd's class said (a send or
-  // recv for a socket; a read or write at an offset for anything else), kept
-  // per engine slot index until its final CQE, in case that CQE says the class
-  // was stale (-ENOTSOCK: not a socket now; -ESPIPE: an offset on what is a
-  // socket now) because the fd was closed and its number reused behind the
-  // driver's back. Only an op whose SQE is alone or linked only to its own
-  // linked timeout can go again: kLinked means "linked, its timeout not seen
-  // yet", kNone "nothing to retry".
-  struct StaleRetry {
-    enum State : uint8_t { kNone, kLinked, kArmed, kAwaitTimeout };
-    uint64_t op_user_data = 0;
-    uint64_t timeout_user_data = 0;
-    uint64_t deadline_ns = 0;
-    const Op* op = nullptr;  // the engine's op slot: stable until its final completion
-    int fd = -1;
-    FdClass used = FdClass::kUnknown;
-    State state = kNone;
-    bool has_timeout = false;
-  };
-
-  explicit UringDriver(Options options);
-  absl::Status Setup();
-  absl::Status RegisterResources();
-
-  // Submission.
-  void SubmitPending(Engine& engine);
-  size_t PrepPlainRun(std::span<const Request> requests);
-  bool FillPlain(io_uring_sqe* sqe, const Request& r) const;
-  bool PushChain(std::span<const Request> chain);
-  bool RunChain(std::span<const Request> chain);
-  size_t RunLocal(std::span<const Request> chain, size_t i);
-  bool IsLocal(const Request& r) const;
-  bool ResumeHeld();
-  bool CancelHeld(uint64_t target);
-  void CancelAll(std::span<const Request> requests);
-  void PrepRequest(const Request& r, bool link);
-  void PrepOpRequest(io_uring_sqe* sqe, const Request& r, bool link);
-  void PrepTransfer(io_uring_sqe* sqe, const Request& r, bool link, bool read);
-  msghdr* MsgOf(uint64_t user_data);
-  bool GatesChain(std::span<const Request> chain, size_t k);
-  int SendFlagsOf(const Op& op);
-  FdClass LearnClass(int fd);
-  FdClass ClassOf(int fd);
-  void ArmStaleRetry(const Request& r, FdClass used, bool link);
-  void AttachTimeout(const Request& r, bool link);
-  bool TakeStale(uint64_t user_data, int32_t res);
-  bool ResubmitStale();
-  io_uring_sqe* NextSqe();
-  bool EnsureRoom(unsigned n);
-  void ArmWake();
-  void PostLocal(uint64_t user_data, int32_t res) { local_.push_back({user_data, res}); }
-
-  // The kernel boundary.
-  unsigned FlushSq();
-  unsigned SubmitFlags() const;
-  int Enter(unsigned to_submit, unsigned min_complete, unsigned flags, const __kernel_timespec* ts);
-  absl::Status SubmitAndWait(const Engine& engine, uint64_t wait_until_ns);
-  bool CqNeedsFlush() const;
-  absl::Status Reap(Engine* engine);
-  void FeedLocal(Engine* engine);
-  void Dispatch(Engine* engine, uint64_t user_data, int32_t res, uint32_t flags);
-  void ResolveGate(uint64_t user_data, int32_t res);
-  void Drain();
-  void UnregisterFile(int fd);
-
-  Options options_;
-  io_uring ring_{};
-  bool ring_ready_ = false;
-  UringCapabilities caps_;
-  std::array<Completion, 64> reap_batch_;  // Reap: CQEs on their way to the engine
-  uint32_t sync_mask_ = 0;
-  unsigned sq_capacity_ = 0;
-  unsigned sq_free_ = 0;  // SQ entries known free (a lower bound; EnsureRoom refreshes)
-  uring_internal::PrepContext prep_ctx_;
-
-  int event_fd_ = -1;
-  uint64_t wake_buf_ = 0;  // the armed eventfd read's buffer (the kernel writes it)
-  bool wake_armed_ = false;
-  std::atomic<bool> wake_pending_{false};
-  std::atomic<uint64_t> wake_writes_{0};
-
-  uint64_t sqes_in_kernel_ = 0;
-  // link_timeouts_[slot index]: the absolute deadline of that slot's linked timeout.
-  // A deque, so that growing it never moves a timespec the kernel may still read.
-  std::deque<__kernel_timespec> link_timeouts_;
-  std::vector<LocalCompletion> local_;
-  std::vector<HeldChain> held_;
-  // msgs_[slot index]: the msghdr of that slot's Writev or Readv sent as SENDMSG
-  // or RECVMSG (a deque, like link_timeouts_).
-  std::deque<msghdr> msgs_;
-  std::vector<FdClass> fd_classes_;   // fd -> what it is (the fd cache)
-  std::vector<StaleRetry> stale_;     // by engine slot index
-  std::vector<uint32_t> resubmit_;    // slot indexes whose op goes to the kernel again
-  uint32_t awaiting_timeouts_ = 0;    // StaleRetry entries in kAwaitTimeout
-  std::vector<int32_t> fd_slots_;     // fd -> registered-file index, or -1
-  std::vector<uint32_t> free_slots_;  // unused registered-file indexes
-  std::vector<std::unique_ptr<BufferRing>> buffer_rings_;
-  UringStats stats_;
+  friend class uring_internal::UringDriverImpl;
+  UringDriver() = default;
 };
 
 }  // namespace ringloop

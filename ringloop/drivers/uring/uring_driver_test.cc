@@ -1,7 +1,7 @@
 // ringloop/drivers/uring/uring_driver_test.cc: the uring driver against the real kernel.
 //
 // Each test pins one behaviour the driver and engine promise together (close
-// waits, timeouts, chains, cancels, backpressure), through pipes, socket pairs,
+// waits, timeouts, cancels, backpressure), through pipes, socket pairs,
 // loopback TCP and temp files.
 #include "ringloop/drivers/uring/uring_driver.h"
 
@@ -137,62 +137,6 @@ TEST(UringDriverTest, SendToClosedPeerIsEpipeNotSigpipe) {
   EXPECT_EQ(e->res, -EPIPE);  // and the process is still alive: MSG_NOSIGNAL
 }
 
-TEST(UringDriverTest, WriteThenFsyncChainRunsInOrder) {
-  URING_HARNESS_OR_SKIP(h);
-  Fds fds;
-  const std::string path = TempPath("uring_chain");
-  const int fd = fds.Add(open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  ASSERT_GE(fd, 0);
-  unlink(path.c_str());
-  const char data[] = "chained";
-  SubmitArgs chain[] = {{Write{fd, data, 7, 0}, 1}, {Fsync{fd}, 2}};
-  OpId ids[2];
-  h->engine().SubmitChain(chain, ids);
-  ASSERT_TRUE(h->RunUntil([&] { return h->FinalEvent(ids[1]).has_value(); }));
-  EXPECT_EQ(h->FinalEvent(ids[0])->res, 7);
-  EXPECT_EQ(h->FinalEvent(ids[1])->res, 0);
-  char back[8] = {};
-  EXPECT_EQ(pread(fd, back, 7, 0), 7);
-  EXPECT_EQ(std::string(back, 7), "chained");
-}
-
-// If the link flag were lost (or put in the opcode), the fsync would run on its
-// own and succeed; linked, it is cancelled by the failed read before it.
-TEST(UringDriverTest, FailedLinkCancelsTheRestOfTheChain) {
-  URING_HARNESS_OR_SKIP(h);
-  Fds fds;
-  Pipe p = MakePipe(fds);
-  char buf[4];
-  SubmitArgs chain[] = {{Read{p.w, buf, sizeof(buf)}, 1},  // write end: EBADF
-                        {Write{p.w, "a", 1}, 2},
-                        {Nop{}, 3}};
-  OpId ids[3];
-  h->engine().SubmitChain(chain, ids);
-  ASSERT_TRUE(h->RunUntil([&] { return h->FinalEvent(ids[2]).has_value(); }));
-  EXPECT_EQ(h->FinalEvent(ids[0])->res, -EBADF);
-  EXPECT_EQ(h->FinalEvent(ids[1])->res, -ECANCELED);
-  EXPECT_EQ(h->FinalEvent(ids[2])->res, -ECANCELED);
-  char c;
-  fcntl(p.r, F_SETFL, O_NONBLOCK);
-  EXPECT_EQ(read(p.r, &c, 1), -1);  // nothing was written
-  EXPECT_EQ(errno, EAGAIN);
-}
-
-TEST(UringDriverTest, ShortReadBreaksTheChain) {
-  URING_HARNESS_OR_SKIP(h);
-  Fds fds;
-  Pipe p = MakePipe(fds);
-  fcntl(p.r, F_SETFL, O_NONBLOCK);
-  ASSERT_EQ(write(p.w, "ab", 2), 2);
-  char buf[8];
-  SubmitArgs chain[] = {{Read{p.r, buf, sizeof(buf)}, 1}, {Nop{}, 2}};
-  OpId ids[2];
-  h->engine().SubmitChain(chain, ids);
-  ASSERT_TRUE(h->RunUntil([&] { return h->FinalEvent(ids[1]).has_value(); }));
-  EXPECT_EQ(h->FinalEvent(ids[0])->res, 2);
-  EXPECT_EQ(h->FinalEvent(ids[1])->res, -ECANCELED);
-}
-
 TEST(UringDriverTest, CancelRacingCompletionYieldsExactlyOneFinalEvent) {
   URING_HARNESS_OR_SKIP(h);
   Fds fds;
@@ -285,30 +229,6 @@ TEST(UringDriverTest, TinyCompletionQueueLosesNothingUnderAThousandOps) {
   // The scenario really overflowed the CQ (else it proves nothing).
   EXPECT_GT(h->driver().stats().overflow_flushes, 0u);
   EXPECT_GT(h->driver().stats().full_sq_submits, 0u);
-}
-
-TEST(UringDriverTest, ChainLongerThanTheSubmissionQueueStaysOrdered) {
-  UringDriver::Options options;
-  options.sq_entries = 4;
-  URING_HARNESS_OR_SKIP(h, options);
-  Fds fds;
-  const std::string path = TempPath("uring_long_chain");
-  const int fd = fds.Add(open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  ASSERT_GE(fd, 0);
-  unlink(path.c_str());
-  const char* letters = "abcdefghij";
-  std::vector<SubmitArgs> chain;
-  for (int i = 0; i < 10; ++i) chain.push_back({Write{fd, letters + i, 1}, uint64_t(i)});
-  std::vector<OpId> ids(10);
-  h->engine().SubmitChain(chain, ids);
-  ASSERT_TRUE(h->RunUntil([&] { return h->engine().Quiescent(); }));
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(h->FinalEvent(ids[i])->res, 1);
-  char back[10];
-  ASSERT_EQ(pread(fd, back, 10, 0), 10);
-  EXPECT_EQ(std::string(back, 10), letters);
-  // The engine plays the chain, one link per request: the driver never holds
-  // a link back itself.
-  EXPECT_EQ(h->driver().stats().played_links, 0u);
 }
 
 TEST(UringDriverTest, CancelFdEndsEveryOpOnTheFd) {

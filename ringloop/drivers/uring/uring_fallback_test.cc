@@ -1,5 +1,5 @@
-// ringloop/drivers/uring/uring_fallback_test.cc: ops performed as syscalls, and chains
-// with such links; BIND/LISTEN through the ring where the kernel has them.
+// ringloop/drivers/uring/uring_fallback_test.cc: ops performed as syscalls, alone or
+// with their linked timeouts; BIND/LISTEN through the ring where the kernel has them.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -97,89 +97,34 @@ TEST(UringFallbackTest, BindAndListenGoThroughTheRingWhereTheKernelHasThem) {
   EXPECT_EQ(h->driver().stats().sync_ops, 0u);
 }
 
-// The engine hands the driver one link at a time, so a link run as a syscall
-// needs no playing in the driver: the writes and the fsync still run in order.
-TEST(UringFallbackTest, LinksAroundASyncOpRunInOrder) {
-  UringDriver::Options options;
-  options.force_sync_ops = Bit(OpKind::kFsync);
-  URING_HARNESS_OR_SKIP(h, options);
-  Fds fds;
-  const int fd = TempFile(fds, "uring_played");
-  ASSERT_GE(fd, 0);
-  SubmitArgs chain[] = {{Write{fd, "ab", 2}, 1}, {Fsync{fd}, 2}, {Write{fd, "cd", 2}, 3}};
-  OpId ids[3];
-  h->engine().SubmitChain(chain, ids);
-  ASSERT_TRUE(h->RunUntil([&] { return h->engine().Quiescent(); }));
-  EXPECT_EQ(h->FinalEvent(ids[0])->res, 2);
-  EXPECT_EQ(h->FinalEvent(ids[1])->res, 0);
-  EXPECT_EQ(h->FinalEvent(ids[2])->res, 2);
-  EXPECT_LT(h->FinalIndex(ids[0]), h->FinalIndex(ids[1]));
-  EXPECT_LT(h->FinalIndex(ids[1]), h->FinalIndex(ids[2]));
-  char back[4];
-  ASSERT_EQ(pread(fd, back, 4, 0), 4);
-  EXPECT_EQ(std::string(back, 4), "abcd");
-  EXPECT_EQ(h->driver().stats().sync_ops, 1u);
-  EXPECT_EQ(h->driver().stats().played_links, 0u);
-}
-
-TEST(UringFallbackTest, PlayedLinkBreaksLikeTheKernels) {
-  UringDriver::Options options;
-  options.force_sync_ops = Bit(OpKind::kFsync);
-  URING_HARNESS_OR_SKIP(h, options);
-  Fds fds;
-  int p[2];
-  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
-  fds.Add(p[0]);
-  fds.Add(p[1]);
-  char buf[4];
-  SubmitArgs chain[] = {{Read{p[1], buf, 4}, 1}, {Fsync{p[1]}, 2}, {Nop{}, 3}};
-  OpId ids[3];
-  h->engine().SubmitChain(chain, ids);
-  ASSERT_TRUE(h->RunUntil([&] { return h->engine().Quiescent(); }));
-  EXPECT_EQ(h->FinalEvent(ids[0])->res, -EBADF);
-  EXPECT_EQ(h->FinalEvent(ids[1])->res, -ECANCELED);
-  EXPECT_EQ(h->FinalEvent(ids[2])->res, -ECANCELED);
-  EXPECT_EQ(h->driver().stats().sync_ops, 0u);  // the fsync never ran
-}
-
-TEST(UringFallbackTest, CancellingAHeldOpCancelsTheRestOfItsChain) {
-  UringDriver::Options options;
-  options.force_sync_ops = Bit(OpKind::kFsync);
-  URING_HARNESS_OR_SKIP(h, options);
-  Fds fds;
-  int p[2];
-  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
-  fds.Add(p[0]);
-  fds.Add(p[1]);
-  char c;
-  SubmitArgs chain[] = {{Read{p[0], &c, 1}, 1}, {Fsync{p[1]}, 2}, {Nop{}, 3}};
-  OpId ids[3];
-  h->engine().SubmitChain(chain, ids);
-  ASSERT_TRUE(h->Step(false).ok());  // the read parks; fsync and nop wait in the engine
-  EXPECT_TRUE(h->engine().Cancel(ids[1]));
-  ASSERT_TRUE(h->RunUntil([&] { return h->FinalEvent(ids[2]).has_value(); }));
-  EXPECT_EQ(h->FinalEvent(ids[1])->res, -ECANCELED);
-  EXPECT_EQ(h->FinalEvent(ids[2])->res, -ECANCELED);
-  EXPECT_FALSE(h->FinalEvent(ids[0]).has_value());  // still waiting for data
-  ASSERT_EQ(write(p[1], "x", 1), 1);
-  std::optional<Event> e = h->RunUntilFinal(ids[0]);
-  ASSERT_TRUE(e.has_value());
-  EXPECT_EQ(e->res, 1);
-  EXPECT_EQ(h->driver().stats().sync_ops, 0u);
-  EXPECT_TRUE(h->engine().Quiescent());
-}
-
-TEST(UringFallbackTest, SyncOpWithDeadlineFinishesFirst) {
+// An op run as a syscall comes with its linked timeout when it has a deadline:
+// the driver posts the op's result, then the timeout's -ECANCELED (the op won,
+// as the kernel answers a timeout its op beat), whatever the op's result, and
+// neither reaches the ring.
+TEST(UringFallbackTest, SyncOpAndItsLinkedTimeoutCompleteTogether) {
   UringDriver::Options options;
   options.force_sync_ops = Bit(OpKind::kFsync);
   URING_HARNESS_OR_SKIP(h, options);
   Fds fds;
   const int fd = TempFile(fds, "uring_sync_deadline");
-  const OpId f = h->engine().Submit({Fsync{fd}, 1, h->driver().NowNs() + 5'000'000'000});
-  std::optional<Event> e = h->RunUntilFinal(f);
-  ASSERT_TRUE(e.has_value());
-  EXPECT_EQ(e->res, 0);
-  EXPECT_TRUE(h->engine().Quiescent());  // its linked timeout was settled too
+  int p[2];
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  fds.Add(p[0]);
+  fds.Add(p[1]);
+  ASSERT_TRUE(h->Step(/*wait=*/false).ok());  // arms the wake-up read
+  const uint64_t sqes = h->driver().stats().sqes;
+  const uint64_t completions = h->engine().stats().completions;
+  const uint64_t deadline = h->driver().NowNs() + 5'000'000'000;
+  const OpId good = h->engine().Submit({Fsync{fd}, 1, deadline});
+  const OpId bad = h->engine().Submit({Fsync{p[1]}, 2, deadline});  // a pipe: EINVAL
+  ASSERT_EQ(h->engine().PendingRequests().size(), 4u);
+  ASSERT_TRUE(h->RunUntil([&] { return h->engine().Quiescent(); }, /*max_steps=*/10));
+  EXPECT_EQ(h->FinalEvent(good)->res, 0);
+  EXPECT_EQ(h->FinalEvent(bad)->res, -EINVAL);
+  EXPECT_EQ(h->engine().stats().completions - completions, 4u);  // two ops, two timeouts
+  EXPECT_EQ(h->engine().stats().rejected_completions, 0u);
+  EXPECT_EQ(h->driver().stats().sync_ops, 2u);
+  EXPECT_EQ(h->driver().stats().sqes, sqes);  // nothing went to the ring
 }
 
 TEST(UringFallbackTest, RunSyncReportsErrnoLikeTheRing) {

@@ -3,7 +3,9 @@
 
 #include <liburing.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -11,8 +13,13 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "ringloop/core/errno_message.h"
+#include "ringloop/drivers/uring/internal/uring_abi.h"
 
 namespace ringloop {
 namespace {
@@ -37,11 +44,41 @@ constexpr unsigned kRequiredOpcodes[] = {
     IORING_OP_CONNECT, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_LINK_TIMEOUT,
 };
 
-std::string ReadSysctl(const char* path) {
+// ReadIntFile: the integer at the start of `path`, or -1.
+int ReadIntFile(const char* path) {
   std::ifstream in(path);
-  std::string value;
-  if (!(in >> value)) return "unreadable";
+  int value = -1;
+  if (!(in >> value)) return -1;
   return value;
+}
+
+// SeccompMode: the "Seccomp:" field of /proc/self/status (2: a filter), or -1.
+int SeccompMode() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!absl::StartsWith(line, "Seccomp:")) continue;
+    int mode = -1;
+    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(8)), &mode)) return mode;
+  }
+  return -1;
+}
+
+// EpermReason: why io_uring_setup says EPERM to this process: the sysctl or
+// a seccomp filter, as /proc shows them.
+std::string EpermReason() {
+  const int disabled = ReadIntFile("/proc/sys/kernel/io_uring_disabled");
+  if (disabled == 2) return "kernel.io_uring_disabled=2 disables io_uring for every process";
+  if (disabled == 1) {
+    return "kernel.io_uring_disabled=1 allows io_uring only to members of "
+           "kernel.io_uring_group, and this process is not one";
+  }
+  if (SeccompMode() == 2) {
+    return "a seccomp filter denies io_uring_setup (Docker's and containerd's default "
+           "profiles do)";
+  }
+  return absl::StrCat("io_uring is not permitted here (kernel.io_uring_disabled=", disabled,
+                      ", no seccomp filter)");
 }
 
 std::string KernelRelease() {
@@ -58,11 +95,6 @@ std::string MemlockLimit() {
 }
 
 }  // namespace
-
-std::string ErrnoName(int err) {
-  const char* name = strerrorname_np(err);
-  return absl::StrCat(name != nullptr ? name : "E?", " (errno ", err, ")");
-}
 
 std::string UringOpcodeName(unsigned opcode) {
   static constexpr const char* kNames[] = {
@@ -131,47 +163,72 @@ std::string UringOpcodeName(unsigned opcode) {
   return absl::StrCat("io_uring opcode ", opcode);
 }
 
-absl::Status SetupError(int err, uint32_t setup_flags, bool plain_ring_works) {
-  const std::string what = absl::StrCat("io_uring_setup: ", ErrnoName(err), ": ");
+std::string ExplainSetupErrno(int err, uint32_t setup_flags, bool plain_ring_works) {
+  const std::string failed = ErrnoMessage("io_uring_setup", err);
   switch (err) {
     case ENOSYS:
-      return absl::UnavailableError(absl::StrCat(what, "this kernel (", KernelRelease(),
-                                                 ") has no io_uring (CONFIG_IO_URING off, or "
-                                                 "older than 5.1)"));
+      return absl::StrCat(failed, ": this kernel (", KernelRelease(),
+                          ") has no io_uring (CONFIG_IO_URING off, or older than 5.1)");
     case EPERM:
       if (plain_ring_works && (setup_flags & IORING_SETUP_SQPOLL) != 0) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            what,
-            "SQPOLL needs CAP_SYS_NICE (before Linux 5.11: CAP_SYS_ADMIN); plain rings "
-            "work"));
+        return absl::StrCat(
+            failed,
+            ": SQPOLL needs CAP_SYS_NICE (before Linux 5.11: CAP_SYS_ADMIN); plain rings "
+            "work");
       }
-      return absl::UnavailableError(absl::StrCat(
-          what, "io_uring is blocked for this process: kernel.io_uring_disabled=",
-          ReadSysctl("/proc/sys/kernel/io_uring_disabled"),
-          " (1 allows only members of kernel.io_uring_group, 2 disables it), or a seccomp "
-          "profile denies io_uring_setup (Docker's and containerd's default profiles do)"));
+      return absl::StrCat(failed, ": ", EpermReason());
     case ENOMEM:
-      return absl::ResourceExhaustedError(absl::StrCat(
-          what,
-          "cannot allocate the rings; before Linux 5.12 they count against the memlock "
-          "limit (RLIMIT_MEMLOCK, now ",
-          MemlockLimit(),
-          "): raise `ulimit -l` or use fewer "
-          "entries"));
+      return absl::StrCat(failed,
+                          ": cannot allocate the rings; before Linux 5.12 they count against the "
+                          "memlock limit (RLIMIT_MEMLOCK, now ",
+                          MemlockLimit(), "): raise `ulimit -l` or use fewer entries");
     case EMFILE:
     case ENFILE:
-      return absl::ResourceExhaustedError(absl::StrCat(what, "out of file descriptors"));
+      return absl::StrCat(failed, ": out of file descriptors");
     case EINVAL:
       if (plain_ring_works) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            what, "the kernel (", KernelRelease(), ") rejects the requested setup flags 0x",
-            absl::Hex(setup_flags), " (too old for one of them, or an invalid combination)"));
+        return absl::StrCat(failed, ": the kernel (", KernelRelease(),
+                            ") rejects the requested setup flags 0x", absl::Hex(setup_flags),
+                            " (too old for one of them, or an invalid combination)");
       }
-      return absl::UnavailableError(
-          absl::StrCat(what, "the kernel (", KernelRelease(), ") rejects even a plain ring"));
+      return absl::StrCat(failed, ": the kernel (", KernelRelease(), ") rejects even a plain ring");
     default:
-      return absl::InternalError(absl::StrCat(what, "unexpected"));
+      return absl::StrCat(failed, ": unexpected");
   }
+}
+
+absl::Status SetupError(int err, uint32_t setup_flags, bool plain_ring_works) {
+  absl::StatusCode code = absl::StatusCode::kInternal;
+  switch (err) {
+    case ENOSYS:
+      code = absl::StatusCode::kUnavailable;
+      break;
+    case EPERM:
+      code = plain_ring_works && (setup_flags & IORING_SETUP_SQPOLL) != 0
+                 ? absl::StatusCode::kPermissionDenied
+                 : absl::StatusCode::kUnavailable;
+      break;
+    case ENOMEM:
+    case EMFILE:
+    case ENFILE:
+      code = absl::StatusCode::kResourceExhausted;
+      break;
+    case EINVAL:
+      code =
+          plain_ring_works ? absl::StatusCode::kFailedPrecondition : absl::StatusCode::kUnavailable;
+      break;
+    default:
+      break;
+  }
+  return absl::Status(code, ExplainSetupErrno(err, setup_flags, plain_ring_works));
+}
+
+int ProbeUringSetup() {
+  io_uring_params params{};
+  const long fd = ::syscall(__NR_io_uring_setup, 1, &params);
+  if (fd < 0) return errno;
+  ::close(int(fd));
+  return 0;
 }
 
 absl::Status CheckDriverRequirements(const UringCapabilities& caps) {
@@ -198,7 +255,7 @@ absl::StatusOr<UringCapabilities> ProbeUring() {
   io_uring_probe* probe = io_uring_get_probe_ring(&ring);
   if (probe != nullptr) {
     caps.last_op = probe->last_op;
-    for (unsigned i = 0; i < probe->ops_len && i < uring_abi::kMaxOpcode; ++i) {
+    for (unsigned i = 0; i < probe->ops_len && i < UringCapabilities::kMaxOpcode; ++i) {
       if ((probe->ops[i].flags & IO_URING_OP_SUPPORTED) != 0) caps.opcodes.set(probe->ops[i].op);
     }
     io_uring_free_probe(probe);

@@ -19,7 +19,8 @@
 //                       flag (too old for it). Retry without the option.
 //   kInvalidArgument    the options themselves are inconsistent.
 //   kInternal           anything else; the message carries the errno.
-// Every message names the syscall and the errno ("io_uring_setup: EPERM (errno 1)").
+// Every message names the syscall and the errno, as ErrnoMessage words it
+// ("io_uring_setup: Operation not permitted [EPERM]: ...").
 //
 // Thread safety: free functions with no shared state.
 #ifndef RINGLOOP_DRIVERS_URING_URING_PROBE_H_
@@ -31,20 +32,20 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "ringloop/drivers/uring/internal/uring_abi.h"
 
 namespace ringloop {
 
 // UringCapabilities: the running kernel's io_uring features and opcodes.
 struct UringCapabilities {
-  uint32_t features = 0;                       // IORING_FEAT_* from io_uring_setup
-  std::bitset<uring_abi::kMaxOpcode> opcodes;  // opcodes the kernel supports
-  uint32_t last_op = 0;                        // the probe's last_op
+  // kMaxOpcode: opcodes the probe table tracks (room for kernels well past 6.18).
+  static constexpr unsigned kMaxOpcode = 256;
+
+  uint32_t features = 0;            // IORING_FEAT_* from io_uring_setup
+  std::bitset<kMaxOpcode> opcodes;  // opcodes the kernel supports
+  uint32_t last_op = 0;             // the probe's last_op
 
   // Supports: whether the kernel has `opcode`.
-  bool Supports(unsigned opcode) const {
-    return opcode < uring_abi::kMaxOpcode && opcodes.test(opcode);
-  }
+  bool Supports(unsigned opcode) const { return opcode < kMaxOpcode && opcodes.test(opcode); }
   // HasFeature: whether every bit of `feature` (IORING_FEAT_*) is set.
   bool HasFeature(uint32_t feature) const { return (features & feature) == feature; }
 };
@@ -60,13 +61,23 @@ absl::StatusOr<UringCapabilities> ProbeUring();
 // link timeout); else kUnavailable naming what is missing.
 absl::Status CheckDriverRequirements(const UringCapabilities& caps);
 
-// SetupError: the status for io_uring_setup failing with `-err` when asked for
-// `setup_flags`. `plain_ring_works` tells whether a ring without options can be set
-// up (it separates "this option is refused" from "io_uring is unusable").
+// ExplainSetupErrno: io_uring_setup failing with `err` when asked for
+// `setup_flags`, in words: the errno (ErrnoMessage) and what it means here,
+// naming what this process can see of the cause (the kernel release, the
+// kernel.io_uring_disabled sysctl, a seccomp filter in /proc/self/status, the
+// memlock limit). `plain_ring_works` tells whether a ring without options can
+// be set up (it separates "this option is refused" from "io_uring is
+// unusable"); the defaults describe a plain ring refused. The one wording of a
+// setup failure: SetupError's message, and the runtime's reason for epoll.
+std::string ExplainSetupErrno(int err, uint32_t setup_flags = 0, bool plain_ring_works = false);
+
+// SetupError: the status for io_uring_setup failing with `err` when asked for
+// `setup_flags`: the code as the file comment says, ExplainSetupErrno's message.
 absl::Status SetupError(int err, uint32_t setup_flags, bool plain_ring_works);
 
-// ErrnoName: "EPERM (errno 1)" for 1; used in every error message.
-std::string ErrnoName(int err);
+// ProbeUringSetup: sets up and closes a one-entry io_uring with the raw
+// syscall (no liburing, no options); 0 if that works, else its errno.
+int ProbeUringSetup();
 
 // UringOpcodeName: a readable name for an io_uring opcode ("IORING_OP_READ").
 std::string UringOpcodeName(unsigned opcode);

@@ -1,7 +1,7 @@
 // ringloop/drivers/uring/uring_socket_write_test.cc: a Write or Writev at the current position
 // on a socket is a send with MSG_NOSIGNAL (as under the epoll driver and the
-// simulator), while everything else about write(2) stays: the data, the chain rule,
-// SIGPIPE on a pipe. Also pins the fd cache behind it: one fstat per fd, forgotten
+// simulator), while everything else about write(2) stays: the data, SIGPIPE on a
+// pipe. Also pins the fd cache behind it: one fstat per fd, forgotten
 // by the engine's Close and by ForgetFd.
 #include <fcntl.h>
 #include <signal.h>
@@ -161,31 +161,6 @@ TEST(UringSocketWriteTest, WritesOnASeqpacketSocketStayRecords) {
   ASSERT_EQ(recv(s.b, buf, sizeof(buf), MSG_DONTWAIT), 3);
   EXPECT_EQ(std::string(buf, 3), "cde");
   EXPECT_EQ(h->driver().stats().socket_writes, 2u);
-}
-
-// A short send does not break an io_uring chain, a short write does (core's
-// ChainMinimum): a Write sent as a send must still break its chain when short.
-// (The engine plays chains, so it judges the short write itself.)
-TEST(UringSocketWriteTest, ShortWriteOnASocketStillBreaksTheChain) {
-  URING_HARNESS_OR_SKIP(h);
-  Fds fds;
-  const Pair s = SocketPair(fds);
-  ASSERT_EQ(fcntl(s.b, F_SETFL, O_NONBLOCK), 0);
-  // Far more than a unix socket's send buffer (SO_SNDBUF, 208 KiB by default),
-  // with nobody reading: the first attempt sends what fits and completes short.
-  static std::vector<char> big(4 << 20, 'b');
-  SubmitArgs chain[] = {{Write{s.a, big.data(), uint32_t(big.size())}, 1}, {Write{s.a, "z", 1}, 2}};
-  OpId ids[2];
-  h->engine().SubmitChain(chain, ids);
-  ASSERT_TRUE(h->RunUntil([&] { return h->FinalEvent(ids[1]).has_value(); }));
-  const int sent = h->FinalEvent(ids[0])->res;
-  EXPECT_GT(sent, 0);
-  EXPECT_LT(sent, int(big.size()));
-  EXPECT_EQ(h->FinalEvent(ids[1])->res, -ECANCELED);
-  const std::string got = ReadAll(s.b);
-  EXPECT_EQ(got.size(), size_t(sent));  // no "z" after the short write
-  EXPECT_EQ(got.find('z'), std::string::npos);
-  EXPECT_EQ(h->driver().stats().played_links, 0u);
 }
 
 // The engine's Close forgets the fd: a pipe that gets the number next is written as

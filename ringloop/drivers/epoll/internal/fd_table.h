@@ -7,8 +7,8 @@
 // to a high number under a raised RLIMIT_NOFILE) a hash map, so one high fd
 // does not cost a vector entry for every number below it. States live in fixed
 // chunks (or, above the limit, one allocation each) and never move: a reference
-// stays valid while more states are made (a completion may start the next op of
-// a chain on a new fd while the caller holds the old fd's state).
+// stays valid while more states are made (the driver's epoll registrations and
+// parked ops point at states).
 //
 // Not thread-safe: the driver's thread only.
 #ifndef RINGLOOP_DRIVERS_EPOLL_INTERNAL_FD_TABLE_H_

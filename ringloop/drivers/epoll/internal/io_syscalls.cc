@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "ringloop/core/check.h"
+#include "ringloop/drivers/internal/fd_facts.h"
 #include "ringloop/drivers/sync_op.h"
 
 namespace ringloop::epoll_internal {
@@ -156,15 +157,15 @@ int WriteAgain(const Write& write, FdInfo* info, int res) {
 }
 
 int ClassifyFd(int fd, FdInfo* info) {
-  struct stat st;
-  if (const int r = Sys([&] { return ::fstat(fd, &st); }); r < 0) return r;
+  drivers_internal::FdFacts facts;
+  if (const int r = drivers_internal::LearnFd(fd, &facts); r < 0) return r;
   FdInfo out;
   // What the driver did to the file's flags stays recorded: RestoreFlags checks
   // that the file is still the one it changed.
   out.set_nonblock = info->set_nonblock;
   out.dev = info->dev;
   out.ino = info->ino;
-  if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode)) {
+  if (facts.file) {
     out.kind = FdInfo::Kind::kFile;
     *info = out;
     return 0;
@@ -172,15 +173,8 @@ int ClassifyFd(int fd, FdInfo* info) {
   // Sockets, pipes, FIFOs, character devices and anonymous inodes (eventfd,
   // timerfd, signalfd: st_mode has no type bits) can all be waited on.
   out.kind = FdInfo::Kind::kPollable;
-  if (S_ISSOCK(st.st_mode)) {
-    out.is_socket = true;
-    int type = 0;
-    socklen_t len = sizeof(type);
-    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
-      out.is_stream = type == SOCK_STREAM;
-  } else if (S_ISFIFO(st.st_mode)) {
-    out.is_stream = true;
-  }
+  out.is_socket = facts.socket;
+  out.is_stream = facts.stream();
   *info = out;
   return 0;
 }

@@ -63,10 +63,9 @@ struct FdInfo {
   // is_socket: reads and writes use recv(2)/send(2) (MSG_DONTWAIT, and
   // MSG_NOSIGNAL: EPIPE, never SIGPIPE) and their msg forms.
   bool is_socket = false;
-  // is_stream: a pipe, FIFO or SOCK_STREAM socket. For these a read returning
-  // fewer bytes than asked (but more than zero) means the receive queue was empty
-  // at that moment (pipe_read and tcp/unix stream recvmsg copy until the queue is
-  // empty or the buffer is full), so the readiness cache may be cleared without an
+  // is_stream: a pipe, FIFO or SOCK_STREAM socket (FdFacts::stream): a read
+  // returning fewer bytes than asked (but more than zero) means the receive queue
+  // was empty at that moment, so the readiness cache may be cleared without an
   // extra EAGAIN round trip. Never true for datagram sockets.
   bool is_stream = false;
   // set_nonblock: the driver turned O_NONBLOCK on (it was off) for an accept,
@@ -78,8 +77,8 @@ struct FdInfo {
   ino_t ino = 0;
 };
 
-// ClassifyFd: fills `info` for `fd` (fstat, SO_TYPE for sockets), keeping only
-// what it says about setting O_NONBLOCK. Changes no flag. Returns 0 or a
+// ClassifyFd: fills `info` for `fd` from LearnFd (ringloop/drivers/internal/
+// fd_facts.h), keeping only what it says about setting O_NONBLOCK. Changes no flag. Returns 0 or a
 // negative errno (-EBADF for a closed fd).
 int ClassifyFd(int fd, FdInfo* info);
 

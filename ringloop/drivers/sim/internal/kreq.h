@@ -22,10 +22,9 @@ namespace ringloop::sim {
 // buffers stay borrowed and are touched only when the request completes.
 struct SimDriver::KReq {
   enum class State : uint8_t {
-    kWaitLink,  // linked behind a request that has not completed yet
-    kIssued,    // running (or parked, waiting for readiness)
-    kDoomed,    // a cancel said -EALREADY: ends later, by itself
-    kStuck,     // a blocked socket op after -EALREADY: only data or shutdown ends it
+    kIssued,  // running (or parked, waiting for readiness)
+    kDoomed,  // a cancel said -EALREADY: ends later, by itself
+    kStuck,   // a blocked socket op after -EALREADY: only data or shutdown ends it
   };
   uint64_t seq = 0;
   uint64_t user_data = 0;
@@ -39,20 +38,17 @@ struct SimDriver::KReq {
   int fd = -1;
   uint64_t deadline_ns = 0;
   uint64_t target = 0;
-  State state = State::kWaitLink;
-  KReq* next = nullptr;     // the chain member that starts after this one
+  State state = State::kIssued;
   KReq* lt = nullptr;       // this op's linked timeout, while it is in flight
   KReq* owner = nullptr;    // a linked timeout's op
   uint32_t file = kNoFile;  // resolved at issue; holds a reference
   int32_t issue_error = 0;  // e.g. -EBADF when the fd was not open at issue
   int32_t connect_error = 0;
-  uint32_t chain_pos = 0;   // members before this one in its chain
-  bool lt_invalid = false;  // a linked timeout with no op right before it
-  bool movable = false;     // in SimDriver::movable_
-  bool waiting = false;     // in SimDriver::waiting_on_[object]
-  uint64_t object = 0;      // its file's Kernel::ObjectKey, once waiting
-  uint32_t process = 0;     // SimDriver::SetOpProcess
-  uint64_t taken_ns = 0;    // when the kernel took it
+  bool movable = false;   // in SimDriver::movable_
+  bool waiting = false;   // in SimDriver::waiting_on_[object]
+  uint64_t object = 0;    // its file's Kernel::ObjectKey, once waiting
+  uint32_t process = 0;   // SimDriver::SetOpProcess
+  uint64_t taken_ns = 0;  // when the kernel took it
 };
 
 }  // namespace ringloop::sim

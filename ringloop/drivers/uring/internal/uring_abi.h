@@ -25,9 +25,6 @@ inline constexpr uint8_t kOpBind = 56;
 // kOpListen: IORING_OP_LISTEN (Linux 6.11). sqe->len = backlog.
 inline constexpr uint8_t kOpListen = 57;
 
-// kMaxOpcode: opcodes the probe table tracks (room for kernels well past 6.18).
-inline constexpr unsigned kMaxOpcode = 256;
-
 }  // namespace ringloop::uring_abi
 
 #endif  // RINGLOOP_DRIVERS_URING_INTERNAL_URING_ABI_H_

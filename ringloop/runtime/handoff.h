@@ -1,4 +1,4 @@
-// ringloop/runtime/internal/handoff.h: tasks waiting for values that a loop
+// ringloop/runtime/handoff.h: tasks waiting for values that a loop
 // callback hands them (an accepted fd, a signal number).
 //
 // A Handoff is the waiting half: it lives in the waiting task's frame (as, or
@@ -13,8 +13,12 @@
 // meantime is given to the discard function (for an fd: close it).
 //
 // Threads: the Loop's thread only.
-#ifndef RINGLOOP_RUNTIME_INTERNAL_HANDOFF_H_
-#define RINGLOOP_RUNTIME_INTERNAL_HANDOFF_H_
+//
+// AcceptQueue and AcceptAwaiter (tcp_listener.h), SignalQueue and SignalAwaiter
+// (signals.h) and FileCloseAwaiter (file.h) hold hand-offs by value, so this
+// header is installed with theirs; it is no API (namespace internal).
+#ifndef RINGLOOP_RUNTIME_HANDOFF_H_
+#define RINGLOOP_RUNTIME_HANDOFF_H_
 
 #include <cerrno>
 #include <cstdint>
@@ -109,4 +113,4 @@ bool StartWait(Queue* queue, Handoff& handoff, PromiseBase& p) {
 }  // namespace internal
 }  // namespace ringloop
 
-#endif  // RINGLOOP_RUNTIME_INTERNAL_HANDOFF_H_
+#endif  // RINGLOOP_RUNTIME_HANDOFF_H_

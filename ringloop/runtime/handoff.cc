@@ -1,5 +1,5 @@
-// ringloop/runtime/internal/handoff.cc: waiting for a value, and handing it over.
-#include "ringloop/runtime/internal/handoff.h"
+// ringloop/runtime/handoff.cc: waiting for a value, and handing it over.
+#include "ringloop/runtime/handoff.h"
 
 #include <cerrno>
 

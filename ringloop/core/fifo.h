@@ -1,12 +1,14 @@
-// ringloop/core/internal/fifo.h: the engine's output queues (requests for the driver,
+// ringloop/core/fifo.h: the engine's output queues (requests for the driver,
 // events for users).
 //
 // A Fifo empties often: appended at the back, consumed from the front, and
 // reset (keeping its memory) whenever drained, so steady state allocates
 // nothing and an append is a compare and a store. It lives in a header only so
-// that Engine's output getters can be inlined into drivers.
-#ifndef RINGLOOP_CORE_INTERNAL_FIFO_H_
-#define RINGLOOP_CORE_INTERNAL_FIFO_H_
+// that Engine's output getters can be inlined into drivers. Engine holds its
+// queues by value, so this header is installed with engine.h; it is no API
+// (namespace internal).
+#ifndef RINGLOOP_CORE_FIFO_H_
+#define RINGLOOP_CORE_FIFO_H_
 
 #include <algorithm>
 #include <cstddef>
@@ -58,4 +60,4 @@ struct EngineOutputs {
 
 }  // namespace ringloop::internal
 
-#endif  // RINGLOOP_CORE_INTERNAL_FIFO_H_
+#endif  // RINGLOOP_CORE_FIFO_H_

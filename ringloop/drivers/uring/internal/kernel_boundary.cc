@@ -1,0 +1,221 @@
+// ringloop/drivers/uring/internal/kernel_boundary.cc: io_uring_enter, reaping
+// CQEs and dispatching them to the engine. See internal/driver_impl.h.
+#include <liburing/barrier.h>
+#include <signal.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "ringloop/core/check.h"
+#include "ringloop/core/errno_message.h"
+#include "ringloop/drivers/uring/internal/driver_impl.h"
+
+namespace ringloop::uring_internal {
+
+// --- The kernel boundary --------------------------------------------------------------
+
+absl::Status EnterError(int err) {
+  const std::string what = ErrnoMessage("io_uring_enter", err) + ": ";
+  switch (err) {
+    case EBADR:
+      return absl::DataLossError(absl::StrCat(what, "the kernel dropped a completion"));
+    case EEXIST:
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, "called from a thread other than the ring's owner (SINGLE_ISSUER)"));
+    case EOWNERDEAD:
+      return absl::UnavailableError(absl::StrCat(what, "the SQPOLL thread is gone"));
+    default:
+      return absl::InternalError(absl::StrCat(what, "unexpected"));
+  }
+}
+
+// FlushSq: publishes the filled SQEs; returns how many the kernel has yet to take.
+unsigned UringDriverImpl::FlushSq() {
+  io_uring_sq& sq = ring_.sq;
+  const unsigned tail = sq.sqe_tail;
+  if (sq.sqe_head != tail) {
+    sq.sqe_head = tail;
+    // Make the SQE stores visible before the tail store.
+    io_uring_smp_store_release(sq.ktail, tail);
+  }
+  // With SQPOLL the kernel thread moves the head concurrently.
+  return tail - io_uring_smp_load_acquire(sq.khead);
+}
+
+// SubmitFlags: IORING_ENTER_SQ_WAKEUP when the SQPOLL thread sleeps.
+unsigned UringDriverImpl::SubmitFlags() const {
+  if (!options_.sqpoll) return 0;
+  // Order the tail store before reading the flags (the kernel does the reverse).
+  io_uring_smp_mb();
+  return (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_NEED_WAKEUP) != 0
+             ? IORING_ENTER_SQ_WAKEUP
+             : 0;
+}
+
+int UringDriverImpl::Enter(unsigned to_submit, unsigned min_complete, unsigned flags,
+                           const __kernel_timespec* ts) {
+  ++stats_.enters;
+  if (ts == nullptr) {
+    return io_uring_enter2(ring_.ring_fd, to_submit, min_complete, flags, nullptr, _NSIG / 8);
+  }
+  io_uring_getevents_arg arg{};
+  arg.sigmask_sz = _NSIG / 8;
+  arg.ts = reinterpret_cast<uint64_t>(ts);
+  return io_uring_enter2(ring_.ring_fd, to_submit, min_complete, flags | IORING_ENTER_EXT_ARG,
+                         reinterpret_cast<sigset_t*>(&arg), sizeof(arg));
+}
+
+// CqNeedsFlush: completions wait in the kernel (overflow list, or task work under
+// COOP/DEFER_TASKRUN) until we enter with GETEVENTS.
+bool UringDriverImpl::CqNeedsFlush() const {
+  return (IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) != 0;
+}
+
+// SubmitAndWait: one io_uring_enter that submits what is queued and, if nothing is
+// to report yet, sleeps until a CQE or `wait_until_ns` (0: never; kNoDeadline: no
+// timeout), with one EXT_ARG timeout rather than a timer SQE.
+absl::Status UringDriverImpl::SubmitAndWait(const Engine& engine, uint64_t wait_until_ns) {
+  for (int attempt = 0; attempt < kEnterAttempts; ++attempt) {
+    bool block = wait_until_ns != 0 && io_uring_cq_ready(&ring_) == 0 && local_.empty() &&
+                 !engine.HasEvents() && !CqNeedsFlush();
+    __kernel_timespec timeout{};
+    const __kernel_timespec* ts = nullptr;
+    if (block && wait_until_ns != kNoDeadline) {
+      const uint64_t now = NowNs();
+      block = wait_until_ns > now;
+      timeout = ToTimespec(block ? wait_until_ns - now : 0);
+      ts = &timeout;
+    }
+    const unsigned to_submit = FlushSq();
+    unsigned flags = SubmitFlags();
+    if (block || CqNeedsFlush()) flags |= IORING_ENTER_GETEVENTS;
+    const bool must_enter = flags != 0 || (!options_.sqpoll && to_submit > 0);
+    if (!must_enter) return absl::OkStatus();
+    const int ret = Enter(to_submit, block ? 1 : 0, flags, block ? ts : nullptr);
+    if (ret >= 0) {
+      // A positive count hides the wait's -ETIME/-EINTR: wait again if still idle.
+      if (!block || io_uring_cq_ready(&ring_) > 0) return absl::OkStatus();
+      continue;
+    }
+    switch (-ret) {
+      case ETIME:
+        return absl::OkStatus();
+      case EINTR:
+        ++stats_.eintr;
+        continue;
+      case EBUSY:
+      case EAGAIN:
+        ++stats_.busy;  // reap frees the CQ; the queued SQEs go with the next enter
+        return absl::OkStatus();
+      default:
+        return EnterError(-ret);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Reap: feeds the engine, in the order they were decided, the completions the
+// driver decided itself while submitting, every CQE (flushing an overflowed CQ),
+// and the completions decided while reaping. `engine` is null while draining.
+absl::Status UringDriverImpl::Reap(Engine* engine) {
+  FeedLocal(engine);
+  io_uring_cq& cq = ring_.cq;
+  const unsigned shift = (ring_.flags & IORING_SETUP_CQE32) != 0 ? 1 : 0;
+  for (int round = 0; round < kFlushRounds; ++round) {
+    // The CQEs present now; later ones wait for the next round or Poll.
+    unsigned head = *cq.khead;
+    const unsigned tail = io_uring_smp_load_acquire(cq.ktail);
+    // The final CQEs of engine requests go to the engine in batches; any other
+    // CQE first flushes the batch, so order is kept.
+    // Kept in locals (the batch's stores could alias members otherwise).
+    Completion* const batch = reap_batch_.data();
+    const size_t batch_size = reap_batch_.size();
+    const io_uring_cqe* const cqes = cq.cqes;
+    const unsigned mask = cq.ring_mask;
+    const bool straight = engine != nullptr;
+    uint64_t in_kernel = sqes_in_kernel_;
+    size_t batched = 0;
+    const auto flush = [&] {
+      stats_.cqes += batched;
+      engine->HandleCompletions(std::span<const Completion>(batch, batched));
+      batched = 0;
+    };
+    for (; head != tail; ++head) {
+      const io_uring_cqe& cqe = cqes[(head & mask) << shift];
+      const uint64_t user_data = cqe.user_data;
+      const uint32_t flags = cqe.flags;
+      if (straight && !IsDriverUserData(user_data) && (flags & IORING_CQE_F_MORE) == 0 &&
+          in_kernel > 0 && !IsStaleAnswer(cqe.res) && awaiting_timeouts_ == 0) {
+        --in_kernel;
+        Completion& c = batch[batched++];
+        c.user_data = user_data;
+        c.res = cqe.res;
+        c.flags = flags;
+        if (batched == batch_size) flush();
+        continue;
+      }
+      if (batched > 0) flush();
+      sqes_in_kernel_ = in_kernel;
+      Dispatch(engine, user_data, cqe.res, flags);
+      in_kernel = sqes_in_kernel_;
+    }
+    if (batched > 0) flush();
+    sqes_in_kernel_ = in_kernel;
+    // Hand the CQ entries back to the kernel only once they have been read.
+    io_uring_smp_store_release(cq.khead, head);
+    if (!CqNeedsFlush()) break;
+    if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0) {
+      ++stats_.overflow_flushes;
+    }
+    const int ret = Enter(0, 0, IORING_ENTER_GETEVENTS, nullptr);
+    if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN) return EnterError(-ret);
+  }
+  FeedLocal(engine);
+  return absl::OkStatus();
+}
+
+void UringDriverImpl::FeedLocal(Engine* engine) {
+  if (engine != nullptr) {
+    // HandleCompletion never calls back into the driver, so local_ is stable here.
+    for (const LocalCompletion& c : local_) engine->HandleCompletion(c.user_data, c.res, 0);
+  }
+  local_.clear();
+}
+
+void UringDriverImpl::Dispatch(Engine* engine, uint64_t user_data, int32_t res, uint32_t flags) {
+  ++stats_.cqes;
+  const bool final_cqe = (flags & IORING_CQE_F_MORE) == 0;
+  if (IsDriverUserData(user_data)) {
+    switch (user_data) {
+      case kWakeUserData:
+        RL_CHECK(final_cqe && sqes_in_kernel_ > 0);
+        --sqes_in_kernel_;
+        ++stats_.wakeups;
+        wake_armed_ = false;
+        wake_pending_.store(false);  // seq_cst: pairs with Wake()'s exchange
+        return;
+      case kDriverCancelUserData:
+      case kMsgRingSentUserData:
+        RL_CHECK(final_cqe && sqes_in_kernel_ > 0);
+        --sqes_in_kernel_;
+        return;
+      case kMsgRingWakeUserData:
+        ++stats_.msg_ring_wakeups;  // posted by another ring: no SQE of ours behind it
+        return;
+      default:
+        ++stats_.foreign_cqes;  // posted into this ring by someone else: ignored
+        return;
+    }
+  }
+  if (final_cqe) {
+    RL_CHECK(sqes_in_kernel_ > 0);
+    --sqes_in_kernel_;
+    if ((IsStaleAnswer(res) || awaiting_timeouts_ != 0) && TakeStale(user_data, res)) return;
+  }
+  if (engine != nullptr) engine->HandleCompletion(user_data, res, flags);
+}
+
+}  // namespace ringloop::uring_internal
