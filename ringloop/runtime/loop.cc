@@ -168,7 +168,7 @@ OpId Loop::Submit(const Op& op, absl::Duration timeout, Callback callback) {
 // SubmitUntil: Submit's work, with the callback moved once, into its slot.
 OpId Loop::SubmitUntil(const Op& op, uint64_t deadline_ns, Callback&& callback) {
   const uint64_t tag = AllocateTag(std::move(callback));
-  return engine_.Submit(SubmitArgs{op, tag, deadline_ns});
+  return Attributed(engine_.Submit(SubmitArgs{op, tag, deadline_ns}));
 }
 
 std::vector<OpId> Loop::SubmitChain(std::vector<Link> links) {
@@ -181,6 +181,7 @@ std::vector<OpId> Loop::SubmitChain(std::vector<Link> links) {
   }
   std::vector<OpId> ids(links.size());
   engine_.SubmitChain(args, ids);
+  for (const OpId id : ids) Attributed(id);
   return ids;
 }
 
@@ -191,7 +192,7 @@ bool Loop::Cancel(OpId id) {
 
 OpId Loop::Close(int fd, Callback callback) {
   CheckOwner("Close");
-  return engine_.Close(fd, AllocateTag(std::move(callback)));
+  return Attributed(engine_.Close(fd, AllocateTag(std::move(callback))));
 }
 
 absl::StatusOr<BufferRing*> Loop::AddBufferRing(uint16_t group, uint32_t count,
@@ -215,7 +216,7 @@ OpId Loop::Sleep(absl::Duration duration, Callback callback) {
   CheckOwner("Sleep");
   const uint64_t deadline = Deadline(duration);
   const uint64_t tag = AllocateTag(std::move(callback));
-  return engine_.Submit(SubmitArgs{Timeout{deadline}, tag, kNoDeadline});
+  return Attributed(engine_.Submit(SubmitArgs{Timeout{deadline}, tag, kNoDeadline}));
 }
 
 void Loop::Post(absl::AnyInvocable<void()> fn) {
@@ -372,13 +373,18 @@ void Loop::DrainEvents() {
 
 OpId Loop::SubmitFor(internal::OpAwaiter* awaiter, const Op& op, uint64_t deadline_ns) {
   CheckOwner("Submit");
-  return engine_.Submit(
-      SubmitArgs{op, kAwaiterTag | reinterpret_cast<uintptr_t>(awaiter), deadline_ns});
+  return Attributed(engine_.Submit(
+      SubmitArgs{op, kAwaiterTag | reinterpret_cast<uintptr_t>(awaiter), deadline_ns}));
 }
 
 OpId Loop::CloseFor(internal::OpAwaiter* awaiter, int fd) {
   CheckOwner("Close");
-  return engine_.Close(fd, kAwaiterTag | reinterpret_cast<uintptr_t>(awaiter));
+  return Attributed(engine_.Close(fd, kAwaiterTag | reinterpret_cast<uintptr_t>(awaiter)));
+}
+
+void Loop::AttributeToProgram(OpId id) {
+  const internal::PromiseBase* running = internal::CurrentPromise();
+  sim_->SetOpProcess(id, running != nullptr ? running->process : 0);
 }
 
 void Loop::Dispatch(const Event& event) {

@@ -15,7 +15,9 @@
 // first), faults, and a run that is a pure function of its seed; sim() is that
 // machine's own API (its fds, clock, faults, partitions, trace). Under it every
 // fd is the simulated machine's: make them through the loop's ops (or sim()),
-// never with a syscall. ringloop/testing runs tests this way. Create logs one line to
+// never with a syscall. ringloop/testing runs tests this way. On it each op is
+// attributed to the simulated program (process) of the task that submits it
+// (PromiseBase::process, task.h), so that one program can crash alone. Create logs one line to
 // stderr naming the driver and why (LoopOptions::log_driver_choice). Forcing
 // io_uring where it cannot work makes Create fail; it never silently falls back.
 //
@@ -306,6 +308,14 @@ class Loop {
   void RunStepOrDie(const char* method);
   uint64_t Deadline(absl::Duration timeout) const;
   OpId SubmitUntil(const Op& op, uint64_t deadline_ns, Callback&& callback);
+  // Attributed: `id`, after telling the simulated kernel (if this Loop runs on
+  // one) which program submitted it: the running task's (PromiseBase::process),
+  // or none outside tasks. One load and a branch on the other drivers.
+  OpId Attributed(OpId id) {
+    if (__builtin_expect(sim_ != nullptr, 0)) AttributeToProgram(id);
+    return id;
+  }
+  void AttributeToProgram(OpId id);
   uint64_t AllocateTag(Callback&& callback);
   Slot& SlotAt(uint32_t index) {
     return slot_chunks_[index >> kSlotChunkShift][index & (kSlotChunk - 1)];

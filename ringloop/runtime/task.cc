@@ -64,6 +64,10 @@ void StartTask(PromiseBase& p, Loop* loop, CancelSource* parent_cancel) {
   RL_CHECK(!p.started);
   p.started = true;
   p.loop = loop;
+  // A task spawned from a task belongs to the spawner's program.
+  if (const PromiseBase* spawner = CurrentPromise(); spawner != nullptr) {
+    p.process = spawner->process;
+  }
   p.cancel.Attach(parent_cancel);
   ResumeTask(p);
 }

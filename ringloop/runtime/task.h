@@ -74,6 +74,11 @@ class PromiseBase {
   PromiseBase* sibling_next = nullptr;
   bool started = false;
   std::exception_ptr exception;
+  // The simulated program (process number, ringloop/drivers/sim) the ops this
+  // task submits belong to: 0 (none) unless set; a task inherits it from the
+  // task that awaits it or spawns it. Only a Loop on the simulated kernel
+  // reads it (ringloop/testing sets it for each program it runs).
+  uint32_t process = 0;
 
   // AddHold / ReleaseHold: something started from this frame that must end
   // before the frame may be freed (an op in the kernel, a child in a Scope that
@@ -218,6 +223,7 @@ class [[nodiscard]] Task {
       internal::PromiseBase& cp = h.promise();
       cp.started = true;
       cp.loop = pp.loop;
+      cp.process = pp.process;
       cp.cancel.Attach(&pp.cancel);
       cp.parent = &pp;
       pp.child = &cp;

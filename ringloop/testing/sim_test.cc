@@ -1,6 +1,7 @@
 // ringloop/testing/sim_test.cc: seeds, phases, the free checks, shrinking and the report.
 #include "ringloop/testing/sim_test.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -16,6 +17,8 @@
 #include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
 #include "ringloop/drivers/sim/prng.h"
+#include "ringloop/runtime/io.h"
+#include "ringloop/runtime/scope.h"
 
 namespace ringloop::testing {
 namespace {
@@ -26,6 +29,8 @@ using sim::TraceType;
 
 constexpr uint64_t kSwarmSalt = 0x5157'4152'4d00'0001ull;  // configuration draws
 constexpr uint64_t kFaultSalt = 0x4641'554c'5400'0002ull;  // the fault stream
+// kSettleTime: how long, in virtual time, a finished body's leftovers may take to end.
+constexpr absl::Duration kSettleTime = absl::Seconds(1);
 
 const char* Env(const char* name) {
   const char* v = std::getenv(name);
@@ -49,11 +54,18 @@ std::set<uint64_t> Ordinals(const SimOutcome& o) {
   return out;
 }
 
-std::string FormatSchedule(const std::vector<TraceRecord>& faults) {
-  if (faults.empty()) return "    (no fault)\n";
+std::string FormatSchedule(const SimOutcome& o) {
+  if (o.faults.empty()) return "    (no fault)\n";
   std::string out;
-  for (const TraceRecord& f : faults) absl::StrAppend(&out, "    ", FormatFault(f), "\n");
+  for (const TraceRecord& f : o.faults) {
+    absl::StrAppend(&out, "    ", FormatFault(f, o.process_names), "\n");
+  }
   return out;
+}
+
+std::string ProcessName(const std::map<uint32_t, std::string>& names, uint64_t process) {
+  auto it = names.find(uint32_t(process));
+  return it != names.end() ? it->second : absl::StrCat("process ", process);
 }
 
 // Body: the body's task, with its exceptions caught and its end noted.
@@ -104,10 +116,15 @@ sim::FaultPlan SimTestOptions::DefaultFaults() {
   return plan;
 }
 
-std::string FormatFault(const TraceRecord& f) {
-  std::string out =
-      absl::StrCat("#", f.aux, " ", std::string(sim::FaultName(static_cast<Fault>(f.detail))));
-  if (static_cast<Fault>(f.detail) != Fault::kBuggify && f.user_data != 0) {
+std::string FormatFault(const TraceRecord& f, const std::map<uint32_t, std::string>& names) {
+  const Fault fault = static_cast<Fault>(f.detail);
+  std::string out = absl::StrCat("#", f.aux, " ", std::string(sim::FaultName(fault)));
+  if (fault == Fault::kCrash) {
+    absl::StrAppend(&out, " of ", ProcessName(names, f.user_data));
+  } else if (fault == Fault::kPartition) {
+    absl::StrAppend(&out, " between ", ProcessName(names, f.user_data >> 32), " and ",
+                    ProcessName(names, f.user_data & 0xffffffffu));
+  } else if (fault != Fault::kBuggify && f.user_data != 0) {
     absl::StrAppend(&out, " on ", std::string(OpName(static_cast<OpKind>(f.op_kind))));
   }
   if (f.fd >= 0) absl::StrAppend(&out, " fd ", f.fd);
@@ -158,15 +175,19 @@ SimOutcome RunOnce(const SimBody& body, const SimConfig& config, const SimTestOp
     // The body's EXPECT_*s land in `results`, not in the running test.
     ::testing::ScopedFakeTestPartResultReporter reporter(
         ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &results);
-    SimRun run(*loop, config);
+    SimRun run(*loop, config, options);
     bool done = false;
     std::string error;
+    Scope drawing(*loop);
+    if (config.faults[Fault::kCrash] != 0 || config.faults[Fault::kPartition] != 0) {
+      drawing.Spawn(run.DrawProgramFaults());
+    }
     loop->Spawn(Body(body, run, &done, &error));
     absl::Status status = loop->RunUntil([&] { return done; }, options.fault_phase);
     if (!done && (status.ok() || absl::IsDeadlineExceeded(status))) {
       // The fault phase is over: no more faults, and the network heals.
       simk.SetFaults(sim::FaultPlan{});
-      simk.Heal();
+      run.Heal();
       const uint64_t calm_ns = loop->NowNs();
       status = loop->RunUntil([&] { return done; }, options.liveness_budget);
       if (!done && absl::IsDeadlineExceeded(status)) {
@@ -188,6 +209,13 @@ SimOutcome RunOnce(const SimBody& body, const SimConfig& config, const SimTestOp
       out.failures.push_back(absl::StrCat("the simulated kernel stopped: ", status.ToString()));
     }
     if (!error.empty()) out.failures.push_back(error);
+    if (done) {
+      // What the body left ending ends first (the closes a cancelled program's
+      // files and sockets started); a parked op that never ends is the leak
+      // check's to report, so no error here counts.
+      drawing.Cancel();
+      (void)loop->RunUntil([&] { return loop->LiveOps() == 0; }, kSettleTime);
+    }
     if (done && options.check_leaks) {
       for (const auto& fd : simk.OpenFdReport()) {
         out.failures.push_back(absl::StrCat(
@@ -202,6 +230,8 @@ SimOutcome RunOnce(const SimBody& body, const SimConfig& config, const SimTestOp
       if (r.type == TraceType::kFault) out.faults.push_back(r);
     }
     loop.reset();
+    out.program_events = run.events();
+    out.process_names = run.process_names();
   }
   for (int i = 0; i < results.size(); ++i) {
     const ::testing::TestPartResult& r = results.GetTestPartResult(i);
@@ -314,7 +344,7 @@ SimReport RunSeeds(const SimBody& body, SimTestOptions options) {
                     " seeds run)\n  configuration: ", config.ToString(), "\n  failures:\n");
     for (const std::string& f : outcome.failures) absl::StrAppend(&t, "    ", f, "\n");
     absl::StrAppend(&t, "  fault schedule (", outcome.faults.size(), " faults):\n",
-                    FormatSchedule(outcome.faults));
+                    FormatSchedule(outcome));
     std::optional<std::set<uint64_t>> replay_keep = keep;
     const SimOutcome* shown = &outcome;
     Shrunk shrunk;
@@ -324,8 +354,12 @@ SimReport RunSeeds(const SimBody& body, SimTestOptions options) {
       shown = &shrunk.outcome;
       absl::StrAppend(&t, "  shrunk fault schedule (", shrunk.outcome.faults.size(), " of ",
                       outcome.faults.size(), " faults, ", shrunk.runs, " replays):\n",
-                      FormatSchedule(shrunk.outcome.faults), "  failures with it:\n");
+                      FormatSchedule(shrunk.outcome), "  failures with it:\n");
       for (const std::string& f : shrunk.outcome.failures) absl::StrAppend(&t, "    ", f, "\n");
+    }
+    if (!shown->program_events.empty()) {
+      absl::StrAppend(&t, "  programs:\n");
+      for (const std::string& e : shown->program_events) absl::StrAppend(&t, "    ", e, "\n");
     }
     const char* target = Env("TEST_TARGET");
     std::string filter;
@@ -354,6 +388,158 @@ SimReport RunSeeds(const SimBody& body, SimTestOptions options) {
     return report;
   }
   return report;
+}
+
+// --- Programs --------------------------------------------------------------------
+
+// ProgramState: one RunProgram task's program, living in that task's frame.
+struct SimRun::ProgramState {
+  std::string name;
+  uint32_t process = 0;  // the current (or last) incarnation's
+  int restarts = 0;
+  Scope* scope = nullptr;  // the running incarnation's, else null
+  bool crashed = false;    // the incarnation in `scope` crashed
+  std::string Label() const { return absl::StrCat(name, "#", restarts); }
+  // running: started and neither finished nor crashed.
+  bool running() const { return scope != nullptr && !crashed; }
+};
+
+SimRun::~SimRun() = default;
+
+void SimRun::Note(std::string what) {
+  events_.push_back(absl::StrCat("t=", loop_.NowNs(), "ns ", what));
+}
+
+SimRun::ProgramState* SimRun::Running(std::string_view name) const {
+  for (ProgramState* p : programs_) {
+    if (p->name == name && p->running()) return p;
+  }
+  return nullptr;
+}
+
+Task<void> SimRun::Incarnation(ProgramState& p, const ProgramMain& main) {
+  // Every op this task and the tasks it starts submit is this process's.
+  internal::CurrentPromise()->process = p.process;
+  try {
+    co_await main(loop_, p.restarts);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "program " << p.Label() << " threw: " << e.what();
+  } catch (...) {
+    ADD_FAILURE() << "program " << p.Label() << " threw a non-std exception";
+  }
+}
+
+Task<void> SimRun::RunProgram(std::string name, ProgramMain main) {
+  ProgramState p;
+  p.name = std::move(name);
+  if (Running(p.name) != nullptr) {
+    ADD_FAILURE() << "RunProgram: a program named " << p.name << " is running already";
+    co_return;
+  }
+  programs_.push_back(&p);
+  // The frame may be destroyed while suspended (a parked task): leave the list then too.
+  struct Unlist {
+    std::vector<ProgramState*>& list;
+    ProgramState* p;
+    ~Unlist() { std::erase(list, p); }
+  } unlist{programs_, &p};
+  for (;;) {
+    p.process = next_process_++;
+    p.crashed = false;
+    process_names_[p.process] = p.Label();
+    Note(absl::StrCat("start ", p.Label(), " (process ", p.process, ")"));
+    {
+      Scope scope;
+      p.scope = &scope;
+      scope.Spawn(Incarnation(p, main));
+      co_await scope.Join();
+      p.scope = nullptr;
+    }
+    if (!p.crashed) {
+      Note(absl::StrCat(IsCancelled() ? "cancelled " : "finished ", p.Label()));
+      break;
+    }
+    // The dead program's fd numbers that nothing names any more are freed.
+    sim().ReapExited(p.process);
+    co_await Sleep(options_.restart_delay);
+    if (IsCancelled()) break;
+    ++p.restarts;
+  }
+}
+
+void SimRun::CrashProgram(ProgramState& p, bool drawn) {
+  RL_CHECK(p.running());
+  p.crashed = true;
+  Note(absl::StrCat(drawn ? "crash " : "crash (asked for by the test) ", p.Label(), " (process ",
+                    p.process, ")"));
+  sim().CrashProcess(p.process);
+  p.scope->Cancel();
+}
+
+bool SimRun::Crash(std::string_view name) {
+  ProgramState* p = Running(name);
+  if (p == nullptr) return false;
+  CrashProgram(*p, /*drawn=*/false);
+  return true;
+}
+
+void SimRun::CutApart(ProgramState& a, ProgramState& b) {
+  Note(absl::StrCat("partition ", a.Label(), " | ", b.Label()));
+  sim().Partition(a.process, b.process);
+}
+
+bool SimRun::Partition(std::string_view a, std::string_view b) {
+  ProgramState* pa = Running(a);
+  ProgramState* pb = Running(b);
+  if (pa == nullptr || pb == nullptr || pa == pb) return false;
+  CutApart(*pa, *pb);
+  return true;
+}
+
+void SimRun::Heal() {
+  heal_at_ns_.reset();
+  if (!sim().partitioned()) return;
+  Note("heal");
+  sim().Heal();
+}
+
+Task<void> SimRun::DrawProgramFaults() {
+  const uint64_t interval_ns = uint64_t(absl::ToInt64Nanoseconds(options_.program_fault_interval));
+  const uint64_t max_ticks =
+      std::max<uint64_t>(1, uint64_t(absl::ToInt64Nanoseconds(options_.max_partition)) /
+                                std::max<uint64_t>(1, interval_ns));
+  while (faulting()) {
+    co_await Sleep(options_.program_fault_interval);
+    if (IsCancelled() || !faulting()) break;
+    if (heal_at_ns_.has_value() && loop_.NowNs() >= *heal_at_ns_) Heal();
+    std::vector<ProgramState*> running;
+    for (ProgramState* p : programs_) {
+      if (p->running()) running.push_back(p);
+    }
+    if (running.empty()) continue;
+    const auto n = uint32_t(running.size());
+    if (sim().faults()[Fault::kCrash] != 0) {
+      // The victim is drawn first, so that the draws do not depend on whether
+      // the crash strikes (or is filtered out while shrinking).
+      ProgramState* victim = running[sim().ChooseFault(n)];
+      if (sim().InjectFault(Fault::kCrash, -1, victim->process)) {
+        CrashProgram(*victim, /*drawn=*/true);
+        std::erase(running, victim);
+      }
+    }
+    if (sim().faults()[Fault::kPartition] != 0 && running.size() >= 2 && !sim().partitioned()) {
+      const auto m = uint32_t(running.size());
+      const uint32_t i = sim().ChooseFault(m);
+      const uint32_t j = (i + 1 + sim().ChooseFault(m - 1)) % m;
+      const uint64_t ticks = 1 + sim().ChooseFault(uint32_t(max_ticks));
+      ProgramState& a = *running[i];
+      ProgramState& b = *running[j];
+      if (sim().InjectFault(Fault::kPartition, -1, uint64_t(a.process) << 32 | b.process)) {
+        CutApart(a, b);
+        heal_at_ns_ = loop_.NowNs() + ticks * interval_ns;
+      }
+    }
+  }
 }
 
 void ForEachSeed(const SimBody& body, SimTestOptions options) {

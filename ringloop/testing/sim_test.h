@@ -18,8 +18,10 @@
 // network heals (SimDriver::Heal), and the body must finish within
 // `liveness_budget` more of virtual time. Otherwise the run fails with every op
 // still in the kernel: which op, which fd, since when (liveness).
-// After the body finished, every fd still open in the simulated kernel fails the
-// run, listed by number and by what opened it (leaks).
+// After the body finished, and the ops it left live ended (the closes a
+// cancelled program's sockets and files started: up to a second of virtual
+// time), every fd still open in the simulated kernel fails the run, listed by
+// number and by what opened it (leaks).
 //
 // A run fails when the body reports a gtest failure (EXPECT_*, ADD_FAILURE; a
 // coroutine cannot use ASSERT_*, which returns), throws, or fails either check.
@@ -29,6 +31,27 @@
 // with: the seed, the configuration, the original and the shrunk fault schedule,
 // the body's failures, the command that replays the shrunk run alone, and the
 // path of a Chrome/Perfetto trace of it under TEST_UNDECLARED_OUTPUTS_DIR.
+//
+// Programs: a body may run several programs on the one simulated machine, a
+// server and its clients say, each its own task tree (SimRun::RunProgram) and
+// its own process of the simulated kernel: the ops its tasks submit, the fds
+// and sockets they make and the file data they write are its own. Two faults
+// act on programs, off unless named in SimTestOptions::faults:
+//   kCrash      a running program crashes: its ops in the kernel end, its fds
+//               close as exit(2) closes them (peers see FIN or RST), the file
+//               writes it made since the file's last fsync are lost (all, or
+//               all but a prefix), its tasks are cancelled; after
+//               `restart_delay` it starts again, as a new process, with its
+//               restart count one higher;
+//   kPartition  the network between two running programs is cut: what one
+//               sends the other waits, and connects wait, until the cut heals
+//               (after a drawn time up to `max_partition`, and always when the
+//               fault phase ends).
+// They are drawn every `program_fault_interval` of virtual time during the
+// fault phase, through the fault stream like every other fault: replayed by
+// the seed, shrunk by ordinal, listed in the fault schedule ("#4 crash of
+// server#0") and in the trace. A test can also crash a program or cut the
+// network itself (SimRun::Crash, SimRun::Partition).
 //
 // Environment (read by ForEachSeed):
 //   RINGLOOP_SIM_SEEDS=K            how many seeds (default 100)
@@ -44,6 +67,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -90,6 +114,11 @@ struct SimTestOptions {
   // check_determinism: run each seed twice (RINGLOOP_SIM_CHECK_DETERMINISM=1
   // turns it on too).
   bool check_determinism = false;
+  // Programs (see the file comment): how often kCrash and kPartition are
+  // drawn, how long a crashed program stays down, and the longest partition.
+  absl::Duration program_fault_interval = absl::Milliseconds(100);
+  absl::Duration restart_delay = absl::Milliseconds(100);
+  absl::Duration max_partition = absl::Seconds(2);
 
   // DefaultFaults: the kernel's faults a service must survive (short reads and
   // writes, EINTR, resets, EPIPE, ENOBUFS, CQ overflow, a busy submission
@@ -98,12 +127,52 @@ struct SimTestOptions {
   static sim::FaultPlan DefaultFaults();
 };
 
+// ProgramMain: a program's entry point: the Loop it runs on, and how many
+// times it was restarted after a crash (0 the first time). A program that
+// survives crashes keeps what it needs in files it fsyncs.
+using ProgramMain = std::function<Task<void>(Loop& loop, int restarts)>;
+
 // SimRun: the simulated machine one seed runs on, as the body sees it.
 class SimRun {
  public:
-  SimRun(Loop& loop, const SimConfig& config) : loop_(loop), config_(config) {}
+  SimRun(Loop& loop, const SimConfig& config, const SimTestOptions& options = {})
+      : loop_(loop), config_(config), options_(options) {}
+  ~SimRun();
   SimRun(const SimRun&) = delete;
   SimRun& operator=(const SimRun&) = delete;
+
+  // RunProgram: runs `main` as the program `name` (a name not running now),
+  // in its own process, restarting it after every crash; ends when `main`
+  // returns without a crash, or when the task is cancelled (cancelling the
+  // program). Await it, or spawn it into a Scope for programs that run side by
+  // side:
+  //   co_await WithScope([&](Scope& s) -> Task<void> {
+  //     s.Spawn(run.RunProgram("server", Serve));
+  //     co_await run.RunProgram("client", Ask);
+  //     s.Cancel();  // the server serves forever
+  //   });
+  // An exception that leaves `main` fails the run, naming the program.
+  Task<void> RunProgram(std::string name, ProgramMain main);
+  // Crash: the program `name` crashes now, as the kCrash fault crashes it
+  // (though not drawn: shrinking never removes it; events() lists it). False
+  // if no program of that name runs (not started, finished, or down after a
+  // crash).
+  bool Crash(std::string_view name);
+  // Partition: cuts the network between programs `a` and `b` (both running)
+  // until Heal, or the end of the fault phase. False if either is not running.
+  bool Partition(std::string_view a, std::string_view b);
+  // Heal: mends every cut.
+  void Heal();
+  // events: what happened to programs, in order, one line each ("t=... crash
+  // server#0 (process 1)"); the failure report prints them.
+  const std::vector<std::string>& events() const { return events_; }
+  // process_names: the name of every process a program ran as, as
+  // "server#1" (name#restarts).
+  const std::map<uint32_t, std::string>& process_names() const { return process_names_; }
+  // DrawProgramFaults: the task that draws kCrash and kPartition every
+  // program_fault_interval while faults strike (RunOnce spawns it when the
+  // plan enables either).
+  Task<void> DrawProgramFaults();
 
   // loop / sim: the Loop the body runs on, and its simulated kernel.
   Loop& loop() const { return loop_; }
@@ -113,8 +182,21 @@ class SimRun {
   bool faulting() const { return !sim().faults().None(); }
 
  private:
+  struct ProgramState;
+  ProgramState* Running(std::string_view name) const;
+  void CrashProgram(ProgramState& p, bool drawn);
+  void CutApart(ProgramState& a, ProgramState& b);
+  void Note(std::string what);
+  Task<void> Incarnation(ProgramState& p, const ProgramMain& main);
+
   Loop& loop_;
   const SimConfig& config_;
+  SimTestOptions options_;
+  std::vector<ProgramState*> programs_;  // live RunProgram tasks, in start order
+  uint32_t next_process_ = 1;
+  std::optional<uint64_t> heal_at_ns_;  // a drawn partition's end
+  std::vector<std::string> events_;
+  std::map<uint32_t, std::string> process_names_;
 };
 
 // SimBody: the test body: a task run once per seed.
@@ -123,9 +205,11 @@ using SimBody = std::function<Task<void>(SimRun&)>;
 // SimOutcome: one run of a body.
 struct SimOutcome {
   bool failed() const { return !failures.empty(); }
-  std::vector<std::string> failures;     // one entry per failure, human-readable
-  std::vector<sim::TraceRecord> faults;  // the faults that struck, in order
-  sim::Trace trace;                      // the whole run
+  std::vector<std::string> failures;              // one entry per failure, human-readable
+  std::vector<sim::TraceRecord> faults;           // the faults that struck, in order
+  sim::Trace trace;                               // the whole run
+  std::vector<std::string> program_events;        // SimRun::events
+  std::map<uint32_t, std::string> process_names;  // SimRun::process_names
 };
 
 // ExpandSeed: the configuration `seed` runs under with `options`.
@@ -168,8 +252,11 @@ SimReport RunSeeds(const SimBody& body, SimTestOptions options = {});
 // one gtest failure (see the file comment).
 void ForEachSeed(const SimBody& body, SimTestOptions options = {});
 
-// FormatFault: one line for a fault record ("#3 short_io on send fd 6 at t=...").
-std::string FormatFault(const sim::TraceRecord& fault);
+// FormatFault: one line for a fault record ("#3 short_io on send fd 6 at t=...",
+// "#5 crash of server#0 at t=...", "#6 partition between client#0 and
+// server#1 at t=..."), naming processes by `names` (else "process 3").
+std::string FormatFault(const sim::TraceRecord& fault,
+                        const std::map<uint32_t, std::string>& names = {});
 
 }  // namespace ringloop::testing
 

@@ -194,8 +194,10 @@ class SimDriver final : public Driver {
   bool partitioned() const { return kernel_.partitioned(); }
   // InjectFault: whether fault `f` strikes now, drawn at the plan's rate for
   // it (and subject to fault_filter): for faults the kernel does not decide
-  // itself (crashes, partitions). Recorded in the trace with `fd`.
-  bool InjectFault(Fault f, int fd = -1) { return Strike(f, 0, fd, 0); }
+  // itself (crashes, partitions). Recorded in the trace with `fd`, and with
+  // `subject` as the record's user_data (what the fault strikes: for a crash
+  // the process, for a partition the two processes as a << 32 | b).
+  bool InjectFault(Fault f, int fd = -1, uint64_t subject = 0) { return Strike(f, subject, fd, 0); }
   // Buggify: whether the RINGLOOP_BUGGIFY() site `file`:`line` takes its rare
   // branch now. A site is enabled or not for the whole run (a coin flip at
   // its first evaluation); an enabled one strikes at the buggify fault rate.
