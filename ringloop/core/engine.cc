@@ -822,7 +822,12 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
       free_head == kNone || ready.Full()) {
     return false;
   }
-  const bool counted = Bounded(KindOf(args.op));
+  // Of the plain kinds only a nop completes on its own (counts against
+  // max_in_flight): one compare rather than a second switch on the kind.
+  static_assert(Bounded(OpKind::kNop) && !Bounded(OpKind::kRead) && !Bounded(OpKind::kWrite) &&
+                !Bounded(OpKind::kRecv) && !Bounded(OpKind::kSend) && !Bounded(OpKind::kAccept));
+  const OpKind kind = KindOf(args.op);
+  const bool counted = kind == OpKind::kNop;
   if (counted && (q_head != kNone || bounded >= options.max_in_flight)) return false;
   FdEntry* e = nullptr;
   if (fd >= 0) {
@@ -840,10 +845,10 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   s.heap_pos = kNone;
   s.lt_res = 0;
   s.fd = fd;
-  s.kind = KindOf(args.op);
+  s.kind = kind;
   s.state = SlotState::kInFlight;
-  s.chain_prev = kNone;
-  s.chain_next = kNone;
+  // A free slot is in no chain: Release checks it, Grow starts there.
+  RL_DCHECK(s.chain_prev == kNone && s.chain_next == kNone);
   s.fd_prev = kNone;
   const uint16_t bits = kStraight | kOpPending | (counted ? kBounded : 0);
   if (e != nullptr) {
