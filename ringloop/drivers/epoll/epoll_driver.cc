@@ -276,19 +276,27 @@ RL_HOT void EpollDriverImpl::Dispatch(const epoll_event& event) {
     return;
   }
   const uint32_t ev = event.events;
-  // Whether an op waited for what was reported. A level-triggered registration
-  // that reports what nobody waits for reports it again at every epoll_wait:
-  // then it is narrowed to what is still waited for (Relax).
-  const bool awaited = ((ev & kInEvents) != 0 && s->Waits(WaitList::kIn)) ||
-                       ((ev & kOutEvents) != 0 && s->Waits(WaitList::kOut)) ||
-                       s->head[int(WaitList::kAny)] != nullptr;
-  if (ev & kInEvents) s->readable = true;
-  if (ev & kOutEvents) s->writable = true;
-  if (ev & kInEvents) RetryIn(*s, WaitList::kIn);
-  if (ev & kOutEvents) RetryIn(*s, WaitList::kOut);
+  const bool in = (ev & kInEvents) != 0;
+  const bool out = (ev & kOutEvents) != 0;
+  // A level-triggered registration reports what nobody takes at every
+  // epoll_wait. A report nobody waits for is let be once: an op that comes before
+  // the next epoll_wait (a connection's next read) takes it, and the
+  // registration stays as it is, with no epoll_ctl. Only a report in a direction
+  // nobody waits for whose previous report nobody used either (the readiness
+  // cache still says ready: no read or write since) would spin the loop: then
+  // that direction is dropped from the registration (Relax).
+  const bool idle_in = in && s->readable && !s->Waits(WaitList::kIn);
+  const bool idle_out = out && s->writable && !s->Waits(WaitList::kOut);
+  if (in) s->readable = true;
+  if (out) s->writable = true;
+  if (in) RetryIn(*s, WaitList::kIn);
+  if (out) RetryIn(*s, WaitList::kOut);
   // s->fd is read only here, on the rare paths: not kept across the attempts.
-  if (s->head[int(WaitList::kAny)] != nullptr) RetryAny(s->fd);
-  if (!awaited && s->level) Relax(s->fd, *s);
+  if (s->head[int(WaitList::kAny)] != nullptr) {
+    RetryAny(s->fd);
+  } else if (__builtin_expect(idle_in || idle_out, 0) && s->level) {
+    Relax(s->fd, *s, idle_in, idle_out, (ev & (EPOLLHUP | EPOLLERR)) != 0);
+  }
 }
 
 }  // namespace epoll_internal

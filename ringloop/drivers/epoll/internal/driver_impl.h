@@ -35,6 +35,11 @@ namespace ringloop::epoll_internal {
 // reading, for writing.
 inline constexpr uint32_t kInEvents = EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 inline constexpr uint32_t kOutEvents = EPOLLOUT | EPOLLHUP | EPOLLERR;
+// kInInterest, kOutInterest: the registered events that report readiness to
+// read, to write (what Relax drops for a direction nobody waits on).
+inline constexpr uint32_t kInInterest =
+    EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLRDNORM | EPOLLRDBAND | EPOLLMSG;
+inline constexpr uint32_t kOutInterest = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
 // kPollMask: the events a PollAdd may ask for.
 inline constexpr uint32_t kPollMask = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND |
                                       EPOLLWRNORM | EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP;
@@ -98,7 +103,7 @@ class EpollDriverImpl final : public EpollDriver {
     int fd = -1;
     epoll_internal::FdInfo info;
     bool in_epoll = false;
-    // level: registered without EPOLLET. Then interest includes EPOLLIN.
+    // level: registered without EPOLLET (from the first read parked; see Relax).
     bool level = false;
     uint32_t interest = 0;  // registered events (without EPOLLET)
     // The readiness cache: false after EAGAIN, a short stream read or write, or
@@ -176,7 +181,7 @@ class EpollDriverImpl final : public EpollDriver {
   int Park(FdState& s, Job* job);
   int ParkOn(FdState& s, Job* job, WaitList list, uint32_t need);
   int Register(int fd, FdState& s, uint32_t interest, bool level);
-  void Relax(int fd, FdState& s);
+  void Relax(int fd, FdState& s, bool drop_in, bool drop_out, bool hangup);
   void Unpark(Job* job);
   void Track(Job* job);
   void TrackOverflow(Job* job);
