@@ -200,28 +200,35 @@ RL_HOT void EpollDriverImpl::SubmitPending(Engine& engine) {
 RL_HOT absl::Status EpollDriverImpl::WaitAndDispatch(const Engine& engine, bool block) {
   ++stats_.epoll_waits;
   const int max_events = options_.max_events;  // events_.size(), without a division
+  uint64_t deadline = 0;
+  if (block) {
+    deadline = engine.NextDeadline().value_or(kNoDeadline);
+    if (!timers_.empty()) deadline = std::min(deadline, timers_.top().deadline_ns);
+  }
+  // Ops wait on registrations made for earlier ops (see CheckSuspects): the
+  // first sleep lasts at most kSuspectGraceNs. A busy loop's next report comes
+  // sooner and costs no check; a loop that stays idle that long checks them and
+  // then sleeps on.
+  bool grace = false;
+  uint64_t wait_until = deadline;
   if (__builtin_expect(block && !suspects_.empty(), 0)) {
-    // Ops wait on registrations made for earlier ops: look first without
-    // sleeping, and check those registrations only before really sleeping
-    // (see CheckSuspects). A loop that never sleeps never pays for them here.
-    const int n = Wait(max_events, 0);
-    if (n < 0) return SyscallError("epoll_wait", epoll_fd_, -n);
-    if (n > 0) DispatchEvents(n);
-    if (ready_.empty() && retry_fds_.empty()) CheckSuspects(/*all=*/true);
-    if (!ready_.empty() || !retry_fds_.empty()) return absl::OkStatus();
+    const uint64_t grace_end = NowNs() + kSuspectGraceNs;
+    grace = grace_end < deadline;
+    if (grace) wait_until = grace_end;
   }
   int n;
   for (;;) {
-    if (!block) {
-      n = Wait(max_events, 0);
-    } else {
-      uint64_t deadline = engine.NextDeadline().value_or(kNoDeadline);
-      if (!timers_.empty()) deadline = std::min(deadline, timers_.top().deadline_ns);
-      n = Wait(max_events, deadline);
-    }
+    n = Wait(max_events, wait_until);
     // A signal without SA_RESTART: wait again (for the rest of the time).
-    if (n != -EINTR) break;
-    ++stats_.eintr;
+    if (n == -EINTR) {
+      ++stats_.eintr;
+      continue;
+    }
+    if (n != 0 || !grace) break;
+    grace = false;
+    CheckSuspects(/*all=*/true);
+    if (!ready_.empty() || !retry_fds_.empty()) break;
+    wait_until = deadline;
   }
   if (n < 0) return SyscallError("epoll_wait", epoll_fd_, -n);
   DispatchEvents(n);

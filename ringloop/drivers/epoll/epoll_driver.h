@@ -87,9 +87,10 @@
 // - An op parked on a registration made for an earlier op may wait on one the
 //   kernel dropped with the old file: such registrations are checked with
 //   EPOLL_CTL_MOD (ENOENT: added again, and the kernel reports what is ready)
-//   before the loop sleeps, and every 64 Polls for those whose ops stay parked
-//   in a loop that never sleeps (see CheckSuspects in internal/readiness.cc). Ops that
-//   complete promptly cost no syscall for this.
+//   once the loop has slept 10 ms with nothing reported, and every 64 Polls for
+//   those whose ops stay parked in a loop that never sleeps (see CheckSuspects
+//   in internal/readiness.cc). Ops that complete promptly, as on a busy
+//   connection, cost no syscall for this.
 // - If the number is closed while an op is parked on it: an op parked on a
 //   registration of its own keeps waiting (as a blocked read keeps its file in
 //   the kernel); one parked on an earlier op's registration ends -EBADF at the
@@ -99,7 +100,8 @@
 //   (at every epoll_wait while it is level-triggered and ready) reach the fd's
 //   new file as spurious readiness: attempts that find nothing and park again.
 // So closing outside costs a relearning fstat and one EPOLL_CTL_MOD/ADD at most,
-// and a wait until the loop would sleep; ForgetFd before close(2) costs nothing.
+// and a wait until the loop has been idle 10 ms; ForgetFd before close(2) costs
+// nothing.
 //
 // Threads: one thread owns the driver (Poll, ForgetFd, the destructor). Wake() may
 // be called from any thread while the driver exists. Pool workers are internal.

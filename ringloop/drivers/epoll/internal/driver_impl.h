@@ -252,9 +252,12 @@ class EpollDriverImpl final : public EpollDriver {
   Job* free_jobs_ = nullptr;
   std::vector<int> retry_fds_;  // fds whose parked ops must be tried again
   // Suspects: states with an op parked on a registration made for an earlier
-  // op, to be checked before the loop sleeps or, for those parked a whole
+  // op, to be checked once the loop has slept kSuspectGraceNs or, for those parked a whole
   // check_epoch_ earlier, every kPollsPerCheck Polls (see CheckSuspects).
   static constexpr uint32_t kPollsPerCheck = 64;
+  // kSuspectGraceNs: how long a Poll sleeps, with suspects listed, before it
+  // checks them (WaitAndDispatch).
+  static constexpr uint64_t kSuspectGraceNs = 10'000'000;
   std::vector<FdState*> suspects_;
   uint32_t check_epoch_ = 0;
   uint32_t polls_since_check_ = 0;

@@ -270,13 +270,14 @@ void EpollDriverImpl::ProcessRetries() {
 // may have been closed with close(2) and its number reused since: the kernel
 // then dropped the registration with the old file (if no other fd kept that
 // file open), and the op would wait for a report that never comes. Such parks
-// are "suspects". Before the loop really sleeps, every suspect that still has
-// ops parked is checked with EPOLL_CTL_MOD (ENOENT: the registration is gone,
-// so it is added again, and the kernel reports what is already ready); and
-// every kPollsPerCheck Polls, a loop that never sleeps checks the suspects whose
-// ops have stayed parked since the previous check. So an op on a reused number
-// waits at most until the loop would sleep, or two checks, never forever; ops
-// that complete quickly cost nothing but the bookkeeping.
+// are "suspects". Once the loop has slept kSuspectGraceNs with nothing
+// reported, every suspect that still has ops parked is checked with
+// EPOLL_CTL_MOD (ENOENT: the registration is gone, so it is added again, and
+// the kernel reports what is already ready); and every kPollsPerCheck Polls, a
+// loop that never sleeps checks the suspects whose ops have stayed parked since
+// the previous check. So an op on a reused number waits at most until the loop
+// has been idle kSuspectGraceNs, or two checks, never forever; ops that complete
+// before then (a busy connection's reads) cost nothing but the bookkeeping.
 
 // CheckSuspects: checks the registrations of suspects with ops still parked:
 // all of them, or (`all` false) those parked since before the previous check.
