@@ -140,8 +140,17 @@ absl::Status EpollDriverImpl::Poll(Engine& engine, bool wait) {
     CheckSuspects(/*all=*/false);
   }
   if (maybe_rare_work_) RetriesAndTimers();
-  const bool block = wait && ready_.empty() && !engine.HasEvents();
-  absl::Status status = WaitAndDispatch(engine, block);
+  absl::Status status;
+  if (wait && !ready_.empty() && !skipped_wait_) {
+    // A Poll that may wait and already has completions need not ask epoll (a
+    // request answered at once, a connection's send): its caller runs them and
+    // polls again, and that Poll asks. One Poll in two at most skips, so ops
+    // that complete at once never starve the fds that wait for readiness.
+    skipped_wait_ = true;
+  } else {
+    skipped_wait_ = false;
+    status = WaitAndDispatch(engine, wait && ready_.empty() && !engine.HasEvents());
+  }
   if (maybe_rare_work_) RetriesAndTimers();
   // Completions go in only now, after every syscall of this cycle: the engine is
   // never re-entered while the driver is mid-way through a request.

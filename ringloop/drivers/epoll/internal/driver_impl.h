@@ -265,6 +265,8 @@ class EpollDriverImpl final : public EpollDriver {
   // grows, recomputed by RetriesAndTimers): Poll's two checks for them cost one
   // load instead of four. A stale true (the last timer disarmed) costs one call.
   bool maybe_rare_work_ = false;
+  // skipped_wait_: the last Poll did not call epoll_wait (see Poll).
+  bool skipped_wait_ = false;
   std::vector<Completion> ready_;  // fed to the engine at the end of Poll, in one batch
   std::vector<epoll_event> events_;
   std::vector<epoll_internal::PoolWork*> pool_done_;
