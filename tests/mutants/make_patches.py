@@ -168,8 +168,8 @@ MUTANTS = {
     # Paths only a fuzz corpus file or a hang covered:
     "epoll_eintr_ends_poll": (
         "an epoll_wait interrupted by a signal ends Poll at once, empty-handed",
-        [("    if (n != -EINTR) break;\n    ++stats_.eintr;",
-          "    if (n == -EINTR) return absl::OkStatus();\n    break;")],
+        [("    if (n == -EINTR) {\n      ++stats_.eintr;\n      continue;\n    }",
+          "    if (n == -EINTR) return absl::OkStatus();")],
         Where("ringloop/drivers/epoll/epoll_driver.cc", ["//ringloop/drivers/epoll:epoll_eintr_test"])),
     "uring_room_per_sqe": (
         "room in the SQ is made per SQE: an op and its linked timeout may go in two submissions",

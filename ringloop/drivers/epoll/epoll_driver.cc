@@ -140,8 +140,17 @@ absl::Status EpollDriverImpl::Poll(Engine& engine, bool wait) {
     CheckSuspects(/*all=*/false);
   }
   if (maybe_rare_work_) RetriesAndTimers();
-  const bool block = wait && ready_.empty() && !engine.HasEvents();
-  absl::Status status = WaitAndDispatch(engine, block);
+  absl::Status status;
+  if (wait && !ready_.empty() && !skipped_wait_) {
+    // A Poll that may wait and already has completions need not ask epoll (a
+    // request answered at once, a connection's send): its caller runs them and
+    // polls again, and that Poll asks. One Poll in two at most skips, so ops
+    // that complete at once never starve the fds that wait for readiness.
+    skipped_wait_ = true;
+  } else {
+    skipped_wait_ = false;
+    status = WaitAndDispatch(engine, wait && ready_.empty() && !engine.HasEvents());
+  }
   if (maybe_rare_work_) RetriesAndTimers();
   // Completions go in only now, after every syscall of this cycle: the engine is
   // never re-entered while the driver is mid-way through a request.
@@ -200,28 +209,35 @@ RL_HOT void EpollDriverImpl::SubmitPending(Engine& engine) {
 RL_HOT absl::Status EpollDriverImpl::WaitAndDispatch(const Engine& engine, bool block) {
   ++stats_.epoll_waits;
   const int max_events = options_.max_events;  // events_.size(), without a division
+  uint64_t deadline = 0;
+  if (block) {
+    deadline = engine.NextDeadline().value_or(kNoDeadline);
+    if (!timers_.empty()) deadline = std::min(deadline, timers_.top().deadline_ns);
+  }
+  // Ops wait on registrations made for earlier ops (see CheckSuspects): the
+  // first sleep lasts at most kSuspectGraceNs. A busy loop's next report comes
+  // sooner and costs no check; a loop that stays idle that long checks them and
+  // then sleeps on.
+  bool grace = false;
+  uint64_t wait_until = deadline;
   if (__builtin_expect(block && !suspects_.empty(), 0)) {
-    // Ops wait on registrations made for earlier ops: look first without
-    // sleeping, and check those registrations only before really sleeping
-    // (see CheckSuspects). A loop that never sleeps never pays for them here.
-    const int n = Wait(max_events, 0);
-    if (n < 0) return SyscallError("epoll_wait", epoll_fd_, -n);
-    if (n > 0) DispatchEvents(n);
-    if (ready_.empty() && retry_fds_.empty()) CheckSuspects(/*all=*/true);
-    if (!ready_.empty() || !retry_fds_.empty()) return absl::OkStatus();
+    const uint64_t grace_end = NowNs() + kSuspectGraceNs;
+    grace = grace_end < deadline;
+    if (grace) wait_until = grace_end;
   }
   int n;
   for (;;) {
-    if (!block) {
-      n = Wait(max_events, 0);
-    } else {
-      uint64_t deadline = engine.NextDeadline().value_or(kNoDeadline);
-      if (!timers_.empty()) deadline = std::min(deadline, timers_.top().deadline_ns);
-      n = Wait(max_events, deadline);
-    }
+    n = Wait(max_events, wait_until);
     // A signal without SA_RESTART: wait again (for the rest of the time).
-    if (n != -EINTR) break;
-    ++stats_.eintr;
+    if (n == -EINTR) {
+      ++stats_.eintr;
+      continue;
+    }
+    if (n != 0 || !grace) break;
+    grace = false;
+    CheckSuspects(/*all=*/true);
+    if (!ready_.empty() || !retry_fds_.empty()) break;
+    wait_until = deadline;
   }
   if (n < 0) return SyscallError("epoll_wait", epoll_fd_, -n);
   DispatchEvents(n);
@@ -276,19 +292,27 @@ RL_HOT void EpollDriverImpl::Dispatch(const epoll_event& event) {
     return;
   }
   const uint32_t ev = event.events;
-  // Whether an op waited for what was reported. A level-triggered registration
-  // that reports what nobody waits for reports it again at every epoll_wait:
-  // then it is narrowed to what is still waited for (Relax).
-  const bool awaited = ((ev & kInEvents) != 0 && s->Waits(WaitList::kIn)) ||
-                       ((ev & kOutEvents) != 0 && s->Waits(WaitList::kOut)) ||
-                       s->head[int(WaitList::kAny)] != nullptr;
-  if (ev & kInEvents) s->readable = true;
-  if (ev & kOutEvents) s->writable = true;
-  if (ev & kInEvents) RetryIn(*s, WaitList::kIn);
-  if (ev & kOutEvents) RetryIn(*s, WaitList::kOut);
+  const bool in = (ev & kInEvents) != 0;
+  const bool out = (ev & kOutEvents) != 0;
+  // A level-triggered registration reports what nobody takes at every
+  // epoll_wait. A report nobody waits for is let be once: an op that comes before
+  // the next epoll_wait (a connection's next read) takes it, and the
+  // registration stays as it is, with no epoll_ctl. Only a report in a direction
+  // nobody waits for whose previous report nobody used either (the readiness
+  // cache still says ready: no read or write since) would spin the loop: then
+  // that direction is dropped from the registration (Relax).
+  const bool idle_in = in && s->readable && !s->Waits(WaitList::kIn);
+  const bool idle_out = out && s->writable && !s->Waits(WaitList::kOut);
+  if (in) s->readable = true;
+  if (out) s->writable = true;
+  if (in) RetryIn(*s, WaitList::kIn);
+  if (out) RetryIn(*s, WaitList::kOut);
   // s->fd is read only here, on the rare paths: not kept across the attempts.
-  if (s->head[int(WaitList::kAny)] != nullptr) RetryAny(s->fd);
-  if (!awaited && s->level) Relax(s->fd, *s);
+  if (s->head[int(WaitList::kAny)] != nullptr) {
+    RetryAny(s->fd);
+  } else if (__builtin_expect(idle_in || idle_out, 0) && s->level) {
+    Relax(s->fd, *s, idle_in, idle_out, (ev & (EPOLLHUP | EPOLLERR)) != 0);
+  }
 }
 
 }  // namespace epoll_internal

@@ -15,8 +15,8 @@
 //   names that file: an fd may share its open file description with another
 //   process (a shell's tty, a listener).
 // - Registration: each fd is added to the epoll set the first time an op parks on
-//   it, and stays until its Close op. While a read (read, readv, recv, accept) is
-//   parked on it, it is level-triggered; otherwise edge-triggered. The readiness
+//   it, and stays until its Close op. From the first read (read, readv, recv,
+//   accept) parked on it, it is level-triggered; before, edge-triggered. The readiness
 //   cache (tokio's idea) decides whether an op is tried at once or parks: an fd is
 //   "readable" after an EPOLLIN report and "not readable" after EAGAIN, after a
 //   short read on a stream (see FdInfo::is_stream), and, while level-triggered,
@@ -26,12 +26,16 @@
 //   brings no new edge, so the next read must be tried). Edge triggering is
 //   correct for the rest because every op is attempted before it parks and parked
 //   ops are retried until one answers EAGAIN. Interest grows as ops park (EPOLLIN,
-//   EPOLLOUT the first time a write parks, a PollAdd's events); a level-triggered
-//   registration that reports what no parked op waits for (data nobody asked for
-//   yet, a writable socket, a hang-up) would report it at every epoll_wait, so it
-//   is then narrowed with one EPOLL_CTL_MOD to what parked ops still wait for (and
-//   turned edge-triggered if no read is parked). A server that keeps a read
-//   parked on each connection thus pays no epoll_ctl per op.
+//   EPOLLOUT the first time a write parks, a PollAdd's events) and stays when
+//   they complete. A level-triggered registration that reports what no parked op
+//   waits for (data nobody asked for yet, a writable socket, a hang-up) reports it
+//   again at every epoll_wait: the first such report only marks the fd ready (the
+//   op that comes next, a connection's next read, takes it at once); a second
+//   one with no attempt in that direction in between drops that direction from
+//   the registration with one EPOLL_CTL_MOD (and a hang-up turns it
+//   edge-triggered if no read is parked), so the loop never spins. A server
+//   whose connections read, answer and read again thus pays no epoll_ctl per
+//   request, even when a request arrives before the read that takes it.
 // - Regular files, fsync, openat, statx, unlinkat, mkdirat, renameat: on a small
 //   worker pool (Options::file_workers threads, started lazily), because they can
 //   sleep in the kernel for milliseconds and epoll cannot wait for them; run on the
@@ -83,9 +87,10 @@
 // - An op parked on a registration made for an earlier op may wait on one the
 //   kernel dropped with the old file: such registrations are checked with
 //   EPOLL_CTL_MOD (ENOENT: added again, and the kernel reports what is ready)
-//   before the loop sleeps, and every 64 Polls for those whose ops stay parked
-//   in a loop that never sleeps (see CheckSuspects in internal/readiness.cc). Ops that
-//   complete promptly cost no syscall for this.
+//   once the loop has slept 10 ms with nothing reported, and every 64 Polls for
+//   those whose ops stay parked in a loop that never sleeps (see CheckSuspects
+//   in internal/readiness.cc). Ops that complete promptly, as on a busy
+//   connection, cost no syscall for this.
 // - If the number is closed while an op is parked on it: an op parked on a
 //   registration of its own keeps waiting (as a blocked read keeps its file in
 //   the kernel); one parked on an earlier op's registration ends -EBADF at the
@@ -95,7 +100,8 @@
 //   (at every epoll_wait while it is level-triggered and ready) reach the fd's
 //   new file as spurious readiness: attempts that find nothing and park again.
 // So closing outside costs a relearning fstat and one EPOLL_CTL_MOD/ADD at most,
-// and a wait until the loop would sleep; ForgetFd before close(2) costs nothing.
+// and a wait until the loop has been idle 10 ms; ForgetFd before close(2) costs
+// nothing.
 //
 // Threads: one thread owns the driver (Poll, ForgetFd, the destructor). Wake() may
 // be called from any thread while the driver exists. Pool workers are internal.

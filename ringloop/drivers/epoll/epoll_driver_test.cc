@@ -710,6 +710,85 @@ TEST_F(EpollDriverTest, SocketPairPingPong) {
   CloseAndDrain({s[0], s[1]});
 }
 
+// An echo server's read side: a connection's read completes, and the next
+// request arrives while no read is parked (the server is still answering). The
+// level-triggered report of that request is left to the next read, which takes
+// it at once; the read after it parks on the registration as it was. No round
+// costs an epoll_ctl (narrowing on the report, then widening for the next
+// park, would cost two).
+TEST_F(EpollDriverTest, DataArrivingBetweenReadsCostsNoEpollCtl) {
+  int s[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+  Learn(s[0], s[1], 1);
+  char buf[8] = {};
+  // StepUntilFinal: Polls that never sleep (so no registration check runs),
+  // at most 100, until `tag` has its final event.
+  const auto step_until_final = [&](uint64_t tag) {
+    for (int i = 0; i < 100 && FindFinal(tag) == nullptr; ++i) Step(/*wait=*/false);
+    return FindFinal(tag) != nullptr;
+  };
+  Submit(Recv{s[0], buf, sizeof(buf)}, 2);  // parks: registers the fd
+  Step(/*wait=*/false);
+  ASSERT_EQ(FindFinal(2), nullptr);
+  const uint64_t ctls_parked = driver_->stats().epoll_ctls;
+  constexpr int kRounds = 50;
+  uint64_t tag = 2;  // the parked read's
+  for (int round = 0; round < kRounds; ++round) {
+    ASSERT_EQ(::write(s[1], "q", 1), 1);
+    ASSERT_TRUE(step_until_final(tag)) << "round " << round;
+    // The next request, while no read is parked: reported to nobody.
+    ASSERT_EQ(::write(s[1], "r", 1), 1);
+    Step(/*wait=*/false);
+    Submit(Recv{s[0], buf, sizeof(buf)}, ++tag);  // takes it at once
+    ASSERT_TRUE(step_until_final(tag));
+    EXPECT_EQ(FindFinal(tag)->res, 1);
+    EXPECT_EQ(buf[0], 'r');
+    Submit(Recv{s[0], buf, sizeof(buf)}, ++tag);  // parks: nothing is left
+    Step(/*wait=*/false);
+    ASSERT_EQ(FindFinal(tag), nullptr);
+  }
+  ASSERT_EQ(::write(s[1], "q", 1), 1);
+  ASSERT_TRUE(step_until_final(tag));
+  EXPECT_EQ(driver_->stats().epoll_ctls - ctls_parked, 0u);
+  CloseAndDrain({s[0], s[1]});
+}
+
+// A client's round trips to a peer that answers from another thread: the
+// loop sleeps in every round, with its read parked on the registration made
+// for the first. That registration is checked only once the loop has slept
+// 10 ms with nothing reported, which a prompt peer never lets happen: the round
+// trips cost no epoll_ctl (bar a rare round the machine delays that long). Nor
+// does the Poll whose send completes at once ask epoll: one epoll_wait a round.
+TEST_F(EpollDriverTest, RoundTripsToAPromptPeerCostOneEpollWaitAndNoEpollCtl) {
+  int s[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+  std::thread peer([fd = s[1]] {
+    char c;
+    while (::read(fd, &c, 1) == 1 && ::write(fd, &c, 1) == 1) {
+    }
+  });
+  constexpr int kRounds = 200;
+  uint64_t ctls_first = 0;
+  uint64_t waits_first = 0;
+  char c = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    const uint64_t tag = 10 + 2 * uint64_t(round);
+    Submit(Recv{s[0], &c, 1}, tag);
+    Submit(Send{s[0], "x", 1}, tag + 1);
+    ASSERT_EQ(Final(tag + 1).res, 1);
+    ASSERT_EQ(Final(tag).res, 1) << "round " << round;
+    if (round == 0) {
+      ctls_first = driver_->stats().epoll_ctls;
+      waits_first = driver_->stats().epoll_waits;
+    }
+  }
+  EXPECT_LE(driver_->stats().epoll_ctls - ctls_first, uint64_t(kRounds / 10));
+  EXPECT_LE(driver_->stats().epoll_waits - waits_first, uint64_t(kRounds + kRounds / 10));
+  ASSERT_EQ(::shutdown(s[0], SHUT_WR), 0);  // the peer's read sees EOF
+  peer.join();
+  CloseAndDrain({s[0], s[1]});
+}
+
 TEST_F(EpollDriverTest, CancelRacingCompletionYieldsExactlyOneFinalEvent) {
   int p[2];
   ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
@@ -1089,8 +1168,8 @@ class EpollFdReuseTest : public EpollDriverTest {
 };
 
 // The new read parks on the registration made for the old pipe, which the kernel
-// dropped with it: the check before the loop sleeps adds it again, so data on the
-// new pipe wakes the read.
+// dropped with it: the check once the loop has slept a while with nothing
+// reported adds it again, so data on the new pipe wakes the read.
 TEST_F(EpollFdReuseTest, ReadParkedOnADroppedRegistrationIsWokenByTheNewPipe) {
   const int fd = ClosedKnownPipe(1);
   int q[2];

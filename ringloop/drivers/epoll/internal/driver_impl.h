@@ -35,6 +35,11 @@ namespace ringloop::epoll_internal {
 // reading, for writing.
 inline constexpr uint32_t kInEvents = EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 inline constexpr uint32_t kOutEvents = EPOLLOUT | EPOLLHUP | EPOLLERR;
+// kInInterest, kOutInterest: the registered events that report readiness to
+// read, to write (what Relax drops for a direction nobody waits on).
+inline constexpr uint32_t kInInterest =
+    EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLRDNORM | EPOLLRDBAND | EPOLLMSG;
+inline constexpr uint32_t kOutInterest = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
 // kPollMask: the events a PollAdd may ask for.
 inline constexpr uint32_t kPollMask = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND |
                                       EPOLLWRNORM | EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP;
@@ -98,7 +103,7 @@ class EpollDriverImpl final : public EpollDriver {
     int fd = -1;
     epoll_internal::FdInfo info;
     bool in_epoll = false;
-    // level: registered without EPOLLET. Then interest includes EPOLLIN.
+    // level: registered without EPOLLET (from the first read parked; see Relax).
     bool level = false;
     uint32_t interest = 0;  // registered events (without EPOLLET)
     // The readiness cache: false after EAGAIN, a short stream read or write, or
@@ -176,7 +181,7 @@ class EpollDriverImpl final : public EpollDriver {
   int Park(FdState& s, Job* job);
   int ParkOn(FdState& s, Job* job, WaitList list, uint32_t need);
   int Register(int fd, FdState& s, uint32_t interest, bool level);
-  void Relax(int fd, FdState& s);
+  void Relax(int fd, FdState& s, bool drop_in, bool drop_out, bool hangup);
   void Unpark(Job* job);
   void Track(Job* job);
   void TrackOverflow(Job* job);
@@ -247,9 +252,12 @@ class EpollDriverImpl final : public EpollDriver {
   Job* free_jobs_ = nullptr;
   std::vector<int> retry_fds_;  // fds whose parked ops must be tried again
   // Suspects: states with an op parked on a registration made for an earlier
-  // op, to be checked before the loop sleeps or, for those parked a whole
+  // op, to be checked once the loop has slept kSuspectGraceNs or, for those parked a whole
   // check_epoch_ earlier, every kPollsPerCheck Polls (see CheckSuspects).
   static constexpr uint32_t kPollsPerCheck = 64;
+  // kSuspectGraceNs: how long a Poll sleeps, with suspects listed, before it
+  // checks them (WaitAndDispatch).
+  static constexpr uint64_t kSuspectGraceNs = 10'000'000;
   std::vector<FdState*> suspects_;
   uint32_t check_epoch_ = 0;
   uint32_t polls_since_check_ = 0;
@@ -257,6 +265,8 @@ class EpollDriverImpl final : public EpollDriver {
   // grows, recomputed by RetriesAndTimers): Poll's two checks for them cost one
   // load instead of four. A stale true (the last timer disarmed) costs one call.
   bool maybe_rare_work_ = false;
+  // skipped_wait_: the last Poll did not call epoll_wait (see Poll).
+  bool skipped_wait_ = false;
   std::vector<Completion> ready_;  // fed to the engine at the end of Poll, in one batch
   std::vector<epoll_event> events_;
   std::vector<epoll_internal::PoolWork*> pool_done_;

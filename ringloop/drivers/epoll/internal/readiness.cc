@@ -118,8 +118,8 @@ bool EpollDriverImpl::CoverLone(const Request& request, FdState& s, WaitList lis
 }
 
 // CancelLone: a kCancel found the op in inline slot `w`: it ends -ECANCELED. The
-// registration stays as it is, as for a cancelled Job (Relax narrows it if a
-// report comes that nobody waits for).
+// registration stays as it is, as for a cancelled Job (Relax narrows it if
+// reports come that nobody takes).
 void EpollDriverImpl::CancelLone(Waiter& w) {
   RL_CHECK(w.op != nullptr);
   RL_CHECK(&w == &StateOf(FdOf(*w.op))->lone[LoneIndex(w.lone)]);
@@ -154,15 +154,20 @@ int EpollDriverImpl::Register(int fd, FdState& s, uint32_t interest, bool level)
   return 0;
 }
 
-void EpollDriverImpl::Relax(int fd, FdState& s) {
-  RL_CHECK(s.in_epoll && s.level);
-  uint32_t interest = 0;
-  if (s.Waits(WaitList::kIn)) interest |= EPOLLIN | EPOLLRDHUP;
-  if (s.Waits(WaitList::kOut)) interest |= EPOLLOUT;
-  for (Job* j = s.head[int(WaitList::kAny)]; j != nullptr; j = j->next) {
-    interest |= std::get<PollAdd>(*j->op).events & kPollMask;
-  }
-  const bool level = s.Waits(WaitList::kIn);
+// Relax: a level-triggered registration reported, in direction kIn (`drop_in`)
+// or kOut (`drop_out`), what nobody waits for and nobody took since its previous
+// report: those directions leave the registration unless ops parked there need
+// them; the others stay, so that an op parking later costs no epoll_ctl. A
+// hang-up or error (`hangup`) is reported whatever the interest: then the
+// registration turns edge-triggered unless a read is parked.
+void EpollDriverImpl::Relax(int fd, FdState& s, bool drop_in, bool drop_out, bool hangup) {
+  RL_CHECK(s.in_epoll && s.level && s.head[int(WaitList::kAny)] == nullptr);
+  uint32_t interest = s.interest;
+  if (drop_in) interest &= ~kInInterest;
+  if (drop_out) interest &= ~kOutInterest;
+  if (s.Waits(WaitList::kIn)) interest |= NeedOf(true);
+  if (s.Waits(WaitList::kOut)) interest |= NeedOf(false);
+  const bool level = !hangup || s.Waits(WaitList::kIn);
   if (level && interest == s.interest) return;
   // A failure leaves the registration as it was: at worst one more report.
   (void)Register(fd, s, interest, level);
@@ -265,13 +270,14 @@ void EpollDriverImpl::ProcessRetries() {
 // may have been closed with close(2) and its number reused since: the kernel
 // then dropped the registration with the old file (if no other fd kept that
 // file open), and the op would wait for a report that never comes. Such parks
-// are "suspects". Before the loop really sleeps, every suspect that still has
-// ops parked is checked with EPOLL_CTL_MOD (ENOENT: the registration is gone,
-// so it is added again, and the kernel reports what is already ready); and
-// every kPollsPerCheck Polls, a loop that never sleeps checks the suspects whose
-// ops have stayed parked since the previous check. So an op on a reused number
-// waits at most until the loop would sleep, or two checks, never forever; ops
-// that complete quickly cost nothing but the bookkeeping.
+// are "suspects". Once the loop has slept kSuspectGraceNs with nothing
+// reported, every suspect that still has ops parked is checked with
+// EPOLL_CTL_MOD (ENOENT: the registration is gone, so it is added again, and
+// the kernel reports what is already ready); and every kPollsPerCheck Polls, a
+// loop that never sleeps checks the suspects whose ops have stayed parked since
+// the previous check. So an op on a reused number waits at most until the loop
+// has been idle kSuspectGraceNs, or two checks, never forever; ops that complete
+// before then (a busy connection's reads) cost nothing but the bookkeeping.
 
 // CheckSuspects: checks the registrations of suspects with ops still parked:
 // all of them, or (`all` false) those parked since before the previous check.
