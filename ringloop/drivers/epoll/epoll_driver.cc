@@ -235,6 +235,7 @@ RL_HOT absl::Status EpollDriverImpl::WaitAndDispatch(const Engine& engine, bool 
     }
     if (n != 0 || !grace) break;
     grace = false;
+    ++stats_.idle_checks;
     CheckSuspects(/*all=*/true);
     if (!ready_.empty() || !retry_fds_.empty()) break;
     wait_until = deadline;

@@ -149,6 +149,7 @@ class EpollDriver : public Driver {
     uint64_t fds_relearnt = 0;         // fds learnt again (a file/pollable answer contradicted)
     uint64_t stale_registrations = 0;  // registrations the kernel had dropped (added again)
     uint64_t registrations_lost = 0;   // parked ops failed: their fd could not be registered
+    uint64_t idle_checks = 0;          // registrations checked after a quiet grace period
   };
 
   // Create: an epoll set and a wake-up eventfd; fails with the syscall's errno

@@ -770,6 +770,7 @@ TEST_F(EpollDriverTest, RoundTripsToAPromptPeerCostOneEpollWaitAndNoEpollCtl) {
   constexpr int kRounds = 200;
   uint64_t ctls_first = 0;
   uint64_t waits_first = 0;
+  uint64_t checks_first = 0;
   char c = 0;
   for (int round = 0; round < kRounds; ++round) {
     const uint64_t tag = 10 + 2 * uint64_t(round);
@@ -780,10 +781,15 @@ TEST_F(EpollDriverTest, RoundTripsToAPromptPeerCostOneEpollWaitAndNoEpollCtl) {
     if (round == 0) {
       ctls_first = driver_->stats().epoll_ctls;
       waits_first = driver_->stats().epoll_waits;
+      checks_first = driver_->stats().idle_checks;
     }
   }
-  EXPECT_LE(driver_->stats().epoll_ctls - ctls_first, uint64_t(kRounds / 10));
-  EXPECT_LE(driver_->stats().epoll_waits - waits_first, uint64_t(kRounds + kRounds / 10));
+  // A round whose echo comes later than the grace period (a loaded machine, a
+  // sanitizer) checks the one registration (one epoll_ctl) and waits once more;
+  // every other round costs one epoll_wait and no epoll_ctl, whatever the timing.
+  const uint64_t checks = driver_->stats().idle_checks - checks_first;
+  EXPECT_LE(driver_->stats().epoll_ctls - ctls_first, checks);
+  EXPECT_LE(driver_->stats().epoll_waits - waits_first, uint64_t(kRounds) + checks);
   ASSERT_EQ(::shutdown(s[0], SHUT_WR), 0);  // the peer's read sees EOF
   peer.join();
   CloseAndDrain({s[0], s[1]});
