@@ -100,7 +100,14 @@ MUTANTS = {
     "readiness_op_counted": (
         "ops that wait for readiness count against the bound and wait for room",
         [("  return !WaitsForReadiness(kind) && kind != OpKind::kClose && kind != OpKind::kTimeout;",
-          "  return kind != OpKind::kClose && kind != OpKind::kTimeout;")]),
+          "  return kind != OpKind::kClose && kind != OpKind::kTimeout;"),
+         # The straight submit path's shortcut (only a nop counts) asserts the
+         # rule at compile time: the mutant follows the rule there too.
+         ("  static_assert(Bounded(OpKind::kNop) && !Bounded(OpKind::kRead) && !Bounded(OpKind::kWrite) &&\n"
+          "                !Bounded(OpKind::kRecv) && !Bounded(OpKind::kSend) && !Bounded(OpKind::kAccept));\n",
+          ""),
+         ("  const bool counted = kind == OpKind::kNop;",
+          "  const bool counted = Bounded(kind);")]),
     # Mutants of the gaps the property checker and the fuzz oracle now watch.
     "queue_stalls_after_expiry": (
         "when the queue's head times out, what waits behind it is not let go",
