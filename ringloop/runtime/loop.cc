@@ -20,8 +20,6 @@
 namespace ringloop {
 namespace {
 
-constexpr uint64_t kIndexMask = 0xffffffffu;
-
 // IgnoreDefaultSigpipe: SIG_DFL -> SIG_IGN, so that writes to a closed pipe fail
 // with EPIPE instead of killing the process. A program's own handler stays.
 void IgnoreDefaultSigpipe() {
@@ -131,17 +129,6 @@ uint64_t Loop::Deadline(absl::Duration timeout) const {
   if (ns <= 0) return now;
   const uint64_t delta = uint64_t(ns);
   return delta >= kNoDeadline - now ? kNoDeadline - 1 : now + delta;
-}
-
-void Loop::AddSlot() {
-  RL_CHECK(free_head_ == kNoFreeSlot);
-  RL_CHECK(slot_count_ < kNoFreeSlot);
-  if ((slot_count_ & (kSlotChunk - 1)) == 0) {
-    slot_chunks_.push_back(std::make_unique<Slot[]>(kSlotChunk));
-  }
-  const uint32_t index = slot_count_++;
-  SlotAt(index).next_free = kNoFreeSlot;
-  free_head_ = index;
 }
 
 OpId Loop::CloseTagged(int fd, uint64_t tag) { return Attributed(engine_.Close(fd, tag)); }
@@ -334,35 +321,19 @@ void Loop::DrainEvents() {
       if (batch_end_ == 0) return;
     }
     const Event event = event_batch_[batch_next_++];
-    Dispatch(event);
+    if (event.tag & kAwaiterTag) {
+      // An awaited op: the awaiter lives until its final event (its frame is
+      // held), and checks the event's OpId against its own.
+      reinterpret_cast<internal::OpAwaiter*>(event.tag & ~kAwaiterTag)->OnEvent(event);
+    } else {
+      callbacks_.Deliver(event);
+    }
   }
 }
 
 void Loop::AttributeToProgram(OpId id) {
   const internal::PromiseBase* running = internal::CurrentPromise();
   sim_->SetOpProcess(id, running != nullptr ? running->process : 0);
-}
-
-void Loop::Dispatch(const Event& event) {
-  if (event.tag & kAwaiterTag) {
-    // An awaited op: the awaiter lives until its final event (its frame is
-    // held), and checks the event's OpId against its own.
-    reinterpret_cast<internal::OpAwaiter*>(event.tag & ~kAwaiterTag)->OnEvent(event);
-    return;
-  }
-  const uint32_t index = uint32_t(event.tag & kIndexMask);
-  RL_CHECK(index < slot_count_);
-  Slot& slot = SlotAt(index);
-  // The engine returns the tags it was given: a mismatch is a bug, not a race.
-  RL_CHECK(slot.next_free == kLiveSlot && slot.generation == uint32_t(event.tag >> 32));
-  // The callback runs where it is stored: slots never move, and this one stays
-  // live (no other op can take it) until the call has returned.
-  if (slot.callback) slot.callback(event);
-  if (event.more) return;
-  slot.callback = nullptr;
-  slot.generation = (slot.generation + 1) & kGenerationMask;
-  slot.next_free = free_head_;
-  free_head_ = index;
 }
 
 bool Loop::RunPosted() {

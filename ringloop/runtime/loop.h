@@ -81,6 +81,7 @@
 #include "ringloop/core/engine.h"
 #include "ringloop/drivers/driver.h"
 #include "ringloop/drivers/sim/sim_options.h"
+#include "ringloop/runtime/callback_slots.h"
 #include "ringloop/runtime/driver_select.h"
 #include "ringloop/runtime/inline_function.h"
 #include "ringloop/runtime/result.h"
@@ -139,7 +140,7 @@ class Loop {
   // Callback: runs once per event of its op, on the loop's thread. A callable
   // of up to 48 bytes (InlineFunction::kInlineBytes) is stored without a heap
   // allocation.
-  using Callback = InlineFunction<void(const Event&)>;
+  using Callback = CallbackSlots::Callback;
 
   // Link: one op of a chain (SubmitChain), with its own callback and timeout.
   struct Link {
@@ -293,24 +294,13 @@ class Loop {
   const std::string& driver_reason() const { return driver_reason_; }
 
  private:
-  // Slot: the callback of one op, by tag (below). next_free is kLiveSlot while
-  // the slot's op is live; while the slot is free it links the free list.
-  struct Slot {
-    Callback callback;
-    uint32_t generation = 0;
-    uint32_t next_free = kLiveSlot;
-  };
-  static constexpr uint32_t kLiveSlot = 0xffffffffu;
-  static constexpr uint32_t kNoFreeSlot = 0xfffffffeu;
-
   friend class LoopGroup;
   friend class internal::OpAwaiter;
 
   // kAwaiterTag: the tag bit of an op awaited by a task (io.h): the rest of
   // the tag is the OpAwaiter's address, and its events go straight to it, with
-  // no slot or callback. Slot tags never have it (generations are 31 bits).
+  // no slot or callback. CallbackSlots' tags never have it.
   static constexpr uint64_t kAwaiterTag = uint64_t{1} << 63;
-  static constexpr uint32_t kGenerationMask = 0x7fffffffu;
 
   Loop(LoopOptions options, SelectedDriver selected);
   // SubmitFor / CloseFor: Submit and Close for an awaiting task (io.h): the
@@ -355,25 +345,11 @@ class Loop {
     return id;
   }
   void AttributeToProgram(OpId id);
-  // AllocateTag: takes a free slot (the most recently freed: warm in cache),
-  // builds `callback` in it and returns its tag.
+  // AllocateTag: a slot for `callback`, built in it; its tag.
   template <class F>
   uint64_t AllocateTag(F&& callback) {
-    if (__builtin_expect(free_head_ == kNoFreeSlot, 0)) AddSlot();
-    const uint32_t index = free_head_;
-    Slot& slot = SlotAt(index);
-    RL_DCHECK(slot.next_free != kLiveSlot && !slot.callback);
-    free_head_ = slot.next_free;
-    slot.next_free = kLiveSlot;
-    slot.callback.Emplace(std::forward<F>(callback));
-    return uint64_t(slot.generation) << 32 | index;
+    return callbacks_.Add(std::forward<F>(callback));
   }
-  // AddSlot: puts one new slot on the (empty) free list.
-  void AddSlot();
-  Slot& SlotAt(uint32_t index) {
-    return slot_chunks_[index >> kSlotChunkShift][index & (kSlotChunk - 1)];
-  }
-  void Dispatch(const Event& event);
   void DrainEvents();
   bool RunPosted();
   bool RunDeferred();
@@ -394,14 +370,8 @@ class Loop {
   const int owner_tid_;
   std::atomic<bool> stop_{false};
 
-  // Callbacks by tag (index | generation << 32), in chunks that never move: a
-  // callback runs in its slot while it may submit (adding chunks).
-  static constexpr uint32_t kSlotChunkShift = 6;
-  static constexpr uint32_t kSlotChunk = 1u << kSlotChunkShift;
-  std::vector<std::unique_ptr<Slot[]>> slot_chunks_;
-  uint32_t slot_count_ = 0;
-  // free_head_: the first free slot, or kNoFreeSlot.
-  uint32_t free_head_ = kNoFreeSlot;
+  // The callbacks of the ops submitted with one, by tag.
+  CallbackSlots callbacks_;
   // DrainEvents: events taken from the engine, [batch_next_, batch_end_) not
   // yet dispatched.
   std::vector<Event> event_batch_ = std::vector<Event>(32);
