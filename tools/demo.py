@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tools/demo.py: `make demo`: a Redis-protocol server on ringloop under redis-benchmark.
 
-  tools/demo.py [--requests=N] [--pipelined_requests=N] [--clients=50] [--sim_seconds=10]
+  tools/demo.py [--requests=N] [--pipelined_requests=N] [--clients=50] [--sim_seconds=5]
 
 1. Builds resp_server and the simulator optimised (bazel build --config=opt).
 2. Starts resp_server (examples/resp) on the automatic driver choice, which it prints
@@ -120,7 +120,7 @@ def main():
     parser.add_argument("--pipelined_requests", type=int, default=500_000,
                         help=f"requests per test with -P {PIPELINE}")
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--sim_seconds", type=float, default=10)
+    parser.add_argument("--sim_seconds", type=float, default=5)
     args = parser.parse_args()
 
     start = time.monotonic()

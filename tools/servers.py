@@ -57,14 +57,22 @@ def install_cleanup():
 
 
 def bazel_build(targets):
+    """Builds targets with --config=opt, printing Bazel's progress ("[done / total]
+    Compiling ...") at most every few seconds; returns bazel-bin."""
     bazel = os.environ.get("BAZEL", "bazel")
     flags = shlex.split(os.environ.get("BAZEL_FLAGS", ""))
     print(f"Building {' '.join(targets)} (--config=opt) ...", flush=True)
     start = time.monotonic()
-    build = subprocess.run([bazel, "build", "--config=opt", *flags, *targets],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if build.returncode != 0:
-        print(build.stdout[-6000:], file=sys.stderr)
+    build = subprocess.Popen([bazel, "build", "--config=opt", "--curses=no", "--color=no",
+                              "--show_progress_rate_limit=5", *flags, *targets],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = []
+    for line in build.stdout:
+        output.append(line)
+        if re.match(r"\[[\d,]+ / [\d,]+\]", line):
+            print(f"  {time.monotonic() - start:5.0f} s  {line.strip()[:100]}", flush=True)
+    if build.wait() != 0:
+        print("".join(output)[-6000:], file=sys.stderr)
         fail("bazel build failed (output above)")
     info = subprocess.run([bazel, "info", "--config=opt", *flags, "bazel-bin"],
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

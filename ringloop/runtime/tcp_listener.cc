@@ -112,15 +112,22 @@ void AcceptQueue::OnEvent(const Event& event) {
   if (event.more) {
     // Backpressure: enough connections wait for Accept; the kernel's backlog
     // keeps the rest until the queue drains (Take re-arms).
-    if (!stopped_ && pending_.size() >= options_.max_pending) loop_->Cancel(op_);
+    if (!stopped_ && pending_.size() >= options_.max_pending && !throttled_) {
+      throttled_ = loop_->Cancel(op_);
+    }
     return;
   }
   armed_ = false;
+  const bool throttled = std::exchange(throttled_, false);
   if (stopped_) {
     delete this;
     return;
   }
-  if (event.res < 0 && event.res != -ECANCELED) {
+  // -ECANCELED from this queue's own backpressure cancel re-arms when Accepts
+  // wait again; from anything else (the listener closed behind the queue, the
+  // Loop shutting down) it is an error like any other: re-arming then would
+  // submit, be cancelled and re-arm forever.
+  if (event.res < 0 && !(event.res == -ECANCELED && throttled)) {
     if (event.res == -EINVAL && multishot_ && !multishot_seen_) {
       multishot_ = false;  // no multishot accept in this kernel: one accept per Accept
     } else {

@@ -116,6 +116,7 @@ class AcceptQueue {
   bool armed_ = false;           // an accept op is in flight
   bool multishot_ = true;        // multishot accept works here (until EINVAL says not)
   bool multishot_seen_ = false;  // a multishot accept has delivered a connection
+  bool throttled_ = false;       // this queue cancelled its own op (backpressure)
   bool started_ = false;         // an Accept has been awaited
   bool stopped_ = false;
 };

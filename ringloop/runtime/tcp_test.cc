@@ -306,6 +306,22 @@ TEST_P(TcpTest, ACancelledAcceptLeavesTheListenerWorking) {
   EXPECT_EQ(got, "still there");
 }
 
+// The Loop's shutdown cancels the listener's accept op: that -ECANCELED ends the
+// waiting Accept instead of re-arming an op the shutting engine cancels again at
+// once (which spun forever inside ~Loop).
+TEST_P(TcpTest, DestroyingTheLoopWhileAnAcceptWaitsEndsTheAccept) {
+  std::optional<absl::StatusOr<TcpStream>> accepted;
+  // The task owns the listener: it closes with the task, while the Loop ends.
+  loop().Spawn([](TcpListener l, auto* out) -> Task<void> { out->emplace(co_await l.Accept()); }(
+                                                Listen(ServerAddress()), &accepted));
+  const uint64_t before = loop().engine_stats().submitted;
+  RunUntil([&] { return loop().engine_stats().submitted > before; });  // the accept is out
+  DestroyLoop();
+  ASSERT_TRUE(accepted.has_value());
+  EXPECT_FALSE(accepted->ok());
+  EXPECT_EQ(accepted->status().code(), absl::StatusCode::kCancelled) << accepted->status();
+}
+
 TEST_P(TcpTest, AnAcceptErrorReachesTheAcceptAndAcceptingResumesAtTheNextOne) {
   if (simulated()) GTEST_SKIP() << "the simulated kernel has no fd limit";
   TcpListener listener = Listen(ServerAddress());
