@@ -82,7 +82,9 @@ sanitize: setup
 # demo: tools/demo.py builds resp_server optimised, benchmarks it (automatic driver,
 # then epoll) and Debian's redis-server with redis-benchmark, prints the table, then
 # runs the simulator.
-demo: setup
+# demo installs only what it needs (tools/setup.sh demo), not the test tool chain.
+demo:
+	@tools/setup.sh demo
 	@BAZEL="$(BAZEL)" BAZEL_FLAGS="$(BAZEL_FLAGS)" tools/demo.py
 
 # query_tagged TAG: labels of binaries and tests tagged TAG (exactly, not a prefix),

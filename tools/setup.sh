@@ -3,7 +3,10 @@
 #
 # Idempotent and fast when everything is present (one dpkg-query, no network).
 # Otherwise runs apt-get update + install for the missing packages only; needs root
-# (or sudo). Prints one status line. Usage: tools/setup.sh [bench]
+# (or sudo). Prints one status line. Usage: tools/setup.sh [demo | bench]
+#   demo    only what `make demo` needs (Bazel, the two libraries resp_server and
+#           the simulator link, redis-server and redis-benchmark): a fresh machine
+#           downloads a fraction of the full set
 #   bench   also what bench/servers/ compares against (wrk, nginx-light)
 set -euo pipefail
 
@@ -49,10 +52,22 @@ PACKAGES=(
   redis-server
   curl
 )
+# What make demo builds and runs (resp_server, //tools:simulate, redis-benchmark
+# against redis-server); python3 runs tools/demo.py.
+DEMO_PACKAGES=(
+  bazel-bootstrap
+  libabsl-dev
+  liburing-dev
+  make
+  python3
+  redis-tools
+  redis-server
+)
 for group in "$@"; do
   case "$group" in
+    demo) PACKAGES=("${DEMO_PACKAGES[@]}") ;;
     bench) PACKAGES+=(wrk nginx-light) ;;
-    *) echo "setup: unknown group '$group' (known: bench)" >&2; exit 2 ;;
+    *) echo "setup: unknown group '$group' (known: demo, bench)" >&2; exit 2 ;;
   esac
 done
 

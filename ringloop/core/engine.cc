@@ -151,6 +151,9 @@ struct Engine::State : Outputs {
   uint64_t timer_seq = 0;
   uint64_t now_ns = 0;
   bool shutting_down = false;
+  // plain_submit_off: shutting_down or !options.straight_paths: SubmitPlain's
+  // one test of both.
+  bool plain_submit_off = false;
   std::vector<OpId> fd_scratch;  // CancelFd's list, kept for its capacity
 
   Slot& At(uint32_t index) { return chunks[index >> kChunkShift][index & (kChunkSize - 1)]; }
@@ -689,6 +692,7 @@ Engine::Engine() : Engine(Options{}) {}
 Engine::Engine(Options options) : s_(std::make_unique<State>()), out_(s_.get()) {
   RL_CHECK(options.max_in_flight >= 2);  // an op and its linked timeout
   s_->options = options;
+  s_->plain_submit_off = !options.straight_paths;
   while (s_->slot_count < options.initial_slots) s_->Grow();
   s_->heap.reserve(options.initial_slots);
   s_->ready.Grow(2 * size_t{options.max_in_flight});
@@ -746,8 +750,8 @@ OpId Engine::State::Place(const SubmitArgs& args, const OpFacts& facts, bool lin
     return id;
   }
   slot.deadline_ns = args.deadline_ns;
-  slot.Set(kStraight, !link_follows && chain_prev == kNone && slot.deadline_ns == kNoDeadline &&
-                          !slot.Has(kMultishot));
+  slot.Set(kStraight, options.straight_paths && !link_follows && chain_prev == kNone &&
+                          slot.deadline_ns == kNoDeadline && !slot.Has(kMultishot));
   if (slot.fd >= 0) LinkFd(index);
   if (chain_prev != kNone) {
     // Not started: the engine keeps its deadline (an absolute time that does
@@ -814,11 +818,16 @@ RL_HOT bool PlainFd(const Op& op, int* fd) {
 // nothing, otherwise.
 RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   int fd;
-  if (!PlainFd(args.op, &fd) || args.deadline_ns != kNoDeadline || shutting_down ||
+  if (!PlainFd(args.op, &fd) || args.deadline_ns != kNoDeadline || plain_submit_off ||
       free_head == kNone || ready.Full()) {
     return false;
   }
-  const bool counted = Bounded(KindOf(args.op));
+  // Of the plain kinds only a nop completes on its own (counts against
+  // max_in_flight): one compare rather than a second switch on the kind.
+  static_assert(Bounded(OpKind::kNop) && !Bounded(OpKind::kRead) && !Bounded(OpKind::kWrite) &&
+                !Bounded(OpKind::kRecv) && !Bounded(OpKind::kSend) && !Bounded(OpKind::kAccept));
+  const OpKind kind = KindOf(args.op);
+  const bool counted = kind == OpKind::kNop;
   if (counted && (q_head != kNone || bounded >= options.max_in_flight)) return false;
   FdEntry* e = nullptr;
   if (fd >= 0) {
@@ -836,10 +845,10 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   s.heap_pos = kNone;
   s.lt_res = 0;
   s.fd = fd;
-  s.kind = KindOf(args.op);
+  s.kind = kind;
   s.state = SlotState::kInFlight;
-  s.chain_prev = kNone;
-  s.chain_next = kNone;
+  // A free slot is in no chain: Release checks it, Grow starts there.
+  RL_DCHECK(s.chain_prev == kNone && s.chain_next == kNone);
   s.fd_prev = kNone;
   const uint16_t bits = kStraight | kOpPending | (counted ? kBounded : 0);
   if (e != nullptr) {
@@ -1015,6 +1024,7 @@ void Engine::State::CancelFd(int fd) {
 void Engine::Shutdown() {
   State& s = *s_;
   s.shutting_down = true;
+  s.plain_submit_off = true;
   for (uint32_t i = 0; i < s.slot_count; ++i) s.CancelSlot(i);
   s.Pump();
 }

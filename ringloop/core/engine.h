@@ -142,6 +142,12 @@ class Engine {
     // initial_slots: op slots allocated up front; more are added (never moved)
     // when all are in use, so steady state allocates nothing.
     uint32_t initial_slots = 256;
+    // straight_paths: whether Submit and HandleCompletion(s) take their
+    // straight paths for plain ops (a shortcut through the same transitions).
+    // For tests only: with false every input takes the general path, whose
+    // outputs (requests, events, ids, stats) must be the same;
+    // engine_straight_path_test checks that they are.
+    bool straight_paths = true;
   };
 
   Engine();

@@ -135,7 +135,9 @@ absl::Status UringDriverImpl::Reap(Engine* engine) {
     const size_t batch_size = reap_batch_.size();
     const io_uring_cqe* const cqes = cq.cqes;
     const unsigned mask = cq.ring_mask;
-    const bool straight = engine != nullptr;
+    // Whether a final CQE may go to the engine as is: the engine is there and
+    // no stale retry waits for a timeout (only Dispatch changes that).
+    bool straight = engine != nullptr && awaiting_timeouts_ == 0;
     uint64_t in_kernel = sqes_in_kernel_;
     size_t batched = 0;
     const auto flush = [&] {
@@ -148,7 +150,7 @@ absl::Status UringDriverImpl::Reap(Engine* engine) {
       const uint64_t user_data = cqe.user_data;
       const uint32_t flags = cqe.flags;
       if (straight && !IsDriverUserData(user_data) && (flags & IORING_CQE_F_MORE) == 0 &&
-          in_kernel > 0 && !IsStaleAnswer(cqe.res) && awaiting_timeouts_ == 0) {
+          in_kernel > 0 && !IsStaleAnswer(cqe.res)) {
         --in_kernel;
         Completion& c = batch[batched++];
         c.user_data = user_data;
@@ -161,6 +163,7 @@ absl::Status UringDriverImpl::Reap(Engine* engine) {
       sqes_in_kernel_ = in_kernel;
       Dispatch(engine, user_data, cqe.res, flags);
       in_kernel = sqes_in_kernel_;
+      straight = engine != nullptr && awaiting_timeouts_ == 0;
     }
     if (batched > 0) flush();
     sqes_in_kernel_ = in_kernel;
