@@ -45,16 +45,34 @@ class InlineFunction<R(Args...)> {
             class = std::enable_if_t<!std::is_same_v<D, InlineFunction> &&
                                      std::is_invocable_r_v<R, D&, Args...>>>
   InlineFunction(F&& f) {  // NOLINT: implicit, as std::function
-    if constexpr (std::is_pointer_v<D> || std::is_member_pointer_v<D>) {
-      if (f == nullptr) return;
-    }
-    if constexpr (kFitsInline<D>) {
-      ::new (static_cast<void*>(storage_)) D(std::forward<F>(f));
-      ops_ = &kInlineOps<D>;
+    Emplace(std::forward<F>(f));
+  }
+
+  // Emplace: makes this (which must be empty) hold `f`, built where it is
+  // stored: what the constructor does, for a holder that already exists (the
+  // Loop's callback slots), saving the move of a temporary. `f` may also be
+  // an InlineFunction (moved in) or nullptr (stays empty).
+  template <class F, class D = std::decay_t<F>>
+  void Emplace(F&& f) {
+    RL_DCHECK(ops_ == nullptr);
+    if constexpr (std::is_same_v<D, InlineFunction>) {
+      TakeFrom(f);
+    } else if constexpr (std::is_same_v<D, std::nullptr_t>) {
+      return;
     } else {
-      D* heap = new D(std::forward<F>(f));
-      std::memcpy(storage_, &heap, sizeof(heap));
-      ops_ = &kHeapOps<D>;
+      static_assert(std::is_invocable_r_v<R, D&, Args...>,
+                    "InlineFunction::Emplace: the callable does not fit the signature");
+      if constexpr (std::is_pointer_v<D> || std::is_member_pointer_v<D>) {
+        if (f == nullptr) return;
+      }
+      if constexpr (kFitsInline<D>) {
+        ::new (static_cast<void*>(storage_)) D(std::forward<F>(f));
+        ops_ = &kInlineOps<D>;
+      } else {
+        D* heap = new D(std::forward<F>(f));
+        std::memcpy(storage_, &heap, sizeof(heap));
+        ops_ = &kHeapOps<D>;
+      }
     }
   }
 

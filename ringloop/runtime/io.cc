@@ -5,7 +5,7 @@ namespace ringloop {
 namespace internal {
 
 inline void OpAwaiter::Submit() {
-  // The loop hands the op's events straight to OnEvent (Loop::Dispatch).
+  // The loop hands the op's events straight to OnEvent (Loop::DrainEvents).
   Loop& loop = *promise_->loop;
   switch (mode_) {
     case Mode::kOp:

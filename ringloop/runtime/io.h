@@ -97,7 +97,7 @@ class OpAwaiter : public AwaitedOp {
   int fd_;
 
  private:
-  friend class ringloop::Loop;  // delivers the events (Loop::Dispatch)
+  friend class ringloop::Loop;  // delivers the events (Loop::DrainEvents)
   enum class Mode : uint8_t { kOp, kSleep, kClose };
 
   // Start: submits the op (after Begin); false (resume at once) if the task

@@ -20,10 +20,6 @@
 namespace ringloop {
 namespace {
 
-thread_local Loop* current_loop = nullptr;
-
-constexpr uint64_t kIndexMask = 0xffffffffu;
-
 // IgnoreDefaultSigpipe: SIG_DFL -> SIG_IGN, so that writes to a closed pipe fail
 // with EPIPE instead of killing the process. A program's own handler stays.
 void IgnoreDefaultSigpipe() {
@@ -39,7 +35,7 @@ void IgnoreDefaultSigpipe() {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Loop>> Loop::Create(LoopOptions options) {
-  if (current_loop != nullptr) {
+  if (current_ != nullptr) {
     return absl::FailedPreconditionError(
         "Loop::Create: this thread already has a Loop (one Loop per thread)");
   }
@@ -81,8 +77,8 @@ Loop::Loop(LoopOptions options, SelectedDriver selected)
       owner_(std::this_thread::get_id()),
       owner_tid_(int(::syscall(SYS_gettid))) {
   RL_CHECK(driver_ != nullptr);
-  RL_CHECK(current_loop == nullptr);
-  current_loop = this;
+  RL_CHECK(current_ == nullptr);
+  current_ = this;
 }
 
 Loop::~Loop() {
@@ -103,12 +99,8 @@ Loop::~Loop() {
     }
   }
   root_scope_.reset();
-  current_loop = nullptr;
+  current_ = nullptr;
 }
-
-Loop* Loop::Current() { return current_loop; }
-
-Loop* Loop::OwnerThreadLoop() { return current_loop; }
 
 void Loop::WrongThread(const char* method) const {
   Misuse(absl::StrCat("Loop::", method, " called from thread ", int(::syscall(SYS_gettid)),
@@ -139,36 +131,10 @@ uint64_t Loop::Deadline(absl::Duration timeout) const {
   return delta >= kNoDeadline - now ? kNoDeadline - 1 : now + delta;
 }
 
-uint64_t Loop::AllocateTag(Callback&& callback) {
-  if (free_slots_.empty()) {
-    if ((slot_count_ & (kSlotChunk - 1)) == 0) {
-      slot_chunks_.push_back(std::make_unique<Slot[]>(kSlotChunk));
-    }
-    free_slots_.push_back(slot_count_++);
-  }
-  const uint32_t index = free_slots_.back();
-  free_slots_.pop_back();
-  Slot& slot = SlotAt(index);
-  RL_CHECK(!slot.live);
-  slot.live = true;
-  slot.callback = std::move(callback);
-  return uint64_t(slot.generation) << 32 | index;
-}
+OpId Loop::CloseTagged(int fd, uint64_t tag) { return Attributed(engine_.Close(fd, tag)); }
 
-OpId Loop::Submit(const Op& op, Callback callback) {
-  CheckOwner("Submit");
-  return SubmitUntil(op, kNoDeadline, std::move(callback));
-}
-
-OpId Loop::Submit(const Op& op, absl::Duration timeout, Callback callback) {
-  CheckOwner("Submit");
-  return SubmitUntil(op, Deadline(timeout), std::move(callback));
-}
-
-// SubmitUntil: Submit's work, with the callback moved once, into its slot.
-OpId Loop::SubmitUntil(const Op& op, uint64_t deadline_ns, Callback&& callback) {
-  const uint64_t tag = AllocateTag(std::move(callback));
-  return Attributed(engine_.Submit(SubmitArgs{op, tag, deadline_ns}));
+OpId Loop::SleepTagged(uint64_t deadline_ns, uint64_t tag) {
+  return Attributed(engine_.Submit(SubmitArgs{Timeout{deadline_ns}, tag, kNoDeadline}));
 }
 
 std::vector<OpId> Loop::SubmitChain(std::vector<Link> links) {
@@ -190,11 +156,6 @@ bool Loop::Cancel(OpId id) {
   return engine_.Cancel(id);
 }
 
-OpId Loop::Close(int fd, Callback callback) {
-  CheckOwner("Close");
-  return Attributed(engine_.Close(fd, AllocateTag(std::move(callback))));
-}
-
 absl::StatusOr<BufferRing*> Loop::AddBufferRing(uint16_t group, uint32_t count,
                                                 uint32_t buffer_size) {
   CheckOwner("AddBufferRing");
@@ -212,13 +173,6 @@ void Loop::ForgetFd(int fd) {
   driver_->ForgetFd(fd);
 }
 
-OpId Loop::Sleep(absl::Duration duration, Callback callback) {
-  CheckOwner("Sleep");
-  const uint64_t deadline = Deadline(duration);
-  const uint64_t tag = AllocateTag(std::move(callback));
-  return Attributed(engine_.Submit(SubmitArgs{Timeout{deadline}, tag, kNoDeadline}));
-}
-
 void Loop::Post(absl::AnyInvocable<void()> fn) {
   bool was_empty;
   {
@@ -229,7 +183,7 @@ void Loop::Post(absl::AnyInvocable<void()> fn) {
     was_empty = !has_posted_.load(std::memory_order_relaxed);
     has_posted_.store(true, std::memory_order_release);
   }
-  Loop* const sender = current_loop;
+  Loop* const sender = current_;
   // The owner itself looks at has_posted_ before it blocks: no wake-up needed.
   if (was_empty && sender != this) WakeFrom(sender);
 }
@@ -367,47 +321,19 @@ void Loop::DrainEvents() {
       if (batch_end_ == 0) return;
     }
     const Event event = event_batch_[batch_next_++];
-    Dispatch(event);
+    if (event.tag & kAwaiterTag) {
+      // An awaited op: the awaiter lives until its final event (its frame is
+      // held), and checks the event's OpId against its own.
+      reinterpret_cast<internal::OpAwaiter*>(event.tag & ~kAwaiterTag)->OnEvent(event);
+    } else {
+      callbacks_.Deliver(event);
+    }
   }
-}
-
-OpId Loop::SubmitFor(internal::OpAwaiter* awaiter, const Op& op, uint64_t deadline_ns) {
-  CheckOwner("Submit");
-  return Attributed(engine_.Submit(
-      SubmitArgs{op, kAwaiterTag | reinterpret_cast<uintptr_t>(awaiter), deadline_ns}));
-}
-
-OpId Loop::CloseFor(internal::OpAwaiter* awaiter, int fd) {
-  CheckOwner("Close");
-  return Attributed(engine_.Close(fd, kAwaiterTag | reinterpret_cast<uintptr_t>(awaiter)));
 }
 
 void Loop::AttributeToProgram(OpId id) {
   const internal::PromiseBase* running = internal::CurrentPromise();
   sim_->SetOpProcess(id, running != nullptr ? running->process : 0);
-}
-
-void Loop::Dispatch(const Event& event) {
-  if (event.tag & kAwaiterTag) {
-    // An awaited op: the awaiter lives until its final event (its frame is
-    // held), and checks the event's OpId against its own.
-    reinterpret_cast<internal::OpAwaiter*>(event.tag & ~kAwaiterTag)->OnEvent(event);
-    return;
-  }
-  const uint32_t index = uint32_t(event.tag & kIndexMask);
-  RL_CHECK(index < slot_count_);
-  Slot& slot = SlotAt(index);
-  // The engine returns the tags it was given: a mismatch is a bug, not a race.
-  RL_CHECK(slot.live);
-  RL_CHECK(slot.generation == uint32_t(event.tag >> 32));
-  // The callback runs where it is stored: slots never move, and this one stays
-  // live (no other op can take it) until the call has returned.
-  if (slot.callback) slot.callback(event);
-  if (event.more) return;
-  slot.callback = nullptr;
-  slot.live = false;
-  slot.generation = (slot.generation + 1) & kGenerationMask;
-  free_slots_.push_back(index);
 }
 
 bool Loop::RunPosted() {

@@ -81,6 +81,7 @@
 #include "ringloop/core/engine.h"
 #include "ringloop/drivers/driver.h"
 #include "ringloop/drivers/sim/sim_options.h"
+#include "ringloop/runtime/callback_slots.h"
 #include "ringloop/runtime/driver_select.h"
 #include "ringloop/runtime/inline_function.h"
 #include "ringloop/runtime/result.h"
@@ -139,7 +140,7 @@ class Loop {
   // Callback: runs once per event of its op, on the loop's thread. A callable
   // of up to 48 bytes (InlineFunction::kInlineBytes) is stored without a heap
   // allocation.
-  using Callback = InlineFunction<void(const Event&)>;
+  using Callback = CallbackSlots::Callback;
 
   // Link: one op of a chain (SubmitChain), with its own callback and timeout.
   struct Link {
@@ -157,12 +158,26 @@ class Loop {
   Loop& operator=(const Loop&) = delete;
 
   // Current: the Loop of the calling thread, or null.
-  static Loop* Current();
+  static Loop* Current() { return current_; }
 
-  // Submit: starts `op`; `callback` gets its events. With a finite `timeout`, the
-  // op ends -ETIME (Result::timed_out) if it has not completed by then.
-  OpId Submit(const Op& op, Callback callback);
-  OpId Submit(const Op& op, absl::Duration timeout, Callback callback);
+  // Submit: starts `op` (an Op or one of its structs: Recv{...}); `callback`
+  // (anything a Callback can be made from: a callable, a Callback, nullptr)
+  // gets its events. It is built in the op's slot, where it stays until the
+  // op's final event. With a finite `timeout`, the op ends -ETIME
+  // (Result::timed_out) if it has not completed by then.
+  template <class OpT, class F>
+  OpId Submit(const OpT& op, F&& callback) {
+    CheckOwner("Submit");
+    const uint64_t tag = AllocateTag(std::forward<F>(callback));
+    return Attributed(engine_.Submit(SubmitArgs{op, tag, kNoDeadline}));
+  }
+  template <class OpT, class F>
+  OpId Submit(const OpT& op, absl::Duration timeout, F&& callback) {
+    CheckOwner("Submit");
+    const uint64_t deadline = Deadline(timeout);
+    const uint64_t tag = AllocateTag(std::forward<F>(callback));
+    return Attributed(engine_.Submit(SubmitArgs{op, tag, deadline}));
+  }
 
   // SubmitChain: ops linked in order (each starts after the previous succeeded;
   // after a failure or a short read/write the rest end -ECANCELED). One OpId per
@@ -175,7 +190,11 @@ class Loop {
 
   // Close: the orderly close of `fd`: ops in flight on it end first (-ECANCELED),
   // then close(2) runs; `callback` gets close's result.
-  OpId Close(int fd, Callback callback);
+  template <class F>
+  OpId Close(int fd, F&& callback) {
+    CheckOwner("Close");
+    return CloseTagged(fd, AllocateTag(std::forward<F>(callback)));
+  }
 
   // AddBufferRing: a provided-buffer ring (ringloop/drivers/uring/buffer_ring.h)
   // of `count` buffers of `buffer_size` bytes, for Recv ops naming buffer group
@@ -190,7 +209,12 @@ class Loop {
   void ForgetFd(int fd);
 
   // Sleep: `callback` runs (res 0) once `duration` has passed.
-  OpId Sleep(absl::Duration duration, Callback callback);
+  template <class F>
+  OpId Sleep(absl::Duration duration, F&& callback) {
+    CheckOwner("Sleep");
+    const uint64_t deadline = Deadline(duration);
+    return SleepTagged(deadline, AllocateTag(std::forward<F>(callback)));
+  }
 
   // Post: runs `fn` on the loop's thread soon. Any thread.
   void Post(absl::AnyInvocable<void()> fn);
@@ -270,25 +294,26 @@ class Loop {
   const std::string& driver_reason() const { return driver_reason_; }
 
  private:
-  struct Slot {
-    Callback callback;
-    uint32_t generation = 0;
-    bool live = false;
-  };
-
   friend class LoopGroup;
   friend class internal::OpAwaiter;
 
   // kAwaiterTag: the tag bit of an op awaited by a task (io.h): the rest of
   // the tag is the OpAwaiter's address, and its events go straight to it, with
-  // no slot or callback. Slot tags never have it (generations are 31 bits).
+  // no slot or callback. CallbackSlots' tags never have it.
   static constexpr uint64_t kAwaiterTag = uint64_t{1} << 63;
-  static constexpr uint32_t kGenerationMask = 0x7fffffffu;
 
   Loop(LoopOptions options, SelectedDriver selected);
-  // SubmitFor / CloseFor: Submit and Close for an awaiting task (io.h).
-  OpId SubmitFor(internal::OpAwaiter* awaiter, const Op& op, uint64_t deadline_ns);
-  OpId CloseFor(internal::OpAwaiter* awaiter, int fd);
+  // SubmitFor / CloseFor: Submit and Close for an awaiting task (io.h): the
+  // tag is the awaiter's address with kAwaiterTag.
+  OpId SubmitFor(internal::OpAwaiter* awaiter, const Op& op, uint64_t deadline_ns) {
+    CheckOwner("Submit");
+    return Attributed(engine_.Submit(
+        SubmitArgs{op, kAwaiterTag | reinterpret_cast<uintptr_t>(awaiter), deadline_ns}));
+  }
+  OpId CloseFor(internal::OpAwaiter* awaiter, int fd) {
+    CheckOwner("Close");
+    return Attributed(engine_.Close(fd, kAwaiterTag | reinterpret_cast<uintptr_t>(awaiter)));
+  }
   // WakeFrom: wakes this loop's thread on behalf of `sender`, the Loop of the
   // calling thread (or null).
   void WakeFrom(Loop* sender);
@@ -299,15 +324,19 @@ class Loop {
   // CheckOwner: stops the process, naming `method` and the fix, if called from
   // a thread that is not the loop's.
   void CheckOwner(const char* method) const {
-    if (__builtin_expect(OwnerThreadLoop() != this, 0)) WrongThread(method);
+    if (__builtin_expect(current_ != this, 0)) WrongThread(method);
   }
-  static Loop* OwnerThreadLoop();
+  // current_: the Loop of this thread (Current()); one TLS load per check.
+  static inline thread_local Loop* current_ = nullptr;
   [[noreturn]] void WrongThread(const char* method) const;
   // Misuse: stops the process with `sentence` (a mistake and its fix).
   [[noreturn]] static void Misuse(const std::string& sentence);
   void RunStepOrDie(const char* method);
   uint64_t Deadline(absl::Duration timeout) const;
-  OpId SubmitUntil(const Op& op, uint64_t deadline_ns, Callback&& callback);
+  // CloseTagged / SleepTagged: the engine's part of Close and Sleep, for an op
+  // whose callback has slot `tag`.
+  OpId CloseTagged(int fd, uint64_t tag);
+  OpId SleepTagged(uint64_t deadline_ns, uint64_t tag);
   // Attributed: `id`, after telling the simulated kernel (if this Loop runs on
   // one) which program submitted it: the running task's (PromiseBase::process),
   // or none outside tasks. One load and a branch on the other drivers.
@@ -316,11 +345,11 @@ class Loop {
     return id;
   }
   void AttributeToProgram(OpId id);
-  uint64_t AllocateTag(Callback&& callback);
-  Slot& SlotAt(uint32_t index) {
-    return slot_chunks_[index >> kSlotChunkShift][index & (kSlotChunk - 1)];
+  // AllocateTag: a slot for `callback`, built in it; its tag.
+  template <class F>
+  uint64_t AllocateTag(F&& callback) {
+    return callbacks_.Add(std::forward<F>(callback));
   }
-  void Dispatch(const Event& event);
   void DrainEvents();
   bool RunPosted();
   bool RunDeferred();
@@ -341,13 +370,8 @@ class Loop {
   const int owner_tid_;
   std::atomic<bool> stop_{false};
 
-  // Callbacks by tag (index | generation << 32), in chunks that never move: a
-  // callback runs in its slot while it may submit (adding chunks).
-  static constexpr uint32_t kSlotChunkShift = 6;
-  static constexpr uint32_t kSlotChunk = 1u << kSlotChunkShift;
-  std::vector<std::unique_ptr<Slot[]>> slot_chunks_;
-  uint32_t slot_count_ = 0;
-  std::vector<uint32_t> free_slots_;
+  // The callbacks of the ops submitted with one, by tag.
+  CallbackSlots callbacks_;
   // DrainEvents: events taken from the engine, [batch_next_, batch_end_) not
   // yet dispatched.
   std::vector<Event> event_batch_ = std::vector<Event>(32);

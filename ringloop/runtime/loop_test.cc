@@ -348,6 +348,31 @@ TEST_P(LoopTest, AddBufferRingFeedsAMultishotRecvOrSaysWhyNot) {
   ::close(sv[1]);
 }
 
+// Counted: a callback that counts how often it is copied and moved.
+struct Counted {
+  int* copies;
+  int* moves;
+  int* calls;
+  Counted(int* c, int* m, int* n) : copies(c), moves(m), calls(n) {}
+  Counted(const Counted& o) : copies(o.copies), moves(o.moves), calls(o.calls) { ++*copies; }
+  Counted(Counted&& o) noexcept : copies(o.copies), moves(o.moves), calls(o.calls) { ++*moves; }
+  void operator()(const Event&) { ++*calls; }
+};
+
+TEST_P(LoopTest, SubmitBuildsTheCallbackInItsSlotWithoutMovingIt) {
+  int copies = 0;
+  int moves = 0;
+  int calls = 0;
+  const Counted callback(&copies, &moves, &calls);
+  loop_->Submit(Nop{}, callback);  // an lvalue: copied once, straight into the slot
+  loop_->Submit(Nop{}, Counted(&copies, &moves, &calls));  // a temporary: moved once
+  EXPECT_EQ(copies, 1);
+  EXPECT_EQ(moves, 1);
+  ASSERT_TRUE(RunUntil([&] { return calls == 2; }));
+  EXPECT_EQ(copies, 1);  // it runs where it was built
+  EXPECT_EQ(moves, 1);
+}
+
 TEST_P(LoopTest, OneLoopPerThread) {
   LoopOptions options;
   options.driver = GetParam();

@@ -17,11 +17,6 @@ std::string OpLabel(OpKind kind, int fd) {
 
 }  // namespace
 
-int32_t Result::value() const {
-  RL_CHECK(ok());
-  return res_;
-}
-
 absl::Status Result::status() const {
   if (ok()) return absl::OkStatus();
   return OpErrorStatus(kind_, fd_, -res_);

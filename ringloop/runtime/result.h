@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "ringloop/core/check.h"
 #include "ringloop/core/errno_message.h"
 #include "ringloop/core/ops.h"
 #include "ringloop/core/request.h"
@@ -43,7 +44,10 @@ class [[nodiscard]] Result {
   // ok: whether the op succeeded.
   bool ok() const { return res_ >= 0; }
   // value: the op's value (bytes moved, a new fd, ...). Requires ok().
-  int32_t value() const;
+  int32_t value() const {
+    RL_CHECK(ok());
+    return res_;
+  }
   // error: the positive errno, or 0 when ok().
   int error() const { return ok() ? 0 : -res_; }
   // timed_out: the op's deadline passed first.
