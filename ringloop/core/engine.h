@@ -130,6 +130,9 @@ struct EngineStats {
   uint64_t shutdowns_sent = 0;        // kShutdown requests emitted by Close
   uint64_t closes_sent = 0;           // CLOSE requests emitted
   uint64_t timers_fired = 0;          // Timeout ops that fired
+
+  // operator==: every counter equal (tests compare two engines' runs).
+  bool operator==(const EngineStats&) const = default;
 };
 
 class Engine {
