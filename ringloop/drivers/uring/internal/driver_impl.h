@@ -16,7 +16,6 @@
 #include <liburing.h>
 #include <sys/socket.h>
 
-#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -161,7 +160,6 @@ class UringDriverImpl final : public UringDriver {
   io_uring ring_{};
   bool ring_ready_ = false;
   UringCapabilities caps_;
-  std::array<Completion, 64> reap_batch_;  // Reap: CQEs on their way to the engine
   uint32_t sync_mask_ = 0;
   unsigned sq_capacity_ = 0;
   unsigned sq_free_ = 0;  // SQ entries known free (a lower bound; EnsureRoom refreshes)

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
+#include <span>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -117,57 +119,60 @@ absl::Status UringDriverImpl::SubmitAndWait(const Engine& engine, uint64_t wait_
   return absl::OkStatus();
 }
 
+// The CQ ring read in place as core's Completions (Reap hands runs of it to
+// Engine::HandleCompletions without a copy): the driver never sets up CQE32,
+// so each entry is a struct io_uring_cqe of 16 bytes whose fields are
+// Completion's, at the same offsets.
+static_assert(sizeof(io_uring_cqe) == sizeof(Completion));
+static_assert(offsetof(io_uring_cqe, user_data) == offsetof(Completion, user_data));
+static_assert(offsetof(io_uring_cqe, res) == offsetof(Completion, res));
+static_assert(offsetof(io_uring_cqe, flags) == offsetof(Completion, flags));
+static_assert(sizeof(io_uring_cqe::user_data) == sizeof(Completion::user_data));
+static_assert(sizeof(io_uring_cqe::res) == sizeof(Completion::res));
+static_assert(sizeof(io_uring_cqe::flags) == sizeof(Completion::flags));
+
 // Reap: feeds the engine, in the order they were decided, the completions the
 // driver decided itself while submitting, every CQE (flushing an overflowed CQ),
 // and the completions decided while reaping. `engine` is null while draining.
 absl::Status UringDriverImpl::Reap(Engine* engine) {
   FeedLocal(engine);
   io_uring_cq& cq = ring_.cq;
-  const unsigned shift = (ring_.flags & IORING_SETUP_CQE32) != 0 ? 1 : 0;
+  RL_CHECK((ring_.flags & IORING_SETUP_CQE32) == 0);  // Setup never asks for it
+  const Completion* const cqes = reinterpret_cast<const Completion*>(cq.cqes);
+  const unsigned mask = cq.ring_mask;
+  const unsigned entries = cq.ring_entries;
   for (int round = 0; round < kFlushRounds; ++round) {
     // The CQEs present now; later ones wait for the next round or Poll.
     unsigned head = *cq.khead;
     const unsigned tail = io_uring_smp_load_acquire(cq.ktail);
-    // The final CQEs of engine requests go to the engine in batches; any other
-    // CQE first flushes the batch, so order is kept.
-    // Kept in locals (the batch's stores could alias members otherwise).
-    Completion* const batch = reap_batch_.data();
-    const size_t batch_size = reap_batch_.size();
-    const io_uring_cqe* const cqes = cq.cqes;
-    const unsigned mask = cq.ring_mask;
-    // Whether a final CQE may go to the engine as is: the engine is there and
-    // no stale retry waits for a timeout (only Dispatch changes that).
-    bool straight = engine != nullptr && awaiting_timeouts_ == 0;
-    uint64_t in_kernel = sqes_in_kernel_;
-    size_t batched = 0;
-    const auto flush = [&] {
-      stats_.cqes += batched;
-      engine->HandleCompletions(std::span<const Completion>(batch, batched));
-      batched = 0;
-    };
-    for (; head != tail; ++head) {
-      const io_uring_cqe& cqe = cqes[(head & mask) << shift];
-      const uint64_t user_data = cqe.user_data;
-      const uint32_t flags = cqe.flags;
-      if (straight && !IsDriverUserData(user_data) && (flags & IORING_CQE_F_MORE) == 0 &&
-          in_kernel > 0 && !IsStaleAnswer(cqe.res)) {
-        --in_kernel;
-        Completion& c = batch[batched++];
-        c.user_data = user_data;
-        c.res = cqe.res;
-        c.flags = flags;
-        if (batched == batch_size) flush();
+    while (head != tail) {
+      const unsigned at = head & mask;
+      // The run of final CQEs of engine requests from `at` goes to the engine as
+      // it lies in the ring (up to the ring's end: a run never wraps), when the
+      // engine is there and no stale retry waits for a timeout (only Dispatch
+      // changes that). Any other CQE goes through Dispatch alone, so order is kept.
+      size_t run = 0;
+      if (engine != nullptr && awaiting_timeouts_ == 0) {
+        const size_t most =
+            std::min<uint64_t>(std::min(tail - head, entries - at), sqes_in_kernel_);
+        const Completion* const from = cqes + at;
+        while (run < most && !IsDriverUserData(from[run].user_data) &&
+               (from[run].flags & IORING_CQE_F_MORE) == 0 && !IsStaleAnswer(from[run].res)) {
+          ++run;
+        }
+      }
+      if (run > 0) {
+        sqes_in_kernel_ -= run;
+        stats_.cqes += run;
+        engine->HandleCompletions(std::span<const Completion>(cqes + at, run));
+        head += static_cast<unsigned>(run);
         continue;
       }
-      if (batched > 0) flush();
-      sqes_in_kernel_ = in_kernel;
-      Dispatch(engine, user_data, cqe.res, flags);
-      in_kernel = sqes_in_kernel_;
-      straight = engine != nullptr && awaiting_timeouts_ == 0;
+      const Completion c = cqes[at];
+      Dispatch(engine, c.user_data, c.res, c.flags);
+      ++head;
     }
-    if (batched > 0) flush();
-    sqes_in_kernel_ = in_kernel;
-    // Hand the CQ entries back to the kernel only once they have been read.
+    // Hand the CQ entries back to the kernel only once the engine has read them.
     io_uring_smp_store_release(cq.khead, head);
     if (!CqNeedsFlush()) break;
     if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0) {
