@@ -169,6 +169,42 @@ void ExpectSame(Engine& a, Engine& b) {
 // kMaxSteps: the step bound of one run (each step reads at least one word).
 constexpr size_t kMaxSteps = 2000;
 
+// A plain nop that arrives while the queue's head waits for more room than is
+// free (two places: it has a deadline) joins the queue behind it, on both
+// paths, though one place is free: the queue drains in FIFO order.
+TEST(EngineStraightPath, PlainNopQueuesBehindAHeadThatWaitsForRoom) {
+  Engine::Options options;
+  options.max_in_flight = 2;
+  Engine straight(options);
+  options.straight_paths = false;
+  Engine general(options);
+  std::vector<OpId> ids;
+  for (const SubmitArgs& args :
+       {SubmitArgs{Nop{}, 1}, SubmitArgs{Nop{}, 2, /*deadline_ns=*/100}, SubmitArgs{Nop{}, 3}}) {
+    const OpId id = straight.Submit(args);
+    EXPECT_EQ(id, general.Submit(args));
+    ids.push_back(id);
+  }
+  // Only the first nop went out; the nop with a deadline and the one after it wait.
+  for (Engine* e : {&straight, &general}) {
+    ASSERT_EQ(e->PendingRequests().size(), 1u);
+    EXPECT_EQ(UserDataSlot(e->PendingRequests()[0].user_data), ids[0].index);
+    EXPECT_EQ(e->BoundedInFlight(), 1u);
+  }
+  // Once the first completes, the head goes out with its linked timeout (both
+  // places); the nop behind it still waits.
+  for (Engine* e : {&straight, &general}) {
+    const uint64_t user_data = e->PendingRequests()[0].user_data;
+    e->ConsumeRequests(1);
+    EXPECT_TRUE(e->HandleCompletion(user_data, 0, 0));
+    const std::span<const Request> now = e->PendingRequests();
+    ASSERT_EQ(now.size(), 2u);
+    EXPECT_EQ(UserDataSlot(now[0].user_data), ids[1].index);
+    EXPECT_EQ(now[1].kind, RequestKind::kLinkTimeout);
+    EXPECT_EQ(e->BoundedInFlight(), 2u);
+  }
+}
+
 RC_GTEST_PROP(EngineStraightPath, SameOutputsAsTheGeneralPath, ()) {
   const std::vector<uint32_t> words =
       *rc::gen::resize(600, rc::gen::arbitrary<std::vector<uint32_t>>());

@@ -134,6 +134,11 @@ MUTANTS = {
         [("(s.bits & ~(kOnFdList | kAttempt | kBounded)) != (kStraight | kOpPending)",
           "(s.bits & ~(kOnFdList | kAttempt | kBounded | kCancelPending | kCancelRequested)) != "
           "(kStraight | kOpPending)")]),
+    "straight_nop_skips_queue": (
+        "a plain nop goes out past the queue's head, which waits for more room than is free",
+        [("  if (counted && (q_head != kNone || bounded >= options.max_in_flight)) return false;\n",
+          "  if (counted && bounded >= options.max_in_flight) return false;\n")],
+        Where(ENGINE, ["//ringloop/core:engine_straight_path_test"])),
     # Mutants of the drivers (each names its file and the targets that must kill it).
     # An fd closed with close(2) behind the loop's back, its number reused:
     "epoll_stale_socket_kept": (
