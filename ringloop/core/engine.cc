@@ -272,8 +272,12 @@ void Engine::State::Release(uint32_t index) {
   RL_CHECK(!s.Has(kInQueue) && !s.Has(kOpPending) && !s.Has(kLtPending));
   RL_CHECK(!s.Has(kCancelPending) && !s.Has(kShutdownPending));
   RL_CHECK(s.chain_prev == kNone && s.chain_next == kNone);  // a chain never names a free slot
+  RL_CHECK(s.heap_pos == kNone);  // nor does the timer heap
   const int fd = s.Has(kOnFdList) ? s.fd : -1;
   if (s.Has(kOnFdList)) UnlinkFd(index);
+  // SubmitPlain relies on a free slot having no deadline or timeout result.
+  s.deadline_ns = kNoDeadline;
+  s.lt_res = 0;
   s.state = SlotState::kFree;
   s.generation = (s.generation + 1) & kGenerationMask;
   s.q_next = free_head;
@@ -841,14 +845,14 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   free_head = s.q_next;
   s.op = args.op;
   s.tag = args.tag;
-  s.deadline_ns = kNoDeadline;
-  s.heap_pos = kNone;
-  s.lt_res = 0;
   s.fd = fd;
   s.kind = kind;
   s.state = SlotState::kInFlight;
-  // A free slot is in no chain: Release checks it, Grow starts there.
+  // A free slot is in no chain and has no deadline, heap position or linked
+  // timeout result: Grow starts there, Release resets them, and CompletePlain
+  // frees only straight slots, which never have them.
   RL_DCHECK(s.chain_prev == kNone && s.chain_next == kNone);
+  RL_DCHECK(s.deadline_ns == kNoDeadline && s.heap_pos == kNone && s.lt_res == 0);
   s.fd_prev = kNone;
   const uint16_t bits = kStraight | kOpPending | (counted ? kBounded : 0);
   if (e != nullptr) {
