@@ -38,7 +38,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "tools"))
 from servers import (Server, bazel_build, fail, free_port, install_cleanup,  # noqa: E402
-                     start_redis_server, start_ringloop_server)
+                     process_cpu_ns, start_redis_server, start_ringloop_server)
 
 NGINX_CONF = """
 daemon off;
@@ -68,25 +68,6 @@ def cpus():
     """(server CPU, client CPU): the last two."""
     n = os.cpu_count() or 1
     return (str(n - 1), str(max(n - 2, 0)))
-
-
-def process_cpu_ns(pid):
-    """CPU time, in ns, of process `pid`'s threads and of its child processes (nginx's
-    worker), from schedstat: exact, unlike the tick-based /proc/PID/stat."""
-    total = 0
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
-        return 0
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[0])
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                total += sum(process_cpu_ns(int(child)) for child in f.read().split())
-        except FileNotFoundError:
-            pass  # a thread that ended between the listing and the read
-    return total
 
 
 class Sample:
