@@ -272,7 +272,7 @@ void Engine::State::Release(uint32_t index) {
   RL_CHECK(!s.Has(kInQueue) && !s.Has(kOpPending) && !s.Has(kLtPending));
   RL_CHECK(!s.Has(kCancelPending) && !s.Has(kShutdownPending));
   RL_CHECK(s.chain_prev == kNone && s.chain_next == kNone);  // a chain never names a free slot
-  RL_CHECK(s.heap_pos == kNone);  // nor does the timer heap
+  RL_CHECK(s.heap_pos == kNone);                             // nor does the timer heap
   const int fd = s.Has(kOnFdList) ? s.fd : -1;
   if (s.Has(kOnFdList)) UnlinkFd(index);
   // SubmitPlain relies on a free slot having no deadline or timeout result.
