@@ -110,7 +110,7 @@ void ReaderAwaiter::PrepareRead() {
     r.begin_ = 0;
   }
   RL_CHECK(r.end_ < r.capacity_);
-  op_ = ReadOp(r.style_, r.fd_, r.buf_.get() + r.end_, uint32_t(r.capacity_ - r.end_));
+  args_.op = ReadOp(r.style_, r.fd_, r.buf_.get() + r.end_, uint32_t(r.capacity_ - r.end_));
 }
 
 }  // namespace internal

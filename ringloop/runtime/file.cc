@@ -35,7 +35,7 @@ StatAwaiter::StatAwaiter(FileState* state)
                 absl::InfiniteDuration()),
       state_(state) {
   std::memset(&buf_, 0, sizeof(buf_));
-  std::get<ringloop::Statx>(op_).buf = &buf_;
+  std::get<ringloop::Statx>(args_.op).buf = &buf_;
   fd_ = state != nullptr ? state->fd : -1;
 }
 

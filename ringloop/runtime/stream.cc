@@ -43,7 +43,7 @@ bool TransferAwaiter::Begin() {
     res_ = -EINVAL;
     return false;
   }
-  return true;  // op_ is the first op (the constructor made it)
+  return true;  // args_.op is the first op (the constructor made it)
 }
 
 bool TransferAwaiter::Next() {
@@ -57,7 +57,7 @@ bool TransferAwaiter::Next() {
     res_ = int32_t(n_);
     return false;
   }
-  op_ = NextOp();
+  args_.op = NextOp();
   return true;
 }
 
