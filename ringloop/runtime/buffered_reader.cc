@@ -30,7 +30,7 @@ namespace internal {
 
 ReaderAwaiter::ReaderAwaiter(BufferedReader* reader, Want want, std::string_view delimiter,
                              size_t n, char* dst)
-    : OpAwaiter(ReadOp(reader->style_, reader->fd_, nullptr, 0), absl::InfiniteDuration()),
+    : OpAwaiter(StepsTag{}, ReadOp(reader->style_, reader->fd_, nullptr, 0)),
       reader_(reader),
       delimiter_(delimiter),
       n_(n),

@@ -35,13 +35,15 @@ bool OpAwaiter::Start(PromiseBase& p) {
       return false;
     }
   }
-  if (!Begin()) return false;
+  if (steps_ && !Begin()) return false;
   promise_ = &p;
   args_.tag = Loop::kAwaiterTag | reinterpret_cast<uintptr_t>(this);
   p.AddHold();  // the op's buffers may live in this frame
-  Submit(mode);
-  // A close is cleanup: cancelling the task does not stop it.
+  // A close is cleanup: cancelling the task does not stop it. Registered before
+  // the submission, which runs no task code (its events come through the loop),
+  // so the cancelled() just read still holds.
   if (mode != Mode::kClose) p.cancel.SetAwaited(this);
+  Submit(mode);
   return true;
 }
 

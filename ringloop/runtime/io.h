@@ -78,16 +78,22 @@ class OpAwaiter : public AwaitedOp {
   struct CloseTag {};
   OpAwaiter(CloseTag, int fd)
       : timeout_(absl::InfiniteDuration()), kind_(OpKind::kClose), fd_(fd), mode_(Mode::kClose) {}
+  // An await of several ops in a row, `op` first, without a timeout: what a
+  // derived await that overrides Begin and Next constructs (only such an
+  // await's Begin and Next are called: a plain await costs no virtual call).
+  struct StepsTag {};
+  OpAwaiter(StepsTag, const Op& op) : OpAwaiter(op, absl::InfiniteDuration()) { steps_ = true; }
 
   // Begin: called once when the task suspends, unless the task is already
   // cancelled; returns false when the await is already complete (res_ set)
   // and needs no op. When it returns true, an op is submitted (so Next will
-  // be called).
+  // be called). Called only for an await made with StepsTag.
   virtual bool Begin() { return true; }
   // Next: called with res_ holding the final result of the op just ended;
   // returns true after setting args_.op to the next op of this await (submitted at
   // once; the task stays suspended, and if it was cancelled meanwhile the
   // await ends -ECANCELED instead), false to resume the task with res_.
+  // Called only for an await made with StepsTag.
   virtual bool Next() { return false; }
 
   // args_: what Submit hands the engine, kept here whole so that it goes over
@@ -114,7 +120,7 @@ class OpAwaiter : public AwaitedOp {
     RL_CHECK(event.id == id_);  // the tag is this awaiter's address: check it is ours
     if (event.more) return;
     res_ = event.res;
-    if (__builtin_expect(Next(), 0)) {
+    if (__builtin_expect(steps_, 0) && Next()) {
       SubmitNext();
     } else {
       Finish();
@@ -133,6 +139,7 @@ class OpAwaiter : public AwaitedOp {
   void CancelAwaited() override;
 
   bool timed_ = false;  // timeout_ is finite
+  bool steps_ = false;  // made with StepsTag: Begin and Next are called
   Mode mode_ = Mode::kOp;
   PromiseBase* promise_ = nullptr;
   OpId id_;

@@ -18,9 +18,8 @@ Op WriteOp(IoStyle style, int fd, const void* buf, uint32_t len, uint64_t offset
 
 TransferAwaiter::TransferAwaiter(IoStyle style, bool read, int fd, char* buf, size_t n,
                                  uint64_t offset)
-    : OpAwaiter(read ? ReadOp(style, fd, buf, OpLength(n), offset)
-                     : WriteOp(style, fd, buf, OpLength(n), offset),
-                absl::InfiniteDuration()),
+    : OpAwaiter(StepsTag{}, read ? ReadOp(style, fd, buf, OpLength(n), offset)
+                                 : WriteOp(style, fd, buf, OpLength(n), offset)),
       buf_(buf),
       n_(n),
       offset_(offset),
