@@ -31,8 +31,8 @@ import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from servers import (bazel_build, fail, install_cleanup, start_redis_server,
-                     start_ringloop_server)
+from servers import (bazel_build, fail, install_cleanup, process_cpu_ns,  # noqa: E402
+                     start_redis_server, start_ringloop_server)
 
 RUN_TIMEOUT_SECONDS = 120.0
 PIPELINE = 16
@@ -65,27 +65,32 @@ class Ticker:
             print(f" {text}")
 
 
-def benchmark(port, clients, requests, pipeline, label):
-    """redis-benchmark SET and GET: {test: (requests/s, p50 ms, p99 ms)}."""
-    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients),
-            "-n", str(requests), "-P", str(pipeline), "-t", "set,get", "--csv"]
+def benchmark(port, pid, clients, requests, pipeline, label):
+    """redis-benchmark SET, then GET: {test: (requests/s, p50 ms, p99 ms, the CPU time
+    the server, process `pid`, spent per request in us)}."""
     ticker = Ticker(label)
-    try:
-        run = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             timeout=RUN_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        ticker.finish("timed out")
-        fail(f"{' '.join(argv)} did not finish within {RUN_TIMEOUT_SECONDS:.0f} s")
     results = {}
-    for row in csv.DictReader(io.StringIO(run.stdout)):
+    for test in ("SET", "GET"):
+        argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients),
+                "-n", str(requests), "-P", str(pipeline), "-t", test.lower(), "--csv"]
+        cpu0 = process_cpu_ns(pid)
         try:
-            results[row["test"]] = (float(row["rps"]), float(row["p50_latency_ms"]),
-                                    float(row["p99_latency_ms"]))
-        except (KeyError, TypeError, ValueError):
-            pass
-    if run.returncode != 0 or set(results) != {"SET", "GET"}:
-        ticker.finish("failed")
-        fail(f"{' '.join(argv)} exited {run.returncode}:\n{run.stdout[-3000:]}")
+            run = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True, timeout=RUN_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            ticker.finish("timed out")
+            fail(f"{' '.join(argv)} did not finish within {RUN_TIMEOUT_SECONDS:.0f} s")
+        server_us = (process_cpu_ns(pid) - cpu0) / 1e3 / requests
+        for row in csv.DictReader(io.StringIO(run.stdout)):
+            try:
+                if row["test"] == test:
+                    results[test] = (float(row["rps"]), float(row["p50_latency_ms"]),
+                                     float(row["p99_latency_ms"]), server_us)
+            except (KeyError, TypeError, ValueError):
+                pass
+        if run.returncode != 0 or test not in results:
+            ticker.finish("failed")
+            fail(f"{' '.join(argv)} exited {run.returncode}:\n{run.stdout[-3000:]}")
     ticker.finish("  ".join(f"{t} {results[t][0]:>11,.0f} req/s" for t in ("SET", "GET")) +
                   f"  ({time.monotonic() - ticker.start:.1f} s)")
     return results
@@ -93,13 +98,13 @@ def benchmark(port, clients, requests, pipeline, label):
 
 def print_table(rows, redis_rows):
     header = ("server", "driver", "pipeline", "test", "requests/s", "p50 ms", "p99 ms",
-              "vs redis-server")
+              "vs redis-server", "server CPU us/req")
     lines = []
-    for server, driver, pipeline, test, (rps, p50, p99) in rows:
+    for server, driver, pipeline, test, (rps, p50, p99, server_us) in rows:
         base = redis_rows.get((pipeline, test))
         ratio = f"{rps / base:.2f}x" if base else "-"
         lines.append((server, driver, f"-P {pipeline}", test, f"{rps:,.0f}", f"{p50:.3f}",
-                      f"{p99:.3f}", ratio))
+                      f"{p99:.3f}", ratio, f"{server_us:.2f}"))
     widths = [max(len(str(r[i])) for r in [header] + lines) for i in range(len(header))]
     left = {0, 1, 2, 3}
 
@@ -157,7 +162,8 @@ def main():
         for pipeline, requests in ((1, args.requests), (PIPELINE, args.pipelined_requests)):
             step += 1
             label = f"  [{step}/{total}] {name:<12} {driver:<5} -P {pipeline:<2}"
-            results = benchmark(port, args.clients, requests, pipeline, label)
+            results = benchmark(port, server.proc.pid, args.clients, requests, pipeline,
+                                label)
             for test in ("SET", "GET"):
                 rows.append((name, driver, pipeline, test, results[test]))
                 if kind == "redis":
@@ -168,6 +174,9 @@ def main():
     print(f"Results ({args.clients} clients, loopback, measured in this run on "
           f"{os.cpu_count()} CPUs shared by the servers and the client):\n")
     print_table(rows, redis_rows)
+    print("\n(server CPU us/req: the server's CPU time, user and kernel, per request. "
+          "redis-benchmark is a single thread\nand often the bottleneck itself, so "
+          "requests/s moves with the client as much as with the server.)")
     shutil.rmtree(logdir, ignore_errors=True)
 
     if args.sim_seconds > 0:

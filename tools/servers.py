@@ -98,6 +98,25 @@ def answers_ping(port):
         return False
 
 
+def process_cpu_ns(pid):
+    """CPU time, in ns, of process `pid`'s threads and of its child processes (nginx's
+    worker), from schedstat: exact, unlike the tick-based /proc/PID/stat."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return 0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                total += sum(process_cpu_ns(int(child)) for child in f.read().split())
+        except FileNotFoundError:
+            pass  # a thread that ended between the listing and the read
+    return total
+
+
 class Server:
     """A server process with its log; `ready` tells when it serves (bounded wait)."""
 

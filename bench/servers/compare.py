@@ -14,11 +14,19 @@ second, identical baseline, in an order that rotates from round to round; the re
 is the median over rounds of candidate/baseline, next to the median of
 baseline2/baseline (the A/A control: how far apart two identical servers measure
 here, i.e. the noise). Goals: resp >= 1.1x at -P 16, >= 1.0x at -P 1; http >= 1.0x.
+
+Beside requests/s, each measurement records the CPU time the server spent per request
+(its threads and child processes, from /proc/PID/task/*/schedstat) and how busy the load
+generator's CPU was (its CPU time over the run's wall time). On a machine with one CPU
+for the load generator, a load generator near 100% busy means requests/s is bounded by
+the client, not by the server; the server's CPU per request is then the figure that
+compares the servers, and the table prints both.
 """
 
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -30,7 +38,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "tools"))
 from servers import (Server, bazel_build, fail, free_port, install_cleanup,  # noqa: E402
-                     start_redis_server, start_ringloop_server)
+                     process_cpu_ns, start_redis_server, start_ringloop_server)
 
 NGINX_CONF = """
 daemon off;
@@ -62,29 +70,55 @@ def cpus():
     return (str(n - 1), str(max(n - 2, 0)))
 
 
-def redis_benchmark(port, pipeline, requests, client_cpu):
-    run = subprocess.run(
-        ["taskset", "-c", client_cpu, "redis-benchmark", "-h", "127.0.0.1", "-p", str(port),
-         "-c", "50", "-n", str(requests), "-P", str(pipeline), "-t", "set,get", "--csv"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
-    rps = dict(re.findall(r'^"(SET|GET)","([0-9.]+)"', run.stdout, re.M))
-    if run.returncode != 0 or set(rps) != {"SET", "GET"}:
-        fail(f"redis-benchmark on port {port}: {run.stdout[-2000:]}")
-    return {test: float(v) for test, v in rps.items()}
+class Sample:
+    """One measurement of one test: requests/s, the server's CPU per request (us) and
+    the load generator's busy share of its CPU."""
+
+    def __init__(self, rps, server_us, client_busy):
+        self.rps, self.server_us, self.client_busy = rps, server_us, client_busy
 
 
-def wrk(port, seconds, client_cpu):
-    run = subprocess.run(
-        ["taskset", "-c", client_cpu, "wrk", "-t1", "-c50", f"-d{seconds}s",
-         f"http://127.0.0.1:{port}/"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+def measured(server_pid, argv, timeout):
+    """Runs the load generator `argv`: (its output, server CPU ns, client CPU s, wall s)."""
+    server0 = process_cpu_ns(server_pid)
+    usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall0 = time.monotonic()
+    run = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         timeout=timeout)
+    wall = time.monotonic() - wall0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client = (usage.ru_utime - usage0.ru_utime) + (usage.ru_stime - usage0.ru_stime)
+    return run, process_cpu_ns(server_pid) - server0, client, wall
+
+
+def redis_benchmark(port, pid, pipeline, requests, client_cpu):
+    """SET, then GET (separate runs, so each has its own CPU figures)."""
+    out = {}
+    for test in ("SET", "GET"):
+        run, server_ns, client_s, wall = measured(pid, [
+            "taskset", "-c", client_cpu, "redis-benchmark", "-h", "127.0.0.1", "-p",
+            str(port), "-c", "50", "-n", str(requests), "-P", str(pipeline), "-t",
+            test.lower(), "--csv"], timeout=300)
+        m = re.search(rf'^"{test}","([0-9.]+)"', run.stdout, re.M)
+        if run.returncode != 0 or not m:
+            fail(f"redis-benchmark on port {port}: {run.stdout[-2000:]}")
+        out[test] = Sample(float(m.group(1)), server_ns / 1e3 / requests, client_s / wall)
+    return out
+
+
+def wrk(port, pid, seconds, client_cpu):
+    run, server_ns, client_s, wall = measured(pid, [
+        "taskset", "-c", client_cpu, "wrk", "-t1", "-c50", f"-d{seconds}s",
+        f"http://127.0.0.1:{port}/"], timeout=120)
     m = re.search(r"Requests/sec:\s+([0-9.]+)", run.stdout)
+    total = re.search(r"(\d+) requests in", run.stdout)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", run.stdout)
-    if run.returncode != 0 or not m:
+    if run.returncode != 0 or not m or not total:
         fail(f"wrk on port {port}: {run.stdout[-2000:]}")
     if errors:
         fail(f"wrk on port {port} saw errors: {errors.group(0)}")
-    return {"GET": float(m.group(1))}
+    return {"GET": Sample(float(m.group(1)), server_ns / 1e3 / int(total.group(1)),
+                          client_s / wall)}
 
 
 def start_nginx(logdir, prefix, label):
@@ -106,26 +140,42 @@ def start_nginx(logdir, prefix, label):
 
 
 def compare(title, servers, measure, rounds):
-    """servers: [(name, port)] as candidate, baseline, baseline2. Prints and returns
-    {test: (median ratio, median A/A, candidate median, baseline median)}."""
-    samples = {name: [] for name, _ in servers}
+    """servers: [(name, port, pid)] as candidate, baseline, baseline2. Prints and
+    returns {test: Row}."""
+    samples = {name: [] for name, _, _ in servers}
     for r in range(rounds):
         order = servers[r % 3:] + servers[:r % 3]
-        for name, port in order:
-            samples[name].append(measure(port))
+        for name, port, pid in order:
+            samples[name].append(measure(port, pid))
         print(f"  {title} round {r + 1}/{rounds}: " +
-              ", ".join(f"{name}: " + " ".join(f"{t} {v:,.0f}" for t, v in
-                                                sorted(samples[name][-1].items()))
-                        for name, _ in servers), flush=True)
-    (cand, _), (base, _), (base2, _) = servers
+              ", ".join(f"{name}: " + " ".join(
+                  f"{t} {v.rps:,.0f}/s {v.server_us:.2f}us" for t, v in
+                  sorted(samples[name][-1].items())) for name, _, _ in servers), flush=True)
+    (cand, _, _), (base, _, _), (base2, _, _) = servers
     out = {}
     for test in samples[cand][0]:
-        ratio = statistics.median(c[test] / b[test] for c, b in zip(samples[cand], samples[base]))
-        control = statistics.median(
-            b2[test] / b[test] for b2, b in zip(samples[base2], samples[base]))
-        out[test] = (ratio, control, statistics.median(c[test] for c in samples[cand]),
-                     statistics.median(b[test] for b in samples[base]))
+        c = [s[test] for s in samples[cand]]
+        b = [s[test] for s in samples[base]]
+        b2 = [s[test] for s in samples[base2]]
+        med = statistics.median
+        out[test] = Row(
+            ratio=med(x.rps / y.rps for x, y in zip(c, b)),
+            control=med(x.rps / y.rps for x, y in zip(b2, b)),
+            cand=med(x.rps for x in c), base=med(x.rps for x in b),
+            cand_us=med(x.server_us for x in c), base_us=med(x.server_us for x in b),
+            # baseline CPU per request over the candidate's: > 1 means the candidate
+            # spends less CPU per request
+            cpu_ratio=med(y.server_us / x.server_us for x, y in zip(c, b)),
+            cpu_control=med(y.server_us / x.server_us for x, y in zip(b2, b)),
+            client_busy=med(x.client_busy for x in c + b + b2))
     return out
+
+
+class Row:
+    """One comparison's medians over the rounds (see compare)."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
 
 
 def main():
@@ -161,15 +211,16 @@ def main():
             os.path.join(bin_dir, "examples/resp/resp_server"), "auto", logdir, prefix=pin)
         redis, redis_port, version = start_redis_server(logdir, prefix=pin)
         redis2, redis2_port, _ = start_redis_server(logdir, prefix=pin, label="redis-server-2")
-        servers = [(f"resp_server({driver})", resp_port), (f"redis {version}", redis_port),
-                   ("redis (A/A)", redis2_port)]
+        servers = [(f"resp_server({driver})", resp_port, resp.proc.pid),
+                   (f"redis {version}", redis_port, redis.proc.pid),
+                   ("redis (A/A)", redis2_port, redis2.proc.pid)]
         for pipeline, requests in ((16, args.pipelined_requests), (1, args.requests)):
             result = compare(f"resp -P {pipeline}", servers,
-                             lambda port, p=pipeline, n=requests: redis_benchmark(
-                                 port, p, n, client_cpu), args.rounds)
+                             lambda port, pid, p=pipeline, n=requests: redis_benchmark(
+                                 port, pid, p, n, client_cpu), args.rounds)
             for test, r in result.items():
                 rows.append((f"resp_server({driver}) / redis-server {version}",
-                             f"redis-benchmark -c 50 -P {pipeline} {test}", *r,
+                             f"redis-benchmark -c 50 -P {pipeline} {test}", r,
                              1.1 if pipeline == 16 else 1.0))
         for s in (resp, redis, redis2):
             s.stop()
@@ -179,25 +230,35 @@ def main():
             os.path.join(bin_dir, "examples/http/http_server"), "auto", logdir, prefix=pin)
         nginx, nginx_port = start_nginx(logdir, pin, "nginx")
         nginx2, nginx2_port = start_nginx(logdir, pin, "nginx-2")
-        servers = [(f"http_server({driver})", http_port), ("nginx", nginx_port),
-                   ("nginx (A/A)", nginx2_port)]
+        servers = [(f"http_server({driver})", http_port, http.proc.pid),
+                   ("nginx", nginx_port, nginx.proc.pid),
+                   ("nginx (A/A)", nginx2_port, nginx2.proc.pid)]
         result = compare("http", servers,
-                         lambda port: wrk(port, args.wrk_seconds, client_cpu), args.rounds)
+                         lambda port, pid: wrk(port, pid, args.wrk_seconds, client_cpu),
+                         args.rounds)
         for test, r in result.items():
             rows.append((f"http_server({driver}) / nginx-light 1 worker",
-                         f"wrk -t1 -c50 {test} /", *r, 1.0))
+                         f"wrk -t1 -c50 {test} /", r, 1.0))
         for s in (http, nginx, nginx2):
             s.stop()
 
     print(f"\nMedians over {args.rounds} rounds ({time.monotonic() - start:.0f} s):\n")
-    header = ("comparison", "load", "candidate/s", "baseline/s", "ratio", "A/A", "goal")
-    lines = [(c, load, f"{cand:,.0f}", f"{base:,.0f}", f"{ratio:.2f}x", f"{control:.2f}x",
-              f">= {goal:.1f}x {'met' if ratio >= goal else 'NOT met'}")
-             for c, load, ratio, control, cand, base, goal in rows]
+    header = ("comparison", "load", "candidate/s", "baseline/s", "ratio", "A/A", "goal",
+              "server us/req", "CPU ratio", "CPU A/A", "client busy")
+    lines = [(c, load, f"{r.cand:,.0f}", f"{r.base:,.0f}", f"{r.ratio:.2f}x",
+              f"{r.control:.2f}x", f">= {goal:.1f}x {'met' if r.ratio >= goal else 'NOT met'}",
+              f"{r.cand_us:.2f} / {r.base_us:.2f}", f"{r.cpu_ratio:.2f}x",
+              f"{r.cpu_control:.2f}x", f"{100 * r.client_busy:.0f}%")
+             for c, load, r, goal in rows]
     widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths)] + lines:
         print("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
                         for i, (c, w) in enumerate(zip(row, widths))))
+    print("\nratio: requests/s over the baseline's; server us/req: CPU time the server spent "
+          "per request (candidate / baseline); CPU ratio: baseline's CPU per request over "
+          "the candidate's (> 1: the candidate spends less); client busy: the load "
+          "generator's CPU time over wall time (near 100%: requests/s is bounded by the "
+          "client).")
     shutil.rmtree(logdir, ignore_errors=True)
 
 

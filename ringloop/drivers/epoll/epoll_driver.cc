@@ -309,9 +309,11 @@ RL_HOT void EpollDriverImpl::Dispatch(const epoll_event& event) {
   if (in) RetryIn(*s, WaitList::kIn);
   if (out) RetryIn(*s, WaitList::kOut);
   // s->fd is read only here, on the rare paths: not kept across the attempts.
-  if (s->head[int(WaitList::kAny)] != nullptr) {
-    RetryAny(s->fd);
-  } else if (__builtin_expect(idle_in || idle_out, 0) && s->level) {
+  // Parked PollAdds are asked first; those still parked keep the directions they
+  // ask for (Relax), but not a direction only an earlier op wanted: a PollAdd for
+  // writing must not make the loop spin on input nobody reads.
+  if (s->head[int(WaitList::kAny)] != nullptr) RetryAny(s->fd);
+  if (__builtin_expect(idle_in || idle_out, 0) && s->level) {
     Relax(s->fd, *s, idle_in, idle_out, (ev & (EPOLLHUP | EPOLLERR)) != 0);
   }
 }

@@ -33,7 +33,8 @@
 //   op that comes next, a connection's next read, takes it at once); a second
 //   one with no attempt in that direction in between drops that direction from
 //   the registration with one EPOLL_CTL_MOD (and a hang-up turns it
-//   edge-triggered if no read is parked), so the loop never spins. A server
+//   edge-triggered if no read is parked), so the loop never spins; a parked
+//   PollAdd keeps only the directions it asks for. A server
 //   whose connections read, answer and read again thus pays no epoll_ctl per
 //   request, even when a request arrives before the read that takes it.
 // - Regular files, fsync, openat, statx, unlinkat, mkdirat, renameat: on a small

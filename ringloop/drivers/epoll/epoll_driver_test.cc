@@ -637,6 +637,42 @@ TEST_F(EpollDriverTest, ReportsNobodyWaitsForDoNotSpinTheLoop) {
   Drain();
 }
 
+// A PollAdd waiting to write on a socket whose input nobody reads: the read
+// direction left in the registration by an earlier read reports at every
+// epoll_wait, and no parked op wants it. It must leave the registration as it
+// would without the PollAdd, or the loop spins until the socket drains.
+TEST_F(EpollDriverTest, PollForWritingDoesNotSpinOnInputNobodyReads) {
+  int s[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+  char buf[8] = {};
+  Submit(Recv{s[0], buf, sizeof(buf)}, 1);
+  Step(/*wait=*/false);  // parks: registers the read direction, level-triggered
+  ASSERT_EQ(::send(s[1], "a", 1, 0), 1);
+  EXPECT_EQ(Final(1).res, 1);
+  // s[0] cannot write (its peer's receive queue is full) and has input nobody reads.
+  static char fill[4096];
+  while (::send(s[0], fill, sizeof(fill), MSG_DONTWAIT) > 0) {
+  }
+  ASSERT_EQ(errno, EAGAIN);
+  ASSERT_EQ(::send(s[1], "bc", 2, 0), 2);
+  Submit(PollAdd{s[0], POLLOUT}, 2);
+  const uint64_t waits_before = driver_->stats().epoll_waits;
+  Submit(Timeout{driver_->NowNs() + 50 * kMs}, 3);
+  EXPECT_EQ(Final(3).res, 0);
+  EXPECT_EQ(FindFinal(2), nullptr);
+  EXPECT_LE(driver_->stats().epoll_waits - waits_before, 6u);
+  // The PollAdd still hears the write side: draining the peer completes it,
+  // and the input is still there for the next read.
+  ssize_t got = 0;
+  while ((got = ::recv(s[1], fill, sizeof(fill), MSG_DONTWAIT)) > 0) {
+  }
+  EXPECT_NE(Final(2).res & POLLOUT, 0);
+  Submit(Recv{s[0], buf, sizeof(buf)}, 4);
+  EXPECT_EQ(Final(4).res, 2);
+  EXPECT_EQ(std::string(buf, 2), "bc");
+  CloseAndDrain({s[0], s[1]});
+}
+
 // A lone read parks in its fd's inline slot with no epoll_ctl when the
 // registration already covers it (FdState::covers); after Relax narrowed the
 // registration to nothing (edge-triggered, no EPOLLIN), the next lone read must

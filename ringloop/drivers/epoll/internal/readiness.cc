@@ -157,16 +157,20 @@ int EpollDriverImpl::Register(int fd, FdState& s, uint32_t interest, bool level)
 // Relax: a level-triggered registration reported, in direction kIn (`drop_in`)
 // or kOut (`drop_out`), what nobody waits for and nobody took since its previous
 // report: those directions leave the registration unless ops parked there need
-// them; the others stay, so that an op parking later costs no epoll_ctl. A
-// hang-up or error (`hangup`) is reported whatever the interest: then the
-// registration turns edge-triggered unless a read is parked.
+// them (reads, writes, or the events a parked PollAdd asks for); the others stay,
+// so that an op parking later costs no epoll_ctl. A hang-up or error (`hangup`) is
+// reported whatever the interest: then the registration turns edge-triggered
+// unless a read is parked.
 void EpollDriverImpl::Relax(int fd, FdState& s, bool drop_in, bool drop_out, bool hangup) {
-  RL_CHECK(s.in_epoll && s.level && s.head[int(WaitList::kAny)] == nullptr);
+  RL_CHECK(s.in_epoll && s.level);
   uint32_t interest = s.interest;
   if (drop_in) interest &= ~kInInterest;
   if (drop_out) interest &= ~kOutInterest;
   if (s.Waits(WaitList::kIn)) interest |= NeedOf(true);
   if (s.Waits(WaitList::kOut)) interest |= NeedOf(false);
+  for (const Job* job = s.head[int(WaitList::kAny)]; job != nullptr; job = job->next) {
+    interest |= std::get<PollAdd>(*job->op).events & kPollMask;
+  }
   const bool level = !hangup || s.Waits(WaitList::kIn);
   if (level && interest == s.interest) return;
   // A failure leaves the registration as it was: at worst one more report.
