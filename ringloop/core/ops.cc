@@ -67,12 +67,6 @@ bool IsSocketOp(const Op& op) {
   }
 }
 
-bool IsMultishot(const Op& op) {
-  if (const auto* a = std::get_if<Accept>(&op)) return a->multishot;
-  if (const auto* r = std::get_if<Recv>(&op)) return r->multishot;
-  return false;
-}
-
 namespace {
 
 // Check: the argument check of one op struct (see CheckArguments).

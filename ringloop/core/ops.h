@@ -248,7 +248,12 @@ int FdOf(const Op& op);
 bool IsSocketOp(const Op& op);
 
 // IsMultishot: whether `op` yields a stream of events ending in one final event.
-bool IsMultishot(const Op& op);
+// Inline: the engine and the coroutine layer ask it for every op they take.
+inline bool IsMultishot(const Op& op) {
+  if (const auto* a = std::get_if<Accept>(&op)) return a->multishot;
+  if (const auto* r = std::get_if<Recv>(&op)) return r->multishot;
+  return false;
+}
 
 // WaitsForReadiness: whether ops of `kind` may wait for something outside the
 // process that may never come: data or room on a pipe or socket, a peer's

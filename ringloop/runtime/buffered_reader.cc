@@ -30,7 +30,7 @@ namespace internal {
 
 ReaderAwaiter::ReaderAwaiter(BufferedReader* reader, Want want, std::string_view delimiter,
                              size_t n, char* dst)
-    : OpAwaiter(ReadOp(reader->style_, reader->fd_, nullptr, 0), absl::InfiniteDuration()),
+    : OpAwaiter(StepsTag{}, ReadOp(reader->style_, reader->fd_, nullptr, 0)),
       reader_(reader),
       delimiter_(delimiter),
       n_(n),
@@ -110,7 +110,7 @@ void ReaderAwaiter::PrepareRead() {
     r.begin_ = 0;
   }
   RL_CHECK(r.end_ < r.capacity_);
-  op_ = ReadOp(r.style_, r.fd_, r.buf_.get() + r.end_, uint32_t(r.capacity_ - r.end_));
+  args_.op = ReadOp(r.style_, r.fd_, r.buf_.get() + r.end_, uint32_t(r.capacity_ - r.end_));
 }
 
 }  // namespace internal

@@ -55,7 +55,7 @@ class ReaderAwaiter final : public OpAwaiter {
   bool Next() override;
   // Satisfied: whether the request can be answered now; if so res_ is set.
   bool Satisfied();
-  // PrepareRead: sets op_ to a read into the free end of the buffer.
+  // PrepareRead: sets args_.op to a read into the free end of the buffer.
   void PrepareRead();
 
   BufferedReader* reader_;

@@ -27,15 +27,14 @@ void FileState::MaybeClose(FileState* s) {
 }
 
 StatAwaiter::StatAwaiter(FileState* state)
-    : OpAwaiter(ringloop::Statx{.dirfd = state != nullptr ? state->fd : -1,
-                                .path = "",
-                                .flags = AT_EMPTY_PATH,
-                                .mask = STATX_BASIC_STATS,
-                                .buf = nullptr},
-                absl::InfiniteDuration()),
+    : OpAwaiter(StepsTag{}, ringloop::Statx{.dirfd = state != nullptr ? state->fd : -1,
+                                            .path = "",
+                                            .flags = AT_EMPTY_PATH,
+                                            .mask = STATX_BASIC_STATS,
+                                            .buf = nullptr}),
       state_(state) {
   std::memset(&buf_, 0, sizeof(buf_));
-  std::get<ringloop::Statx>(op_).buf = &buf_;
+  std::get<ringloop::Statx>(args_.op).buf = &buf_;
   fd_ = state != nullptr ? state->fd : -1;
 }
 

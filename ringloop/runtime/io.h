@@ -54,9 +54,9 @@ class OpAwaiter : public AwaitedOp {
   // FdOf(op) (known without a visit).
   template <class OpT>
   OpAwaiter(const OpT& op, absl::Duration timeout, int fd)
-      : op_(op),
+      : args_{op},
         timeout_(timeout),
-        kind_(KindOf(op_)),
+        kind_(KindOf(args_.op)),
         fd_(fd),
         timed_(timeout != absl::InfiniteDuration()) {}
   // A sleep: an engine Timeout `duration` after the await.
@@ -78,19 +78,28 @@ class OpAwaiter : public AwaitedOp {
   struct CloseTag {};
   OpAwaiter(CloseTag, int fd)
       : timeout_(absl::InfiniteDuration()), kind_(OpKind::kClose), fd_(fd), mode_(Mode::kClose) {}
+  // An await of several ops in a row, `op` first, without a timeout: what a
+  // derived await that overrides Begin and Next constructs (only such an
+  // await's Begin and Next are called: a plain await costs no virtual call).
+  struct StepsTag {};
+  OpAwaiter(StepsTag, const Op& op) : OpAwaiter(op, absl::InfiniteDuration()) { steps_ = true; }
 
   // Begin: called once when the task suspends, unless the task is already
   // cancelled; returns false when the await is already complete (res_ set)
   // and needs no op. When it returns true, an op is submitted (so Next will
-  // be called).
+  // be called). Called only for an await made with StepsTag.
   virtual bool Begin() { return true; }
   // Next: called with res_ holding the final result of the op just ended;
-  // returns true after setting op_ to the next op of this await (submitted at
+  // returns true after setting args_.op to the next op of this await (submitted at
   // once; the task stays suspended, and if it was cancelled meanwhile the
   // await ends -ECANCELED instead), false to resume the task with res_.
+  // Called only for an await made with StepsTag.
   virtual bool Next() { return false; }
 
-  Op op_;
+  // args_: what Submit hands the engine, kept here whole so that it goes over
+  // by reference: the op (for a sleep, set when it is submitted), and the tag
+  // and deadline Submit fills in.
+  SubmitArgs args_;
   absl::Duration timeout_;  // the op's timeout, or the sleep's duration
   int32_t res_ = 0;
   OpKind kind_;
@@ -103,11 +112,34 @@ class OpAwaiter : public AwaitedOp {
   // Start: submits the op (after Begin); false (resume at once) if the task
   // is cancelled, the op is a stream or Begin says no op is needed.
   bool Start(PromiseBase& p);
-  void Submit();
-  void OnEvent(const Event& event);
+  void Submit(Mode mode);
+  // OnEvent: an event of the awaited op (Loop::DrainEvents). Inline, so that
+  // the loop's dispatch takes the common case (a final event, no next op)
+  // without a call of its own.
+  void OnEvent(const Event& event) {
+    RL_CHECK(event.id == id_);  // the tag is this awaiter's address: check it is ours
+    if (event.more) return;
+    res_ = event.res;
+    if (__builtin_expect(steps_, 0) && Next()) {
+      SubmitNext();
+    } else {
+      Finish();
+    }
+  }
+  // SubmitNext: OnEvent's part when Next set another op: submits it, or ends
+  // the await -ECANCELED if the task was cancelled meanwhile.
+  void SubmitNext();
+  // Finish: ends the await with res_: resumes the task.
+  void Finish() {
+    PromiseBase* const p = promise_;
+    p->cancel.ClearAwaited();  // a close never set it: then it stays null
+    // A parked frame is freed here instead (with this awaiter in it).
+    if (p->ReleaseHold()) ResumeTask(*p);
+  }
   void CancelAwaited() override;
 
   bool timed_ = false;  // timeout_ is finite
+  bool steps_ = false;  // made with StepsTag: Begin and Next are called
   Mode mode_ = Mode::kOp;
   PromiseBase* promise_ = nullptr;
   OpId id_;

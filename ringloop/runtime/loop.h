@@ -304,15 +304,14 @@ class Loop {
 
   Loop(LoopOptions options, SelectedDriver selected);
   // SubmitFor / CloseFor: Submit and Close for an awaiting task (io.h): the
-  // tag is the awaiter's address with kAwaiterTag.
-  OpId SubmitFor(internal::OpAwaiter* awaiter, const Op& op, uint64_t deadline_ns) {
+  // tag (args.tag, `tag`) is the awaiter's address with kAwaiterTag.
+  OpId SubmitFor(const SubmitArgs& args) {
     CheckOwner("Submit");
-    return Attributed(engine_.Submit(
-        SubmitArgs{op, kAwaiterTag | reinterpret_cast<uintptr_t>(awaiter), deadline_ns}));
+    return Attributed(engine_.Submit(args));
   }
-  OpId CloseFor(internal::OpAwaiter* awaiter, int fd) {
+  OpId CloseFor(uint64_t tag, int fd) {
     CheckOwner("Close");
-    return Attributed(engine_.Close(fd, kAwaiterTag | reinterpret_cast<uintptr_t>(awaiter)));
+    return Attributed(engine_.Close(fd, tag));
   }
   // WakeFrom: wakes this loop's thread on behalf of `sender`, the Loop of the
   // calling thread (or null).

@@ -18,9 +18,8 @@ Op WriteOp(IoStyle style, int fd, const void* buf, uint32_t len, uint64_t offset
 
 TransferAwaiter::TransferAwaiter(IoStyle style, bool read, int fd, char* buf, size_t n,
                                  uint64_t offset)
-    : OpAwaiter(read ? ReadOp(style, fd, buf, OpLength(n), offset)
-                     : WriteOp(style, fd, buf, OpLength(n), offset),
-                absl::InfiniteDuration()),
+    : OpAwaiter(StepsTag{}, read ? ReadOp(style, fd, buf, OpLength(n), offset)
+                                 : WriteOp(style, fd, buf, OpLength(n), offset)),
       buf_(buf),
       n_(n),
       offset_(offset),
@@ -43,7 +42,7 @@ bool TransferAwaiter::Begin() {
     res_ = -EINVAL;
     return false;
   }
-  return true;  // op_ is the first op (the constructor made it)
+  return true;  // args_.op is the first op (the constructor made it)
 }
 
 bool TransferAwaiter::Next() {
@@ -57,7 +56,7 @@ bool TransferAwaiter::Next() {
     res_ = int32_t(n_);
     return false;
   }
-  op_ = NextOp();
+  args_.op = NextOp();
   return true;
 }
 

@@ -11,53 +11,16 @@
 namespace ringloop {
 namespace internal {
 
-PromiseBase*& CurrentPromise() {
-  static thread_local PromiseBase* current = nullptr;
-  return current;
-}
-
-namespace {
-
-// The trampoline's state, per thread: the frame handed on by the one that
-// just suspended, and a finished frame to free once it has suspended.
-struct Trampoline {
-  PromiseBase* next = nullptr;
-  std::coroutine_handle<> dead;
-};
-
-Trampoline& ThisThread() {
-  static thread_local Trampoline t;
-  return t;
-}
-
-}  // namespace
-
 void DestroyLater(std::coroutine_handle<> h) {
-  Trampoline& t = ThisThread();
+  Trampoline& t = this_thread_trampoline;
   RL_CHECK(!t.dead);
   t.dead = h;
 }
 
 void TransferTo(PromiseBase* next) {
-  Trampoline& t = ThisThread();
+  Trampoline& t = this_thread_trampoline;
   RL_CHECK(t.next == nullptr);
   t.next = next;
-}
-
-void ResumeTask(PromiseBase& p) {
-  PromiseBase* const previous = CurrentPromise();
-  Trampoline& t = ThisThread();
-  // Nothing is handed on across a plain call: a nested ResumeTask (a task
-  // spawning another) starts with an empty trampoline and leaves it empty.
-  RL_CHECK(t.next == nullptr && !t.dead);
-  for (PromiseBase* run = &p; run != nullptr;) {
-    CurrentPromise() = run;
-    run->self.resume();
-    // The frame has suspended (or finished): it is not executing any more.
-    if (t.dead) std::exchange(t.dead, {}).destroy();
-    run = std::exchange(t.next, nullptr);
-  }
-  CurrentPromise() = previous;
 }
 
 void StartTask(PromiseBase& p, Loop* loop, CancelSource* parent_cancel) {

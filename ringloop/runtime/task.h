@@ -107,14 +107,39 @@ class PromiseBase {
   uint32_t parked_holds_ = 0;           // on the root: holds left in the chain
 };
 
+// Trampoline: ResumeTask's state, per thread: the frame handed on by the one
+// that just suspended (TransferTo), and a finished frame to free once it has
+// suspended (DestroyLater); and the task running now. In the header so that
+// ResumeTask is inline where a loop resumes a task for each final event.
+struct Trampoline {
+  PromiseBase* current = nullptr;
+  PromiseBase* next = nullptr;
+  std::coroutine_handle<> dead;
+};
+inline thread_local Trampoline this_thread_trampoline;
+
 // CurrentPromise: the task running on this thread right now, or null outside
 // tasks. Set by ResumeTask, the only place that resumes a task.
-PromiseBase*& CurrentPromise();
+inline PromiseBase*& CurrentPromise() { return this_thread_trampoline.current; }
 
 // ResumeTask: resumes `p`'s frame, then every frame handed on with
 // TransferTo while it ran (the trampoline), with CurrentPromise() set for
 // each; frees finished frames (DestroyLater) before it returns.
-void ResumeTask(PromiseBase& p);
+inline void ResumeTask(PromiseBase& p) {
+  Trampoline& t = this_thread_trampoline;
+  PromiseBase* const previous = t.current;
+  // Nothing is handed on across a plain call: a nested ResumeTask (a task
+  // spawning another) starts with an empty trampoline and leaves it empty.
+  RL_CHECK(t.next == nullptr && !t.dead);
+  for (PromiseBase* run = &p; run != nullptr;) {
+    t.current = run;
+    run->self.resume();
+    // The frame has suspended (or finished): it is not executing any more.
+    if (t.dead) std::exchange(t.dead, {}).destroy();
+    run = std::exchange(t.next, nullptr);
+  }
+  t.current = previous;
+}
 
 // TransferTo: the frame that suspends now wants `next` to run next: ResumeTask
 // resumes it as soon as the suspension is complete.
