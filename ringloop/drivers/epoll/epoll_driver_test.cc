@@ -663,8 +663,7 @@ TEST_F(EpollDriverTest, PollForWritingDoesNotSpinOnInputNobodyReads) {
   EXPECT_LE(driver_->stats().epoll_waits - waits_before, 6u);
   // The PollAdd still hears the write side: draining the peer completes it,
   // and the input is still there for the next read.
-  ssize_t got = 0;
-  while ((got = ::recv(s[1], fill, sizeof(fill), MSG_DONTWAIT)) > 0) {
+  while (::recv(s[1], fill, sizeof(fill), MSG_DONTWAIT) > 0) {
   }
   EXPECT_NE(Final(2).res & POLLOUT, 0);
   Submit(Recv{s[0], buf, sizeof(buf)}, 4);
