@@ -31,7 +31,7 @@ import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from servers import (bazel_build, fail, install_cleanup, process_cpu_ns,  # noqa: E402
+from servers import (bazel_build, fail, install_cleanup, measured,  # noqa: E402
                      start_redis_server, start_ringloop_server)
 
 RUN_TIMEOUT_SECONDS = 120.0
@@ -73,14 +73,12 @@ def benchmark(port, pid, clients, requests, pipeline, label):
     for test in ("SET", "GET"):
         argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients),
                 "-n", str(requests), "-P", str(pipeline), "-t", test.lower(), "--csv"]
-        cpu0 = process_cpu_ns(pid)
         try:
-            run = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 text=True, timeout=RUN_TIMEOUT_SECONDS)
+            run, server_ns, _, _ = measured(pid, argv, RUN_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             ticker.finish("timed out")
             fail(f"{' '.join(argv)} did not finish within {RUN_TIMEOUT_SECONDS:.0f} s")
-        server_us = (process_cpu_ns(pid) - cpu0) / 1e3 / requests
+        server_us = server_ns / 1e3 / requests
         for row in csv.DictReader(io.StringIO(run.stdout)):
             try:
                 if row["test"] == test:

@@ -8,6 +8,7 @@ exits, fails (fail()) or gets SIGINT/SIGTERM.
 import atexit
 import os
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -115,6 +116,19 @@ def process_cpu_ns(pid):
         except FileNotFoundError:
             pass  # a thread that ended between the listing and the read
     return total
+
+
+def measured(server_pid, argv, timeout):
+    """Runs the load generator `argv`: (its output, server CPU ns, client CPU s, wall s)."""
+    server0 = process_cpu_ns(server_pid)
+    usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall0 = time.monotonic()
+    run = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         timeout=timeout)
+    wall = time.monotonic() - wall0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client = (usage.ru_utime - usage0.ru_utime) + (usage.ru_stime - usage0.ru_stime)
+    return run, process_cpu_ns(server_pid) - server0, client, wall
 
 
 class Server:

@@ -26,7 +26,6 @@ compares the servers, and the table prints both.
 import argparse
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -38,7 +37,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "tools"))
 from servers import (Server, bazel_build, fail, free_port, install_cleanup,  # noqa: E402
-                     process_cpu_ns, start_redis_server, start_ringloop_server)
+                     measured, start_redis_server, start_ringloop_server)
 
 NGINX_CONF = """
 daemon off;
@@ -76,19 +75,6 @@ class Sample:
 
     def __init__(self, rps, server_us, client_busy):
         self.rps, self.server_us, self.client_busy = rps, server_us, client_busy
-
-
-def measured(server_pid, argv, timeout):
-    """Runs the load generator `argv`: (its output, server CPU ns, client CPU s, wall s)."""
-    server0 = process_cpu_ns(server_pid)
-    usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall0 = time.monotonic()
-    run = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         timeout=timeout)
-    wall = time.monotonic() - wall0
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    client = (usage.ru_utime - usage0.ru_utime) + (usage.ru_stime - usage0.ru_stime)
-    return run, process_cpu_ns(server_pid) - server0, client, wall
 
 
 def redis_benchmark(port, pid, pipeline, requests, client_cpu):
