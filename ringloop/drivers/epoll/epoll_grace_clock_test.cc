@@ -5,7 +5,7 @@
 // A busy connection's every wait is such a wait: its re-armed read parks on the
 // registration made for the first. With no deadline the grace period is
 // epoll_wait's own relative timeout, so that wait reads no clock (two reads per
-// wait cost the epoll ping-pong benchmark about 4% of its rate). This binary is
+// wait cost the epoll ping-pong benchmark 3-4% of its rate). This binary is
 // linked with -Wl,--wrap=clock_gettime to count the driver's clock reads; no
 // production code knows about it. Unlike epoll_driver_test, no test here puts a
 // watchdog timeout in the engine (that deadline would change the path under
