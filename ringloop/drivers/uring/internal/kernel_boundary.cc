@@ -174,10 +174,12 @@ absl::Status UringDriverImpl::Reap(Engine* engine) {
     }
     // Hand the CQ entries back to the kernel only once the engine has read them.
     io_uring_smp_store_release(cq.khead, head);
-    if (!CqNeedsFlush()) break;
-    if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0) {
-      ++stats_.overflow_flushes;
-    }
+    // Only an overflowed CQ is flushed here. Completions waiting as task work
+    // (IORING_SQ_TASKRUN) wait for the next Poll's enter, which submits and
+    // runs them in one syscall: entering for them now would cost a syscall of
+    // its own per Poll.
+    if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) == 0) break;
+    ++stats_.overflow_flushes;
     const int ret = Enter(0, 0, IORING_ENTER_GETEVENTS, nullptr);
     if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN) return EnterError(-ret);
   }
