@@ -125,7 +125,7 @@ MUTANTS = {
     # Mutants of the straight paths (SubmitPlain, CompletePlain).
     "straight_submit_on_closing_fd": (
         "a plain op on a closing fd is accepted by the straight submit path",
-        [("    if (e->close_slot != kNone) return false;\n", "")]),
+        [("    e = &fds[fd];\n    if (e->close_slot != kNone) return false;\n", "    e = &fds[fd];\n")]),
     "straight_submit_keeps_stale_user_data": (
         "the straight submit path leaves the slot's previous op user_data as the expected one",
         [("  s.op_ud = r.user_data;\n", "")]),
