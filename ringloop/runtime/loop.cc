@@ -221,8 +221,8 @@ absl::Status Loop::RunOnce(bool wait) {
   absl::Status status = driver_->Poll(engine_, block);
   // Callbacks run only now, after the driver is done reaping.
   DrainEvents();
-  RunPosted();
-  RunDeferred();
+  if (HasPosted()) RunPosted();
+  if (!deferred_.empty()) RunDeferred();
   return status;
 }
 
