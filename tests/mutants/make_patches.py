@@ -190,6 +190,18 @@ MUTANTS = {
           "  for (const Request& r : unit) {\n    if (!EnsureRoom(1)) return false;\n"
           "    PrepRequest(r);\n  }")],
         Where("ringloop/drivers/uring/internal/submission.cc", ["//ringloop/drivers/uring:uring_sq_room_test"])),
+    "uring_straight_send_sigpipe": (
+        "the straight submission path sends without MSG_NOSIGNAL: a closed peer raises SIGPIPE",
+        [("      io_uring_prep_send(sqe, o.fd, o.buf, o.len, o.flags | MSG_NOSIGNAL);",
+          "      io_uring_prep_send(sqe, o.fd, o.buf, o.len, o.flags);")],
+        Where("ringloop/drivers/uring/internal/submission.cc",
+              ["//ringloop/drivers/uring:uring_straight_path_test"])),
+    "uring_straight_read_at_offset": (
+        "the straight submission path takes a read at an offset, which on a socket must be a recv",
+        [("      if (o.offset != kCurrentPosition) return false;  // a socket ignores it: PrepOpRequest\n",
+          "")],
+        Where("ringloop/drivers/uring/internal/submission.cc",
+              ["//ringloop/drivers/uring:uring_straight_path_test"])),
     "sim_multishot_cancel_ealready": (
         "a simulated cancel may answer -EALREADY for a multishot op, leaving it stuck for ever",
         [("  if (KindOf(t->op) != OpKind::kPollAdd && !multishot) legal.push_back(kAlready);",
