@@ -177,6 +177,14 @@ MUTANTS = {
         [("  if (!s.in_epoll || (s.interest & need) != need || to_level) {",
           "  if (!s.in_epoll) {")],
         Where("ringloop/drivers/epoll/internal/hot_path.h", ["//tests/conformance:conformance_test"])),
+    # The lone-op fast path (inline slots), against the general path:
+    "epoll_lone_park_trusts_registration": (
+        "a lone op parks in its fd's inline slot on any registration, without widening it to "
+        "its direction: a write parked on a read's registration never hears EPOLLOUT",
+        [("  if (__builtin_expect(!s.covers[LoneIndex(list)], 0)) {",
+          "  if (__builtin_expect(!s.in_epoll, 0)) {")],
+        Where("ringloop/drivers/epoll/internal/hot_path.h",
+              ["//ringloop/drivers/epoll:epoll_lone_slot_test"])),
     # Paths only a fuzz corpus file or a hang covered:
     "epoll_eintr_ends_poll": (
         "an epoll_wait interrupted by a signal ends Poll at once, empty-handed",
