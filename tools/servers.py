@@ -99,9 +99,25 @@ def answers_ping(port):
         return False
 
 
+def _kernel_lists_children():
+    """Whether /proc/PID/task/TID/children exists (CONFIG_PROC_CHILDREN)."""
+    return os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+
+
+_LISTS_CHILDREN = _kernel_lists_children()
+
+
 def process_cpu_ns(pid):
     """CPU time, in ns, of process `pid`'s threads and of its child processes (nginx's
-    worker), from schedstat: exact, unlike the tick-based /proc/PID/stat."""
+    worker), from schedstat: exact, unlike the tick-based /proc/PID/stat. A kernel that
+    does not list children (no CONFIG_PROC_CHILDREN) gets a warning, once: then the
+    figure leaves child processes out."""
+    global _LISTS_CHILDREN
+    if _LISTS_CHILDREN is False:
+        print(f"{os.path.basename(sys.argv[0])}: warning: this kernel has no "
+              "/proc/PID/task/TID/children (CONFIG_PROC_CHILDREN): server CPU figures "
+              "leave out child processes (nginx's worker)", file=sys.stderr)
+        _LISTS_CHILDREN = None  # warned
     total = 0
     try:
         tids = os.listdir(f"/proc/{pid}/task")

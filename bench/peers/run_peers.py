@@ -617,6 +617,9 @@ def write_plot(out_dir, table, names, conn_counts):
                 row.append("%.1f" % (entry["rps"][0] / 1e3) if entry else "NaN")
             f.write(" ".join(row) + "\n")
     png = os.path.join(out_dir, "latest.png")
+    if not conn_counts:
+        log("no requests/s measured (--connections=''): no chart")
+        return None
     if shutil.which("gnuplot") is None:
         log("no gnuplot: no chart")
         return None

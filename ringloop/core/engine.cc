@@ -841,7 +841,7 @@ RL_HOT bool Engine::State::SubmitPlain(const SubmitArgs& args, OpId* id) {
   }
   const uint32_t index = free_head;
   Slot& s = At(index);
-  RL_CHECK(s.state == SlotState::kFree);
+  RL_DCHECK(s.state == SlotState::kFree);  // Release checks it leaves one free
   free_head = s.q_next;
   s.op = args.op;
   s.tag = args.tag;
@@ -895,17 +895,21 @@ RL_HOT bool Engine::State::CompletePlain(uint64_t user_data, int32_t res, uint32
   Slot& s = At(index);
   // A straight op with its request (op_ud: set with kOpPending) out and
   // nothing else pending or asked.
+  // (Such a slot is in flight: every way out of kInFlight sets a bit tested
+  // here or clears kOpPending.)
   if (user_data != s.op_ud ||
-      (s.bits & ~(kOnFdList | kAttempt | kBounded)) != (kStraight | kOpPending) ||
-      s.state != SlotState::kInFlight || res == -EINTR || (flags & kCqeFMore) != 0) {
+      (s.bits & ~(kOnFdList | kAttempt | kBounded)) != (kStraight | kOpPending) || res == -EINTR ||
+      (flags & kCqeFMore) != 0) {
     return false;
   }
+  RL_DCHECK(s.state == SlotState::kInFlight);
   FdEntry* e = nullptr;
   if (s.Has(kOnFdList)) {
-    if (s.fd >= kDenseFds) return false;
+    if (s.fd >= kDenseFds) return false;  // (the general path also marks ops straight)
     e = &fds[s.fd];
-    // The last op on a closing fd lets the CLOSE go: the general path does that.
-    if (e->count == 1 && e->close_slot != kNone) return false;
+    // An op on a closing fd may be the one the CLOSE waits for: the general
+    // path decides.
+    if (e->close_slot != kNone) return false;
   }
   Event& ev = events.items[events.size++];
   ev.tag = s.tag;
@@ -915,12 +919,11 @@ RL_HOT bool Engine::State::CompletePlain(uint64_t user_data, int32_t res, uint32
   ev.fd = s.fd;
   ev.kind = s.kind;
   ev.more = false;
-  RL_CHECK(in_flight > 0);
+  // kOpPending was set where in_flight (and, for a bounded op, bounded) was
+  // counted.
+  RL_DCHECK(in_flight > 0 && (!s.Has(kBounded) || bounded > 0));
   --in_flight;
-  if (s.Has(kBounded)) {
-    RL_CHECK(bounded > 0);
-    --bounded;
-  }
+  bounded -= (s.bits & kBounded) != 0 ? 1 : 0;
   ++stats.final_events;
   ++stats.completions;
   if (e != nullptr) {

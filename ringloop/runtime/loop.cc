@@ -221,8 +221,8 @@ absl::Status Loop::RunOnce(bool wait) {
   absl::Status status = driver_->Poll(engine_, block);
   // Callbacks run only now, after the driver is done reaping.
   DrainEvents();
-  RunPosted();
-  RunDeferred();
+  if (HasPosted()) RunPosted();
+  if (!deferred_.empty()) RunDeferred();
   return status;
 }
 
@@ -309,18 +309,15 @@ void Loop::Spawn(Task<void> task) {
 }
 
 void Loop::DrainEvents() {
-  // Events come from the engine a batch at a time into event_batch_; the cursor
-  // is shared, so a callback that runs the loop again (a nested DrainEvents)
-  // goes on with the rest of the batch first: every event is dispatched once,
-  // in the engine's order. Each event is copied out before its callback runs
-  // (a nested call may refill the batch).
+  // One event at a time, copied out of the engine's queue before it is
+  // dispatched (a callback may submit ops, which can add events to that
+  // queue). The engine's queue is the only cursor, so a callback that runs the
+  // loop again (a nested DrainEvents) goes on with the events after its own:
+  // every event is dispatched once, in the engine's order.
   for (;;) {
-    if (batch_next_ == batch_end_) {
-      batch_end_ = engine_.PollEvents(event_batch_);
-      batch_next_ = 0;
-      if (batch_end_ == 0) return;
-    }
-    const Event event = event_batch_[batch_next_++];
+    const std::optional<Event> next = engine_.PollEvent();
+    if (!next) return;
+    const Event& event = *next;
     if (event.tag & kAwaiterTag) {
       // An awaited op: the awaiter lives until its final event (its frame is
       // held), and checks the event's OpId against its own.

@@ -371,11 +371,6 @@ class Loop {
 
   // The callbacks of the ops submitted with one, by tag.
   CallbackSlots callbacks_;
-  // DrainEvents: events taken from the engine, [batch_next_, batch_end_) not
-  // yet dispatched.
-  std::vector<Event> event_batch_ = std::vector<Event>(32);
-  size_t batch_next_ = 0;
-  size_t batch_end_ = 0;
 
   std::mutex posted_mu_;
   std::vector<absl::AnyInvocable<void()>> posted_;   // guarded by posted_mu_

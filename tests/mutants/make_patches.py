@@ -125,7 +125,7 @@ MUTANTS = {
     # Mutants of the straight paths (SubmitPlain, CompletePlain).
     "straight_submit_on_closing_fd": (
         "a plain op on a closing fd is accepted by the straight submit path",
-        [("    if (e->close_slot != kNone) return false;\n", "")]),
+        [("    e = &fds[fd];\n    if (e->close_slot != kNone) return false;\n", "    e = &fds[fd];\n")]),
     "straight_submit_keeps_stale_user_data": (
         "the straight submit path leaves the slot's previous op user_data as the expected one",
         [("  s.op_ud = r.user_data;\n", "")]),
@@ -177,6 +177,14 @@ MUTANTS = {
         [("  if (!s.in_epoll || (s.interest & need) != need || to_level) {",
           "  if (!s.in_epoll) {")],
         Where("ringloop/drivers/epoll/internal/hot_path.h", ["//tests/conformance:conformance_test"])),
+    # The lone-op fast path (inline slots), against the general path:
+    "epoll_lone_park_trusts_registration": (
+        "a lone op parks in its fd's inline slot on any registration, without widening it to "
+        "its direction: a write parked on a read's registration never hears EPOLLOUT",
+        [("  if (__builtin_expect(!s.covers[LoneIndex(list)], 0)) {",
+          "  if (__builtin_expect(!s.in_epoll, 0)) {")],
+        Where("ringloop/drivers/epoll/internal/hot_path.h",
+              ["//ringloop/drivers/epoll:epoll_lone_slot_test"])),
     # Paths only a fuzz corpus file or a hang covered:
     "epoll_eintr_ends_poll": (
         "an epoll_wait interrupted by a signal ends Poll at once, empty-handed",
@@ -190,6 +198,18 @@ MUTANTS = {
           "  for (const Request& r : unit) {\n    if (!EnsureRoom(1)) return false;\n"
           "    PrepRequest(r);\n  }")],
         Where("ringloop/drivers/uring/internal/submission.cc", ["//ringloop/drivers/uring:uring_sq_room_test"])),
+    "uring_straight_send_sigpipe": (
+        "the straight submission path sends without MSG_NOSIGNAL: a closed peer raises SIGPIPE",
+        [("      io_uring_prep_send(sqe, o.fd, o.buf, o.len, o.flags | MSG_NOSIGNAL);",
+          "      io_uring_prep_send(sqe, o.fd, o.buf, o.len, o.flags);")],
+        Where("ringloop/drivers/uring/internal/submission.cc",
+              ["//ringloop/drivers/uring:uring_straight_path_test"])),
+    "uring_straight_read_at_offset": (
+        "the straight submission path takes a read at an offset, which on a socket must be a recv",
+        [("      if (o.offset != kCurrentPosition) return false;  // a socket ignores it: PrepOpRequest\n",
+          "")],
+        Where("ringloop/drivers/uring/internal/submission.cc",
+              ["//ringloop/drivers/uring:uring_straight_path_test"])),
     "sim_multishot_cancel_ealready": (
         "a simulated cancel may answer -EALREADY for a multishot op, leaving it stuck for ever",
         [("  if (KindOf(t->op) != OpKind::kPollAdd && !multishot) legal.push_back(kAlready);",

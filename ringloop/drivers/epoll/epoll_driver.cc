@@ -72,7 +72,10 @@ uint64_t EpollDriver::wake_writes() const {
 namespace epoll_internal {
 
 EpollDriverImpl::EpollDriverImpl(Options options, int epoll_fd, int wake_fd)
-    : options_(options), epoll_fd_(epoll_fd), wake_fd_(wake_fd) {
+    : options_(options),
+      lone_kind_(options.lone_slots ? epoll_internal::FdInfo::Kind::kPollable : kNoLoneKind),
+      epoll_fd_(epoll_fd),
+      wake_fd_(wake_fd) {
   RL_CHECK(options_.max_events > 0);
   events_.resize(size_t(options_.max_events));
   if (options_.file_workers > 0) {

@@ -135,6 +135,11 @@ class EpollDriver : public Driver {
     int file_workers = 2;
     // max_events: epoll_event slots per epoll_wait.
     int max_events = 256;
+    // lone_slots: whether a lone op (see "Costs" above) takes the fast path that
+    // parks it in its fd's inline slot. For tests only: with false every op
+    // takes the general path (a Job), whose outputs must be the same;
+    // epoll_lone_slot_test checks that they are.
+    bool lone_slots = true;
   };
 
   // Stats: counters for tests and diagnostics.

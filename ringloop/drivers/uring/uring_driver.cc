@@ -55,7 +55,8 @@ absl::Status UringDriverImpl::PollFor(Engine& engine, uint64_t max_wait_ns) {
   absl::Status status = SubmitAndWait(engine, wait_until_ns);
   absl::Status reaped = Reap(&engine);
   if (engine.NextDeadline().has_value()) engine.AdvanceTime(NowNs());
-  return status.ok() ? reaped : status;
+  if (!status.ok()) return status;
+  return reaped;
 }
 
 // --- Registered resources -------------------------------------------------------------

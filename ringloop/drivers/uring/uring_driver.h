@@ -30,6 +30,10 @@
 //   queued; CQ overflow (IORING_FEAT_NODROP, required) is flushed with GETEVENTS. An
 //   SQE once filled is the kernel's whatever io_uring_enter returned: it stays in the
 //   SQ until the kernel takes it, and its op is never forgotten.
+// - Task work (COOP_TASKRUN/DEFER_TASKRUN): completions the kernel holds as task
+//   work are run by a Poll's one io_uring_enter, the one that submits. Work that
+//   arrives while Poll reaps waits for the next Poll's enter (which then does not
+//   sleep): one syscall per Poll, not two.
 // - Wake: an eventfd read is kept armed in the ring; Wake() writes the eventfd at most
 //   once per wake-up (an atomic pending flag). SendWake() wakes another UringDriver
 //   through IORING_OP_MSG_RING (Linux 5.18), the way to go under SINGLE_ISSUER.

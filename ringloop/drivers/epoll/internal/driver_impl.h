@@ -227,6 +227,11 @@ class EpollDriverImpl final : public EpollDriver {
   void Emit(uint64_t user_data, int res, uint32_t flags = 0);
 
   const Options options_;
+  // lone_kind_: the fd kind StartLone takes: kPollable, or with
+  // Options::lone_slots off a value no fd has (kNoLoneKind), so that every op
+  // takes the general path.
+  static constexpr auto kNoLoneKind = static_cast<epoll_internal::FdInfo::Kind>(0xff);
+  const epoll_internal::FdInfo::Kind lone_kind_;
   const int epoll_fd_;
   const int wake_fd_;
   std::atomic<bool> wake_pending_{false};  // a wake-up write is in the eventfd

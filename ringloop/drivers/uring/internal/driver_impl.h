@@ -96,6 +96,15 @@ class UringDriverImpl final : public UringDriver {
   absl::Status Setup();
   absl::Status RegisterResources();
 
+  // StraightAndGeneralForTest: for uring_straight_path_test, which checks the
+  // straight submission path (PrepPlainRun) against the general one (Push).
+  // Writes into `straight` the SQE the straight path fills for `r` and returns
+  // whether it took `r`; if it did, writes into `general` the SQE the general
+  // path fills for it. Nothing is submitted: the ring is left as it was. `r`
+  // is one kOp request without a link; the straight path takes only ops whose
+  // general fill has no side effect, so only the SQE can differ.
+  bool StraightAndGeneralForTest(const Request& r, io_uring_sqe* straight, io_uring_sqe* general);
+
  private:
   struct LocalCompletion {
     uint64_t user_data;

@@ -135,9 +135,9 @@ static_assert(sizeof(io_uring_cqe::flags) == sizeof(Completion::flags));
 // driver decided itself while submitting, every CQE (flushing an overflowed CQ),
 // and the completions decided while reaping. `engine` is null while draining.
 absl::Status UringDriverImpl::Reap(Engine* engine) {
-  FeedLocal(engine);
+  if (!local_.empty()) FeedLocal(engine);
   io_uring_cq& cq = ring_.cq;
-  RL_CHECK((ring_.flags & IORING_SETUP_CQE32) == 0);  // Setup never asks for it
+  RL_DCHECK((ring_.flags & IORING_SETUP_CQE32) == 0);  // Setup never asks for it
   const Completion* const cqes = reinterpret_cast<const Completion*>(cq.cqes);
   const unsigned mask = cq.ring_mask;
   const unsigned entries = cq.ring_entries;
@@ -174,14 +174,16 @@ absl::Status UringDriverImpl::Reap(Engine* engine) {
     }
     // Hand the CQ entries back to the kernel only once the engine has read them.
     io_uring_smp_store_release(cq.khead, head);
-    if (!CqNeedsFlush()) break;
-    if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) != 0) {
-      ++stats_.overflow_flushes;
-    }
+    // Only an overflowed CQ is flushed here. Completions waiting as task work
+    // (IORING_SQ_TASKRUN) wait for the next Poll's enter, which submits and
+    // runs them in one syscall: entering for them now would cost a syscall of
+    // its own per Poll.
+    if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_CQ_OVERFLOW) == 0) break;
+    ++stats_.overflow_flushes;
     const int ret = Enter(0, 0, IORING_ENTER_GETEVENTS, nullptr);
     if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN) return EnterError(-ret);
   }
-  FeedLocal(engine);
+  if (!local_.empty()) FeedLocal(engine);
   return absl::OkStatus();
 }
 

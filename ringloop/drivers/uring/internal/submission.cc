@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <variant>
 
 #include "ringloop/core/check.h"
@@ -103,6 +104,32 @@ size_t UringDriverImpl::PrepPlainRun(std::span<const Request> requests) {
   sqes_in_kernel_ += n;
   stats_.sqes += n;
   return n;
+}
+
+bool UringDriverImpl::StraightAndGeneralForTest(const Request& r, io_uring_sqe* straight,
+                                                io_uring_sqe* general) {
+  RL_CHECK(r.kind == RequestKind::kOp && !r.link);
+  RL_CHECK(EnsureRoom(1));
+  io_uring_sq& sq = ring_.sq;
+  const unsigned tail = sq.sqe_tail;
+  const unsigned sq_free = sq_free_;
+  const uint64_t in_kernel = sqes_in_kernel_;
+  const UringStats stats = stats_;
+  io_uring_sqe* const at = &sq.sqes[tail & sq.ring_mask];
+  auto fill = [&](auto&& prep, io_uring_sqe* out) {
+    std::memset(at, 0xa5, sizeof(*at));  // a byte one path leaves and the other writes shows
+    const bool took = prep();
+    *out = *at;
+    sq.sqe_tail = tail;
+    sq_free_ = sq_free;
+    sqes_in_kernel_ = in_kernel;
+    stats_ = stats;
+    return took;
+  };
+  const std::span<const Request> unit(&r, 1);
+  if (!fill([&] { return PrepPlainRun(unit) == 1; }, straight)) return false;
+  RL_CHECK(fill([&] { return Push(unit); }, general));
+  return true;
 }
 
 // Push: fills the SQEs of `unit` (a request, or an op and its linked timeout),
