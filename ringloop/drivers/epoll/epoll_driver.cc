@@ -221,23 +221,33 @@ RL_HOT absl::Status EpollDriverImpl::WaitAndDispatch(const Engine& engine, bool 
   // first sleep lasts at most kSuspectGraceNs. A busy loop's next report comes
   // sooner and costs no check; a loop that stays idle that long checks them and
   // then sleeps on.
+  // With no deadline the grace period is epoll_wait's own relative timeout,
+  // so this path reads no clock: it is a busy loop's every sleep.
   bool grace = false;
+  int grace_ms = 0;
   uint64_t wait_until = deadline;
   if (__builtin_expect(block && !suspects_.empty(), 0)) {
-    const uint64_t grace_end = NowNs() + kSuspectGraceNs;
-    grace = grace_end < deadline;
-    if (grace) wait_until = grace_end;
+    if (deadline == kNoDeadline) {
+      grace = true;
+      grace_ms = kSuspectGraceMs;
+    } else {
+      const uint64_t grace_end = NowNs() + kSuspectGraceNs;
+      grace = grace_end < deadline;
+      if (grace) wait_until = grace_end;
+    }
   }
   int n;
   for (;;) {
-    n = Wait(max_events, wait_until);
-    // A signal without SA_RESTART: wait again (for the rest of the time).
+    n = grace_ms != 0 ? WaitMs(max_events, grace_ms) : Wait(max_events, wait_until);
+    // A signal without SA_RESTART: wait again (for the rest of the time; a
+    // relative grace period starts again).
     if (n == -EINTR) {
       ++stats_.eintr;
       continue;
     }
     if (n != 0 || !grace) break;
     grace = false;
+    grace_ms = 0;
     ++stats_.idle_checks;
     CheckSuspects(/*all=*/true);
     if (!ready_.empty() || !retry_fds_.empty()) break;
@@ -246,6 +256,13 @@ RL_HOT absl::Status EpollDriverImpl::WaitAndDispatch(const Engine& engine, bool 
   if (n < 0) return SyscallError("epoll_wait", epoll_fd_, -n);
   DispatchEvents(n);
   return absl::OkStatus();
+}
+
+// WaitMs: one epoll_wait into events_ for at most `ms` milliseconds; the number
+// of events or -errno.
+RL_HOT int EpollDriverImpl::WaitMs(int max_events, int ms) {
+  const int n = ::epoll_wait(epoll_fd_, events_.data(), max_events, ms);
+  return n < 0 ? -errno : n;
 }
 
 // Wait: one epoll_wait into events_ until `deadline_ns` (0: do not sleep;

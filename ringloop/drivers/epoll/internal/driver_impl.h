@@ -220,6 +220,7 @@ class EpollDriverImpl final : public EpollDriver {
   void ReapPool();
   absl::Status WaitAndDispatch(const Engine& engine, bool block);
   int Wait(int max_events, uint64_t deadline_ns);
+  int WaitMs(int max_events, int ms);
   void DispatchEvents(int n);
   void Dispatch(const epoll_event& event);
   void DrainWakeFd();
@@ -263,6 +264,7 @@ class EpollDriverImpl final : public EpollDriver {
   // kSuspectGraceNs: how long a Poll sleeps, with suspects listed, before it
   // checks them (WaitAndDispatch).
   static constexpr uint64_t kSuspectGraceNs = 10'000'000;
+  static constexpr int kSuspectGraceMs = int(kSuspectGraceNs / 1'000'000);
   std::vector<FdState*> suspects_;
   uint32_t check_epoch_ = 0;
   uint32_t polls_since_check_ = 0;
