@@ -18,23 +18,12 @@
 #include "rapidcheck.h"
 #include "rapidcheck/gtest.h"
 #include "ringloop/core/engine.h"
+#include "ringloop/core/generated_words.h"
 
 namespace ringloop {
 namespace {
 
-// Words: the generated input, read one choice at a time (0 once used up).
-class Words {
- public:
-  explicit Words(const std::vector<uint32_t>& words) : words_(words) {}
-  uint32_t Next() { return at_ < words_.size() ? words_[at_++] : 0; }
-  // Pick: a choice among `n`.
-  uint32_t Pick(uint32_t n) { return Next() % n; }
-  bool Done() const { return at_ >= words_.size(); }
-
- private:
-  const std::vector<uint32_t>& words_;
-  size_t at_ = 0;
-};
+using testing::Words;
 
 char buffer[64];
 

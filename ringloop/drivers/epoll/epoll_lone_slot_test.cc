@@ -35,24 +35,13 @@
 #include "rapidcheck.h"
 #include "rapidcheck/gtest.h"
 #include "ringloop/core/engine.h"
+#include "ringloop/core/generated_words.h"
 #include "ringloop/drivers/epoll/epoll_driver.h"
 
 namespace ringloop {
 namespace {
 
-// Words: the generated input, read one choice at a time (0 once used up).
-class Words {
- public:
-  explicit Words(const std::vector<uint32_t>& words) : words_(words) {}
-  uint32_t Next() { return at_ < words_.size() ? words_[at_++] : 0; }
-  // Pick: a choice among `n`.
-  uint32_t Pick(uint32_t n) { return Next() % n; }
-  bool Done() const { return at_ >= words_.size(); }
-
- private:
-  const std::vector<uint32_t>& words_;
-  size_t at_ = 0;
-};
+using testing::Words;
 
 // The fds of one run, by index: the driver's ends (`mine`) and the test's
 // (`peer`). 0 and 1: AF_UNIX stream sockets; 2: a pipe's read end (the test
