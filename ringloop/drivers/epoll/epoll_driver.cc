@@ -224,12 +224,10 @@ RL_HOT absl::Status EpollDriverImpl::WaitAndDispatch(const Engine& engine, bool 
   // With no deadline the grace period is epoll_wait's own relative timeout,
   // so this path reads no clock: it is a busy loop's every sleep.
   bool grace = false;
-  int grace_ms = 0;
   uint64_t wait_until = deadline;
   if (__builtin_expect(block && !suspects_.empty(), 0)) {
     if (deadline == kNoDeadline) {
-      grace = true;
-      grace_ms = kSuspectGraceMs;
+      grace = true;  // Wait's idle_ms bounds the sleep
     } else {
       const uint64_t grace_end = NowNs() + kSuspectGraceNs;
       grace = grace_end < deadline;
@@ -238,7 +236,7 @@ RL_HOT absl::Status EpollDriverImpl::WaitAndDispatch(const Engine& engine, bool 
   }
   int n;
   for (;;) {
-    n = grace_ms != 0 ? WaitMs(max_events, grace_ms) : Wait(max_events, wait_until);
+    n = Wait(max_events, wait_until, grace ? kSuspectGraceMs : -1);
     // A signal without SA_RESTART: wait again (for the rest of the time; a
     // relative grace period starts again).
     if (n == -EINTR) {
@@ -247,7 +245,6 @@ RL_HOT absl::Status EpollDriverImpl::WaitAndDispatch(const Engine& engine, bool 
     }
     if (n != 0 || !grace) break;
     grace = false;
-    grace_ms = 0;
     ++stats_.idle_checks;
     CheckSuspects(/*all=*/true);
     if (!ready_.empty() || !retry_fds_.empty()) break;
@@ -258,21 +255,15 @@ RL_HOT absl::Status EpollDriverImpl::WaitAndDispatch(const Engine& engine, bool 
   return absl::OkStatus();
 }
 
-// WaitMs: one epoll_wait into events_ for at most `ms` milliseconds; the number
-// of events or -errno.
-RL_HOT int EpollDriverImpl::WaitMs(int max_events, int ms) {
-  const int n = ::epoll_wait(epoll_fd_, events_.data(), max_events, ms);
-  return n < 0 ? -errno : n;
-}
-
 // Wait: one epoll_wait into events_ until `deadline_ns` (0: do not sleep;
-// kNoDeadline: until ready or Wake()); the number of events or -errno.
-RL_HOT int EpollDriverImpl::Wait(int max_events, uint64_t deadline_ns) {
+// kNoDeadline: until ready or Wake(), or for at most `idle_ms` if that is not
+// -1: a relative timeout, which reads no clock); the number of events or -errno.
+RL_HOT int EpollDriverImpl::Wait(int max_events, uint64_t deadline_ns, int idle_ms) {
   int n;
   if (deadline_ns == 0) {
     n = ::epoll_wait(epoll_fd_, events_.data(), max_events, 0);
   } else if (deadline_ns == kNoDeadline) {
-    n = ::epoll_wait(epoll_fd_, events_.data(), max_events, -1);
+    n = ::epoll_wait(epoll_fd_, events_.data(), max_events, idle_ms);
   } else {
     const uint64_t now = NowNs();
     const uint64_t wait_ns = deadline_ns > now ? deadline_ns - now : 0;

@@ -219,8 +219,7 @@ class EpollDriverImpl final : public EpollDriver {
   void SendToPool(Job* job);
   void ReapPool();
   absl::Status WaitAndDispatch(const Engine& engine, bool block);
-  int Wait(int max_events, uint64_t deadline_ns);
-  int WaitMs(int max_events, int ms);
+  int Wait(int max_events, uint64_t deadline_ns, int idle_ms = -1);
   void DispatchEvents(int n);
   void Dispatch(const epoll_event& event);
   void DrainWakeFd();
