@@ -99,12 +99,10 @@ def answers_ping(port):
         return False
 
 
-def _kernel_lists_children():
-    """Whether /proc/PID/task/TID/children exists (CONFIG_PROC_CHILDREN)."""
-    return os.path.exists(f"/proc/self/task/{os.getpid()}/children")
-
-
-_LISTS_CHILDREN = _kernel_lists_children()
+# Whether the kernel lists a thread's child processes (CONFIG_PROC_CHILDREN);
+# without it process_cpu_ns warns once and leaves children out.
+_LISTS_CHILDREN = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+_warned_children = False
 
 
 def process_cpu_ns(pid):
@@ -112,12 +110,12 @@ def process_cpu_ns(pid):
     worker), from schedstat: exact, unlike the tick-based /proc/PID/stat. A kernel that
     does not list children (no CONFIG_PROC_CHILDREN) gets a warning, once: then the
     figure leaves child processes out."""
-    global _LISTS_CHILDREN
-    if _LISTS_CHILDREN is False:
+    global _warned_children
+    if not _LISTS_CHILDREN and not _warned_children:
         print(f"{os.path.basename(sys.argv[0])}: warning: this kernel has no "
               "/proc/PID/task/TID/children (CONFIG_PROC_CHILDREN): server CPU figures "
               "leave out child processes (nginx's worker)", file=sys.stderr)
-        _LISTS_CHILDREN = None  # warned
+        _warned_children = True
     total = 0
     try:
         tids = os.listdir(f"/proc/{pid}/task")

@@ -293,13 +293,11 @@ void Loop::Defer(InlineFunction<void()> fn) {
   deferred_.push_back(std::move(fn));
 }
 
-bool Loop::RunDeferred() {
-  if (deferred_.empty()) return false;
+void Loop::RunDeferred() {
   // What these run may defer more: that waits for the next step.
   running_deferred_.swap(deferred_);
   for (auto& fn : running_deferred_) fn();
   running_deferred_.clear();
-  return true;
 }
 
 void Loop::Spawn(Task<void> task) {
@@ -333,8 +331,7 @@ void Loop::AttributeToProgram(OpId id) {
   sim_->SetOpProcess(id, running != nullptr ? running->process : 0);
 }
 
-bool Loop::RunPosted() {
-  if (!HasPosted()) return false;
+void Loop::RunPosted() {
   {
     std::lock_guard<std::mutex> lock(posted_mu_);
     running_.swap(posted_);
@@ -342,7 +339,6 @@ bool Loop::RunPosted() {
   }
   for (auto& fn : running_) fn();
   running_.clear();
-  return true;
 }
 
 }  // namespace ringloop

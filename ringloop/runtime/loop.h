@@ -350,8 +350,10 @@ class Loop {
     return callbacks_.Add(std::forward<F>(callback));
   }
   void DrainEvents();
-  bool RunPosted();
-  bool RunDeferred();
+  // RunPosted / RunDeferred: run what Post / Defer queued; RunOnce calls them
+  // only when there is some.
+  void RunPosted();
+  void RunDeferred();
   bool HasPosted() const { return has_posted_.load(std::memory_order_acquire); }
 
   Engine engine_;  // declared before driver_: the driver goes first
