@@ -1,5 +1,6 @@
-// ringloop/drivers/uring/uring_driver.cc: the io_uring driver's Driver calls and
-// its extras (registered resources, CancelFd, SendWake). See uring_driver.h for
+// ringloop/drivers/uring/uring_driver.cc: the io_uring driver's Driver calls
+// (but Poll: internal/kernel_boundary.cc) and its extras (registered resources,
+// CancelFd, SendWake). See uring_driver.h for
 // the model and internal/driver_impl.h for the parts.
 #include "ringloop/drivers/uring/uring_driver.h"
 
@@ -7,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -32,31 +32,6 @@ void UringDriverImpl::Wake() {
     n = write(event_fd_, &one, sizeof(one));
   } while (n < 0 && errno == EINTR);
   RL_CHECK(n == sizeof(one));
-}
-
-absl::Status UringDriverImpl::Poll(Engine& engine, bool wait) {
-  return PollFor(engine, wait ? kNoDeadline : 0);
-}
-
-absl::Status UringDriverImpl::PollFor(Engine& engine, uint64_t max_wait_ns) {
-  if (!wake_armed_) ArmWake();
-  SubmitPending(engine);
-  if (!wake_armed_) ArmWake();  // the SQ had no room before: try again now
-  uint64_t wait_until_ns = 0;
-  if (max_wait_ns == kNoDeadline) {
-    wait_until_ns = kNoDeadline;
-  } else if (max_wait_ns > 0) {
-    wait_until_ns = NowNs() + max_wait_ns;
-  }
-  if (wait_until_ns != 0) {
-    const std::optional<uint64_t> deadline = engine.NextDeadline();
-    if (deadline.has_value()) wait_until_ns = std::min(wait_until_ns, *deadline);
-  }
-  absl::Status status = SubmitAndWait(engine, wait_until_ns);
-  absl::Status reaped = Reap(&engine);
-  if (engine.NextDeadline().has_value()) engine.AdvanceTime(NowNs());
-  if (!status.ok()) return status;
-  return reaped;
 }
 
 // --- Registered resources -------------------------------------------------------------

@@ -153,13 +153,14 @@ class UringDriverImpl final : public UringDriver {
   void ArmWake();
   void PostLocal(uint64_t user_data, int32_t res) { local_.push_back({user_data, res}); }
 
-  // The kernel boundary.
+  // The kernel boundary, and the cycle of a Poll.
   unsigned FlushSq();
   unsigned SubmitFlags() const;
   int Enter(unsigned to_submit, unsigned min_complete, unsigned flags, const __kernel_timespec* ts);
   absl::Status SubmitAndWait(const Engine& engine, uint64_t wait_until_ns);
   bool CqNeedsFlush() const;
   absl::Status Reap(Engine* engine);
+  absl::Status Cycle(Engine& engine, uint64_t max_wait_ns);
   void FeedLocal(Engine* engine);
   void Dispatch(Engine* engine, uint64_t user_data, int32_t res, uint32_t flags);
   void Drain();

@@ -88,7 +88,7 @@ RL_HOT bool UringDriverImpl::FillPlain(io_uring_sqe* sqe, const Request& r) cons
 // PrepPlainRun: Push's straight path for the requests a service sends most.
 // Fills the SQEs of the leading plain requests (FillPlain) while the SQ has
 // room; returns how many it took (0: the general path goes next).
-size_t UringDriverImpl::PrepPlainRun(std::span<const Request> requests) {
+RL_HOT size_t UringDriverImpl::PrepPlainRun(std::span<const Request> requests) {
   if (prep_ctx_.fd_slots != nullptr) return 0;
   io_uring_sq& sq = ring_.sq;
   const unsigned mask = sq.ring_mask;
