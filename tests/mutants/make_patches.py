@@ -202,13 +202,13 @@ MUTANTS = {
         "the straight submission path sends without MSG_NOSIGNAL: a closed peer raises SIGPIPE",
         [("      io_uring_prep_send(sqe, o.fd, o.buf, o.len, o.flags | MSG_NOSIGNAL);",
           "      io_uring_prep_send(sqe, o.fd, o.buf, o.len, o.flags);")],
-        Where("ringloop/drivers/uring/internal/submission.cc",
+        Where("ringloop/drivers/uring/internal/cycle.cc",
               ["//ringloop/drivers/uring:uring_straight_path_test"])),
     "uring_straight_read_at_offset": (
         "the straight submission path takes a read at an offset, which on a socket must be a recv",
         [("      if (o.offset != kCurrentPosition) return false;  // a socket ignores it: PrepOpRequest\n",
           "")],
-        Where("ringloop/drivers/uring/internal/submission.cc",
+        Where("ringloop/drivers/uring/internal/cycle.cc",
               ["//ringloop/drivers/uring:uring_straight_path_test"])),
     "sim_multishot_cancel_ealready": (
         "a simulated cancel may answer -EALREADY for a multishot op, leaving it stuck for ever",

@@ -1,7 +1,7 @@
 // ringloop/drivers/uring/uring_driver.cc: the io_uring driver's Driver calls
-// (but Poll: internal/kernel_boundary.cc) and its extras (registered resources,
-// CancelFd, SendWake). See uring_driver.h for
-// the model and internal/driver_impl.h for the parts.
+// (but Poll: internal/cycle.cc) and its extras (registered resources,
+// CancelFd, SendWake). See uring_driver.h for the model and
+// internal/driver_impl.h for the parts.
 #include "ringloop/drivers/uring/uring_driver.h"
 
 #include <unistd.h>

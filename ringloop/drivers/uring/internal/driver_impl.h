@@ -3,13 +3,14 @@
 // contract). Not installed: only the driver's own files include it.
 //
 // Its member functions live in one file per part:
-//   uring_driver.cc               the Driver calls (Poll, Wake, NowNs), registered
+//   uring_driver.cc               the Driver calls (Wake, NowNs), registered
 //                                 resources, CancelFd, SendWake
 //   internal/setup.cc             options, ring setup and probe, teardown (drain)
-//   internal/submission.cc        requests -> SQEs
+//   internal/cycle.cc             Poll: the straight path of requests -> SQEs,
+//                                 io_uring_enter, reaping CQEs, dispatching them
+//   internal/submission.cc        requests -> SQEs: the general path
 //   internal/sync_fallback.cc     ops the kernel lacks, run as syscalls
 //   internal/fd_cache.cc          what each fd is, and answers that say it changed
-//   internal/kernel_boundary.cc   io_uring_enter, reaping CQEs, dispatching them
 #ifndef RINGLOOP_DRIVERS_URING_INTERNAL_DRIVER_IMPL_H_
 #define RINGLOOP_DRIVERS_URING_INTERNAL_DRIVER_IMPL_H_
 

@@ -2,13 +2,10 @@
 // internal/driver_impl.h.
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <variant>
 
 #include "ringloop/core/check.h"
-#include "ringloop/core/internal/hot.h"
 #include "ringloop/core/ops.h"
 #include "ringloop/drivers/uring/internal/driver_impl.h"
 
@@ -28,109 +25,6 @@ uint64_t OffsetOf(const Op& op) {
 }  // namespace
 
 // --- Submission ----------------------------------------------------------------------
-
-void UringDriverImpl::SubmitPending(Engine& engine) {
-  if (!resubmit_.empty() && !ResubmitStale()) return;  // ops already the kernel's go first
-  const std::span<const Request> requests = engine.PendingRequests();
-  size_t done = 0;
-  while (done < requests.size()) {
-    done += PrepPlainRun(requests.subspan(done));
-    if (done == requests.size()) break;
-    // A request alone, or an op and its linked timeout: the only link the
-    // engine ever hands over (it plays chains itself).
-    const size_t n = requests[done].link ? 2 : 1;
-    RL_CHECK(done + n <= requests.size());  // the engine never hands over half of a pair
-    if (!Push(requests.subspan(done, n))) break;
-    done += n;
-  }
-  engine.ConsumeRequests(done);
-}
-
-// FillPlain: fills `sqe` for a plain request, as Push would: a single op
-// (no link) of a kind the ring runs, with no registered buffer to look up and no
-// socket write to turn into a send. False, leaving `sqe` untouched, otherwise.
-// Inlined into PrepPlainRun's loop (RL_HOT): a call per SQE costs about as much
-// as the fill.
-RL_HOT bool UringDriverImpl::FillPlain(io_uring_sqe* sqe, const Request& r) const {
-  if (r.kind != RequestKind::kOp || r.link) return false;
-  const Op& op = *r.op;
-  const OpKind kind = KindOf(op);
-  if (RunsSync(kind)) return false;
-  switch (kind) {
-    case OpKind::kNop:
-      io_uring_prep_nop(sqe);
-      break;
-    case OpKind::kRead: {
-      if (!prep_ctx_.fixed_buffers.empty()) return false;
-      const Read& o = *std::get_if<Read>(&op);
-      if (o.offset != kCurrentPosition) return false;  // a socket ignores it: PrepOpRequest
-      io_uring_prep_read(sqe, o.fd, o.buf, o.len, o.offset);
-      break;
-    }
-    case OpKind::kRecv: {
-      const Recv& o = *std::get_if<Recv>(&op);
-      if (o.multishot || o.buf_group != kNoBufferGroup) return false;
-      io_uring_prep_recv(sqe, o.fd, o.buf, o.len, o.flags);
-      break;
-    }
-    case OpKind::kSend: {
-      const Send& o = *std::get_if<Send>(&op);
-      io_uring_prep_send(sqe, o.fd, o.buf, o.len, o.flags | MSG_NOSIGNAL);
-      break;
-    }
-    default:
-      return false;
-  }
-  io_uring_sqe_set_data64(sqe, r.user_data);
-  return true;
-}
-
-// PrepPlainRun: Push's straight path for the requests a service sends most.
-// Fills the SQEs of the leading plain requests (FillPlain) while the SQ has
-// room; returns how many it took (0: the general path goes next).
-RL_HOT size_t UringDriverImpl::PrepPlainRun(std::span<const Request> requests) {
-  if (prep_ctx_.fd_slots != nullptr) return 0;
-  io_uring_sq& sq = ring_.sq;
-  const unsigned mask = sq.ring_mask;
-  unsigned tail = sq.sqe_tail;
-  const size_t room = std::min<size_t>(requests.size(), sq_free_);
-  size_t n = 0;
-  while (n < room && FillPlain(&sq.sqes[tail & mask], requests[n])) {
-    ++n;
-    ++tail;
-  }
-  sq.sqe_tail = tail;
-  sq_free_ -= static_cast<unsigned>(n);
-  sqes_in_kernel_ += n;
-  stats_.sqes += n;
-  return n;
-}
-
-bool UringDriverImpl::StraightAndGeneralForTest(const Request& r, io_uring_sqe* straight,
-                                                io_uring_sqe* general) {
-  RL_CHECK(r.kind == RequestKind::kOp && !r.link);
-  RL_CHECK(EnsureRoom(1));
-  io_uring_sq& sq = ring_.sq;
-  const unsigned tail = sq.sqe_tail;
-  const unsigned sq_free = sq_free_;
-  const uint64_t in_kernel = sqes_in_kernel_;
-  const UringStats stats = stats_;
-  io_uring_sqe* const at = &sq.sqes[tail & sq.ring_mask];
-  auto fill = [&](auto&& prep, io_uring_sqe* out) {
-    std::memset(at, 0xa5, sizeof(*at));  // a byte one path leaves and the other writes shows
-    const bool took = prep();
-    *out = *at;
-    sq.sqe_tail = tail;
-    sq_free_ = sq_free;
-    sqes_in_kernel_ = in_kernel;
-    stats_ = stats;
-    return took;
-  };
-  const std::span<const Request> unit(&r, 1);
-  if (!fill([&] { return PrepPlainRun(unit) == 1; }, straight)) return false;
-  RL_CHECK(fill([&] { return Push(unit); }, general));
-  return true;
-}
 
 // Push: fills the SQEs of `unit` (a request, or an op and its linked timeout),
 // or performs it as a syscall (RunsSync); false if it must stay pending (no room).

@@ -1,24 +1,134 @@
-// ringloop/drivers/uring/internal/kernel_boundary.cc: io_uring_enter, reaping
-// CQEs and dispatching them to the engine, and Poll's cycle that runs them. See
-// internal/driver_impl.h.
+// ringloop/drivers/uring/internal/cycle.cc: Poll's cycle and its steps: the
+// straight path of requests to SQEs, io_uring_enter, reaping CQEs and
+// dispatching them to the engine. One file, so that the steps inline into the
+// cycle (RL_HOT). See internal/driver_impl.h.
 #include <liburing/barrier.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "ringloop/core/check.h"
 #include "ringloop/core/errno_message.h"
 #include "ringloop/core/internal/hot.h"
+#include "ringloop/core/ops.h"
 #include "ringloop/drivers/uring/internal/driver_impl.h"
 
 namespace ringloop::uring_internal {
+
+// --- The straight submission path ----------------------------------------------------
+
+RL_HOT void UringDriverImpl::SubmitPending(Engine& engine) {
+  if (!resubmit_.empty() && !ResubmitStale()) return;  // ops already the kernel's go first
+  const std::span<const Request> requests = engine.PendingRequests();
+  size_t done = 0;
+  while (done < requests.size()) {
+    done += PrepPlainRun(requests.subspan(done));
+    if (done == requests.size()) break;
+    // A request alone, or an op and its linked timeout: the only link the
+    // engine ever hands over (it plays chains itself).
+    const size_t n = requests[done].link ? 2 : 1;
+    RL_CHECK(done + n <= requests.size());  // the engine never hands over half of a pair
+    if (!Push(requests.subspan(done, n))) break;
+    done += n;
+  }
+  engine.ConsumeRequests(done);
+}
+
+// FillPlain: fills `sqe` for a plain request, as Push would: a single op
+// (no link) of a kind the ring runs, with no registered buffer to look up and no
+// socket write to turn into a send. False, leaving `sqe` untouched, otherwise.
+// Inlined into PrepPlainRun's loop (RL_HOT): a call per SQE costs about as much
+// as the fill.
+RL_HOT bool UringDriverImpl::FillPlain(io_uring_sqe* sqe, const Request& r) const {
+  if (r.kind != RequestKind::kOp || r.link) return false;
+  const Op& op = *r.op;
+  const OpKind kind = KindOf(op);
+  if (RunsSync(kind)) return false;
+  switch (kind) {
+    case OpKind::kNop:
+      io_uring_prep_nop(sqe);
+      break;
+    case OpKind::kRead: {
+      if (!prep_ctx_.fixed_buffers.empty()) return false;
+      const Read& o = *std::get_if<Read>(&op);
+      if (o.offset != kCurrentPosition) return false;  // a socket ignores it: PrepOpRequest
+      io_uring_prep_read(sqe, o.fd, o.buf, o.len, o.offset);
+      break;
+    }
+    case OpKind::kRecv: {
+      const Recv& o = *std::get_if<Recv>(&op);
+      if (o.multishot || o.buf_group != kNoBufferGroup) return false;
+      io_uring_prep_recv(sqe, o.fd, o.buf, o.len, o.flags);
+      break;
+    }
+    case OpKind::kSend: {
+      const Send& o = *std::get_if<Send>(&op);
+      io_uring_prep_send(sqe, o.fd, o.buf, o.len, o.flags | MSG_NOSIGNAL);
+      break;
+    }
+    default:
+      return false;
+  }
+  io_uring_sqe_set_data64(sqe, r.user_data);
+  return true;
+}
+
+// PrepPlainRun: Push's straight path for the requests a service sends most.
+// Fills the SQEs of the leading plain requests (FillPlain) while the SQ has
+// room; returns how many it took (0: the general path goes next).
+RL_HOT size_t UringDriverImpl::PrepPlainRun(std::span<const Request> requests) {
+  if (prep_ctx_.fd_slots != nullptr) return 0;
+  io_uring_sq& sq = ring_.sq;
+  const unsigned mask = sq.ring_mask;
+  unsigned tail = sq.sqe_tail;
+  const size_t room = std::min<size_t>(requests.size(), sq_free_);
+  size_t n = 0;
+  while (n < room && FillPlain(&sq.sqes[tail & mask], requests[n])) {
+    ++n;
+    ++tail;
+  }
+  sq.sqe_tail = tail;
+  sq_free_ -= static_cast<unsigned>(n);
+  sqes_in_kernel_ += n;
+  stats_.sqes += n;
+  return n;
+}
+
+bool UringDriverImpl::StraightAndGeneralForTest(const Request& r, io_uring_sqe* straight,
+                                                io_uring_sqe* general) {
+  RL_CHECK(r.kind == RequestKind::kOp && !r.link);
+  RL_CHECK(EnsureRoom(1));
+  io_uring_sq& sq = ring_.sq;
+  const unsigned tail = sq.sqe_tail;
+  const unsigned sq_free = sq_free_;
+  const uint64_t in_kernel = sqes_in_kernel_;
+  const UringStats stats = stats_;
+  io_uring_sqe* const at = &sq.sqes[tail & sq.ring_mask];
+  auto fill = [&](auto&& prep, io_uring_sqe* out) {
+    std::memset(at, 0xa5, sizeof(*at));  // a byte one path leaves and the other writes shows
+    const bool took = prep();
+    *out = *at;
+    sq.sqe_tail = tail;
+    sq_free_ = sq_free;
+    sqes_in_kernel_ = in_kernel;
+    stats_ = stats;
+    return took;
+  };
+  const std::span<const Request> unit(&r, 1);
+  if (!fill([&] { return PrepPlainRun(unit) == 1; }, straight)) return false;
+  RL_CHECK(fill([&] { return Push(unit); }, general));
+  return true;
+}
 
 // --- The kernel boundary --------------------------------------------------------------
 
@@ -167,7 +277,11 @@ RL_HOT absl::Status UringDriverImpl::Reap(Engine* engine) {
       if (run > 0) {
         sqes_in_kernel_ -= run;
         stats_.cqes += run;
-        engine->HandleCompletions(std::span<const Completion>(cqes + at, run));
+        if (run == 1) {  // (a single call costs less than the batch's loop)
+          engine->HandleCompletion(cqes[at].user_data, cqes[at].res, cqes[at].flags);
+        } else {
+          engine->HandleCompletions(std::span<const Completion>(cqes + at, run));
+        }
         head += static_cast<unsigned>(run);
         continue;
       }
