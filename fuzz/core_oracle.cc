@@ -314,8 +314,9 @@ void CoreOracle::Complete(uint64_t user_data, int32_t res, uint32_t flags) {
   if (expected && requests_[index].kind == RequestKind::kOp && more) {
     expected = ops_[requests_[index].op].multishot;
   }
-  // Every other completion goes through the batch entry point (a batch of one:
-  // the same effects, checked the same way).
+  // Every other completion goes through the batch entry point (a batch of one,
+  // which it hands to HandleCompletion: the same effects, checked the same
+  // way; engine_straight_path_test feeds the batch loop longer batches).
   const Completion completion{user_data, res, flags};
   const bool got = ++completion_calls_ % 2 == 0
                        ? engine_.HandleCompletions(std::span<const Completion>(&completion, 1)) == 1

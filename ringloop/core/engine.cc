@@ -1050,7 +1050,7 @@ bool Engine::PumpAfterCompletion() {
   return true;
 }
 
-size_t Engine::HandleCompletions(std::span<const Completion> batch) {
+size_t Engine::HandleCompletionBatch(std::span<const Completion> batch) {
   State& s = *s_;
   size_t accepted = 0;
   for (const Completion& c : batch) {

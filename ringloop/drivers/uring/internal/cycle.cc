@@ -277,11 +277,7 @@ RL_HOT absl::Status UringDriverImpl::Reap(Engine* engine) {
       if (run > 0) {
         sqes_in_kernel_ -= run;
         stats_.cqes += run;
-        if (run == 1) {  // (a single call costs less than the batch's loop)
-          engine->HandleCompletion(cqes[at].user_data, cqes[at].res, cqes[at].flags);
-        } else {
-          engine->HandleCompletions(std::span<const Completion>(cqes + at, run));
-        }
+        engine->HandleCompletions(std::span<const Completion>(cqes + at, run));
         head += static_cast<unsigned>(run);
         continue;
       }
