@@ -90,21 +90,14 @@ void BM_DriverNop(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(completed));
 }
 
-// Seven runs each (interleaved by RunWithRatios), the median kept for the
-// ratio (one ring per run).
-BENCHMARK(BM_RawLiburingNop)
-    ->Arg(1)
-    ->Arg(32)
-    ->Repetitions(7)
-    ->MinTime(0.3)
-    ->DisplayAggregatesOnly(true);
-BENCHMARK(BM_RawLiburingNopAA)
-    ->Arg(1)
-    ->Arg(32)
-    ->Repetitions(7)
-    ->MinTime(0.3)
-    ->DisplayAggregatesOnly(true);
-BENCHMARK(BM_DriverNop)->Arg(1)->Arg(32)->Repetitions(7)->MinTime(0.3)->DisplayAggregatesOnly(true);
+// NopRuns: batches of 1 and 32, seven runs each (interleaved by
+// RunWithRatios), the median kept for the ratio (one ring per run).
+void NopRuns(benchmark::internal::Benchmark* b) {
+  b->Arg(1)->Arg(32)->Repetitions(7)->MinTime(0.3)->DisplayAggregatesOnly(true);
+}
+BENCHMARK(BM_RawLiburingNop)->Apply(NopRuns);
+BENCHMARK(BM_RawLiburingNopAA)->Apply(NopRuns);
+BENCHMARK(BM_DriverNop)->Apply(NopRuns);
 
 // PrintRatios: driver/raw for each batch size, and the A/A control's raw/raw.
 void PrintRatios(const RateReporter& rates) {

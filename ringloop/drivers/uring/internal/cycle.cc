@@ -306,7 +306,9 @@ RL_HOT absl::Status UringDriverImpl::Reap(Engine* engine) {
 // `max_wait_ns`: 0 never, kNoDeadline until a completion or the engine's next
 // deadline), reap, and advance the engine's time if it keeps a deadline. Its
 // steps are inlined into it (RL_HOT): at one op per Poll their calls cost about
-// a tenth of the cycle.
+// a sixth of the cycle (callgrind, NOP at batch 1: 86 of 497 instructions).
+// Poll and PollFor each inline it whole: a program uses one of them (the Loop
+// only Poll), so the copy costs no cache and saves a frame.
 RL_HOT absl::Status UringDriverImpl::Cycle(Engine& engine, uint64_t max_wait_ns) {
   if (!wake_armed_) ArmWake();
   SubmitPending(engine);
